@@ -1,0 +1,290 @@
+//! The consumer runner: turns deliveries into committed effects, exactly once in effect.
+//!
+//! For each delivery:
+//! 1. parse the envelope; a payload that is not one is rejected without requeue, so
+//!    RabbitMQ dead-letters it to `incidents.dlx` (the reason is logged);
+//! 2. in one transaction, record `(queue, message id)` in the inbox and run the handler;
+//!    a message already in the inbox is a duplicate and commits nothing new;
+//! 3. commit, then acknowledge. Acking only after commit means a crash in between
+//!    redelivers the message and the inbox absorbs it.
+//!
+//! A transient failure (database unavailable, a dependency down) is retried in-process
+//! with exponential backoff and jitter, holding the delivery; when the retries run out
+//! it is nacked with requeue, which counts toward the queue's delivery limit, after which
+//! RabbitMQ dead-letters it. A permanent failure is rejected to the dead-letter queue at
+//! once. On shutdown the runner stops taking deliveries and finishes the one in hand;
+//! prefetched deliveries it never started return to the queue when its channel closes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable as _};
+use futures_util::StreamExt as _;
+use futures_util::future::BoxFuture;
+use lapin::Channel;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
+use lapin::types::FieldTable;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::envelope::Envelope;
+use crate::{inbox, trace_context};
+
+/// Why a handler could not apply a message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Trying again later may succeed (database or a dependency unavailable).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// The message can never be applied (it violates the contract); it is dead-lettered.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl HandlerError {
+    /// A permanent failure with a reason.
+    pub fn permanent(reason: impl std::fmt::Display) -> Self {
+        Self::Permanent(reason.to_string())
+    }
+
+    /// A transient failure with a reason.
+    pub fn transient(reason: impl std::fmt::Display) -> Self {
+        Self::Transient(reason.to_string())
+    }
+
+    /// Whether retrying may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+}
+
+impl From<sqlx::Error> for HandlerError {
+    /// Connection trouble, pool exhaustion, serialization failures and deadlocks are
+    /// transient; anything else (a constraint the message violates, bad SQL) is not.
+    fn from(error: sqlx::Error) -> Self {
+        if is_transient_database_error(&error) {
+            Self::Transient(error.to_string())
+        } else {
+            Self::Permanent(error.to_string())
+        }
+    }
+}
+
+impl From<serde_json::Error> for HandlerError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Permanent(format!(
+            "payload does not match the message contract: {error}"
+        ))
+    }
+}
+
+/// Whether a database error is worth retrying.
+pub fn is_transient_database_error(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // 08: connection exceptions; 40001/40P01: serialization failure, deadlock;
+            // 53: insufficient resources; 57P01-57P03: admin shutdown, crash, cannot connect now.
+            code.starts_with("08")
+                || code == "40001"
+                || code == "40P01"
+                || code.starts_with("53")
+                || code.starts_with("57P")
+        }
+        _ => false,
+    }
+}
+
+/// Applies one message inside the runner's transaction.
+///
+/// Implementations do their database work on `tx` (it commits with the inbox row) and
+/// must be idempotent with respect to anything outside the database.
+pub trait Handler: Send + Sync + 'static {
+    /// Applies `message`.
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        message: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+}
+
+/// How transient failures are retried before the delivery is given back to the queue.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// First delay.
+    pub min_delay: Duration,
+    /// Longest delay.
+    pub max_delay: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+}
+
+impl Default for RetryPolicy {
+    /// About 30 s in all: 0.1 s doubling to 5 s, 10 retries, with jitter.
+    fn default() -> Self {
+        Self {
+            min_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(5),
+            max_retries: 10,
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+    }
+}
+
+/// A consumer registered with the bus.
+#[derive(Clone)]
+pub(crate) struct Registration {
+    pub(crate) queue: String,
+    pub(crate) pool: PgPool,
+    pub(crate) handler: Arc<dyn Handler>,
+}
+
+/// What happened to a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Applied,
+    Duplicate,
+}
+
+/// Consumes `registration.queue` on `channel` until `stop` or the channel fails.
+pub(crate) async fn run(
+    channel: Channel,
+    registration: Registration,
+    tag: String,
+    prefetch: u16,
+    retry: RetryPolicy,
+    stop: CancellationToken,
+) -> lapin::Result<()> {
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
+    let mut deliveries = channel
+        .basic_consume(
+            registration.queue.as_str().into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            next = deliveries.next() => next,
+        };
+        match next {
+            Some(Ok(delivery)) => process(&registration, &retry, delivery).await,
+            Some(Err(e)) => return Err(e),
+            None => return Ok(()),
+        }
+    }
+    // Unstarted prefetched deliveries go back to the queue when the channel closes.
+    let _ = channel.close(200, "consumer stopping".into()).await;
+    Ok(())
+}
+
+async fn process(registration: &Registration, retry: &RetryPolicy, delivery: Delivery) {
+    let message_id = delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "consume",
+        otel.kind = "consumer",
+        messaging.system = "rabbitmq",
+        messaging.destination.name = %registration.queue,
+        messaging.message.id = %message_id,
+        messaging.rabbitmq.destination.routing_key = %delivery.routing_key,
+        redelivered = delivery.redelivered,
+    );
+    trace_context::set_parent_from(&span, delivery.properties.headers().as_ref());
+    async {
+        let queue = registration.queue.clone();
+        let envelope: Envelope = match serde_json::from_slice(&delivery.data) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                tracing::error!(reason = %e, "rejecting a message that is not a valid envelope; it goes to the dead-letter queue");
+                metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => "dead_lettered").increment(1);
+                settle(delivery.acker.reject(BasicRejectOptions { requeue: false }).await, "reject");
+                return;
+            }
+        };
+        let attempt = || apply(registration, &envelope);
+        let result = attempt
+            .retry(retry.backoff())
+            .when(HandlerError::is_transient)
+            .notify(|e, wait| tracing::warn!(error = %e, ?wait, "transient failure; retrying"))
+            .await;
+        let outcome = match result {
+            Ok(Outcome::Applied) => {
+                settle(delivery.acker.ack(BasicAckOptions::default()).await, "ack");
+                "applied"
+            }
+            Ok(Outcome::Duplicate) => {
+                tracing::info!(message_type = %envelope.message_type, "duplicate delivery; already applied");
+                settle(delivery.acker.ack(BasicAckOptions::default()).await, "ack");
+                "duplicate"
+            }
+            Err(HandlerError::Permanent(reason)) => {
+                tracing::error!(%reason, message_type = %envelope.message_type, "rejecting the message; it goes to the dead-letter queue");
+                settle(delivery.acker.reject(BasicRejectOptions { requeue: false }).await, "reject");
+                "dead_lettered"
+            }
+            Err(HandlerError::Transient(reason)) => {
+                tracing::warn!(%reason, message_type = %envelope.message_type, "retries exhausted; returning the message to the queue");
+                settle(delivery.acker.nack(BasicNackOptions { requeue: true, multiple: false }).await, "nack");
+                "requeued"
+            }
+        };
+        metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => outcome).increment(1);
+    }
+    .instrument(span)
+    .await;
+}
+
+/// One attempt: inbox row and effects in one transaction.
+async fn apply(registration: &Registration, envelope: &Envelope) -> Result<Outcome, HandlerError> {
+    let mut tx = registration.pool.begin().await?;
+    if !inbox::record(&mut tx, &registration.queue, &envelope.id.to_string()).await? {
+        tx.commit().await?;
+        return Ok(Outcome::Duplicate);
+    }
+    registration.handler.handle(&mut tx, envelope).await?;
+    tx.commit().await?;
+    Ok(Outcome::Applied)
+}
+
+/// An ack on a dead channel is a no-op returning `false`: the broker redelivers the
+/// message and the inbox absorbs it.
+fn settle(result: lapin::Result<bool>, what: &str) {
+    match result {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            what,
+            "the channel closed before the {what}; the message will be redelivered"
+        ),
+        Err(e) => {
+            tracing::warn!(what, error = %e, "could not {what}; the message will be redelivered")
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! A service's messaging, started the same way in every service: the supervised bus
+//! (with the service's queues and consumers), the outbox relay for the service's own
+//! events, and the pruning of old outbox and inbox rows.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures_util::future::BoxFuture;
+use incident_runtime::host::{self, Component, Router};
+use incident_runtime::{Config, database};
+use secrecy::ExposeSecret as _;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Bus, BusBuilder, OutboxRelay, inbox, outbox};
+
+/// Published outbox rows are kept this long (for inspection), then deleted.
+const OUTBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Inbox rows are kept far beyond any redelivery window.
+const INBOX_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// A service's running messaging.
+pub struct Messaging {
+    /// The bus, for publishing and readiness.
+    pub bus: Bus,
+    /// The supervisor, relay and pruning tasks.
+    pub tasks: JoinSet<()>,
+}
+
+/// Starts `service`'s bus (configured by `configure`: queues, consumers), its outbox
+/// relay and the pruning task. Everything stops when `shutdown` is cancelled.
+pub fn start(
+    config: &Config,
+    service: &'static str,
+    pool: PgPool,
+    configure: impl FnOnce(BusBuilder) -> BusBuilder,
+    shutdown: CancellationToken,
+) -> Messaging {
+    let builder =
+        BusBuilder::new(config.amqp_url.expose_secret(), service).prefetch(config.amqp_prefetch);
+    let (bus, supervisor) = configure(builder).start(shutdown.clone());
+    let mut tasks = JoinSet::new();
+    tasks.spawn(async move {
+        if let Err(e) = supervisor.await {
+            tracing::error!(error = %e, "the bus supervisor panicked");
+        }
+    });
+    let relay = OutboxRelay::new(pool.clone(), bus.clone(), service)
+        .poll_interval(config.outbox_poll_interval());
+    tasks.spawn(relay.run(shutdown.clone()));
+    tasks.spawn(prune_periodically(pool, shutdown));
+    Messaging { bus, tasks }
+}
+
+impl Messaging {
+    /// The hosted component: `router`, a `broker` readiness check, these tasks.
+    pub fn into_component(self, name: &'static str, router: Router) -> Component {
+        let bus = self.bus;
+        Component {
+            name,
+            router,
+            checks: vec![("broker", Box::new(move || bus.is_connected()))],
+            tasks: self.tasks,
+        }
+    }
+}
+
+async fn prune_periodically(pool: PgPool, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        match outbox::prune(&pool, OUTBOX_RETENTION).await {
+            Ok(n) if n > 0 => tracing::debug!(rows = n, "pruned published outbox rows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+        }
+        match inbox::prune(&pool, INBOX_RETENTION).await {
+            Ok(n) if n > 0 => tracing::debug!(rows = n, "pruned inbox rows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the inbox failed"),
+        }
+    }
+}
+
+/// Starts one service's component on a shared pool. Each service crate exposes one.
+pub type Starter =
+    fn(Config, PgPool, CancellationToken) -> BoxFuture<'static, anyhow::Result<Component>>;
+
+/// Runs the given services in this process until `shutdown`: waits for the database,
+/// applies migrations (under Postgres's advisory lock, so replicas starting together
+/// serialise), starts each service and serves them all on `listener`.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    starters: &[Starter],
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // The recorder must exist before the components take their metric handles.
+    let _ = incident_runtime::metrics::handle();
+    let pool = database::connect(&config, &shutdown).await?;
+    incident_schema::migrate(&pool)
+        .await
+        .context("applying database migrations")?;
+    let mut components = Vec::with_capacity(starters.len());
+    for start in starters {
+        components.push(start(config.clone(), pool.clone(), shutdown.clone()).await?);
+    }
+    host::serve(&config, listener, pool, components, shutdown).await
+}

@@ -1,0 +1,269 @@
+//! The transactional outbox and its relay: nothing from a rolled-back transaction,
+//! nothing lost while the broker drops connections, nothing published twice by two relays.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use incident_bus::outbox::{self, OutboxRelay, OutgoingMessage};
+use incident_bus::testing::{collect, drain};
+use incident_bus::topology::EVENTS;
+use incident_bus::{BusBuilder, Envelope, QueueSpec};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::*;
+
+async fn pending(pool: &PgPool) -> i64 {
+    outbox::backlog(pool, "test")
+        .await
+        .expect("backlog")
+        .pending
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn events_written_in_a_rolled_back_transaction_are_never_published(pool: PgPool) {
+    let vhost = TestVhost::create();
+    let shutdown = CancellationToken::new();
+    let (bus, task) = BusBuilder::new(&vhost.url, "test")
+        .declare(QueueSpec::new("test.sink").bind(EVENTS, "#"))
+        .start(shutdown.clone());
+    let relay = tokio::spawn(
+        OutboxRelay::new(pool.clone(), bus.clone(), "test")
+            .poll_interval(Duration::from_millis(200))
+            .run(shutdown.clone()),
+    );
+
+    let rolled_back = event("test.rolled_back");
+    let mut tx = pool.begin().await.expect("begin");
+    outbox::enqueue(
+        &mut tx,
+        "test",
+        &[OutgoingMessage::event(rolled_back.clone())],
+    )
+    .await
+    .expect("enqueue");
+    tx.rollback().await.expect("rollback");
+
+    let committed = event("test.committed");
+    let mut tx = pool.begin().await.expect("begin");
+    outbox::enqueue(
+        &mut tx,
+        "test",
+        &[OutgoingMessage::event(committed.clone())],
+    )
+    .await
+    .expect("enqueue");
+    tx.commit().await.expect("commit");
+
+    let (_c, channel) = vhost.channel_with(&[]).await;
+    let got = collect(&channel, "test.sink", 2, Duration::from_secs(3)).await;
+    let ids: Vec<_> = got
+        .iter()
+        .map(|d| {
+            serde_json::from_slice::<Envelope>(&d.data)
+                .expect("envelope")
+                .id
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        vec![committed.id],
+        "only the committed event was published"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(rows, 1);
+    assert_eq!(pending(&pool).await, 0);
+
+    shutdown.cancel();
+    relay.await.expect("relay ends");
+    task.await.expect("supervisor ends");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn events_written_while_the_broker_drops_connections_are_all_published(pool: PgPool) {
+    const EVENTS_WRITTEN: usize = 1_500;
+    let vhost = TestVhost::create();
+    let shutdown = CancellationToken::new();
+    let (bus, task) = BusBuilder::new(&vhost.url, "test")
+        .declare(QueueSpec::new("test.sink").bind(EVENTS, "#"))
+        .start(shutdown.clone());
+    let relay = tokio::spawn(
+        OutboxRelay::new(pool.clone(), bus.clone(), "test")
+            .batch_size(50)
+            .poll_interval(Duration::from_millis(500))
+            .run(shutdown.clone()),
+    );
+    bus.wait_connected(&shutdown).await.expect("connects");
+
+    // A writer commits small transactions while the broker's connections are cut again and again.
+    let writer_pool = pool.clone();
+    let writer = tokio::spawn(async move {
+        let mut ids = Vec::with_capacity(EVENTS_WRITTEN);
+        for chunk in 0..(EVENTS_WRITTEN / 5) {
+            let messages: Vec<_> = (0..5)
+                .map(|_| OutgoingMessage::event(event("test.fact")))
+                .collect();
+            ids.extend(messages.iter().map(|m| m.envelope.id));
+            let mut tx = writer_pool.begin().await.expect("begin");
+            outbox::enqueue(&mut tx, "test", &messages)
+                .await
+                .expect("enqueue");
+            tx.commit().await.expect("commit");
+            if chunk % 20 == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        ids
+    });
+    let mut cuts = 0;
+    while !writer.is_finished() || cuts < 3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        vhost.close_all_connections();
+        cuts += 1;
+    }
+    let written: HashSet<_> = writer.await.expect("writer").into_iter().collect();
+    assert_eq!(written.len(), EVENTS_WRITTEN);
+
+    eventually(Duration::from_secs(60), "the outbox drains", || async {
+        pending(&pool).await == 0
+    })
+    .await;
+    let (_c, channel) = vhost.channel_with(&[]).await;
+    let bodies = drain(&channel, "test.sink").await;
+    let received: HashSet<_> = bodies
+        .iter()
+        .map(|b| serde_json::from_slice::<Envelope>(b).expect("envelope").id)
+        .collect();
+    let missing = written.difference(&received).count();
+    assert_eq!(
+        missing, 0,
+        "{missing} of {EVENTS_WRITTEN} events lost over {cuts} connection cuts"
+    );
+    assert!(bodies.len() >= EVENTS_WRITTEN, "at least once");
+    eprintln!(
+        "{cuts} cuts: {} deliveries for {EVENTS_WRITTEN} events ({} duplicates)",
+        bodies.len(),
+        bodies.len() - EVENTS_WRITTEN
+    );
+
+    shutdown.cancel();
+    relay.await.expect("relay ends");
+    task.await.expect("supervisor ends");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn two_relays_publish_each_event_exactly_once_to_an_inbox_consumer(pool: PgPool) {
+    const EVENTS_WRITTEN: usize = 1_000;
+    effects_table(&pool).await;
+    let vhost = TestVhost::create();
+    let shutdown = CancellationToken::new();
+    let spec = QueueSpec::new("test.sink").bind(EVENTS, "#");
+    let (consumer_bus, consumer_task) = BusBuilder::new(&vhost.url, "consumer")
+        .prefetch(50)
+        .consume(spec.clone(), pool.clone(), Recording)
+        .start(shutdown.clone());
+    consumer_bus
+        .wait_connected(&shutdown)
+        .await
+        .expect("connects");
+
+    let mut tasks = Vec::new();
+    for name in ["relay-a", "relay-b"] {
+        let (bus, task) = BusBuilder::new(&vhost.url, name)
+            .declare(spec.clone())
+            .start(shutdown.clone());
+        tasks.push(task);
+        tasks.push(tokio::spawn(
+            OutboxRelay::new(pool.clone(), bus, "test")
+                .batch_size(20)
+                .run(shutdown.clone()),
+        ));
+    }
+
+    for _ in 0..(EVENTS_WRITTEN / 100) {
+        let messages: Vec<_> = (0..100)
+            .map(|_| OutgoingMessage::event(event("test.fact")))
+            .collect();
+        let mut tx = pool.begin().await.expect("begin");
+        outbox::enqueue(&mut tx, "test", &messages)
+            .await
+            .expect("enqueue");
+        tx.commit().await.expect("commit");
+    }
+
+    eventually(Duration::from_secs(30), "every event applied", || async {
+        effect_counts(&pool).await.1 == EVENTS_WRITTEN as i64
+    })
+    .await;
+    assert_eq!(
+        effect_counts(&pool).await,
+        (EVENTS_WRITTEN as i64, EVENTS_WRITTEN as i64),
+        "each event applied exactly once"
+    );
+    assert_eq!(pending(&pool).await, 0);
+    let duplicates_published: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE attempts > 0")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(duplicates_published, 0, "no row needed a second attempt");
+
+    shutdown.cancel();
+    for task in tasks {
+        task.await.expect("task ends");
+    }
+    consumer_task.await.expect("consumer ends");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_unroutable_command_waits_in_the_outbox_without_blocking_the_rows_behind_it(
+    pool: PgPool,
+) {
+    let vhost = TestVhost::create();
+    let shutdown = CancellationToken::new();
+    let (bus, task) = BusBuilder::new(&vhost.url, "test")
+        .declare(QueueSpec::new("test.sink").bind(EVENTS, "#"))
+        .start(shutdown.clone());
+    let relay = tokio::spawn(
+        OutboxRelay::new(pool.clone(), bus.clone(), "test")
+            .batch_size(1)
+            .poll_interval(Duration::from_millis(200))
+            .run(shutdown.clone()),
+    );
+
+    let command = OutgoingMessage::command(event("incident.declare"));
+    let fact = OutgoingMessage::event(event("test.after"));
+    let mut tx = pool.begin().await.expect("begin");
+    outbox::enqueue(&mut tx, "test", &[command.clone(), fact.clone()])
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+
+    let (_c, channel) = vhost.channel_with(&[]).await;
+    let got = collect(&channel, "test.sink", 1, Duration::from_secs(5)).await;
+    assert_eq!(
+        got.len(),
+        1,
+        "the event behind the stuck command was published"
+    );
+    let (attempts, error): (i32, Option<String>) =
+        sqlx::query_as("SELECT attempts, last_error FROM outbox WHERE id = $1")
+            .bind(command.envelope.id)
+            .fetch_one(&pool)
+            .await
+            .expect("row");
+    assert!(attempts >= 1);
+    assert!(error.unwrap_or_default().contains("no queue is bound"));
+    assert_eq!(
+        pending(&pool).await,
+        1,
+        "the command waits for its owner's queue"
+    );
+
+    shutdown.cancel();
+    relay.await.expect("relay ends");
+    task.await.expect("supervisor ends");
+}

@@ -1,0 +1,317 @@
+//! Configuration: one typed struct, loaded once at start-up.
+//!
+//! Sources, later ones winning: built-in defaults that work on a developer machine, an
+//! optional TOML file named by `INCIDENT_CONFIG_FILE`, then the environment. The
+//! conventional names stay unprefixed (`DATABASE_URL`, `AMQP_URL`,
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`); the project's own keys carry `INCIDENT_`
+//! (`INCIDENT_HTTP_ADDR` is the file's `http_addr`). A value that does not parse or
+//! validate stops start-up with a message naming the key.
+//!
+//! This is the only module that reads the process environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables read without the `INCIDENT_` prefix.
+const CONVENTIONAL_KEYS: &[&str] = &["DATABASE_URL", "AMQP_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"];
+
+/// How log lines are written to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Text,
+    /// One JSON object per line, for a log pipeline.
+    Json,
+}
+
+/// The configuration of one process (a single service or the whole stack).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// Postgres connection URL (`DATABASE_URL`).
+    pub database_url: SecretString,
+    /// Maximum connections in this process's Postgres pool (`INCIDENT_DATABASE_MAX_CONNECTIONS`).
+    pub database_max_connections: u32,
+    /// RabbitMQ URL, including the vhost (`AMQP_URL`).
+    pub amqp_url: SecretString,
+    /// Unacknowledged deliveries a consumer holds at once (`INCIDENT_AMQP_PREFETCH`).
+    pub amqp_prefetch: u16,
+    /// Address the HTTP server binds (`INCIDENT_HTTP_ADDR`).
+    pub http_addr: SocketAddr,
+    /// Public base URL of the HTTP API, used in links we hand out (`INCIDENT_PUBLIC_URL`).
+    pub public_url: Option<String>,
+    /// `text` or `json` (`INCIDENT_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// OTLP/HTTP collector endpoint; tracing export is off when unset (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// API token created with the `default` workspace on first start (`INCIDENT_BOOTSTRAP_TOKEN`).
+    pub bootstrap_token: Option<SecretString>,
+    /// Slack bot token, `xoxb-…` (`INCIDENT_SLACK_BOT_TOKEN`).
+    pub slack_bot_token: Option<SecretString>,
+    /// Slack request signing secret (`INCIDENT_SLACK_SIGNING_SECRET`).
+    pub slack_signing_secret: Option<SecretString>,
+    /// Slack Web API base URL; tests point it at a fake (`INCIDENT_SLACK_API_URL`).
+    pub slack_api_url: String,
+    /// OpenAI-compatible chat-completions base URL; LLM drafting is off when unset (`INCIDENT_LLM_API_URL`).
+    pub llm_api_url: Option<String>,
+    /// Model name sent to the LLM endpoint (`INCIDENT_LLM_MODEL`).
+    pub llm_model: Option<String>,
+    /// Bearer key for the LLM endpoint (`INCIDENT_LLM_API_KEY`).
+    pub llm_api_key: Option<SecretString>,
+    /// Seconds between outbox polls when no notification arrives (`INCIDENT_OUTBOX_POLL_SECS`).
+    pub outbox_poll_secs: u64,
+    /// Seconds a graceful shutdown may take before work is abandoned (`INCIDENT_SHUTDOWN_GRACE_SECS`).
+    pub shutdown_grace_secs: u64,
+}
+
+/// The defaults, as the lowest layer of the figment.
+#[derive(Serialize)]
+struct Defaults {
+    database_url: &'static str,
+    database_max_connections: u32,
+    amqp_url: &'static str,
+    amqp_prefetch: u16,
+    http_addr: &'static str,
+    log_format: LogFormat,
+    slack_api_url: &'static str,
+    outbox_poll_secs: u64,
+    shutdown_grace_secs: u64,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/incident",
+            database_max_connections: 10,
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f",
+            amqp_prefetch: 16,
+            http_addr: "127.0.0.1:8080",
+            log_format: LogFormat::Text,
+            slack_api_url: "https://slack.com/api",
+            outbox_poll_secs: 5,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// A configuration that could not be loaded; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value has the wrong type.
+    #[error("configuration: {0}")]
+    Load(String),
+    /// A value parsed but is not acceptable.
+    #[error("configuration: {key}: {message}")]
+    Invalid {
+        /// The environment variable (or file key) at fault.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads the configuration from defaults, `INCIDENT_CONFIG_FILE` and the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Ok(path) = std::env::var("INCIDENT_CONFIG_FILE") {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                return Err(ConfigError::Invalid {
+                    key: "INCIDENT_CONFIG_FILE",
+                    message: format!("{} is not a readable file", path.display()),
+                });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let figment = figment
+            .merge(Env::raw().only(CONVENTIONAL_KEYS))
+            .merge(Env::prefixed("INCIDENT_").ignore(&["CONFIG_FILE"]));
+        Self::from_figment(figment)
+    }
+
+    /// Defaults overridden by the given figment (tests build configurations this way).
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = Figment::from(Serialized::defaults(Defaults::default()))
+            .merge(figment)
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A configuration for the given database and broker, defaults elsewhere; binds port 0.
+    pub fn for_urls(database_url: &str, amqp_url: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(
+            Figment::new()
+                .merge(Serialized::default("database_url", database_url))
+                .merge(Serialized::default("amqp_url", amqp_url))
+                .merge(Serialized::default("http_addr", "127.0.0.1:0")),
+        )
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url_with_scheme = |key: &'static str, value: &str, schemes: &[&str]| {
+            if schemes
+                .iter()
+                .any(|s| value.starts_with(&format!("{s}://")))
+            {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid {
+                    key,
+                    message: format!(
+                        "must be a URL starting with {}",
+                        schemes.join(":// or ") + "://"
+                    ),
+                })
+            }
+        };
+        url_with_scheme(
+            "DATABASE_URL",
+            self.database_url.expose_secret(),
+            &["postgres", "postgresql"],
+        )?;
+        url_with_scheme(
+            "AMQP_URL",
+            self.amqp_url.expose_secret(),
+            &["amqp", "amqps"],
+        )?;
+        url_with_scheme(
+            "INCIDENT_SLACK_API_URL",
+            &self.slack_api_url,
+            &["http", "https"],
+        )?;
+        if let Some(url) = &self.llm_api_url {
+            url_with_scheme("INCIDENT_LLM_API_URL", url, &["http", "https"])?;
+        }
+        if let Some(url) = &self.otel_exporter_otlp_endpoint {
+            url_with_scheme("OTEL_EXPORTER_OTLP_ENDPOINT", url, &["http", "https"])?;
+        }
+        if let Some(url) = &self.public_url {
+            url_with_scheme("INCIDENT_PUBLIC_URL", url, &["http", "https"])?;
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_DATABASE_MAX_CONNECTIONS",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.amqp_prefetch == 0 {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_AMQP_PREFETCH",
+                message: "must be at least 1 (0 would mean unbounded)".into(),
+            });
+        }
+        if self.outbox_poll_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_OUTBOX_POLL_SECS",
+                message: "must be at least 1".into(),
+            });
+        }
+        if let Some(token) = &self.bootstrap_token
+            && token.expose_secret().len() < 16
+        {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_BOOTSTRAP_TOKEN",
+                message: "must be at least 16 characters".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The graceful shutdown budget.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The outbox polling backstop interval.
+    pub fn outbox_poll_interval(&self) -> Duration {
+        Duration::from_secs(self.outbox_poll_secs)
+    }
+}
+
+/// Turns figment's error into one line that names the environment variable.
+fn describe_figment_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.last().map(|k| env_name(k)).unwrap_or_default();
+            if key.is_empty() {
+                e.to_string()
+            } else {
+                format!("{key}: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The environment variable that sets a config field.
+fn env_name(field: &str) -> String {
+    let upper = field.to_ascii_uppercase();
+    if CONVENTIONAL_KEYS.contains(&upper.as_str()) {
+        upper
+    } else {
+        format!("INCIDENT_{upper}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut f = Figment::new();
+        for (k, v) in pairs {
+            f = f.merge(Serialized::default(k, v));
+        }
+        Config::from_figment(f)
+    }
+
+    #[test]
+    fn defaults_work_on_a_developer_machine() {
+        let config = load(&[]).expect("defaults are valid");
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.bootstrap_token.is_none());
+    }
+
+    #[test]
+    fn a_bad_address_names_its_variable() {
+        let error = load(&[("http_addr", "not an address")])
+            .expect_err("must fail")
+            .to_string();
+        assert!(error.contains("INCIDENT_HTTP_ADDR"), "{error}");
+    }
+
+    #[test]
+    fn a_database_url_without_scheme_names_its_variable() {
+        let error = load(&[("database_url", "localhost/db")])
+            .expect_err("must fail")
+            .to_string();
+        assert!(error.contains("DATABASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn a_short_bootstrap_token_is_refused() {
+        let error = load(&[("bootstrap_token", "short")])
+            .expect_err("must fail")
+            .to_string();
+        assert!(error.contains("INCIDENT_BOOTSTRAP_TOKEN"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_log_format_names_its_variable() {
+        let error = load(&[("log_format", "xml")])
+            .expect_err("must fail")
+            .to_string();
+        assert!(error.contains("INCIDENT_LOG_FORMAT"), "{error}");
+    }
+}
