@@ -17,7 +17,7 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::StreamExt as _;
 use lapin::options::ConfirmSelectOptions;
 use lapin::types::LongString;
-use lapin::{Connection, ConnectionProperties, Event};
+use lapin::{Channel, Connection, ConnectionProperties, Event};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -187,15 +187,21 @@ async fn supervise(config: BusBuilder, bus: Bus, shutdown: CancellationToken) {
     let mut generation: u64 = 0;
     while !shutdown.is_cancelled() {
         match connect(&config).await {
-            Ok((connection, publisher)) => {
+            Ok((connection, channel)) => {
                 generation += 1;
                 backoff = reconnect_backoff(config.reconnect_min_delay);
                 tracing::info!(service = %config.service, generation, "connected to the broker");
-                bus.shared.session.send_replace(Some(publisher));
+                bus.shared
+                    .session
+                    .send_replace(Some(Publisher::new(channel.clone())));
                 connected_gauge.set(1.0);
                 let reason = run_connected(&config, &connection, generation, &shutdown).await;
                 bus.shared.session.send_replace(None);
                 connected_gauge.set(0.0);
+                // Close the publishing channel ourselves: left to its last handle's drop,
+                // its close races the connection's and lapin logs a spurious error.
+                let _ = channel.close(200, "closing".into()).await;
+                drop(channel);
                 if shutdown.is_cancelled() {
                     let _ = connection.close(200, "shutdown".into()).await;
                     tracing::info!(service = %config.service, "broker connection closed for shutdown");
@@ -216,7 +222,7 @@ async fn supervise(config: BusBuilder, bus: Bus, shutdown: CancellationToken) {
     }
 }
 
-async fn connect(config: &BusBuilder) -> lapin::Result<(Connection, Publisher)> {
+async fn connect(config: &BusBuilder) -> lapin::Result<(Connection, Channel)> {
     let properties = ConnectionProperties::default()
         .with_connection_name(LongString::from(config.service.as_str()));
     let connection = Connection::connect(&config.url, properties).await?;
@@ -225,7 +231,7 @@ async fn connect(config: &BusBuilder) -> lapin::Result<(Connection, Publisher)> 
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    Ok((connection, Publisher::new(channel)))
+    Ok((connection, channel))
 }
 
 /// Runs the consumers on `connection` until it fails or `shutdown`; returns why it ended.

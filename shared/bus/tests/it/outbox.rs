@@ -33,6 +33,7 @@ async fn events_written_in_a_rolled_back_transaction_are_never_published(pool: P
             .run(shutdown.clone()),
     );
 
+    bus.wait_connected(&shutdown).await.expect("connects");
     let rolled_back = event("test.rolled_back");
     let mut tx = pool.begin().await.expect("begin");
     outbox::enqueue(
@@ -234,6 +235,7 @@ async fn an_unroutable_command_waits_in_the_outbox_without_blocking_the_rows_beh
             .run(shutdown.clone()),
     );
 
+    bus.wait_connected(&shutdown).await.expect("connects");
     let command = OutgoingMessage::command(event("incident.declare"));
     let fact = OutgoingMessage::event(event("test.after"));
     let mut tx = pool.begin().await.expect("begin");

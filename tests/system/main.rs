@@ -1,0 +1,3 @@
+//! Whole-system tests: the stack in process against real PostgreSQL and RabbitMQ.
+
+mod startup;

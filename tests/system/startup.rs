@@ -1,0 +1,120 @@
+//! Start-up, readiness and shutdown of the whole stack.
+
+use std::time::Duration;
+
+use incident_bus::testing::TestVhost;
+use incident_system_tests::{TestStack, config_for};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+#[sqlx::test(migrations = false)]
+async fn the_stack_migrates_an_empty_database_and_becomes_ready(pool: PgPool) {
+    let stack = TestStack::spawn(&pool).await;
+
+    let (status, body) = stack.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ready");
+    for service in ["core", "ingestion", "sla-watchdog", "warroom", "postmortem"] {
+        assert_eq!(
+            body["checks"][format!("{service}.broker")],
+            "up",
+            "{service}: {body}"
+        );
+    }
+    assert_eq!(body["checks"]["database"], "up");
+    let (status, body) = stack.get("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("alive")));
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .expect("migrations table");
+    assert_eq!(applied as usize, incident_schema::MIGRATOR.iter().count());
+
+    stack.stop().await.expect("clean shutdown");
+}
+
+#[sqlx::test(migrations = false)]
+async fn readiness_reports_the_broker_down_while_its_connections_are_cut(pool: PgPool) {
+    let stack = TestStack::spawn(&pool).await;
+    let (_, metrics) = stack.get("/metrics").await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(metrics.contains("bus_connected"), "metrics: {metrics}");
+
+    // Cut repeatedly until a probe lands inside the reconnect window.
+    let mut saw_down = false;
+    for _ in 0..20 {
+        stack.vhost.close_all_connections();
+        let (status, body) = stack.get("/readyz").await;
+        if status == 503 {
+            assert_eq!(body["status"], "not_ready");
+            assert!(
+                body["checks"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .any(|(k, v)| k.ends_with(".broker") && v == "down"),
+                "{body}"
+            );
+            saw_down = true;
+            break;
+        }
+    }
+    assert!(saw_down, "readiness never reported the cut");
+    stack.wait_ready(Duration::from_secs(30)).await;
+    let (status, _) = stack.get("/healthz").await;
+    assert_eq!(status, 200, "the process stayed alive throughout");
+    stack.stop().await.expect("clean shutdown");
+}
+
+#[sqlx::test(migrations = false)]
+async fn two_services_starting_at_once_on_an_empty_database_both_succeed(pool: PgPool) {
+    let vhost = TestVhost::create();
+    let shutdown = CancellationToken::new();
+    let mut addrs = Vec::new();
+    let mut tasks = Vec::new();
+    for starters in [
+        &incident_stack::SERVICES[0..1],
+        &incident_stack::SERVICES[1..2],
+    ] {
+        let config = config_for(&pool, &vhost, &[]);
+        let listener = tokio::net::TcpListener::bind(config.http_addr)
+            .await
+            .expect("bind");
+        addrs.push(listener.local_addr().expect("addr"));
+        tasks.push(tokio::spawn(incident_bus::service::run(
+            config,
+            listener,
+            starters,
+            shutdown.clone(),
+        )));
+    }
+    let client = reqwest::Client::new();
+    for addr in &addrs {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "service at {addr} never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .expect("migrations table");
+    assert_eq!(
+        applied as usize,
+        incident_schema::MIGRATOR.iter().count(),
+        "each migration applied once"
+    );
+    shutdown.cancel();
+    for task in tasks {
+        task.await.expect("joins").expect("clean exit");
+    }
+}
