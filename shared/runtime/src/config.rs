@@ -68,6 +68,11 @@ pub struct Config {
     pub outbox_poll_secs: u64,
     /// Seconds a graceful shutdown may take before work is abandoned (`INCIDENT_SHUTDOWN_GRACE_SECS`).
     pub shutdown_grace_secs: u64,
+    /// Seconds between SLA sweeps (`INCIDENT_SLA_SWEEP_INTERVAL_SECS`).
+    pub sla_sweep_interval_secs: u64,
+    /// When the daily digest is emitted: a 6-field cron expression with seconds, UTC
+    /// (`INCIDENT_SLA_DIGEST_CRON`).
+    pub sla_digest_cron: String,
 }
 
 /// The defaults, as the lowest layer of the figment.
@@ -82,6 +87,8 @@ struct Defaults {
     slack_api_url: &'static str,
     outbox_poll_secs: u64,
     shutdown_grace_secs: u64,
+    sla_sweep_interval_secs: u64,
+    sla_digest_cron: &'static str,
 }
 
 impl Default for Defaults {
@@ -96,6 +103,8 @@ impl Default for Defaults {
             slack_api_url: "https://slack.com/api",
             outbox_poll_secs: 5,
             shutdown_grace_secs: 30,
+            sla_sweep_interval_secs: 15,
+            sla_digest_cron: "0 0 9 * * *",
         }
     }
 }
@@ -215,6 +224,19 @@ impl Config {
                 message: "must be at least 1".into(),
             });
         }
+        if self.sla_sweep_interval_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_SLA_SWEEP_INTERVAL_SECS",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.sla_digest_cron.split_whitespace().count() != 6 {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_SLA_DIGEST_CRON",
+                message: "must be a 6-field cron expression with seconds, e.g. `0 0 9 * * *`"
+                    .into(),
+            });
+        }
         if let Some(token) = &self.bootstrap_token
             && token.expose_secret().len() < 16
         {
@@ -229,6 +251,11 @@ impl Config {
     /// The graceful shutdown budget.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The SLA sweep interval.
+    pub fn sla_sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.sla_sweep_interval_secs)
     }
 
     /// The outbox polling backstop interval.

@@ -17,6 +17,7 @@
 
 pub mod alert;
 pub mod auth;
+pub mod event;
 pub mod incident;
 mod parse;
 pub mod postmortem;
