@@ -1,8 +1,18 @@
-//! The `core` service: the incident lifecycle and the public HTTP API (issue 3).
+//! The `core` service: it owns incidents. Everything a responder does to one goes through
+//! it, over HTTP (`/api/v1`) or as a command on `incidents.commands`, and every change
+//! leaves a timeline entry and an event in the outbox.
 //!
-//! Until that work lands it runs the shared foundation only: its database pool and
-//! migrations, its supervised broker connection, the relay for its outbox, and
-//! `/healthz`, `/readyz` and `/metrics`.
+//! - [`incident`]: the domain (declare, lifecycle, changes, queries, views, events);
+//! - [`access`]: workspaces, users, API tokens, authentication, the first-start bootstrap;
+//! - [`http`]: the API adapters and the OpenAPI document;
+//! - [`commands`]: the AMQP command consumer;
+//! - [`error`]: the error table (problem+json types).
+
+pub mod access;
+pub mod commands;
+pub mod error;
+pub mod http;
+pub mod incident;
 
 use axum::Router;
 use incident_bus::Bus;
@@ -24,20 +34,30 @@ pub struct AppState {
     pub bus: Bus,
 }
 
-/// The service's HTTP surface (its routes arrive with its issue).
+/// The service's HTTP surface: the public API and its OpenAPI document.
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    http::router(state)
 }
 
-/// Starts the service on a shared pool: its bus, relay and router.
+/// Starts the service on a shared pool: bootstrap, its bus (consuming commands), relay
+/// and router.
 pub fn start(
     config: Config,
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Component>> {
     Box::pin(async move {
-        let messaging: Messaging =
-            service::start(&config, SERVICE, pool.clone(), |bus| bus, shutdown);
+        if let Some(secret) = &config.bootstrap_token {
+            access::bootstrap::bootstrap(&pool, secret).await?;
+        }
+        let consumer_pool = pool.clone();
+        let messaging: Messaging = service::start(
+            &config,
+            SERVICE,
+            pool.clone(),
+            |bus| bus.consume(commands::queue(), consumer_pool, commands::Commands),
+            shutdown,
+        );
         let state = AppState {
             pool,
             bus: messaging.bus.clone(),

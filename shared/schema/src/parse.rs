@@ -29,7 +29,7 @@ impl ParseError {
 }
 
 /// Declares a fieldless domain enum with one spelling per variant, and derives from it:
-/// `Copy, Clone, Debug, PartialEq, Eq, Hash`, serde, `ALL`, `as_str`, `Display` and a
+/// `Copy, Clone, Debug, PartialEq, Eq, Hash`, serde, `utoipa::ToSchema` (for the OpenAPI document), `ALL`, `as_str`, `Display` and a
 /// case-insensitive `FromStr`. With `postgres = "type_name"` it also derives `sqlx::Type`
 /// mapped to that Postgres enum.
 ///
@@ -45,7 +45,7 @@ macro_rules! domain_enum {
         $(#[$meta])*
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, Hash,
-            serde::Serialize, serde::Deserialize, sqlx::Type,
+            serde::Serialize, serde::Deserialize, sqlx::Type, utoipa::ToSchema,
         )]
         #[sqlx(type_name = $pg)]
         pub enum $name {
@@ -68,7 +68,7 @@ macro_rules! domain_enum {
         $(#[$meta])*
         #[derive(
             Copy, Clone, Debug, PartialEq, Eq, Hash,
-            serde::Serialize, serde::Deserialize,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
         )]
         pub enum $name {
             $(

@@ -1,0 +1,80 @@
+//! The public HTTP API under `/api/v1`: thin adapters that parse, authorise through
+//! [`crate::access::auth::Auth`], call one domain function in a transaction and map the
+//! result. The OpenAPI document is generated from the same handlers and served at
+//! `/api/v1/openapi.json`.
+
+pub mod admin;
+pub mod incidents;
+pub mod json;
+
+use axum::Json;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "incident", description = "Incident management: the lifecycle, roles, timeline and administration."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(crate::error::Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes and the OpenAPI document describing them.
+pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(incidents::declare, incidents::list))
+        .routes(routes!(incidents::get_one, incidents::patch))
+        .routes(routes!(incidents::acknowledge))
+        .routes(routes!(incidents::change_status))
+        .routes(routes!(incidents::assign_role, incidents::clear_role))
+        .routes(routes!(
+            incidents::list_timeline,
+            incidents::add_timeline_entry
+        ))
+        .routes(routes!(incidents::get_services, incidents::put_services))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::patch_user))
+        .routes(routes!(admin::list_tokens, admin::create_token))
+        .routes(routes!(admin::revoke_token))
+        .routes(routes!(admin::create_workspace))
+        .split_for_parts()
+}
+
+/// The full router, the OpenAPI document included.
+pub fn router(state: AppState) -> axum::Router {
+    let (api, doc) = routes();
+    let doc = std::sync::Arc::new(doc);
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(doc.as_ref().clone()) }),
+    )
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .with_state(state)
+}
+
+/// The OpenAPI document (for the snapshot test and tooling).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}

@@ -1,0 +1,312 @@
+//! Declaring an incident.
+//!
+//! The number comes from the workspace's counter row, incremented in the declaring
+//! transaction: the row lock serialises declares per workspace, so numbers are unique
+//! and gap-free (a rolled-back declare gives its number back). The same lock makes
+//! idempotency safe: a retry with the same key waits for the first declare to commit,
+//! then finds its incident and returns it instead of creating a second.
+
+use chrono::{DateTime, Utc};
+use incident_bus::Envelope;
+use incident_schema::event::{INCIDENT_ALERT_GROUP_LINKED, INCIDENT_DECLARED};
+use incident_schema::incident::{NewIncident, insert_incident};
+use incident_schema::sla::get_sla_policy;
+use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
+use incident_schema::workspace::next_incident_number;
+use incident_schema::{Incident, ServiceImpact, Severity, TimelineKind, Visibility};
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::events::emit;
+use super::view::ServiceView;
+use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, store};
+use crate::error::{DomainError, DomainResult};
+
+/// What a declare asks for (the HTTP body and the `incident.declare` command's data).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareIncident {
+    /// One-line summary, 1 to 200 characters.
+    pub title: String,
+    /// Longer description, up to 20,000 characters.
+    #[serde(default)]
+    pub description: String,
+    /// SEV1 (critical) to SEV4 (low).
+    pub severity: Severity,
+    /// When the problem was detected; defaults to now. Not in the future.
+    #[serde(default)]
+    pub detected_at: Option<DateTime<Utc>>,
+    /// Who or what is affected, in words.
+    #[serde(default)]
+    pub impact: Option<String>,
+    /// Affected services.
+    #[serde(default)]
+    pub affected_services: Vec<ServiceView>,
+    /// Alert groups that triggered it.
+    #[serde(default)]
+    pub alert_group_ids: Vec<Uuid>,
+    /// A practice run: the whole flow, left out of statistics.
+    #[serde(default)]
+    pub is_drill: bool,
+    /// PUBLIC (default) or PRIVATE.
+    #[serde(default)]
+    pub visibility: Option<Visibility>,
+    /// The Incident Commander, a user of the workspace.
+    #[serde(default)]
+    pub commander_id: Option<Uuid>,
+}
+
+/// The outcome of a declare.
+#[derive(Debug)]
+pub struct Declared {
+    /// The incident (the existing one for a repeated key).
+    pub incident: Incident,
+    /// False when the idempotency key matched an earlier declare.
+    pub created: bool,
+}
+
+/// Checks lengths and values; trims the title.
+fn validate(input: &DeclareIncident) -> DomainResult<()> {
+    let title = input.title.trim();
+    if title.is_empty() || title.chars().count() > MAX_TITLE {
+        return Err(DomainError::invalid(
+            "title",
+            format!("must be 1 to {MAX_TITLE} characters"),
+        ));
+    }
+    if input.description.chars().count() > MAX_DESCRIPTION {
+        return Err(DomainError::invalid(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    if input
+        .impact
+        .as_deref()
+        .is_some_and(|i| i.chars().count() > MAX_TEXT)
+    {
+        return Err(DomainError::invalid(
+            "impact",
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
+    }
+    validate_services(&input.affected_services, "affected_services")?;
+    if input.alert_group_ids.len() > 100 {
+        return Err(DomainError::invalid(
+            "alert_group_ids",
+            "at most 100 alert groups",
+        ));
+    }
+    Ok(())
+}
+
+/// Service names are 1..=100 characters and unique.
+pub fn validate_services(services: &[ServiceView], field: &str) -> DomainResult<()> {
+    if services.len() > 100 {
+        return Err(DomainError::invalid(field, "at most 100 services"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, s) in services.iter().enumerate() {
+        let name = s.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(DomainError::invalid(
+                format!("{field}[{i}].name"),
+                "must be 1 to 100 characters",
+            ));
+        }
+        if !seen.insert(name.to_lowercase()) {
+            return Err(DomainError::invalid(
+                format!("{field}[{i}].name"),
+                format!("{name} is listed twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Declares an incident, or returns the one an earlier declare with `idempotency_key` made.
+#[tracing::instrument(skip_all, fields(workspace_id = %actor.workspace_id), err)]
+pub async fn declare(
+    conn: &mut PgConnection,
+    actor: Actor,
+    input: &DeclareIncident,
+    idempotency_key: Option<&str>,
+    cause: Option<&Envelope>,
+) -> DomainResult<Declared> {
+    validate(input)?;
+    if let Some(key) = idempotency_key
+        && (key.is_empty() || key.len() > 255)
+    {
+        return Err(DomainError::invalid(
+            "idempotency_key",
+            "must be 1 to 255 characters",
+        ));
+    }
+    let now = store::now(conn).await?;
+    let detected_at = input.detected_at.unwrap_or(now);
+    if detected_at > now + chrono::Duration::minutes(5) {
+        return Err(DomainError::invalid(
+            "detected_at",
+            "must not be in the future",
+        ));
+    }
+    if let Some(commander) = input.commander_id
+        && !store::user_exists(conn, actor.workspace_id, commander).await?
+    {
+        return Err(DomainError::invalid(
+            "commander_id",
+            "no such user in this workspace",
+        ));
+    }
+    if !input.alert_group_ids.is_empty() {
+        let found =
+            store::existing_alert_groups(conn, actor.workspace_id, &input.alert_group_ids).await?;
+        if let Some((i, missing)) = input
+            .alert_group_ids
+            .iter()
+            .enumerate()
+            .find(|(_, id)| !found.contains(id))
+        {
+            return Err(DomainError::invalid(
+                format!("alert_group_ids[{i}]"),
+                format!("no alert group {missing} in this workspace"),
+            ));
+        }
+    }
+
+    // The common retry finds its incident without touching the counter.
+    if let Some(key) = idempotency_key
+        && let Some(existing) =
+            store::find_by_idempotency_key(conn, actor.workspace_id, key).await?
+    {
+        return Ok(Declared {
+            incident: existing,
+            created: false,
+        });
+    }
+
+    // Taking the number locks the workspace's counter row until commit.
+    let number = next_incident_number(conn, actor.workspace_id)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::RowNotFound => DomainError::NotFound("workspace"),
+            e => e.into(),
+        })?;
+    if let Some(key) = idempotency_key
+        && let Some(existing) =
+            store::find_by_idempotency_key(conn, actor.workspace_id, key).await?
+    {
+        // Give the number back: we still hold the counter's row lock, so nobody took one since.
+        sqlx::query(
+            "UPDATE workspaces SET last_incident_number = last_incident_number - 1 WHERE id = $1",
+        )
+        .bind(actor.workspace_id)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(Declared {
+            incident: existing,
+            created: false,
+        });
+    }
+
+    let policy = get_sla_policy(conn, actor.workspace_id, input.severity).await?;
+    let incident = insert_incident(
+        conn,
+        &NewIncident {
+            workspace_id: actor.workspace_id,
+            number,
+            title: input.title.trim(),
+            description: &input.description,
+            severity: input.severity,
+            impact: input.impact.as_deref(),
+            detected_at,
+            sla_deadline: policy.as_ref().map(|p| p.acknowledge_deadline(detected_at)),
+            sla_resolve_deadline: policy.as_ref().map(|p| p.resolve_deadline(detected_at)),
+            commander_id: input.commander_id,
+            is_drill: input.is_drill,
+            visibility: input.visibility.unwrap_or(Visibility::Public),
+            declared_by: actor.user_id,
+            idempotency_key,
+        },
+    )
+    .await?;
+
+    let services: Vec<(String, ServiceImpact)> = input
+        .affected_services
+        .iter()
+        .map(|s| (s.name.trim().to_owned(), s.impact))
+        .collect();
+    if !services.is_empty() {
+        store::replace_affected_services(conn, actor.workspace_id, incident.id, &services).await?;
+    }
+
+    let drill = if incident.is_drill { " (drill)" } else { "" };
+    insert_timeline_entry(
+        conn,
+        &NewTimelineEntry {
+            workspace_id: actor.workspace_id,
+            incident_id: incident.id,
+            author_id: actor.user_id,
+            kind: TimelineKind::Detected,
+            message: &format!(
+                "{} declared{drill}: {} [{}]",
+                incident.number, incident.title, incident.severity
+            ),
+            is_public: false,
+            data: Some(&json!({ "detected_at": detected_at, "severity": incident.severity })),
+            occurred_at: None,
+        },
+    )
+    .await?;
+    emit(
+        conn,
+        &incident,
+        INCIDENT_DECLARED,
+        json!({ "actor_id": actor.user_id, "affected_services": input.affected_services, "alert_group_ids": input.alert_group_ids }),
+        cause,
+    )
+    .await?;
+    for group in &input.alert_group_ids {
+        link_alert_group_entry(conn, actor, &incident, *group, cause).await?;
+    }
+    Ok(Declared {
+        incident,
+        created: true,
+    })
+}
+
+/// Records that an alert group belongs to an incident (the timeline entry and the event
+/// ingestion uses to link the group: ingestion owns `alert_groups`).
+pub async fn link_alert_group_entry(
+    conn: &mut PgConnection,
+    actor: Actor,
+    incident: &Incident,
+    alert_group_id: Uuid,
+    cause: Option<&Envelope>,
+) -> DomainResult<()> {
+    insert_timeline_entry(
+        conn,
+        &NewTimelineEntry {
+            workspace_id: actor.workspace_id,
+            incident_id: incident.id,
+            author_id: actor.user_id,
+            kind: TimelineKind::AlertLinked,
+            message: &format!("Alert group {alert_group_id} linked"),
+            is_public: false,
+            data: Some(&json!({ "alert_group_id": alert_group_id })),
+            occurred_at: None,
+        },
+    )
+    .await?;
+    emit(
+        conn,
+        incident,
+        INCIDENT_ALERT_GROUP_LINKED,
+        json!({ "alert_group_id": alert_group_id, "actor_id": actor.user_id }),
+        cause,
+    )
+    .await
+}

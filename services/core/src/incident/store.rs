@@ -1,0 +1,119 @@
+//! Core's own queries over the tables it writes (incidents, timeline, affected services),
+//! beyond the shared ones in `incident-schema`. All scoped by workspace.
+
+use chrono::{DateTime, Utc};
+use incident_schema::{AffectedService, Incident, ServiceImpact};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Locks and returns an incident of the workspace for an update.
+pub async fn lock_incident(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Incident>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM incidents WHERE workspace_id = $1 AND id = $2 FOR UPDATE")
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The incident created with `key` in the workspace, if any.
+pub async fn find_by_idempotency_key(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    key: &str,
+) -> Result<Option<Incident>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM incidents WHERE workspace_id = $1 AND idempotency_key = $2")
+        .bind(workspace_id)
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The affected services of an incident, by name.
+pub async fn affected_services(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    incident_id: Uuid,
+) -> Result<Vec<AffectedService>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.* FROM affected_services s JOIN incidents i ON i.id = s.incident_id
+         WHERE i.workspace_id = $1 AND s.incident_id = $2 ORDER BY s.service_name",
+    )
+    .bind(workspace_id)
+    .bind(incident_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Replaces the affected services of an incident.
+pub async fn replace_affected_services(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    incident_id: Uuid,
+    services: &[(String, ServiceImpact)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM affected_services WHERE incident_id = $1")
+        .bind(incident_id)
+        .execute(&mut *conn)
+        .await?;
+    let names: Vec<&str> = services.iter().map(|(n, _)| n.as_str()).collect();
+    let impacts: Vec<ServiceImpact> = services.iter().map(|(_, i)| *i).collect();
+    sqlx::query(
+        "INSERT INTO affected_services (workspace_id, incident_id, service_name, impact)
+         SELECT $1, $2, u.name, u.impact FROM UNNEST($3::text[], $4::service_impact[]) AS u(name, impact)",
+    )
+    .bind(workspace_id)
+    .bind(incident_id)
+    .bind(&names)
+    .bind(&impacts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Ids of the alert groups linked to an incident.
+pub async fn alert_group_ids(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    incident_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM alert_groups WHERE workspace_id = $1 AND incident_id = $2 ORDER BY opened_at")
+        .bind(workspace_id)
+        .bind(incident_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// Which of `ids` are alert groups of the workspace.
+pub async fn existing_alert_groups(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM alert_groups WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(workspace_id)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// Whether a user belongs to the workspace.
+pub async fn user_exists(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2)")
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// The database's clock (SLA arithmetic never uses the host's).
+pub async fn now(conn: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar("SELECT now()").fetch_one(conn).await
+}

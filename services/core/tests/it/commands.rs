@@ -1,0 +1,187 @@
+//! Commands on `incidents.commands`: applied like the HTTP calls, idempotent, and
+//! dead-lettered with nothing changed when invalid.
+
+use std::time::Duration;
+
+use incident_bus::testing::collect;
+use incident_bus::topology::DEAD_LETTER_QUEUE;
+use incident_bus::{BusBuilder, Envelope, OutgoingMessage, RetryPolicy};
+use incident_core::commands::{Commands, queue};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::support::TestApp;
+
+async fn workspace(app: &TestApp) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'default'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("workspace")
+}
+
+async fn count(app: &TestApp, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
+async fn wait_for(app: &TestApp, sql: &'static str, expected: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while count(app, sql).await != expected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {sql} = {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn commands_declare_once_per_key_and_drive_the_lifecycle(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ws = workspace(&app).await;
+    let shutdown = CancellationToken::new();
+    let (bus, task) = BusBuilder::new(&app.vhost.url, "core")
+        .consume(queue(), app.pool.clone(), Commands)
+        .start(shutdown.clone());
+    bus.wait_connected(&shutdown).await.expect("connects");
+
+    let declare = |key: &str| {
+        Envelope::new("incident.declare", ws, json!({ "idempotency_key": key, "incident": { "title": "High error rate", "severity": "SEV2" } })).expect("envelope")
+    };
+    // Two different messages with the same key (a retried command) and one redelivery.
+    let first = declare("group-1");
+    bus.publish(&OutgoingMessage::command(first.clone()))
+        .await
+        .expect("routed");
+    bus.publish(&OutgoingMessage::command(first))
+        .await
+        .expect("routed");
+    bus.publish(&OutgoingMessage::command(declare("group-1")))
+        .await
+        .expect("routed");
+    wait_for(
+        &app,
+        "SELECT count(*) FROM inbox WHERE consumer = 'core.commands'",
+        2,
+    )
+    .await;
+    assert_eq!(count(&app, "SELECT count(*) FROM incidents").await, 1);
+    let incident_id: Uuid = sqlx::query_scalar("SELECT id FROM incidents")
+        .fetch_one(&app.pool)
+        .await
+        .expect("id");
+
+    let status = Envelope::new(
+        "incident.change_status",
+        ws,
+        json!({ "incident_id": incident_id, "status": "RESOLVED", "message": "rolled back" }),
+    )
+    .expect("envelope");
+    bus.publish(&OutgoingMessage::command(status))
+        .await
+        .expect("routed");
+    wait_for(
+        &app,
+        "SELECT count(*) FROM incidents WHERE status = 'RESOLVED'",
+        1,
+    )
+    .await;
+    let declared_events = count(
+        &app,
+        "SELECT count(*) FROM outbox WHERE message_type = 'incident.declared'",
+    )
+    .await;
+    assert_eq!(declared_events, 1);
+    let caused: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE message_type = 'incident.status_changed' AND payload->>'causation_id' IS NOT NULL")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(caused, 1, "events name the command that caused them");
+
+    shutdown.cancel();
+    task.await.expect("ends");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_invalid_command_is_dead_lettered_and_changes_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ws = workspace(&app).await;
+    let incident = app.declare(crate::support::ADMIN, "stable").await;
+    let incident_id = incident["id"].as_str().expect("id");
+    let shutdown = CancellationToken::new();
+    let (bus, task) = BusBuilder::new(&app.vhost.url, "core")
+        .retry_policy(RetryPolicy {
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            max_retries: 1,
+        })
+        .consume(queue(), app.pool.clone(), Commands)
+        .start(shutdown.clone());
+    bus.wait_connected(&shutdown).await.expect("connects");
+    let outbox_before = count(&app, "SELECT count(*) FROM outbox").await;
+
+    let bad = [
+        json!({ "incident_id": incident_id, "status": "EXPLODED" }),
+        json!({ "incident_id": incident_id, "status": "INVESTIGATING", "message": "same status" }),
+        json!({ "incident_id": Uuid::now_v7(), "status": "RESOLVED" }),
+        json!({ "status": "RESOLVED" }),
+    ];
+    for data in &bad {
+        let e = Envelope::new("incident.change_status", ws, data).expect("envelope");
+        bus.publish(&OutgoingMessage::command(e))
+            .await
+            .expect("routed");
+    }
+    let declare_bad = Envelope::new(
+        "incident.declare",
+        ws,
+        json!({ "incident": { "title": "", "severity": "SEV1" } }),
+    )
+    .expect("envelope");
+    bus.publish(&OutgoingMessage::command(declare_bad))
+        .await
+        .expect("routed");
+
+    let (_c, channel) = app.vhost.channel_with(&[]).await;
+    let dead = collect(
+        &channel,
+        DEAD_LETTER_QUEUE,
+        bad.len() + 1,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(
+        dead.len(),
+        bad.len() + 1,
+        "every invalid command was dead-lettered"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM outbox").await,
+        outbox_before,
+        "no events"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM incidents").await,
+        1,
+        "nothing declared"
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM inbox").await,
+        0,
+        "no inbox rows for rejected commands"
+    );
+    let (_, after) = app
+        .get(
+            crate::support::ADMIN,
+            &format!("/api/v1/incidents/{incident_id}"),
+        )
+        .await;
+    assert_eq!(after["version"], incident["version"]);
+
+    shutdown.cancel();
+    task.await.expect("ends");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the core service: the real router on 127.0.0.1:0 against a
+//! fresh database per test (and a RabbitMQ vhost where messages matter).
+
+mod api;
+mod commands;
+mod lifecycle;
+mod numbering;
+mod support;
+mod tenancy;
