@@ -7,16 +7,11 @@
 //! Database errors never leak their text to HTTP clients: they are logged and answered
 //! with a generic 500 (or 503 when the database is unavailable).
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use incident_bus::HandlerError;
+use incident_runtime::api::problem::ApiProblem;
 use incident_schema::IncidentStatus;
-use serde::Serialize;
-use utoipa::ToSchema;
-
-/// Base of every problem `type` URI.
-pub const PROBLEM_BASE: &str = "https://incident.dev/problems/";
 
 /// What went wrong, in terms a client can act on.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +40,6 @@ pub enum DomainError {
     /// The request conflicts with the current state (a duplicate email, say).
     #[error("{0}")]
     Conflict(String),
-    /// The caller is not authenticated.
-    #[error("{0}")]
-    Unauthorized(&'static str),
     /// The caller's role does not allow this.
     #[error("{0}")]
     Forbidden(String),
@@ -80,7 +72,6 @@ impl DomainError {
                 "Illegal status transition",
             ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::Database(e) if incident_bus::consumer::is_transient_database_error(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -96,71 +87,58 @@ impl DomainError {
     }
 }
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    /// Stable URI naming the kind of problem: `https://incident.dev/problems/<code>`.
-    #[serde(rename = "type")]
-    pub problem_type: String,
-    /// Short, human-readable summary of the kind.
-    pub title: String,
-    /// The HTTP status.
-    pub status: u16,
-    /// What happened here.
-    pub detail: String,
-    /// The offending field, for validation problems.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// For illegal transitions: the statuses that are allowed from the current one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed: Option<Vec<IncidentStatus>>,
+/// An HTTP error: a domain error or a ready problem (from the auth extractor, say).
+#[derive(Debug)]
+pub enum ApiError {
+    /// A domain error, mapped through the table.
+    Domain(DomainError),
+    /// A problem built elsewhere.
+    Problem(ApiProblem),
 }
 
-/// An HTTP error response.
-#[derive(Debug)]
-pub struct ApiError(pub DomainError);
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        Self::Domain(e)
+    }
+}
 
-impl<E: Into<DomainError>> From<E> for ApiError {
-    fn from(e: E) -> Self {
-        Self(e.into())
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Domain(e.into())
+    }
+}
+
+impl From<ApiProblem> for ApiError {
+    fn from(p: ApiProblem) -> Self {
+        Self::Problem(p)
+    }
+}
+
+impl DomainError {
+    /// The problem this error answers with.
+    pub fn problem(&self) -> ApiProblem {
+        if let Self::Database(e) = self {
+            return ApiProblem::database(e);
+        }
+        let (status, code, title) = self.status_and_code();
+        let mut p = ApiProblem::new(status, code, title, self.to_string());
+        match self {
+            Self::Validation { field, .. } => p.problem.field = Some(field.clone()),
+            Self::IllegalTransition { allowed, .. } => {
+                p.problem.allowed = serde_json::to_value(allowed).ok()
+            }
+            _ => {}
+        }
+        p
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, title) = self.0.status_and_code();
-        let detail = match &self.0 {
-            DomainError::Database(e) => {
-                tracing::error!(error = %e, "database error while handling a request");
-                "the request could not be completed; try again".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let problem = Problem {
-            problem_type: format!("{PROBLEM_BASE}{code}"),
-            title: title.to_owned(),
-            status: status.as_u16(),
-            detail,
-            field: match &self.0 {
-                DomainError::Validation { field, .. } => Some(field.clone()),
-                _ => None,
-            },
-            allowed: match &self.0 {
-                DomainError::IllegalTransition { allowed, .. } => Some(allowed.to_vec()),
-                _ => None,
-            },
-        };
-        let mut response = (status, Json(problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match self {
+            Self::Domain(e) => e.problem().into_response(),
+            Self::Problem(p) => p.into_response(),
         }
-        response
     }
 }
 

@@ -1,6 +1,7 @@
 //! What every binary of the incident system shares, so the five services and the stack
 //! start, observe and stop the same way:
 //!
+//! - [`api`]: problem+json, bearer-token auth, JSON bodies: the HTTP API's shared parts;
 //! - [`config`]: one typed configuration, loaded once (defaults, optional TOML file,
 //!   environment) and validated at start-up, with errors that name the bad key;
 //! - [`telemetry`]: tracing to stdout, with OpenTelemetry export when configured;
@@ -11,6 +12,7 @@
 //! - [`shutdown`]: SIGTERM/SIGINT turned into a [`tokio_util::sync::CancellationToken`];
 //! - [`database`]: connecting the Postgres pool, waiting for the database to come up.
 
+pub mod api;
 pub mod config;
 pub mod database;
 pub mod health;

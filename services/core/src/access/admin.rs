@@ -10,8 +10,8 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::token;
 use crate::error::{DomainError, DomainResult};
+use incident_runtime::api::token;
 
 /// A user to create.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

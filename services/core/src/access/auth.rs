@@ -1,95 +1,24 @@
-//! Authentication and authorisation as an axum extractor: `Authorization: Bearer <token>`
-//! resolves to an [`Auth`] bound to one workspace and one role; handlers call
-//! [`Auth::require`] before changing anything. Every query a handler makes is scoped by
-//! `auth.workspace_id`, so another workspace's data answers 404.
+//! Authentication for core's API: the shared bearer-token extractor
+//! ([`incident_runtime::api::auth::Auth`]) over core's state, and the actor it implies.
 
-use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
-use incident_schema::AccessRole;
-use incident_schema::auth::find_active_api_token;
-use uuid::Uuid;
+pub use incident_runtime::api::auth::Auth;
+use incident_runtime::api::auth::AuthState;
+use sqlx::PgPool;
 
-use super::token;
 use crate::AppState;
-use crate::error::{ApiError, DomainError};
 use crate::incident::Actor;
 
-/// The authenticated caller.
-#[derive(Debug, Clone, Copy)]
-pub struct Auth {
-    /// The token's workspace: the only one this request can see.
-    pub workspace_id: Uuid,
-    /// The token's user, if it belongs to one.
-    pub user_id: Option<Uuid>,
-    /// What the token may do.
-    pub role: AccessRole,
-    /// The token's id.
-    pub token_id: Uuid,
-    /// May create workspaces (the bootstrap token).
-    pub instance_admin: bool,
+impl AuthState for AppState {
+    fn auth_pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
-impl Auth {
-    /// Refuses with 403 unless the token's role includes `required`.
-    pub fn require(&self, required: AccessRole) -> Result<(), DomainError> {
-        if self.role.includes(required) {
-            Ok(())
-        } else {
-            Err(DomainError::Forbidden(format!(
-                "this needs the {required} role; the token has {}",
-                self.role
-            )))
-        }
-    }
-
-    /// The actor for domain functions.
-    pub fn actor(&self) -> Actor {
+impl From<&Auth> for Actor {
+    fn from(auth: &Auth) -> Self {
         Actor {
-            workspace_id: self.workspace_id,
-            user_id: self.user_id,
+            workspace_id: auth.workspace_id,
+            user_id: auth.user_id,
         }
-    }
-}
-
-impl FromRequestParts<AppState> for Auth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(DomainError::Unauthorized(
-                "missing Authorization: Bearer <token>",
-            ))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or(DomainError::Unauthorized(
-                "the Authorization header must be `Bearer <token>`",
-            ))?;
-        let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-        let found = find_active_api_token(&mut conn, &token::hash(secret))
-            .await
-            .map_err(DomainError::from)?;
-        let token = found.ok_or(DomainError::Unauthorized(
-            "invalid, expired or revoked token",
-        ))?;
-        Ok(Auth {
-            workspace_id: token.workspace_id,
-            user_id: token.user_id,
-            role: token.role,
-            token_id: token.id,
-            instance_admin: token.is_instance_admin,
-        })
     }
 }

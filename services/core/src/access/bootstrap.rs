@@ -11,7 +11,7 @@ use incident_schema::workspace::create_workspace;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
-use super::token;
+use incident_runtime::api::token;
 
 /// An arbitrary constant naming the bootstrap's advisory lock.
 const BOOTSTRAP_LOCK: i64 = 0x1c1d_e17b_0075;

@@ -3,4 +3,3 @@
 pub mod admin;
 pub mod auth;
 pub mod bootstrap;
-pub mod token;

@@ -7,14 +7,15 @@ use axum::http::StatusCode;
 use incident_schema::AccessRole;
 use uuid::Uuid;
 
-use super::json::ApiJson;
 use crate::AppState;
 use crate::access::admin::{
     self, CreatedToken, CreatedWorkspace, NewTokenRequest, NewUserRequest, NewWorkspaceRequest,
     TokenView, UserPatch, UserView,
 };
 use crate::access::auth::Auth;
-use crate::error::{ApiError, DomainError, Problem};
+use crate::error::{ApiError, DomainError};
+use incident_runtime::api::json::ApiJson;
+use incident_runtime::api::problem::Problem;
 
 type ApiResult<T> = Result<T, ApiError>;
 

@@ -10,16 +10,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::json::ApiJson;
 use crate::AppState;
 use crate::access::auth::Auth;
-use crate::error::{ApiError, DomainError, Problem};
+use crate::error::{ApiError, DomainError};
 use crate::incident::change::{self, IncidentPatch, NewEntry};
 use crate::incident::declare::{self, DeclareIncident};
-use crate::incident::lifecycle;
 use crate::incident::query::{self, ListFilter};
 use crate::incident::store;
 use crate::incident::view::{IncidentView, ServiceView};
+use crate::incident::{Actor, lifecycle};
+use incident_runtime::api::json::ApiJson;
+use incident_runtime::api::problem::Problem;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -63,7 +64,8 @@ pub async fn declare(
         None => None,
     };
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let declared = declare::declare(&mut tx, auth.actor(), &body, key.as_deref(), None).await?;
+    let declared =
+        declare::declare(&mut tx, Actor::from(&auth), &body, key.as_deref(), None).await?;
     let view = IncidentView::load(&mut tx, declared.incident)
         .await
         .map_err(DomainError::from)?;
@@ -142,7 +144,7 @@ pub async fn patch(
     auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
-    let incident = change::update(&mut tx, auth.actor(), id, &body).await?;
+    let incident = change::update(&mut tx, Actor::from(&auth), id, &body).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
         .map_err(DomainError::from)?;
@@ -164,7 +166,7 @@ pub async fn acknowledge(
     auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
-    let incident = lifecycle::acknowledge(&mut tx, auth.actor(), id, None).await?;
+    let incident = lifecycle::acknowledge(&mut tx, Actor::from(&auth), id, None).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
         .map_err(DomainError::from)?;
@@ -203,7 +205,7 @@ pub async fn change_status(
     let id = incident_id(&mut tx, &auth, &id).await?;
     let incident = lifecycle::change_status(
         &mut tx,
-        auth.actor(),
+        Actor::from(&auth),
         id,
         body.status,
         body.message.as_deref(),
@@ -227,7 +229,7 @@ pub struct RoleAssignment {
 
 fn parse_role(role: &str) -> Result<Role, ApiError> {
     role.parse::<Role>()
-        .map_err(|e| ApiError(DomainError::invalid("role", e.to_string())))
+        .map_err(|e| ApiError::from(DomainError::invalid("role", e.to_string())))
 }
 
 /// Assign a role (commander, tech_lead, comms_lead).
@@ -246,8 +248,15 @@ pub async fn assign_role(
     let role = parse_role(&role)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
-    let incident =
-        change::assign_role(&mut tx, auth.actor(), id, role, Some(body.user_id), None).await?;
+    let incident = change::assign_role(
+        &mut tx,
+        Actor::from(&auth),
+        id,
+        role,
+        Some(body.user_id),
+        None,
+    )
+    .await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
         .map_err(DomainError::from)?;
@@ -270,7 +279,7 @@ pub async fn clear_role(
     let role = parse_role(&role)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
-    let incident = change::assign_role(&mut tx, auth.actor(), id, role, None, None).await?;
+    let incident = change::assign_role(&mut tx, Actor::from(&auth), id, role, None, None).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
         .map_err(DomainError::from)?;
@@ -313,7 +322,7 @@ pub async fn add_timeline_entry(
     auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
-    let (_, entry) = change::add_entry(&mut tx, auth.actor(), id, &body, None).await?;
+    let (_, entry) = change::add_entry(&mut tx, Actor::from(&auth), id, &body, None).await?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok((StatusCode::CREATED, Json(entry)))
 }
@@ -352,7 +361,7 @@ pub async fn put_services(
     auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
-    change::set_services(&mut tx, auth.actor(), id, &body).await?;
+    change::set_services(&mut tx, Actor::from(&auth), id, &body).await?;
     let services = store::affected_services(&mut tx, auth.workspace_id, id)
         .await
         .map_err(DomainError::from)?;

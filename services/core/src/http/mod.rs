@@ -5,7 +5,6 @@
 
 pub mod admin;
 pub mod incidents;
-pub mod json;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
@@ -25,7 +24,7 @@ pub const BODY_LIMIT: usize = 256 * 1024;
     info(title = "incident", description = "Incident management: the lifecycle, roles, timeline and administration."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(crate::error::Problem))
+    components(schemas(incident_runtime::api::problem::Problem))
 )]
 struct ApiDoc;
 

@@ -137,7 +137,7 @@ async fn bad_input_gets_a_validation_problem_naming_the_field(pool: PgPool) {
         .expect("request");
     assert_eq!(
         response.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::PAYLOAD_TOO_LARGE,
         "bodies over the limit are refused"
     );
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents")
