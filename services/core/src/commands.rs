@@ -7,7 +7,7 @@
 //! optional user of that workspace):
 //! - `incident.declare`: `{ "idempotency_key": "…", "actor_id": …, "incident": { <POST /incidents body> } }`
 //! - `incident.acknowledge`: `{ "incident_id": … }`
-//! - `incident.change_status`: `{ "incident_id": …, "status": "RESOLVED", "message": "…" }`
+//! - `incident.change_status`: `{ "incident_id": …, "status": "RESOLVED", "message": "…", "force": false }`
 //! - `incident.add_update`: `{ "incident_id": …, "message": "…", "is_public": true, "kind": "UPDATE" }`
 //! - `incident.assign_role`: `{ "incident_id": …, "role": "commander", "user_id": … | null }`
 //! - `incident.link_alert_group`: `{ "incident_id": …, "alert_group_id": … }`
@@ -52,6 +52,8 @@ struct ChangeStatus {
     status: IncidentStatus,
     #[serde(default)]
     message: Option<String>,
+    #[serde(default)]
+    force: bool,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +138,7 @@ async fn apply(conn: &mut PgConnection, message: &Envelope) -> Result<(), Handle
                         id,
                         c.status,
                         c.message.as_deref(),
+                        c.force,
                         cause,
                     )
                     .await?;

@@ -37,6 +37,11 @@ pub enum DomainError {
         /// Statuses reachable from `from`.
         allowed: &'static [IncidentStatus],
     },
+    /// Closing an incident whose postmortem still has open action items, without force.
+    #[error(
+        "the postmortem has {0} open action item(s); finish them or close with \"force\": true"
+    )]
+    OpenActionItems(i64),
     /// The request conflicts with the current state (a duplicate email, say).
     #[error("{0}")]
     Conflict(String),
@@ -70,6 +75,11 @@ impl DomainError {
                 StatusCode::CONFLICT,
                 "illegal-transition",
                 "Illegal status transition",
+            ),
+            Self::OpenActionItems(_) => (
+                StatusCode::CONFLICT,
+                "open-action-items",
+                "Open action items",
             ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),

@@ -81,7 +81,7 @@ pub const DEFAULT_SLA_POLICIES: [SlaDefaults; 4] = [
 pub const DEFAULT_WARNING_RATIO: f32 = 0.8;
 
 /// A row of `sla_policies`.
-#[derive(sqlx::FromRow, Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(sqlx::FromRow, Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct SlaPolicy {
     /// Primary key.
     pub id: Uuid,

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use incident_schema::AccessRole;
+use incident_schema::{AccessRole, Severity, SlaPolicy};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -14,6 +14,7 @@ use crate::access::admin::{
 };
 use crate::access::auth::Auth;
 use crate::error::{ApiError, DomainError};
+use crate::incident::sla_policy::{self, PolicyInput};
 use incident_runtime::api::json::ApiJson;
 use incident_runtime::api::problem::Problem;
 
@@ -137,4 +138,33 @@ pub async fn create_workspace(
     let created = admin::add_workspace(&mut tx, &body).await?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The workspace's SLA policies, one per severity.
+#[utoipa::path(get, path = "/api/v1/sla-policies", tag = "admin", responses((status = 200, body = Vec<SlaPolicy>), (status = 401, body = Problem)))]
+pub async fn list_sla_policies(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Vec<SlaPolicy>>> {
+    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
+    Ok(Json(sla_policy::list(&mut conn, auth.workspace_id).await?))
+}
+
+/// Set the SLA policy of a severity (admin); applies to incidents declared afterwards.
+#[utoipa::path(put, path = "/api/v1/sla-policies/{severity}", tag = "admin", request_body = PolicyInput, params(("severity" = Severity, Path)),
+    responses((status = 200, body = SlaPolicy), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn put_sla_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(severity): Path<String>,
+    ApiJson(body): ApiJson<PolicyInput>,
+) -> ApiResult<Json<SlaPolicy>> {
+    auth.require(AccessRole::Admin)?;
+    let severity: Severity = severity.parse().map_err(|e: incident_schema::ParseError| {
+        DomainError::invalid("severity", e.to_string())
+    })?;
+    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
+    Ok(Json(
+        sla_policy::put(&mut conn, auth.workspace_id, severity, &body).await?,
+    ))
 }

@@ -183,12 +183,16 @@ pub struct StatusChange {
     /// Why, for the timeline.
     #[serde(default)]
     pub message: Option<String>,
+    /// Close even though the postmortem has open action items (recorded on the timeline).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// Move an incident to another status.
 ///
 /// Forward moves (skipping allowed), RESOLVED → INVESTIGATING as a reopen, nothing out of
-/// CLOSED. An illegal move answers 409 naming the allowed statuses.
+/// CLOSED. An illegal move answers 409 naming the allowed statuses; closing while the
+/// postmortem has open action items answers 409 unless `force` is set.
 #[utoipa::path(
     post, path = "/api/v1/incidents/{id}/status", tag = "incidents", request_body = StatusChange,
     params(("id" = String, Path, description = "Id or reference")),
@@ -209,6 +213,7 @@ pub async fn change_status(
         id,
         body.status,
         body.message.as_deref(),
+        body.force,
         None,
     )
     .await?;

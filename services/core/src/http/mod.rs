@@ -58,6 +58,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::list_tokens, admin::create_token))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(admin::create_workspace))
+        .routes(routes!(admin::list_sla_policies))
+        .routes(routes!(admin::put_sla_policy))
         .split_for_parts()
 }
 

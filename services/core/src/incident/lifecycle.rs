@@ -73,7 +73,8 @@ async fn acknowledged(
 }
 
 /// Moves an incident to `to`, stamping first arrivals; an illegal move is refused with
-/// the allowed ones.
+/// the allowed ones. Closing is refused while the incident's postmortem has open action
+/// items, unless `force` (which the timeline records).
 #[tracing::instrument(skip_all, fields(workspace_id = %actor.workspace_id, incident_id = %incident_id, to = %to), err)]
 pub async fn change_status(
     conn: &mut PgConnection,
@@ -81,6 +82,7 @@ pub async fn change_status(
     incident_id: Uuid,
     to: IncidentStatus,
     message: Option<&str>,
+    force: bool,
     cause: Option<&Envelope>,
 ) -> DomainResult<Incident> {
     if message.is_some_and(|m| m.chars().count() > MAX_TEXT) {
@@ -100,6 +102,15 @@ pub async fn change_status(
             allowed: from.allowed_next(),
         });
     }
+    let open_items = if to == IncidentStatus::Closed {
+        store::open_action_items(conn, incident_id).await?
+    } else {
+        0
+    };
+    if open_items > 0 && !force {
+        return Err(DomainError::OpenActionItems(open_items));
+    }
+    let forced = open_items > 0;
     let past_investigating = to != IncidentStatus::Investigating;
     let incident: Incident = sqlx::query_as(
         "UPDATE incidents SET
@@ -120,12 +131,15 @@ pub async fn change_status(
         acknowledged(conn, actor, &incident, cause).await?;
     }
     let reopen = from == IncidentStatus::Resolved && to == IncidentStatus::Investigating;
-    let text = match (reopen, message) {
+    let mut text = match (reopen, message) {
         (true, Some(m)) => format!("Reopened: {from} → {to}: {m}"),
         (true, None) => format!("Reopened: {from} → {to}"),
         (false, Some(m)) => format!("Status changed from {from} to {to}: {m}"),
         (false, None) => format!("Status changed from {from} to {to}"),
     };
+    if forced {
+        text.push_str(&format!(" (forced with {open_items} open action item(s))"));
+    }
     insert_timeline_entry(
         conn,
         &NewTimelineEntry {
@@ -135,7 +149,7 @@ pub async fn change_status(
             kind: TimelineKind::StatusChange,
             message: &text,
             is_public: false,
-            data: Some(&json!({ "from": from, "to": to, "message": message, "reopen": reopen })),
+            data: Some(&json!({ "from": from, "to": to, "message": message, "reopen": reopen, "forced": forced, "open_action_items": open_items })),
             occurred_at: None,
         },
     )
@@ -144,7 +158,7 @@ pub async fn change_status(
         conn,
         &incident,
         INCIDENT_STATUS_CHANGED,
-        json!({ "from": from, "to": to, "message": message, "reopen": reopen, "actor_id": actor.user_id }),
+        json!({ "from": from, "to": to, "message": message, "reopen": reopen, "forced": forced, "actor_id": actor.user_id }),
         cause,
     )
     .await?;

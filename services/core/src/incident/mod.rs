@@ -11,6 +11,7 @@ pub mod declare;
 pub mod events;
 pub mod lifecycle;
 pub mod query;
+pub mod sla_policy;
 pub mod store;
 pub mod view;
 

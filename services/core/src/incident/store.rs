@@ -113,6 +113,20 @@ pub async fn user_exists(
         .await
 }
 
+/// Open (OPEN or IN_PROGRESS) action items of the incident's postmortem.
+pub async fn open_action_items(
+    conn: &mut PgConnection,
+    incident_id: Uuid,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM action_items a JOIN postmortems p ON p.id = a.postmortem_id
+         WHERE p.incident_id = $1 AND a.status IN ('OPEN', 'IN_PROGRESS')",
+    )
+    .bind(incident_id)
+    .fetch_one(conn)
+    .await
+}
+
 /// The database's clock (SLA arithmetic never uses the host's).
 pub async fn now(conn: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar("SELECT now()").fetch_one(conn).await

@@ -423,3 +423,84 @@ async fn the_openapi_document_describes_the_api(pool: PgPool) {
     }
     insta::assert_json_snapshot!("openapi", doc);
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn sla_policies_are_set_per_severity_and_apply_to_later_declares(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (code, policies) = app.get(ADMIN, "/api/v1/sla-policies").await;
+    assert_eq!(code, StatusCode::OK);
+    let acks: Vec<i64> = policies
+        .as_array()
+        .expect("policies")
+        .iter()
+        .map(|p| p["ack_target_minutes"].as_i64().expect("ack"))
+        .collect();
+    assert_eq!(acks, [15, 30, 120, 480], "the defaults for a new workspace");
+
+    let before = app.declare(ADMIN, "before the change").await;
+    let (code, policy) = app
+        .call(ADMIN, Method::PUT, "/api/v1/sla-policies/SEV2", Some(json!({ "ack_target_minutes": 5, "resolve_target_minutes": 60, "update_cadence_minutes": 20 })))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{policy}");
+    assert_eq!(policy["ack_target_minutes"], 5);
+    let after = app.declare(ADMIN, "after the change").await;
+    let minutes = |i: &Value| {
+        let d =
+            chrono::DateTime::parse_from_rfc3339(i["detected_at"].as_str().expect("t")).expect("t");
+        let s = chrono::DateTime::parse_from_rfc3339(i["sla_deadline"].as_str().expect("t"))
+            .expect("t");
+        (s - d).num_minutes()
+    };
+    assert_eq!(minutes(&before), 30, "promised deadlines stay");
+    assert_eq!(minutes(&after), 5);
+
+    let bad = [
+        (
+            json!({ "ack_target_minutes": 0, "resolve_target_minutes": 60 }),
+            "ack_target_minutes",
+        ),
+        (
+            json!({ "ack_target_minutes": 30, "resolve_target_minutes": 10 }),
+            "resolve_target_minutes",
+        ),
+        (
+            json!({ "ack_target_minutes": 30, "resolve_target_minutes": 60, "warning_ratio": 1.5 }),
+            "warning_ratio",
+        ),
+    ];
+    for (body, field) in bad {
+        let (code, problem) = app
+            .call(ADMIN, Method::PUT, "/api/v1/sla-policies/SEV3", Some(body))
+            .await;
+        assert_eq!(
+            (code, problem["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{problem}"
+        );
+    }
+    let (code, _) = app
+        .call(
+            ADMIN,
+            Method::PUT,
+            "/api/v1/sla-policies/SEV9",
+            Some(json!({ "ack_target_minutes": 5, "resolve_target_minutes": 60 })),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let responder = app.token(ADMIN, "responder").await;
+    let (code, _) = app
+        .call(
+            &responder,
+            Method::PUT,
+            "/api/v1/sla-policies/SEV1",
+            Some(json!({ "ack_target_minutes": 5, "resolve_target_minutes": 60 })),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let other = app.other_workspace("other").await;
+    let (_, theirs) = app.get(&other, "/api/v1/sla-policies").await;
+    assert_eq!(
+        theirs[1]["ack_target_minutes"], 30,
+        "another workspace keeps its own policies"
+    );
+}

@@ -223,3 +223,70 @@ async fn an_explicit_acknowledge_stamps_once_without_changing_the_status(pool: P
         ]
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn closing_with_open_action_items_needs_force_and_the_force_is_recorded(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let incident = incident_at(&app, IncidentStatus::Resolved).await;
+    let id = incident["id"].as_str().expect("id");
+    // The postmortem service owns these tables; write its rows directly for the test.
+    sqlx::query(
+        "WITH p AS (INSERT INTO postmortems (incident_id, workspace_id) SELECT id, workspace_id FROM incidents WHERE id = $1::uuid RETURNING id, workspace_id)
+         INSERT INTO action_items (postmortem_id, workspace_id, description, status, completed_at)
+         SELECT p.id, p.workspace_id, d, s::action_item_status, CASE WHEN s = 'DONE' THEN now() END
+         FROM p, (VALUES ('add an alert', 'OPEN'), ('write a runbook', 'DONE')) AS v(d, s)",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .expect("postmortem rows");
+    sqlx::query("UPDATE action_items SET completed_at = now() WHERE status = 'DONE'")
+        .execute(&app.pool)
+        .await
+        .ok();
+
+    let (code, problem) = app
+        .post(
+            ADMIN,
+            &format!("/api/v1/incidents/{id}/status"),
+            json!({ "status": "CLOSED" }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(
+        problem["type"],
+        "https://incident.dev/problems/open-action-items"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1 open action item"),
+        "{problem}"
+    );
+
+    let (code, closed) = app
+        .post(
+            ADMIN,
+            &format!("/api/v1/incidents/{id}/status"),
+            json!({ "status": "CLOSED", "force": true }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{closed}");
+    assert_eq!(closed["status"], "CLOSED");
+    let (_, timeline) = app
+        .get(ADMIN, &format!("/api/v1/incidents/{id}/timeline"))
+        .await;
+    let last = timeline
+        .as_array()
+        .and_then(|t| t.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["data"]["forced"], true, "{last}");
+    assert_eq!(last["data"]["open_action_items"], 1);
+    let events = app.events_of(id).await;
+    assert_eq!(
+        events.last().map(|e| e["data"]["forced"].clone()),
+        Some(json!(true))
+    );
+}
