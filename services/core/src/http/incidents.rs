@@ -66,9 +66,24 @@ pub async fn declare(
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let declared =
         declare::declare(&mut tx, Actor::from(&auth), &body, key.as_deref(), None).await?;
-    let view = IncidentView::load(&mut tx, declared.incident)
-        .await
-        .map_err(DomainError::from)?;
+    // A new incident's services and alert groups are the ones just given (ingestion links
+    // the groups when it sees the event), so the view needs no second read under the
+    // counter's lock; a repeated key reads the first incident as it stands.
+    let view = if declared.created {
+        let services: Vec<ServiceView> = body
+            .affected_services
+            .iter()
+            .map(|s| ServiceView {
+                name: s.name.trim().to_owned(),
+                impact: s.impact,
+            })
+            .collect();
+        IncidentView::with(declared.incident, services, body.alert_group_ids.clone())
+    } else {
+        IncidentView::load(&mut tx, declared.incident)
+            .await
+            .map_err(DomainError::from)?
+    };
     tx.commit().await.map_err(DomainError::from)?;
     Ok((
         if declared.created {

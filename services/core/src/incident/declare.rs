@@ -188,6 +188,10 @@ pub async fn declare(
         });
     }
 
+    // Everything that can happen before the number does: the counter's row lock is held
+    // from here to commit, and every declare of the workspace waits on it.
+    let policy = get_sla_policy(conn, actor.workspace_id, input.severity).await?;
+
     // Taking the number locks the workspace's counter row until commit.
     let number = next_incident_number(conn, actor.workspace_id)
         .await
@@ -212,7 +216,6 @@ pub async fn declare(
         });
     }
 
-    let policy = get_sla_policy(conn, actor.workspace_id, input.severity).await?;
     let incident = insert_incident(
         conn,
         &NewIncident {

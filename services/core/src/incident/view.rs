@@ -137,6 +137,18 @@ impl IncidentView {
         }
     }
 
+    /// The view of `incident` with services given as views.
+    pub fn with(
+        incident: Incident,
+        mut services: Vec<ServiceView>,
+        alert_group_ids: Vec<Uuid>,
+    ) -> Self {
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut view = Self::new(incident, &[], alert_group_ids);
+        view.affected_services = services;
+        view
+    }
+
     /// Loads the services and alert groups of `incident` and builds its view.
     pub async fn load(conn: &mut PgConnection, incident: Incident) -> Result<Self, sqlx::Error> {
         let services = store::affected_services(conn, incident.workspace_id, incident.id).await?;
