@@ -1,9 +1,28 @@
-//! The `sla-watchdog` service: SLA sweeps, reminders and overdue action items (issue 5).
+//! The `sla-watchdog` service: SLA sweeps, update reminders, overdue action items and the
+//! daily digest (issue 5).
 //!
-//! Until that work lands it runs the shared foundation only: its database pool and
-//! migrations, its supervised broker connection, the relay for its outbox, and
-//! `/healthz`, `/readyz` and `/metrics`.
+//! It owns `sla_events`, `incidents.sla_breached`, its own timeline entries (SLA_WARNING,
+//! SLA_BREACHED, UPDATE_DUE, written without an author), `action_items.overdue_flagged_at`,
+//! `job_runs` and its outbox events; everything else it only reads. Core stamps the
+//! deadlines it checks.
+//!
+//! - [`sla::finding`]: what is due on an incident (pure rules);
+//! - [`sla::sweep`]: one sweep, batch by batch, each finding reported exactly once;
+//! - [`sla::store`]: its queries;
+//! - [`sla::event`]: the events it publishes and their `data`;
+//! - [`digest`]: the daily digest per workspace, once per occurrence;
+//! - [`schedule`]: the interval and cron loops that drive them;
+//! - [`metrics`]: what it measures.
+//!
+//! Any number of replicas may run: sweeps split the work with `FOR UPDATE SKIP LOCKED`
+//! and the unique keys of `sla_events` and `job_runs` decide who reports what.
 
+pub mod digest;
+pub mod metrics;
+pub mod schedule;
+pub mod sla;
+
+use anyhow::Context as _;
 use axum::Router;
 use incident_bus::Bus;
 use incident_bus::service::{self, Messaging};
@@ -11,6 +30,10 @@ use incident_runtime::Config;
 use incident_runtime::host::Component;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::schedule::CalendarSchedule;
+use crate::sla::sweep::SweepOptions;
 
 /// The service's name: its queue prefix, outbox publisher and metrics label.
 pub const SERVICE: &str = "sla-watchdog";
@@ -24,20 +47,39 @@ pub struct AppState {
     pub bus: Bus,
 }
 
-/// The service's HTTP surface (its routes arrive with its issue).
+/// The service's HTTP surface: none of its own yet (policies are managed through core),
+/// beyond the health and metrics routes every binary serves.
 pub fn router(state: AppState) -> Router {
     Router::new().with_state(state)
 }
 
-/// Starts the service on a shared pool: its bus, relay and router.
+/// Starts the service on a shared pool: its bus and outbox relay, the SLA sweep and the
+/// daily digest schedule.
+///
+/// Fails, before starting anything, if `INCIDENT_SLA_DIGEST_CRON` is not a valid
+/// schedule.
 pub fn start(
     config: Config,
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Component>> {
     Box::pin(async move {
-        let messaging: Messaging =
-            service::start(&config, SERVICE, pool.clone(), |bus| bus, shutdown);
+        let digest_schedule =
+            CalendarSchedule::parse(&config.sla_digest_cron).context("starting sla-watchdog")?;
+        let mut messaging: Messaging =
+            service::start(&config, SERVICE, pool.clone(), |bus| bus, shutdown.clone());
+        messaging.tasks.spawn(schedule::sweep_periodically(
+            pool.clone(),
+            SweepOptions::default(),
+            config.sla_sweep_interval(),
+            shutdown.clone(),
+        ));
+        messaging.tasks.spawn(schedule::digest_on_schedule(
+            pool.clone(),
+            digest_schedule,
+            format!("{SERVICE}/{}", Uuid::now_v7()),
+            shutdown,
+        ));
         let state = AppState {
             pool,
             bus: messaging.bus.clone(),

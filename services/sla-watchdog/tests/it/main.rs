@@ -1,0 +1,13 @@
+//! Integration tests of the SLA watchdog against real Postgres (a database per test) and,
+//! for the broker outage, real RabbitMQ (a vhost per test). One binary for the crate:
+//! linking dominates on 2 cores.
+
+mod breaches;
+mod cadence;
+mod digest;
+mod outages;
+mod overdue;
+mod replicas;
+mod startup;
+mod support;
+mod warnings;
