@@ -1,0 +1,267 @@
+//! `POST /webhooks/{alertmanager|grafana|generic}/{integration}`: alerts in.
+//!
+//! In order: the integration must exist and be of the webhook's kind (404), the secret
+//! must be given, as `Authorization: Bearer <secret>` or `?token=<secret>`, and be its
+//! secret (401), the integration must be enabled (403); only then is the body read (at
+//! most [`super::BODY_LIMIT`], else 413) and parsed (400 when not JSON, 422 naming the
+//! field when of the wrong shape). The notification is then committed in one
+//! transaction, alerts, groups and the messages they cause, and answered 202: an alert
+//! answered 2xx is durable. Incidents are declared by core from the commands this
+//! transaction wrote, never while the source waits.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use chrono::Utc;
+use incident_schema::{AlertGroupStatus, IntegrationKind};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::{ApiError, IngestError};
+use crate::ingest::{self, Decision, IngestOutcome};
+use crate::integration;
+use crate::source::{
+    self, alertmanager::AlertmanagerPayload, generic::GenericPayload, grafana::GrafanaPayload,
+};
+use incident_runtime::api::problem::Problem;
+
+/// The query a webhook URL may carry.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokenQuery {
+    /// The integration's secret, for sources that cannot send a header.
+    pub token: Option<String>,
+}
+
+/// What a webhook answers: the notification is committed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Accepted {
+    /// Alerts in the notification.
+    pub accepted: usize,
+    /// Alerts seen for the first time.
+    pub new_alerts: usize,
+    /// Stored alerts it changed.
+    pub updated_alerts: usize,
+    /// Notifications older than what was stored (counted only).
+    pub stale_notifications: usize,
+    /// The groups it touched.
+    pub alert_groups: Vec<AcceptedGroup>,
+}
+
+/// A group a notification touched.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AcceptedGroup {
+    /// Its id (`GET /api/v1/alert-groups/{id}` explains it).
+    pub id: Uuid,
+    /// Its key.
+    pub group_key: String,
+    /// Open or resolved.
+    pub status: AlertGroupStatus,
+    /// Opened by this notification.
+    pub opened: bool,
+    /// Resolved by this notification.
+    pub resolved: bool,
+    /// What it decided.
+    pub decision: Decision,
+}
+
+impl From<&IngestOutcome> for Accepted {
+    fn from(o: &IngestOutcome) -> Self {
+        Self {
+            accepted: o.alerts,
+            new_alerts: o.new_alerts,
+            updated_alerts: o.updated_alerts,
+            stale_notifications: o.stale_notifications,
+            alert_groups: o
+                .alert_groups
+                .iter()
+                .map(|g| AcceptedGroup {
+                    id: g.id,
+                    group_key: g.group_key.clone(),
+                    status: g.status,
+                    opened: g.opened,
+                    resolved: g.resolved,
+                    decision: g.decision,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The secret from `Authorization: Bearer` or `?token=`.
+fn secret(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    bearer.or_else(|| {
+        Query::<TokenQuery>::try_from_uri(uri)
+            .ok()
+            .and_then(|q| q.0.token)
+            .filter(|t| !t.is_empty())
+    })
+}
+
+/// Reads the body within the limit.
+pub(crate) async fn body(request: Request, state: &AppState) -> Result<Bytes, IngestError> {
+    Bytes::from_request(request, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            IngestError::PayloadTooLarge(super::BODY_LIMIT)
+        } else {
+            IngestError::Malformed(format!("cannot read the body: {}", e.body_text()))
+        }
+    })
+}
+
+async fn receive(
+    state: AppState,
+    kind: IntegrationKind,
+    id: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+    request: Request,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| IngestError::NotFound("integration"))?;
+    let found = {
+        let mut conn = state.pool.acquire().await.map_err(IngestError::from)?;
+        integration::authenticate(&mut conn, id, kind, secret(headers, uri).as_deref()).await
+    };
+    let integration = found.inspect_err(|e| {
+        metrics::counter!("ingestion_rejected_total", "reason" => rejection(e)).increment(1);
+    })?;
+    let bytes = body(request, &state).await?;
+    let notification = source::parse(kind, &bytes, Utc::now()).inspect_err(|e| {
+        metrics::counter!("ingestion_rejected_total", "reason" => rejection(e)).increment(1);
+    })?;
+    let outcome = ingest::ingest_committed(&state.pool, &integration, &notification).await?;
+    ingest::record_metrics(&outcome, "http");
+    Ok((StatusCode::ACCEPTED, Json(Accepted::from(&outcome))))
+}
+
+fn rejection(e: &IngestError) -> &'static str {
+    match e {
+        IngestError::Validation { .. } => "invalid",
+        IngestError::Malformed(_) => "malformed",
+        IngestError::NotFound(_) => "unknown_integration",
+        IngestError::Unauthorized(_) => "unauthorized",
+        IngestError::Disabled => "disabled",
+        IngestError::PayloadTooLarge(_) => "too_large",
+        IngestError::Conflict(_) | IngestError::Database(_) => "error",
+    }
+}
+
+/// Alerts from Prometheus Alertmanager.
+///
+/// Point an Alertmanager `webhook_configs` receiver at this URL (with the secret as
+/// `http_config.authorization.credentials`, or `?token=`). Accepts version 4 of the
+/// payload exactly as Alertmanager sends it, batches included.
+#[utoipa::path(
+    post, path = "/webhooks/alertmanager/{integration}", operation_id = "receive_alertmanager", tag = "webhooks",
+    request_body = AlertmanagerPayload,
+    params(("integration" = Uuid, Path, description = "The integration's id"), TokenQuery),
+    security(("integration_secret" = [])),
+    responses(
+        (status = 202, description = "Stored", body = Accepted),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
+    )
+)]
+#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "alertmanager"), err(Display))]
+pub async fn alertmanager(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    request: Request,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    receive(
+        state,
+        IntegrationKind::Alertmanager,
+        &id,
+        &headers,
+        &uri,
+        request,
+    )
+    .await
+}
+
+/// Alerts from Grafana Alerting.
+///
+/// Point a Grafana webhook contact point at this URL (with the secret as its
+/// authorization credentials, or `?token=`).
+#[utoipa::path(
+    post, path = "/webhooks/grafana/{integration}", operation_id = "receive_grafana", tag = "webhooks",
+    request_body = GrafanaPayload,
+    params(("integration" = Uuid, Path, description = "The integration's id"), TokenQuery),
+    security(("integration_secret" = [])),
+    responses(
+        (status = 202, description = "Stored", body = Accepted),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
+    )
+)]
+#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "grafana"), err(Display))]
+pub async fn grafana(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    request: Request,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    receive(
+        state,
+        IntegrationKind::Grafana,
+        &id,
+        &headers,
+        &uri,
+        request,
+    )
+    .await
+}
+
+/// Alerts in the generic shape, from anything that can send JSON.
+///
+/// The body is one alert or `{"alerts": [...]}`; only `title` is required. `dedup_key`
+/// identifies an alert across notifications, `group_key` groups alerts, `severity` and
+/// `service` become labels declare rules match on.
+#[utoipa::path(
+    post, path = "/webhooks/generic/{integration}", operation_id = "receive_generic", tag = "webhooks",
+    request_body = GenericPayload,
+    params(("integration" = Uuid, Path, description = "The integration's id"), TokenQuery),
+    security(("integration_secret" = [])),
+    responses(
+        (status = 202, description = "Stored", body = Accepted),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
+    )
+)]
+#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "generic"), err(Display))]
+pub async fn generic(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+    request: Request,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    receive(
+        state,
+        IntegrationKind::Generic,
+        &id,
+        &headers,
+        &uri,
+        request,
+    )
+    .await
+}

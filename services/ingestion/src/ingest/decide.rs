@@ -1,0 +1,435 @@
+//! What a group does once it has firing alerts: declare an incident, join one, or
+//! nothing. Decided once per group, the first time it has firing alerts a rule declares
+//! (a group that decided nothing decides again when new alerts fire in it).
+//!
+//! 1. **Rules.** Each firing alert gets the first rule it matches; among the rules that
+//!    declare, the most severe wins (ties: the earlier alert). No declaring rule:
+//!    nothing.
+//! 2. **Join by service.** If the rule allows it and names a service, the group joins,
+//!    in this order: a group of the same notification declaring for that service; the
+//!    newest open incident that lists the service; a declare for that service core has
+//!    not confirmed yet (then the group waits for that group's incident, see
+//!    [`crate::links`]).
+//! 3. **Storm guard.** If the integration declared `max_incidents_per_minute` incidents
+//!    in the last minute, the group joins the latest incident the integration declared
+//!    (or waits for it), or does nothing if there is none.
+//! 4. Otherwise it **declares**, with its id as the command's idempotency key.
+//!
+//! Decisions of one workspace are serialised (an advisory lock, also taken by
+//! [`crate::links`]), so the counts and the pending declares they read are exact. Every
+//! decision records its reasons in the group's `explanation`.
+
+use incident_schema::{IncidentNumber, Severity};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::messages::{Declare, Messages};
+use super::{Decision, Group, store};
+use crate::integration::rules::DeclareRule;
+use crate::source::IncomingAlert;
+
+/// Alerts whose rule evaluation an explanation lists, at most.
+const EXPLAINED_ALERTS: usize = 5;
+
+/// What the decisions of one transaction share.
+pub struct Decisions {
+    workspace_id: Uuid,
+    integration_id: Uuid,
+    max_per_minute: Option<i32>,
+    locked: bool,
+    declared_before: Option<i64>,
+    /// Groups that declared in this transaction, with their service (lower case).
+    declared_now: Vec<(Uuid, Option<String>)>,
+}
+
+/// The outcome of the rule evaluation over a group's firing alerts.
+struct Evaluation<'r> {
+    /// The declaring rule and the alert that chose it.
+    chosen: Option<(usize, &'r DeclareRule, usize)>,
+    /// Why, in words.
+    reason: String,
+    /// Per alert: the rule it matched, or why the rules did not match.
+    trace: Vec<Value>,
+}
+
+fn severity_rank(s: Severity) -> usize {
+    Severity::ALL
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or(usize::MAX)
+}
+
+fn evaluate<'r>(rules: &'r [DeclareRule], alerts: &[&IncomingAlert]) -> Evaluation<'r> {
+    let mut chosen: Option<(usize, &'r DeclareRule, usize)> = None;
+    let mut quiet: Option<(usize, &'r DeclareRule, usize)> = None;
+    let mut trace = Vec::new();
+    for (a, alert) in alerts.iter().enumerate() {
+        let found = rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.matches(&alert.labels));
+        if a < EXPLAINED_ALERTS {
+            let skipped: Vec<Value> = rules
+                .iter()
+                .enumerate()
+                .take(found.map_or(rules.len(), |(i, _)| i))
+                .map(|(i, r)| {
+                    json!({
+                        "rule": r.label(i),
+                        "failed": r.first_failure(&alert.labels).map(|m| m.to_string()),
+                    })
+                })
+                .collect();
+            trace.push(json!({
+                "fingerprint": alert.fingerprint,
+                "matched": found.map(|(i, r)| r.label(i)),
+                "skipped": skipped,
+            }));
+        }
+        match found {
+            Some((i, rule)) if rule.declare => {
+                let better = match (chosen, rule.severity) {
+                    (None, _) => true,
+                    (Some((_, best, _)), Some(s)) => best
+                        .severity
+                        .is_none_or(|b| severity_rank(s) < severity_rank(b)),
+                    (Some(_), None) => false,
+                };
+                if better {
+                    chosen = Some((i, rule, a));
+                }
+            }
+            Some((i, rule)) => {
+                quiet.get_or_insert((i, rule, a));
+            }
+            None => {}
+        }
+    }
+    let reason = match (chosen, quiet) {
+        (Some((i, rule, a)), _) => format!(
+            "rule {} matched alert {} ({}): declare {}",
+            rule.label(i),
+            alerts[a].fingerprint,
+            matched_text(rule),
+            rule.severity.map(|s| s.to_string()).unwrap_or_default()
+        ),
+        (None, Some((i, rule, a))) => format!(
+            "rule {} matched alert {} ({}) and declares nothing",
+            rule.label(i),
+            alerts[a].fingerprint,
+            matched_text(rule)
+        ),
+        (None, None) if rules.is_empty() => "the integration has no declare rules".to_owned(),
+        (None, None) => "no declare rule matched the firing alerts".to_owned(),
+    };
+    Evaluation {
+        chosen,
+        reason,
+        trace,
+    }
+}
+
+fn matched_text(rule: &DeclareRule) -> String {
+    if rule.matchers.is_empty() {
+        "every alert".to_owned()
+    } else {
+        rule.matchers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Where a joining group goes.
+enum Target {
+    /// An incident core knows: link now.
+    Incident(Uuid, String),
+    /// A group whose declare core has not confirmed: wait for its incident.
+    Group(Uuid, String),
+}
+
+impl Decisions {
+    /// Decisions for one integration's transaction.
+    pub fn new(workspace_id: Uuid, integration_id: Uuid, max_per_minute: Option<i32>) -> Self {
+        Self {
+            workspace_id,
+            integration_id,
+            max_per_minute,
+            locked: false,
+            declared_before: None,
+            declared_now: Vec::new(),
+        }
+    }
+
+    /// Takes the workspace's decision lock (once per transaction).
+    pub async fn lock(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if !self.locked {
+            store::lock_decisions(conn, self.workspace_id).await?;
+            self.locked = true;
+        }
+        Ok(())
+    }
+
+    /// Decides what `group` does about its newly firing `alerts`, records it on the
+    /// group and writes the command it needs to `messages`.
+    pub async fn decide(
+        &mut self,
+        conn: &mut PgConnection,
+        rules: Result<&[DeclareRule], &str>,
+        group: &mut Group,
+        alerts: &[&IncomingAlert],
+        messages: &mut Messages<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let rules = match rules {
+            Ok(rules) => rules,
+            Err(problem) => {
+                group.explain_decision(
+                    Decision::Nothing,
+                    &format!("the integration's declare rules are invalid: {problem}"),
+                    json!({}),
+                );
+                return Ok(());
+            }
+        };
+        let evaluation = evaluate(rules, alerts);
+        let Some((index, rule, alert)) = evaluation.chosen else {
+            group.explain_decision(
+                Decision::Nothing,
+                &evaluation.reason,
+                json!({ "evaluated": evaluation.trace }),
+            );
+            return Ok(());
+        };
+        let Some(severity) = rule.severity else {
+            // `validate` refuses declaring rules without a severity; stored rules may predate it.
+            group.explain_decision(
+                Decision::Nothing,
+                &format!("rule {} declares but names no severity", rule.label(index)),
+                json!({ "evaluated": evaluation.trace }),
+            );
+            return Ok(());
+        };
+        let chosen = alerts[alert];
+        let service = chosen
+            .labels
+            .get(rule.service_label())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        group.severity = Some(severity);
+        group.service = service.clone();
+        let details = json!({
+            "rule": { "index": index, "name": rule.name, "matched": matched_text(rule) },
+            "alert": chosen.fingerprint,
+            "severity": severity,
+            "service": service,
+            "evaluated": evaluation.trace,
+        });
+        self.lock(conn).await?;
+
+        if rule.join_open_incident
+            && let Some(service) = &service
+            && let Some(target) = self.same_service(conn, service).await?
+        {
+            self.join(group, target, &evaluation.reason, details, messages);
+            return Ok(());
+        }
+
+        if let Some(max) = self.max_per_minute {
+            let before = match self.declared_before {
+                Some(n) => n,
+                None => {
+                    let n = store::declared_last_minute(conn, self.integration_id).await?;
+                    self.declared_before = Some(n);
+                    n
+                }
+            };
+            let declared = before + self.declared_now.len() as i64;
+            if declared >= i64::from(max) {
+                let throttle = format!(
+                    "storm guard: the integration declared {declared} incident(s) in the last minute (max {max})"
+                );
+                let mut details = details;
+                details["throttle"] =
+                    json!({ "max_per_minute": max, "declared_last_minute": declared });
+                match self.latest(conn).await? {
+                    Some(target) => self.join(
+                        group,
+                        target,
+                        &format!("{}; {throttle}", evaluation.reason),
+                        details,
+                        messages,
+                    ),
+                    None => group.explain_decision(
+                        Decision::Nothing,
+                        &format!(
+                            "{}; {throttle} and none of its incidents is open to join",
+                            evaluation.reason
+                        ),
+                        details,
+                    ),
+                }
+                return Ok(());
+            }
+        }
+
+        let reason = evaluation.reason.clone();
+        messages.declare(&Declare {
+            group_id: group.id,
+            title: &group.title,
+            severity,
+            service: service.as_deref().map(|s| (s, rule.impact())),
+            chosen,
+            alerts,
+            reason: &format!("{reason}; grouped by {}", group.grouped_by),
+            now,
+        });
+        self.declared_now
+            .push((group.id, service.as_ref().map(|s| s.to_lowercase())));
+        group.explain_decision(Decision::Declare, &reason, details);
+        Ok(())
+    }
+
+    async fn same_service(
+        &self,
+        conn: &mut PgConnection,
+        service: &str,
+    ) -> Result<Option<Target>, sqlx::Error> {
+        let lower = service.to_lowercase();
+        if let Some((id, _)) = self
+            .declared_now
+            .iter()
+            .rev()
+            .find(|(_, s)| s.as_deref() == Some(lower.as_str()))
+        {
+            return Ok(Some(Target::Group(
+                *id,
+                format!(
+                    "group {id} of the same notification declares an incident for service {service}"
+                ),
+            )));
+        }
+        if let Some((id, number)) =
+            store::open_incident_for_service(conn, self.workspace_id, service).await?
+        {
+            return Ok(Some(Target::Incident(
+                id,
+                format!(
+                    "open incident {} already covers service {service}",
+                    IncidentNumber(number)
+                ),
+            )));
+        }
+        if let Some(id) =
+            store::pending_declare_for_service(conn, self.workspace_id, service).await?
+        {
+            return Ok(Some(Target::Group(
+                id,
+                format!(
+                    "group {id} declared an incident for service {service}; waiting for core to confirm it"
+                ),
+            )));
+        }
+        Ok(None)
+    }
+
+    async fn latest(&self, conn: &mut PgConnection) -> Result<Option<Target>, sqlx::Error> {
+        if let Some((id, _)) = self.declared_now.last() {
+            return Ok(Some(Target::Group(
+                *id,
+                format!("joins the incident group {id} of the same notification declares"),
+            )));
+        }
+        Ok(
+            match store::latest_declared(conn, self.integration_id).await? {
+                Some((_, Some(incident))) => Some(Target::Incident(
+                    incident,
+                    format!("joins incident {incident}, the latest this integration declared"),
+                )),
+                Some((group, None)) => Some(Target::Group(
+                    group,
+                    format!(
+                        "joins the incident of group {group}, the latest this integration declared (not confirmed by core yet)"
+                    ),
+                )),
+                None => None,
+            },
+        )
+    }
+
+    fn join(
+        &self,
+        group: &mut Group,
+        target: Target,
+        reason: &str,
+        mut details: Value,
+        messages: &mut Messages<'_>,
+    ) {
+        match target {
+            Target::Incident(incident, why) => {
+                messages.link(incident, group.id);
+                details["join"] = json!({ "incident_id": incident, "why": why });
+                group.join_group_id = None;
+                group.explain_decision(Decision::Join, &format!("{reason}; {why}"), details);
+            }
+            Target::Group(other, why) => {
+                details["join"] = json!({ "alert_group_id": other, "why": why });
+                group.join_group_id = Some(other);
+                group.explain_decision(Decision::Join, &format!("{reason}; {why}"), details);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use incident_schema::AlertStatus;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::integration::rules::default_rules;
+
+    fn alert(fingerprint: &str, severity: &str) -> IncomingAlert {
+        IncomingAlert {
+            fingerprint: fingerprint.into(),
+            source_group_key: None,
+            status: AlertStatus::Firing,
+            labels: BTreeMap::from([("severity".to_owned(), severity.to_owned())]),
+            annotations: BTreeMap::new(),
+            starts_at: chrono::Utc::now(),
+            ends_at: None,
+            generator_url: None,
+            links: Vec::new(),
+            raw: Value::Null,
+        }
+    }
+
+    #[test]
+    fn the_most_severe_declaring_rule_among_the_firing_alerts_wins() {
+        let rules = default_rules();
+        let (w, c, i) = (
+            alert("w", "warning"),
+            alert("c", "critical"),
+            alert("i", "info"),
+        );
+        let e = evaluate(&rules, &[&w, &i, &c]);
+        let (index, rule, a) = e.chosen.expect("a rule declares");
+        assert_eq!((index, rule.severity, a), (0, Some(Severity::Sev1), 2));
+        assert!(e.reason.contains("declare SEV1"), "{}", e.reason);
+        assert_eq!(e.trace.len(), 3);
+    }
+
+    #[test]
+    fn a_quiet_rule_declares_nothing_and_says_so() {
+        let rules = default_rules();
+        let i = alert("i", "info");
+        let e = evaluate(&rules, &[&i]);
+        assert!(e.chosen.is_none());
+        assert!(e.reason.contains("declares nothing"), "{}", e.reason);
+        assert!(evaluate(&[], &[&i]).reason.contains("no declare rules"));
+    }
+}

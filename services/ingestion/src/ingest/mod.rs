@@ -1,0 +1,820 @@
+//! The pipeline: one notification (a webhook body or an AMQP message) in one
+//! transaction, from parsed alerts to committed alerts, groups, events and commands.
+//!
+//! In order:
+//! 1. **Keys.** Each alert gets its group key: the integration's grouping labels if it
+//!    has some, else the source's grouping (Alertmanager's `groupKey`, the generic
+//!    `group_key`), else its fingerprint. The transaction takes one advisory lock per key
+//!    (sorted), so notifications about the same groups queue, and every change to a group
+//!    and its alerts happens under its key's lock: counts and resolution are exact.
+//! 2. **Alerts.** The stored alerts with the notification's fingerprints are locked and
+//!    each incoming alert is judged against its stored occurrence ([`classify`]): new,
+//!    repeated, resolved, re-fired, or stale (out of order, counted only).
+//! 3. **Groups.** A new or re-fired alert joins the open group of its key, or opens one;
+//!    a group resolves when none of its alerts fires any more. A re-fired alert of a
+//!    resolved group moves to the open group of its key.
+//! 4. **Decisions.** A group with newly firing alerts and no decision yet decides
+//!    ([`decide`]): declare, join, or nothing, with its reasons recorded.
+//! 5. **Writes.** Groups, alerts and the outbox rows ([`messages`]) are written with one
+//!    statement each. The caller commits: alerts, groups and the messages they cause
+//!    land together or not at all.
+//!
+//! Concurrent notifications that race on a brand-new alert or group fail with a unique
+//! violation or a deadlock; [`crate::error::is_retryable`] tells callers to run the
+//! transaction again, when it sees the winner's rows.
+
+pub mod classify;
+pub mod decide;
+pub mod messages;
+pub mod store;
+pub mod view;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use incident_bus::{Envelope, outbox};
+use incident_schema::{AlertGroupStatus, AlertStatus, Integration, Severity};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use sqlx::{PgConnection, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::SERVICE;
+use crate::error::{IngestError, IngestResult, is_retryable};
+use crate::integration::rules::{self, DeclareRule};
+use crate::source::{IncomingAlert, Labels, Notification, hex};
+use classify::{Occurrence, Verdict};
+use decide::Decisions;
+use messages::{GroupSummary, Messages};
+
+/// Group keys longer than this are stored as their SHA-256 (the open-group index must
+/// hold them); the explanation keeps the key itself.
+const MAX_STORED_KEY: usize = 512;
+/// Attempts of an ingest transaction that lost a race.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// What a group did about its firing alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, ToSchema)]
+#[sqlx(type_name = "alert_group_decision")]
+pub enum Decision {
+    /// Nothing (yet): no rule declared it.
+    #[sqlx(rename = "NONE")]
+    #[serde(rename = "NONE")]
+    Nothing,
+    /// It declared an incident (`incident.declare`, its id as idempotency key).
+    #[sqlx(rename = "DECLARE")]
+    #[serde(rename = "DECLARE")]
+    Declare,
+    /// It joined an incident (`incident.link_alert_group`), or waits for another group's.
+    #[sqlx(rename = "JOIN")]
+    #[serde(rename = "JOIN")]
+    Join,
+}
+
+impl Decision {
+    /// The spelling in Postgres and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Nothing => "NONE",
+            Self::Declare => "DECLARE",
+            Self::Join => "JOIN",
+        }
+    }
+}
+
+/// The group key of an alert, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupKey {
+    /// As stored (the key, or `sha256:<hex>` of a long one).
+    pub stored: String,
+    /// The key itself.
+    pub source: String,
+    /// How it was chosen, for explanations.
+    pub by: String,
+}
+
+/// An integration's settings, as the pipeline uses them.
+pub struct Settings {
+    /// The declare rules, or why the stored ones do not parse.
+    pub rules: Result<Vec<DeclareRule>, String>,
+    /// Grouping labels; none: the source's grouping.
+    pub grouping_labels: Option<Vec<String>>,
+}
+
+impl Settings {
+    /// The settings of `integration`.
+    pub fn of(integration: &Integration) -> Self {
+        Self {
+            rules: rules::from_stored(&integration.rules).map_err(|e| e.to_string()),
+            grouping_labels: integration
+                .grouping_key
+                .as_deref()
+                .map(|k| k.split(',').map(|l| l.trim().to_owned()).collect()),
+        }
+    }
+
+    /// The group key of `alert`.
+    pub fn key_of(&self, alert: &IncomingAlert, source_grouping: &str) -> GroupKey {
+        let (source, by) = match (&self.grouping_labels, &alert.source_group_key) {
+            (Some(labels), _) => {
+                let parts: Vec<String> = labels
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{l}={:?}",
+                            alert.labels.get(l).map(String::as_str).unwrap_or("")
+                        )
+                    })
+                    .collect();
+                (
+                    format!("{{{}}}", parts.join(",")),
+                    format!(
+                        "labels {} (the integration's grouping key)",
+                        labels.join(",")
+                    ),
+                )
+            }
+            (None, Some(key)) => (key.clone(), source_grouping.to_owned()),
+            (None, None) => (
+                alert.fingerprint.clone(),
+                "the alert's dedup key (its source does not group)".to_owned(),
+            ),
+        };
+        let stored = if source.len() > MAX_STORED_KEY {
+            format!("sha256:{}", hex(&Sha256::digest(source.as_bytes())))
+        } else {
+            source.clone()
+        };
+        GroupKey { stored, source, by }
+    }
+}
+
+/// A group during the transaction.
+pub struct Group {
+    id: Uuid,
+    key: String,
+    grouped_by: String,
+    grouping: Value,
+    is_new: bool,
+    was_open: bool,
+    touched: bool,
+    resolving: bool,
+    alert_count: i32,
+    firing_count: i32,
+    labels: Option<Labels>,
+    title: String,
+    incident_id: Option<Uuid>,
+    decision: Decision,
+    decided_now: bool,
+    severity: Option<Severity>,
+    service: Option<String>,
+    join_group_id: Option<Uuid>,
+    explanation: Value,
+    /// Incoming alerts that started (or restarted) firing in this group.
+    fresh_firing: Vec<usize>,
+}
+
+impl Group {
+    fn stored(row: store::StoredGroup) -> Self {
+        let explanation = row.explanation.0;
+        let grouping = explanation.get("grouping").cloned().unwrap_or(Value::Null);
+        let grouped_by = grouping
+            .get("by")
+            .and_then(Value::as_str)
+            .unwrap_or("its key")
+            .to_owned();
+        let labels = match row.labels.0 {
+            Value::Object(map) => map
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+                .collect(),
+            _ => Labels::new(),
+        };
+        Self {
+            id: row.id,
+            key: row.group_key,
+            grouped_by,
+            grouping,
+            is_new: false,
+            was_open: row.status == AlertGroupStatus::Open,
+            touched: false,
+            resolving: false,
+            alert_count: row.alert_count,
+            firing_count: row.firing_count,
+            labels: Some(labels),
+            title: row.title,
+            incident_id: row.incident_id,
+            decision: row.decision,
+            decided_now: false,
+            severity: row.severity,
+            service: row.service,
+            join_group_id: row.join_group_id,
+            explanation,
+            fresh_firing: Vec::new(),
+        }
+    }
+
+    fn new(key: &GroupKey, first: &IncomingAlert) -> Self {
+        let grouping = json!({ "by": key.by, "key": key.source });
+        Self {
+            id: Uuid::now_v7(),
+            key: key.stored.clone(),
+            grouped_by: format!("{} {}", key.by, key.source),
+            explanation: json!({ "grouping": grouping }),
+            grouping,
+            is_new: true,
+            was_open: true,
+            touched: true,
+            resolving: false,
+            alert_count: 0,
+            firing_count: 0,
+            labels: None,
+            title: messages::truncate(&first.title(), 200),
+            incident_id: None,
+            decision: Decision::Nothing,
+            decided_now: false,
+            severity: None,
+            service: None,
+            join_group_id: None,
+            fresh_firing: Vec::new(),
+        }
+    }
+
+    /// Keeps the labels every alert of the group shares.
+    fn absorb(&mut self, labels: &Labels) {
+        self.touched = true;
+        match &mut self.labels {
+            Some(shared) => shared.retain(|k, v| labels.get(k) == Some(v)),
+            None => self.labels = Some(labels.clone()),
+        }
+    }
+
+    /// Records a decision and why.
+    pub(crate) fn explain_decision(&mut self, decision: Decision, reason: &str, details: Value) {
+        self.decision = decision;
+        self.decided_now = decision != Decision::Nothing;
+        let mut explanation = json!({
+            "grouping": self.grouping,
+            "decision": decision,
+            "reason": reason,
+        });
+        if let (Value::Object(target), Value::Object(extra)) = (&mut explanation, details) {
+            target.extend(extra);
+        }
+        self.explanation = explanation;
+    }
+
+    fn status(&self) -> AlertGroupStatus {
+        if self.was_open && !self.resolving {
+            AlertGroupStatus::Open
+        } else {
+            AlertGroupStatus::Resolved
+        }
+    }
+
+    fn summary(&self, integration_id: Uuid) -> GroupSummary {
+        GroupSummary {
+            id: self.id,
+            integration_id,
+            group_key: self.key.clone(),
+            title: self.title.clone(),
+            status: self.status(),
+            labels: self.labels.clone().unwrap_or_default(),
+            severity: self.severity,
+            service: self.service.clone(),
+            decision: self.decision,
+            alert_count: self.alert_count,
+            firing_count: self.firing_count,
+            incident_id: self.incident_id,
+        }
+    }
+}
+
+/// An alert during the transaction.
+struct Tracked {
+    id: Uuid,
+    is_new: bool,
+    group: usize,
+    occurrence: Occurrence,
+    /// The incoming alert whose content to write; none: keep the stored content.
+    content: Option<usize>,
+    notifications: i32,
+}
+
+/// How one notification changed things (and, for a dry run, what it would change).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IngestOutcome {
+    /// Alerts in the notification.
+    pub alerts: usize,
+    /// Alerts seen for the first time.
+    pub new_alerts: usize,
+    /// Stored alerts the notification changed (repeated, resolved, re-fired).
+    pub updated_alerts: usize,
+    /// Notifications older than what was stored (out of order): counted only.
+    pub stale_notifications: usize,
+    /// The groups the notification touched.
+    pub alert_groups: Vec<GroupOutcome>,
+    /// The events and commands written to the outbox.
+    pub messages: Vec<MessageOutcome>,
+}
+
+/// What happened to one group.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupOutcome {
+    /// Its id.
+    pub id: Uuid,
+    /// Its key.
+    pub group_key: String,
+    /// Its title.
+    pub title: String,
+    /// Open or resolved, after the notification.
+    pub status: AlertGroupStatus,
+    /// Opened by this notification.
+    pub opened: bool,
+    /// Resolved by this notification.
+    pub resolved: bool,
+    /// Alerts in it.
+    pub alert_count: i32,
+    /// Alerts firing in it.
+    pub firing_count: i32,
+    /// What it decided (now or before).
+    pub decision: Decision,
+    /// Whether it decided with this notification.
+    pub decided: bool,
+    /// The incident core confirmed, if any.
+    pub incident_id: Option<Uuid>,
+    /// The group whose incident it waits for, if any.
+    pub join_alert_group_id: Option<Uuid>,
+    /// Why it was grouped and why it decided what it did.
+    #[schema(value_type = Object)]
+    pub explanation: Value,
+}
+
+/// A message written to the outbox.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageOutcome {
+    /// `event` or `command`.
+    pub kind: &'static str,
+    /// The message type, e.g. `incident.declare`.
+    #[serde(rename = "type")]
+    pub message_type: String,
+    /// The envelope's `data`.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// The open groups by stored key, and the groups.
+struct Groups {
+    list: Vec<Group>,
+    open_by_key: HashMap<String, usize>,
+}
+
+impl Groups {
+    fn new(rows: Vec<store::StoredGroup>) -> Self {
+        let list: Vec<Group> = rows.into_iter().map(Group::stored).collect();
+        let open_by_key = list
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.was_open)
+            .map(|(i, g)| (g.key.clone(), i))
+            .collect();
+        Self { list, open_by_key }
+    }
+
+    fn index_of(&self, id: Uuid) -> Option<usize> {
+        self.list.iter().position(|g| g.id == id)
+    }
+
+    /// The open group of `key`, opened by `first` if there is none.
+    fn open(&mut self, key: &GroupKey, first: &IncomingAlert) -> usize {
+        if let Some(i) = self.open_by_key.get(&key.stored) {
+            return *i;
+        }
+        self.list.push(Group::new(key, first));
+        let i = self.list.len() - 1;
+        self.open_by_key.insert(key.stored.clone(), i);
+        i
+    }
+}
+
+/// Applies one notification in the caller's transaction (see the module doc). `cause`
+/// is the AMQP message it came in, if any; the events and commands continue its
+/// correlation chain.
+#[tracing::instrument(skip_all, fields(workspace_id = %integration.workspace_id, integration_id = %integration.id, alerts = notification.alerts.len()), err)]
+pub async fn ingest(
+    conn: &mut PgConnection,
+    integration: &Integration,
+    notification: &Notification,
+    cause: Option<&Envelope>,
+) -> IngestResult<IngestOutcome> {
+    let settings = Settings::of(integration);
+    let keys: Vec<GroupKey> = notification
+        .alerts
+        .iter()
+        .map(|a| settings.key_of(a, notification.source_grouping))
+        .collect();
+    let mut locked: Vec<String> = keys.iter().map(|k| k.stored.clone()).collect();
+    locked.sort_unstable();
+    locked.dedup();
+    let now = store::lock_keys(conn, integration.id, &locked).await?;
+
+    let mut fingerprints: Vec<&str> = notification
+        .alerts
+        .iter()
+        .map(|a| a.fingerprint.as_str())
+        .collect();
+    fingerprints.sort_unstable();
+    fingerprints.dedup();
+    let stored = store::lock_alerts(conn, integration.id, &fingerprints).await?;
+    // Alerts that sit in groups of other keys: lock those keys too, so the groups they
+    // leave or resolve are as exact as ours.
+    let mut extra: Vec<String> = stored
+        .iter()
+        .map(|a| &a.group_key)
+        .filter(|k| locked.binary_search(k).is_err())
+        .cloned()
+        .collect();
+    extra.sort_unstable();
+    extra.dedup();
+    if !extra.is_empty() {
+        store::lock_keys(conn, integration.id, &extra).await?;
+    }
+    let mut group_ids: Vec<Uuid> = stored.iter().map(|a| a.alert_group_id).collect();
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    let mut groups =
+        Groups::new(store::load_groups(conn, integration.id, &locked, &group_ids).await?);
+
+    let mut tracked: HashMap<String, Tracked> = HashMap::with_capacity(notification.alerts.len());
+    for a in stored {
+        let Some(group) = groups.index_of(a.alert_group_id) else {
+            continue;
+        };
+        tracked.insert(
+            a.fingerprint,
+            Tracked {
+                id: a.id,
+                is_new: false,
+                group,
+                occurrence: Occurrence {
+                    status: a.status,
+                    starts_at: a.starts_at,
+                    ends_at: a.ends_at,
+                },
+                content: None,
+                notifications: 0,
+            },
+        );
+    }
+
+    let mut stale = 0usize;
+    for (i, alert) in notification.alerts.iter().enumerate() {
+        let key = &keys[i];
+        let current = tracked.get(&alert.fingerprint).map(|t| t.occurrence);
+        let verdict = classify::classify(current.as_ref(), alert, now);
+        let next = classify::apply(current.as_ref(), alert, verdict, now);
+        let firing = next.status == AlertStatus::Firing;
+        match (verdict, tracked.get_mut(&alert.fingerprint)) {
+            (Verdict::NewFiring | Verdict::NewResolved, _) | (_, None) => {
+                let g = groups.open(key, alert);
+                let group = &mut groups.list[g];
+                group.alert_count += 1;
+                group.absorb(&alert.labels);
+                if firing {
+                    group.firing_count += 1;
+                    group.fresh_firing.push(i);
+                }
+                tracked.insert(
+                    alert.fingerprint.clone(),
+                    Tracked {
+                        id: Uuid::now_v7(),
+                        is_new: true,
+                        group: g,
+                        occurrence: next,
+                        content: Some(i),
+                        notifications: 1,
+                    },
+                );
+            }
+            (Verdict::Stale, Some(t)) => {
+                stale += 1;
+                t.notifications += 1;
+                groups.list[t.group].touched = true;
+            }
+            (Verdict::Repeat, Some(t)) => {
+                t.notifications += 1;
+                t.content = Some(i);
+                t.occurrence = next;
+                groups.list[t.group].absorb(&alert.labels);
+            }
+            (Verdict::Resolve, Some(t)) => {
+                t.notifications += 1;
+                t.content = Some(i);
+                t.occurrence = next;
+                let group = &mut groups.list[t.group];
+                group.firing_count -= 1;
+                group.absorb(&alert.labels);
+            }
+            (Verdict::Refire, Some(t)) => {
+                t.notifications += 1;
+                t.content = Some(i);
+                t.occurrence = next;
+                if !groups.list[t.group].was_open {
+                    // Its group resolved: the new occurrence belongs to the open group of its key.
+                    let old = &mut groups.list[t.group];
+                    old.alert_count -= 1;
+                    old.touched = true;
+                    let g = groups.open(key, alert);
+                    groups.list[g].alert_count += 1;
+                    t.group = g;
+                }
+                let group = &mut groups.list[t.group];
+                group.firing_count += 1;
+                group.fresh_firing.push(i);
+                group.absorb(&alert.labels);
+            }
+        }
+    }
+    let new_alerts = tracked.values().filter(|t| t.is_new).count();
+    let updated = tracked
+        .values()
+        .filter(|t| !t.is_new && t.content.is_some())
+        .count();
+
+    for group in groups.list.iter_mut().filter(|g| g.touched) {
+        if group.was_open && group.firing_count == 0 {
+            group.resolving = true;
+            if group.is_new {
+                group.explain_decision(
+                    Decision::Nothing,
+                    "every alert of the group arrived resolved: nothing to declare",
+                    json!({}),
+                );
+            }
+        }
+    }
+
+    let mut messages = Messages::new(integration.workspace_id, cause);
+    let mut decisions = Decisions::new(
+        integration.workspace_id,
+        integration.id,
+        integration.max_incidents_per_minute,
+    );
+    let rules = settings.rules.as_deref().map_err(String::as_str);
+    for g in 0..groups.list.len() {
+        let group = &groups.list[g];
+        if !group.touched || group.resolving || group.decision != Decision::Nothing {
+            continue;
+        }
+        let mut firing: Vec<&IncomingAlert> = Vec::new();
+        for i in &group.fresh_firing {
+            let alert = &notification.alerts[*i];
+            let still_here = tracked
+                .get(&alert.fingerprint)
+                .is_some_and(|t| t.group == g && t.occurrence.status == AlertStatus::Firing);
+            if still_here && !firing.iter().any(|a| a.fingerprint == alert.fingerprint) {
+                firing.push(alert);
+            }
+        }
+        if firing.is_empty() {
+            continue;
+        }
+        decisions
+            .decide(
+                conn,
+                rules,
+                &mut groups.list[g],
+                &firing,
+                &mut messages,
+                now,
+            )
+            .await?;
+    }
+
+    // A group resolving now gets its timeline note if it has an incident. Core's
+    // confirmation may be committing concurrently ([`crate::links`]); under the decision
+    // lock, either it committed first and its incident is read here, or it runs after us
+    // and sees the group resolved: one of the two sends the note.
+    let resolving: Vec<Uuid> = groups
+        .list
+        .iter()
+        .filter(|g| g.resolving && !g.is_new)
+        .map(|g| g.id)
+        .collect();
+    if !resolving.is_empty() {
+        decisions.lock(conn).await?;
+        for (id, incident) in store::incident_ids(conn, &resolving).await? {
+            if let Some(i) = groups.index_of(id) {
+                groups.list[i].incident_id = incident;
+            }
+        }
+    }
+
+    write(conn, integration, notification, &groups.list, &tracked).await?;
+
+    let summaries: Vec<(usize, GroupSummary)> = groups
+        .list
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.touched)
+        .map(|(i, g)| (i, g.summary(integration.id)))
+        .collect();
+    for (i, summary) in &summaries {
+        let group = &groups.list[*i];
+        if group.is_new {
+            let reason = group
+                .explanation
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("opened");
+            messages.opened(summary, reason);
+        }
+        if group.resolving {
+            messages.resolved(summary);
+            if let Some(incident) = group.incident_id {
+                messages.resolved_note(incident, &group.title, group.alert_count);
+            }
+        }
+    }
+    outbox::enqueue(conn, SERVICE, &messages.out).await?;
+
+    Ok(IngestOutcome {
+        alerts: notification.alerts.len(),
+        new_alerts,
+        updated_alerts: updated,
+        stale_notifications: stale,
+        alert_groups: summaries
+            .into_iter()
+            .map(|(i, s)| {
+                let g = &groups.list[i];
+                GroupOutcome {
+                    id: s.id,
+                    group_key: s.group_key,
+                    title: s.title,
+                    status: s.status,
+                    opened: g.is_new,
+                    resolved: g.resolving,
+                    alert_count: s.alert_count,
+                    firing_count: s.firing_count,
+                    decision: s.decision,
+                    decided: g.decided_now,
+                    incident_id: s.incident_id,
+                    join_alert_group_id: g.join_group_id,
+                    explanation: g.explanation.clone(),
+                }
+            })
+            .collect(),
+        messages: messages
+            .out
+            .iter()
+            .map(|m| MessageOutcome {
+                kind: if m.mandatory { "command" } else { "event" },
+                message_type: m.envelope.message_type.clone(),
+                data: m.envelope.data.clone(),
+            })
+            .collect(),
+    })
+}
+
+async fn write(
+    conn: &mut PgConnection,
+    integration: &Integration,
+    notification: &Notification,
+    groups: &[Group],
+    tracked: &HashMap<String, Tracked>,
+) -> Result<(), sqlx::Error> {
+    let empty = Labels::new();
+    let new_groups: Vec<store::GroupWrite<'_>> = groups
+        .iter()
+        .filter(|g| g.is_new)
+        .map(|g| group_write(g, &empty))
+        .collect();
+    store::insert_groups(conn, integration.workspace_id, integration.id, &new_groups).await?;
+
+    let mut new_alerts = Vec::new();
+    let mut old_alerts = Vec::new();
+    for (fingerprint, t) in tracked {
+        if t.notifications == 0 {
+            continue;
+        }
+        let write = store::AlertWrite {
+            id: t.id,
+            alert_group_id: groups[t.group].id,
+            fingerprint,
+            status: t.occurrence.status,
+            starts_at: t.occurrence.starts_at,
+            ends_at: t.occurrence.ends_at,
+            content: t.content.map(|i| {
+                let a = &notification.alerts[i];
+                store::AlertContent {
+                    labels: &a.labels,
+                    annotations: &a.annotations,
+                    generator_url: a.generator_url.as_deref(),
+                    raw: &a.raw,
+                }
+            }),
+            notifications: t.notifications,
+        };
+        if t.is_new {
+            new_alerts.push(write);
+        } else {
+            old_alerts.push(write);
+        }
+    }
+    store::insert_alerts(conn, integration.workspace_id, integration.id, &new_alerts).await?;
+    store::update_alerts(conn, &old_alerts).await?;
+
+    let old_groups: Vec<store::GroupWrite<'_>> = groups
+        .iter()
+        .filter(|g| !g.is_new && g.touched)
+        .map(|g| group_write(g, &empty))
+        .collect();
+    store::update_groups(conn, &old_groups).await
+}
+
+fn group_write<'a>(g: &'a Group, empty: &'a Labels) -> store::GroupWrite<'a> {
+    store::GroupWrite {
+        id: g.id,
+        group_key: &g.key,
+        status: g.status(),
+        title: &g.title,
+        labels: g.labels.as_ref().unwrap_or(empty),
+        alert_count: g.alert_count,
+        firing_count: g.firing_count,
+        decision: g.decision,
+        decided_now: g.decided_now,
+        severity: g.severity,
+        service: g.service.as_deref(),
+        join_group_id: g.join_group_id,
+        explanation: &g.explanation,
+    }
+}
+
+/// Ingests a notification in its own transaction and commits it, running it again when
+/// it lost a race with a concurrent notification ([`is_retryable`]). Returns only once
+/// committed: what it answers is durable.
+pub async fn ingest_committed(
+    pool: &PgPool,
+    integration: &Integration,
+    notification: &Notification,
+) -> IngestResult<IngestOutcome> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = async {
+            let mut tx = pool.begin().await?;
+            let outcome = ingest(&mut tx, integration, notification, None).await?;
+            tx.commit().await?;
+            Ok::<_, IngestError>(outcome)
+        }
+        .await;
+        match result {
+            Err(IngestError::Database(e)) if is_retryable(&e) && attempt < MAX_ATTEMPTS => {
+                tracing::debug!(attempt, error = %e, "ingest lost a race with a concurrent notification; running it again");
+                tokio::time::sleep(retry_pause(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// What a notification would do, computed by the real pipeline in a transaction that
+/// is always rolled back: nothing is stored and nothing is sent.
+pub async fn dry_run(
+    pool: &PgPool,
+    integration: &Integration,
+    notification: &Notification,
+) -> IngestResult<IngestOutcome> {
+    let mut tx = pool.begin().await?;
+    let outcome = ingest(&mut tx, integration, notification, None).await;
+    tx.rollback().await?;
+    outcome
+}
+
+/// A short pause growing with the attempt, jittered so racing retries spread out.
+fn retry_pause(attempt: u32) -> Duration {
+    let jitter = u64::from(Utc::now().timestamp_subsec_micros() % 5);
+    Duration::from_millis(u64::from(attempt) * 2 + jitter)
+}
+
+/// Counts a committed outcome in the service's metrics.
+pub fn record_metrics(outcome: &IngestOutcome, front: &'static str) {
+    metrics::counter!("ingestion_alerts_total", "front" => front).increment(outcome.alerts as u64);
+    metrics::counter!("ingestion_stale_notifications_total", "front" => front)
+        .increment(outcome.stale_notifications as u64);
+    for g in &outcome.alert_groups {
+        if g.opened {
+            metrics::counter!("ingestion_alert_groups_opened_total").increment(1);
+        }
+        if g.resolved {
+            metrics::counter!("ingestion_alert_groups_resolved_total").increment(1);
+        }
+        if g.decided {
+            metrics::counter!("ingestion_decisions_total", "decision" => g.decision.as_str())
+                .increment(1);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Which incident a group belongs to, as core reports it. Consumed from the
+//! `ingestion.events` queue (bound to `incident.declared` and
+//! `incident.alert_group_linked` on `incidents.events`):
+//!
+//! - `incident.declared`: `data.incident.id` and `data.alert_group_ids` (a declare from a
+//!   group carries that group's id; a person may declare with groups too);
+//! - `incident.alert_group_linked`: `data.incident.id` and `data.alert_group_id`.
+//!
+//! Ingestion owns `alert_groups.incident_id`; it sets it from these events only, so it
+//! always names an incident core recorded. When a group gets its incident:
+//! - the groups waiting for it (a join decided before core confirmed the declare) are
+//!   linked with `incident.link_alert_group`;
+//! - if the group has already resolved, the incident's timeline gets the resolution note
+//!   (`incident.add_update`) it could not get at the time.
+//!
+//! Setting an unchanged link does nothing, so the two events of one declare, and any
+//! redelivery, cause each follow-up once. Linking takes the workspace's decision lock
+//! (see [`crate::ingest::decide`]), as does an ingest that resolves a group, so neither a
+//! group deciding to wait for a declare and the confirmation of that declare, nor a
+//! group resolving and the confirmation of its incident, ever miss each other.
+
+use futures_util::future::BoxFuture;
+use incident_bus::topology::EVENTS;
+use incident_bus::{Envelope, Handler, HandlerError, QueueSpec, outbox};
+use incident_schema::AlertGroupStatus;
+use incident_schema::event::{INCIDENT_ALERT_GROUP_LINKED, INCIDENT_DECLARED};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::SERVICE;
+use crate::ingest::messages::Messages;
+use crate::ingest::store::{self, lock_decisions};
+
+/// The queue of core's events ingestion follows.
+pub fn queue() -> QueueSpec {
+    QueueSpec::new("ingestion.events")
+        .bind(EVENTS, INCIDENT_DECLARED)
+        .bind(EVENTS, INCIDENT_ALERT_GROUP_LINKED)
+}
+
+#[derive(Deserialize)]
+struct IncidentRef {
+    id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct Declared {
+    incident: IncidentRef,
+    #[serde(default)]
+    alert_group_ids: Vec<Uuid>,
+}
+
+#[derive(Deserialize)]
+struct Linked {
+    incident: IncidentRef,
+    alert_group_id: Uuid,
+}
+
+/// Applies core's events about alert groups.
+pub struct IncidentLinks;
+
+impl Handler for IncidentLinks {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        message: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let (incident, groups) = match message.message_type.as_str() {
+                INCIDENT_DECLARED => {
+                    let d: Declared = message.data_as()?;
+                    (d.incident.id, d.alert_group_ids)
+                }
+                INCIDENT_ALERT_GROUP_LINKED => {
+                    let l: Linked = message.data_as()?;
+                    (l.incident.id, vec![l.alert_group_id])
+                }
+                _ => return Ok(()),
+            };
+            if groups.is_empty() {
+                return Ok(());
+            }
+            link(tx, message.workspace_id, incident, &groups, Some(message)).await?;
+            Ok(())
+        })
+    }
+}
+
+/// Records that `groups` belong to `incident` and sends the follow-ups; returns the
+/// groups whose link changed.
+#[tracing::instrument(skip_all, fields(workspace_id = %workspace_id, incident_id = %incident), err)]
+pub async fn link(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    incident: Uuid,
+    groups: &[Uuid],
+    cause: Option<&Envelope>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    lock_decisions(conn, workspace_id).await?;
+    let changed = store::set_incident(conn, workspace_id, incident, groups).await?;
+    if changed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = changed.iter().map(|g| g.id).collect();
+    let waiting = store::waiting_for(conn, workspace_id, &ids).await?;
+    let mut messages = Messages::new(workspace_id, cause);
+    for group in &changed {
+        if group.status == AlertGroupStatus::Resolved {
+            messages.resolved_note(incident, &group.title, group.alert_count);
+        }
+    }
+    for group in waiting {
+        messages.link(incident, group);
+    }
+    outbox::enqueue(conn, SERVICE, &messages.out).await?;
+    tracing::info!(
+        groups = ids.len(),
+        follow_ups = messages.out.len(),
+        "alert groups linked to their incident"
+    );
+    Ok(ids)
+}

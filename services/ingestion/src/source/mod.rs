@@ -1,0 +1,312 @@
+//! The payload formats alert sources send, parsed once at the edge into
+//! [`IncomingAlert`]s: code past this module never looks at a source's JSON again (except
+//! to keep it verbatim in `alerts.raw`).
+//!
+//! Parsing is in two steps, so clients learn what is wrong: bytes that are not JSON at all
+//! are [`IngestError::Malformed`] (400); JSON of the wrong shape is
+//! [`IngestError::Validation`] naming the field (422). Unknown fields are ignored: sources
+//! add fields over time.
+//!
+//! - [`alertmanager`]: Prometheus Alertmanager's webhook (version 4), batches included;
+//! - [`grafana`]: Grafana Alerting's webhook contact point;
+//! - [`generic`]: our documented shape, also what the AMQP front carries.
+
+pub mod alertmanager;
+pub mod generic;
+pub mod grafana;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike as _, Utc};
+use incident_schema::{AlertStatus, IntegrationKind};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use utoipa::ToSchema;
+
+use crate::error::{IngestError, IngestResult};
+
+/// Alerts one notification may carry.
+pub const MAX_ALERTS: usize = 1_000;
+/// Labels (and, separately, annotations) one alert may carry.
+pub const MAX_LABELS: usize = 128;
+/// Longest label or annotation name.
+pub const MAX_NAME: usize = 256;
+/// Longest label value.
+pub const MAX_LABEL_VALUE: usize = 4_096;
+/// Longest annotation value.
+pub const MAX_ANNOTATION_VALUE: usize = 20_000;
+/// Longest fingerprint (dedup key).
+pub const MAX_FINGERPRINT: usize = 255;
+/// Longest source group key.
+pub const MAX_GROUP_KEY: usize = 8_192;
+
+/// Label (or annotation) names to values.
+pub type Labels = BTreeMap<String, String>;
+
+/// A link back to the source (a graph, a dashboard, a runbook).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Link {
+    /// The URL.
+    pub href: String,
+    /// What it is, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// One alert as a source reported it, validated and normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingAlert {
+    /// The alert's identity at its source; unique per integration (1 to 255 characters).
+    pub fingerprint: String,
+    /// How the source grouped it (Alertmanager's and Grafana's `groupKey`, the generic
+    /// `group_key`), if it did.
+    pub source_group_key: Option<String>,
+    /// Firing or resolved.
+    pub status: AlertStatus,
+    /// The source's labels.
+    pub labels: Labels,
+    /// The source's annotations (summary, description, runbook...).
+    pub annotations: Labels,
+    /// When it started; the time it was received when the source does not say.
+    pub starts_at: DateTime<Utc>,
+    /// When it ended (resolved alerts); none while firing.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// The source's link to the alert's expression or rule.
+    pub generator_url: Option<String>,
+    /// Further links (dashboards, panels, runbooks).
+    pub links: Vec<Link>,
+    /// The alert as the source sent it.
+    pub raw: Value,
+}
+
+impl IncomingAlert {
+    /// A title for people: the `summary` (or `title`) annotation, else the `alertname`
+    /// label, else the fingerprint.
+    pub fn title(&self) -> String {
+        ["summary", "title"]
+            .iter()
+            .find_map(|k| self.annotations.get(*k))
+            .or_else(|| self.labels.get("alertname"))
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("Alert {}", self.fingerprint))
+    }
+}
+
+/// A parsed notification: its alerts, and how its source groups them.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// The alerts, in the order sent.
+    pub alerts: Vec<IncomingAlert>,
+    /// What `source_group_key` means for this source, for explanations
+    /// (`"alertmanager groupKey"`).
+    pub source_grouping: &'static str,
+}
+
+/// Parses a webhook body of the given format.
+pub fn parse(
+    kind: IntegrationKind,
+    body: &[u8],
+    received_at: DateTime<Utc>,
+) -> IngestResult<Notification> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| IngestError::Malformed(e.to_string()))?;
+    parse_value(kind, &value, received_at)
+}
+
+/// Parses an already decoded payload of the given format.
+pub fn parse_value(
+    kind: IntegrationKind,
+    value: &Value,
+    received_at: DateTime<Utc>,
+) -> IngestResult<Notification> {
+    if !value.is_object() {
+        return Err(IngestError::invalid("body", "must be a JSON object"));
+    }
+    match kind {
+        IntegrationKind::Alertmanager => alertmanager::parse(value),
+        IntegrationKind::Grafana => grafana::parse(value),
+        IntegrationKind::Generic => generic::parse(value, received_at),
+    }
+}
+
+/// Deserializes `value` as `T`, naming the field at fault.
+pub(crate) fn typed<T: DeserializeOwned>(value: &Value) -> IngestResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        IngestError::invalid(field, e.inner().to_string())
+    })
+}
+
+/// An alert's status as sources spell it (`firing`, `resolved`; any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceStatus {
+    /// The condition holds.
+    #[serde(alias = "FIRING", alias = "Firing")]
+    Firing,
+    /// The condition no longer holds.
+    #[serde(alias = "RESOLVED", alias = "Resolved")]
+    Resolved,
+}
+
+impl From<SourceStatus> for AlertStatus {
+    fn from(s: SourceStatus) -> Self {
+        match s {
+            SourceStatus::Firing => AlertStatus::Firing,
+            SourceStatus::Resolved => AlertStatus::Resolved,
+        }
+    }
+}
+
+/// Alertmanager's and Grafana's "no time": `0001-01-01T00:00:00Z` (Go's zero time).
+pub(crate) fn real_time(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    t.filter(|t| t.year() > 1)
+}
+
+/// Checks the count and sizes of labels or annotations at `field`.
+pub(crate) fn check_labels(field: &str, labels: &Labels, max_value: usize) -> IngestResult<()> {
+    if labels.len() > MAX_LABELS {
+        return Err(IngestError::invalid(
+            field,
+            format!("at most {MAX_LABELS} entries"),
+        ));
+    }
+    for (name, value) in labels {
+        if name.is_empty() || name.len() > MAX_NAME {
+            return Err(IngestError::invalid(
+                format!("{field}.{name}"),
+                format!("names must be 1 to {MAX_NAME} bytes"),
+            ));
+        }
+        if value.len() > max_value {
+            return Err(IngestError::invalid(
+                format!("{field}.{name}"),
+                format!("values must be at most {max_value} bytes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a fingerprint given by the source.
+pub(crate) fn check_fingerprint(field: &str, fingerprint: &str) -> IngestResult<()> {
+    if fingerprint.trim().is_empty() || fingerprint.len() > MAX_FINGERPRINT {
+        return Err(IngestError::invalid(
+            field,
+            format!("must be 1 to {MAX_FINGERPRINT} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a source group key.
+pub(crate) fn check_group_key(field: &str, key: &str) -> IngestResult<()> {
+    if key.len() > MAX_GROUP_KEY {
+        return Err(IngestError::invalid(
+            field,
+            format!("must be at most {MAX_GROUP_KEY} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the number of alerts in a notification.
+pub(crate) fn check_count(field: &str, n: usize) -> IngestResult<()> {
+    if n == 0 {
+        return Err(IngestError::invalid(
+            field,
+            "must contain at least one alert",
+        ));
+    }
+    if n > MAX_ALERTS {
+        return Err(IngestError::invalid(
+            field,
+            format!("at most {MAX_ALERTS} alerts per notification"),
+        ));
+    }
+    Ok(())
+}
+
+/// A fingerprint for an alert whose source gave none: 16 hex characters of the SHA-256
+/// of its sorted labels (and `extra`, e.g. a generic alert's title), so the same labels
+/// always give the same alert.
+pub fn fingerprint_of(labels: &Labels, extra: &str) -> String {
+    let mut hasher = Sha256::new();
+    for (k, v) in labels {
+        hasher.update(k.as_bytes());
+        hasher.update([0xff]);
+        hasher.update(v.as_bytes());
+        hasher.update([0xfe]);
+    }
+    hasher.update(extra.as_bytes());
+    hex(&hasher.finalize()[..8])
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// A URL worth keeping: non-blank.
+pub(crate) fn non_blank(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_labels_give_the_same_fingerprint_whatever_their_order() {
+        let a: Labels = [("b", "2"), ("a", "1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let b: Labels = [("a", "1"), ("b", "2")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert_eq!(fingerprint_of(&a, "t"), fingerprint_of(&b, "t"));
+        assert_ne!(fingerprint_of(&a, "t"), fingerprint_of(&a, "u"));
+        assert_eq!(fingerprint_of(&a, "t").len(), 16);
+    }
+
+    #[test]
+    fn go_zero_time_means_no_time() {
+        let zero: DateTime<Utc> = "0001-01-01T00:00:00Z".parse().expect("time");
+        let real: DateTime<Utc> = "2026-11-27T10:00:00.123456789Z".parse().expect("time");
+        assert_eq!(real_time(Some(zero)), None);
+        assert_eq!(real_time(Some(real)), Some(real));
+    }
+
+    #[test]
+    fn bytes_that_are_not_json_are_malformed_and_json_of_the_wrong_shape_names_the_field() {
+        let now = Utc::now();
+        assert!(matches!(
+            parse(IntegrationKind::Alertmanager, b"{not json", now),
+            Err(IngestError::Malformed(_))
+        ));
+        match parse(
+            IntegrationKind::Alertmanager,
+            br#"{"version":"4","alerts":[{"status":"burning"}]}"#,
+            now,
+        ) {
+            Err(IngestError::Validation { field, .. }) => assert_eq!(field, "alerts[0].status"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        match parse(IntegrationKind::Generic, b"[1,2]", now) {
+            Err(IngestError::Validation { field, .. }) => assert_eq!(field, "body"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the ingestion service: the real router on 127.0.0.1:0 against a
+//! fresh database per test, a RabbitMQ vhost where messages matter, core running beside
+//! it for the end-to-end flows, a real Alertmanager, and the binary killed mid-burst.
+
+mod alertmanager;
+mod amqp;
+mod crash;
+mod explain;
+mod flow;
+mod integrations;
+mod links;
+mod openapi;
+mod storm;
+mod support;
+mod webhooks;
