@@ -1,16 +1,44 @@
-//! The `postmortem` service: postmortem drafts, action items and publishing (issue 7).
+//! The `postmortem` service: it turns a resolved incident into a learning document and
+//! makes sure its action items get done (issue 7). It owns `postmortems`,
+//! `action_items` and `postmortem_settings`.
 //!
-//! Until that work lands it runs the shared foundation only: its database pool and
-//! migrations, its supervised broker connection, the relay for its outbox, and
-//! `/healthz`, `/readyz` and `/metrics`.
+//! - [`draft`]: drafting from the incident's facts, the template and the optional LLM;
+//! - [`postmortem`]: the document, its review, publishing and amendments;
+//! - [`action_item`]: follow-ups tracked to done;
+//! - [`export`]: Markdown through the built-in or the workspace's minijinja template;
+//! - [`settings`]: per-workspace settings (draft trigger, what the LLM may see, template);
+//! - [`triggers`]: the AMQP consumers (`incident.status_changed`, `postmortem.generate`);
+//! - [`events`]: the events it publishes through its outbox;
+//! - [`http`]: the API adapters and the service's OpenAPI fragment;
+//! - [`error`]: the error table (problem+json types).
+
+#![warn(missing_docs)]
+
+pub mod action_item;
+pub mod draft;
+pub mod error;
+pub mod events;
+pub mod export;
+pub mod http;
+pub mod patch;
+pub mod postmortem;
+pub mod settings;
+pub mod text;
+pub mod triggers;
+
+use std::sync::Arc;
 
 use axum::Router;
 use incident_bus::Bus;
 use incident_bus::service::{self, Messaging};
 use incident_runtime::Config;
+use incident_runtime::api::auth::{Auth, AuthState};
 use incident_runtime::host::Component;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::draft::llm::LlmClient;
 
 /// The service's name: its queue prefix, outbox publisher and metrics label.
 pub const SERVICE: &str = "postmortem";
@@ -22,25 +50,71 @@ pub struct AppState {
     pub pool: PgPool,
     /// The broker connection.
     pub bus: Bus,
+    /// The LLM drafting the summary and what happened; none: the template only.
+    pub llm: Option<Arc<LlmClient>>,
+    /// The public base URL, for absolute links in events (`INCIDENT_PUBLIC_URL`).
+    pub public_url: Option<String>,
 }
 
-/// The service's HTTP surface (its routes arrive with its issue).
+impl AuthState for AppState {
+    fn auth_pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// Who changes things: a workspace, and the person if the token has one.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor {
+    /// The workspace everything is scoped to.
+    pub workspace_id: Uuid,
+    /// The person acting, if any.
+    pub user_id: Option<Uuid>,
+}
+
+impl From<&Auth> for Actor {
+    fn from(auth: &Auth) -> Self {
+        Self {
+            workspace_id: auth.workspace_id,
+            user_id: auth.user_id,
+        }
+    }
+}
+
+/// The service's HTTP surface: its routes and its OpenAPI fragment.
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    http::router(state)
 }
 
-/// Starts the service on a shared pool: its bus, relay and router.
+/// Starts the service on a shared pool: its bus (consuming incident events and its
+/// commands), relay and router. Fails when `INCIDENT_LLM_API_URL` is set without
+/// `INCIDENT_LLM_MODEL`.
 pub fn start(
     config: Config,
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Component>> {
     Box::pin(async move {
-        let messaging: Messaging =
-            service::start(&config, SERVICE, pool.clone(), |bus| bus, shutdown);
+        let llm = LlmClient::from_config(&config)?.map(Arc::new);
+        if let Some(client) = &llm {
+            tracing::info!(model = client.model(), "postmortem drafts use the LLM");
+        }
+        let drafts = triggers::Drafts::new(llm.clone());
+        let (events_pool, commands_pool) = (pool.clone(), pool.clone());
+        let messaging: Messaging = service::start(
+            &config,
+            SERVICE,
+            pool.clone(),
+            |bus| {
+                bus.consume(triggers::events_queue(), events_pool, drafts.clone())
+                    .consume(triggers::commands_queue(), commands_pool, drafts)
+            },
+            shutdown,
+        );
         let state = AppState {
             pool,
             bus: messaging.bus.clone(),
+            llm,
+            public_url: config.public_url.clone(),
         };
         Ok(messaging.into_component(SERVICE, router(state)))
     })

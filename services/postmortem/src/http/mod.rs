@@ -1,0 +1,117 @@
+//! The service's HTTP API under `/api/v1`: thin adapters that parse, authorise through
+//! [`incident_runtime::api::auth::Auth`] (every query scoped by its workspace; writes need
+//! the responder role, settings and templates the admin role), call one domain function
+//! and map the result. The OpenAPI fragment describing them is served at
+//! `/api/v1/postmortem/openapi.json` (core serves the main document).
+
+pub mod action_items;
+pub mod postmortems;
+pub mod settings;
+
+use axum::Json;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use incident_schema::IncidentNumber;
+use incident_schema::incident::{get_incident, get_incident_by_number};
+use sqlx::PgConnection;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::{ApiError, DomainError};
+
+/// Largest accepted request body (templates are the largest).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Where the fragment is served.
+pub const OPENAPI_PATH: &str = "/api/v1/postmortem/openapi.json";
+
+type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "incident postmortems", description = "Postmortem drafts, review, publishing, Markdown export and action items."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    paths(postmortems::export_markdown),
+    components(schemas(incident_runtime::api::problem::Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes and the OpenAPI fragment describing them.
+pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(postmortems::draft, postmortems::of_incident))
+        .routes(routes!(postmortems::list))
+        .routes(routes!(postmortems::get_one, postmortems::patch))
+        .routes(routes!(postmortems::publish))
+        .routes(routes!(
+            action_items::list_of_postmortem,
+            action_items::create
+        ))
+        .routes(routes!(action_items::list))
+        .routes(routes!(action_items::get_one, action_items::patch))
+        .routes(routes!(settings::get_settings, settings::put_settings))
+        .routes(routes!(
+            settings::get_template,
+            settings::put_template,
+            settings::delete_template
+        ))
+        .split_for_parts()
+}
+
+/// The full router, the OpenAPI fragment included.
+pub fn router(state: AppState) -> axum::Router {
+    let (api, doc) = routes();
+    let doc = std::sync::Arc::new(doc);
+    api.route(
+        OPENAPI_PATH,
+        get(move || async move { Json(doc.as_ref().clone()) }),
+    )
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .with_state(state)
+}
+
+/// The OpenAPI fragment (for the snapshot test and for merging into core's document).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+/// A path id: another workspace's id and a malformed one both answer 404.
+fn parse_id(key: &str, what: &'static str) -> Result<Uuid, DomainError> {
+    key.parse().map_err(|_| DomainError::NotFound(what))
+}
+
+/// Resolves an incident `{id}` (its id, `INC-42` or `42`) within the caller's workspace.
+async fn find_incident(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    key: &str,
+) -> Result<incident_schema::Incident, DomainError> {
+    let found = if let Ok(id) = key.parse::<Uuid>() {
+        get_incident(conn, workspace_id, id).await?
+    } else if let Ok(number) = key
+        .parse::<IncidentNumber>()
+        .or_else(|_| key.parse::<i32>().map(IncidentNumber))
+    {
+        get_incident_by_number(conn, workspace_id, number).await?
+    } else {
+        None
+    };
+    found.ok_or(DomainError::NotFound("incident"))
+}

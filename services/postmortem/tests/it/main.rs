@@ -1,0 +1,12 @@
+//! Integration tests of the postmortem service: core's and this service's routers on
+//! 127.0.0.1:0 against a fresh database per test, a RabbitMQ vhost where messages matter,
+//! and wiremock standing in for the LLM.
+
+mod action_items;
+mod api;
+mod drafts;
+mod export;
+mod llm;
+mod review;
+mod support;
+mod tenancy;
