@@ -1,0 +1,53 @@
+//! `GET`/`PUT /api/v1/warroom/settings`: which incidents of the caller's workspace get a
+//! war room (bearer token; changing needs the admin role).
+
+use axum::Json;
+use axum::extract::State;
+use incident_runtime::api::auth::{Auth, AuthState};
+use incident_runtime::api::json::ApiJson;
+use incident_runtime::api::problem::ApiProblem;
+use incident_schema::{AccessRole, Severity};
+use sqlx::PgPool;
+
+use crate::AppState;
+use crate::store::{self, Settings};
+
+impl AuthState for AppState {
+    fn auth_pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// The caller's workspace's war room settings.
+pub async fn get_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<Settings>, ApiProblem> {
+    store::settings(&state.pool, auth.workspace_id)
+        .await
+        .map(Json)
+        .map_err(|e| ApiProblem::database(&e))
+}
+
+/// Replaces them (admin).
+pub async fn put_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<Settings>,
+) -> Result<Json<Settings>, ApiProblem> {
+    auth.require(AccessRole::Admin)?;
+    let mut severities = Vec::new();
+    for s in &body.severities {
+        let severity: Severity = s.parse().map_err(|e: incident_schema::ParseError| {
+            ApiProblem::validation("severities", e.to_string())
+        })?;
+        severities.push(severity.to_string());
+    }
+    severities.sort();
+    severities.dedup();
+    let settings = Settings { severities, ..body };
+    store::put_settings(&state.pool, auth.workspace_id, &settings)
+        .await
+        .map_err(|e| ApiProblem::database(&e))?;
+    Ok(Json(settings))
+}

@@ -1,0 +1,263 @@
+//! Block Kit: the pinned summary, the "Add update" modal, and the limits both must stay
+//! within (reference §6). Long text is cut with an ellipsis, never refused.
+
+use serde_json::{Value, json};
+
+use crate::naming::truncate;
+
+/// Action ids of the summary's buttons.
+pub mod action {
+    /// `Acknowledge`.
+    pub const ACKNOWLEDGE: &str = "incident_acknowledge";
+    /// `Add update`.
+    pub const ADD_UPDATE: &str = "incident_add_update";
+    /// `Mark resolved`.
+    pub const RESOLVE: &str = "incident_resolve";
+}
+
+/// The modal's callback id.
+pub const ADD_UPDATE_CALLBACK: &str = "incident_add_update";
+
+/// What the summary shows.
+#[derive(Debug, Clone)]
+pub struct Summary<'a> {
+    /// `INC-42`.
+    pub reference: &'a str,
+    /// The incident id, carried by the buttons.
+    pub incident_id: String,
+    /// The title.
+    pub title: &'a str,
+    /// The description (may be empty).
+    pub description: &'a str,
+    /// `SEV1`.
+    pub severity: &'a str,
+    /// `INVESTIGATING`.
+    pub status: &'a str,
+    /// The commander, as a mention or a name.
+    pub commander: Option<String>,
+    /// Detection time, unix seconds.
+    pub detected_at: i64,
+    /// Affected services, as `name (IMPACT)`.
+    pub services: Vec<String>,
+    /// Whether this is a drill.
+    pub is_drill: bool,
+}
+
+fn mrkdwn_field(label: &str, value: &str) -> Value {
+    json!({ "type": "mrkdwn", "text": truncate(&format!("*{label}*\n{value}"), 2000) })
+}
+
+fn button(text: &str, action_id: &str, value: &str, style: Option<&str>) -> Value {
+    let mut b = json!({
+        "type": "button",
+        "text": { "type": "plain_text", "text": truncate(text, 75), "emoji": true },
+        "action_id": action_id,
+        "value": truncate(value, 2000),
+    });
+    if let Some(style) = style {
+        b["style"] = json!(style);
+    }
+    b
+}
+
+impl Summary<'_> {
+    /// The notification fallback `text`.
+    pub fn text(&self) -> String {
+        truncate(
+            &format!(
+                "🚨 {}{}: {} ({}, {})",
+                if self.is_drill { "[DRILL] " } else { "" },
+                self.reference,
+                self.title,
+                self.severity,
+                self.status
+            ),
+            3000,
+        )
+    }
+
+    /// The blocks.
+    pub fn blocks(&self) -> Value {
+        let header = format!(
+            "🚨 {}{}: {}",
+            if self.is_drill { "[DRILL] " } else { "" },
+            self.reference,
+            self.title
+        );
+        let services = if self.services.is_empty() {
+            "none recorded".to_owned()
+        } else {
+            self.services.join(", ")
+        };
+        let detected = format!(
+            "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
+            self.detected_at,
+            chrono::DateTime::from_timestamp(self.detected_at, 0)
+                .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default()
+        );
+        let mut blocks = vec![
+            json!({ "type": "header", "text": { "type": "plain_text", "text": truncate(&header, 150), "emoji": true } }),
+            json!({ "type": "section", "fields": [
+                mrkdwn_field("Severity", self.severity),
+                mrkdwn_field("Status", self.status),
+                mrkdwn_field("Commander", self.commander.as_deref().unwrap_or("unassigned")),
+                mrkdwn_field("Detected", &detected),
+                mrkdwn_field("Affected services", &services),
+            ]}),
+        ];
+        if !self.description.trim().is_empty() {
+            blocks.push(json!({ "type": "section", "text": {
+                "type": "mrkdwn", "text": truncate(self.description.trim(), 3000)
+            }}));
+        }
+        let id = self.incident_id.as_str();
+        blocks.push(json!({ "type": "actions", "elements": [
+            button("Acknowledge", action::ACKNOWLEDGE, id, None),
+            button("Add update", action::ADD_UPDATE, id, None),
+            button("Mark resolved", action::RESOLVE, id, Some("primary")),
+        ]}));
+        Value::Array(blocks)
+    }
+}
+
+/// The "Add update" modal for `incident_id`.
+pub fn add_update_modal(incident_id: &str, reference: &str) -> Value {
+    let option = |text: &str, value: &str| json!({ "text": { "type": "plain_text", "text": text }, "value": value });
+    json!({
+        "type": "modal",
+        "callback_id": ADD_UPDATE_CALLBACK,
+        "private_metadata": incident_id,
+        "title": { "type": "plain_text", "text": truncate(&format!("Update {reference}"), 24) },
+        "submit": { "type": "plain_text", "text": "Post" },
+        "close": { "type": "plain_text", "text": "Cancel" },
+        "blocks": [
+            { "type": "input", "block_id": "message", "label": { "type": "plain_text", "text": "Update" },
+              "element": { "type": "plain_text_input", "action_id": "value", "multiline": true } },
+            { "type": "input", "block_id": "visibility", "label": { "type": "plain_text", "text": "Visibility" },
+              "element": { "type": "static_select", "action_id": "value",
+                "initial_option": option("Internal", "internal"),
+                "options": [option("Internal", "internal"), option("Public (status page)", "public")] } },
+            { "type": "input", "block_id": "status", "optional": true, "label": { "type": "plain_text", "text": "New status" },
+              "element": { "type": "static_select", "action_id": "value",
+                "options": [option("Investigating", "INVESTIGATING"), option("Identified", "IDENTIFIED"),
+                            option("Monitoring", "MONITORING"), option("Resolved", "RESOLVED")] } }
+        ]
+    })
+}
+
+fn text_len(value: &Value, pointer: &str) -> usize {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map_or(0, |s| s.chars().count())
+}
+
+/// Checks `blocks` against Block Kit's limits for a message; the reason when violated.
+pub fn validate_message_blocks(blocks: &Value) -> Result<(), String> {
+    let blocks = blocks.as_array().ok_or("blocks is not an array")?;
+    if blocks.len() > 50 {
+        return Err(format!("{} blocks, at most 50", blocks.len()));
+    }
+    for (i, block) in blocks.iter().enumerate() {
+        match block.get("type").and_then(Value::as_str) {
+            Some("header") => {
+                let n = text_len(block, "/text/text");
+                if n == 0 || n > 150 {
+                    return Err(format!("block {i}: header text of {n} characters"));
+                }
+            }
+            Some("section") => {
+                let text = block.pointer("/text/text").and_then(Value::as_str);
+                let fields = block.get("fields").and_then(Value::as_array);
+                if text.is_none() && fields.is_none() {
+                    return Err(format!("block {i}: a section needs text or fields"));
+                }
+                if let Some(text) = text
+                    && (text.is_empty() || text.chars().count() > 3000)
+                {
+                    return Err(format!("block {i}: section text out of 1..=3000"));
+                }
+                if let Some(fields) = fields {
+                    if fields.len() > 10 {
+                        return Err(format!("block {i}: {} fields, at most 10", fields.len()));
+                    }
+                    if fields.iter().any(|f| text_len(f, "/text") > 2000) {
+                        return Err(format!("block {i}: a field over 2000 characters"));
+                    }
+                }
+            }
+            Some("actions") => {
+                let elements = block
+                    .get("elements")
+                    .and_then(Value::as_array)
+                    .ok_or(format!("block {i}: actions without elements"))?;
+                if elements.len() > 25 {
+                    return Err(format!("block {i}: over 25 elements"));
+                }
+                for e in elements {
+                    if text_len(e, "/text/text") > 75
+                        || text_len(e, "/action_id") > 255
+                        || text_len(e, "/value") > 2000
+                    {
+                        return Err(format!("block {i}: a button over its limits"));
+                    }
+                }
+            }
+            Some("context" | "divider" | "input" | "image" | "rich_text") => {}
+            other => return Err(format!("block {i}: unknown type {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary<'a>(title: &'a str, description: &'a str) -> Summary<'a> {
+        Summary {
+            reference: "INC-42",
+            incident_id: "0199-id".to_owned(),
+            title,
+            description,
+            severity: "SEV1",
+            status: "INVESTIGATING",
+            commander: Some("<@U1>".to_owned()),
+            detected_at: 1_700_000_000,
+            services: vec!["api (TOTAL_OUTAGE)".to_owned()],
+            is_drill: false,
+        }
+    }
+
+    #[test]
+    fn the_summary_has_its_header_fields_and_three_buttons() {
+        let blocks = summary("DB down", "Primary is gone").blocks();
+        assert_eq!(blocks[0]["text"]["text"], "🚨 INC-42: DB down");
+        let actions: Vec<&str> = blocks[3]["elements"]
+            .as_array()
+            .expect("elements")
+            .iter()
+            .filter_map(|e| e["action_id"].as_str())
+            .collect();
+        assert_eq!(
+            actions,
+            [action::ACKNOWLEDGE, action::ADD_UPDATE, action::RESOLVE]
+        );
+        assert_eq!(validate_message_blocks(&blocks), Ok(()));
+    }
+
+    #[test]
+    fn very_long_text_is_cut_with_an_ellipsis_and_stays_valid() {
+        let title = "t".repeat(5000);
+        let description = "d".repeat(10_000);
+        let blocks = summary(&title, &description).blocks();
+        assert_eq!(validate_message_blocks(&blocks), Ok(()));
+        assert!(
+            blocks[0]["text"]["text"]
+                .as_str()
+                .expect("header")
+                .ends_with('…')
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Slack: the Web API client, request signing, form bodies and Block Kit.
+
+pub mod blocks;
+pub mod client;
+pub mod form;
+pub mod signature;
+
+pub use client::{SlackClient, SlackError};

@@ -1,0 +1,806 @@
+//! A stateful fake Slack Web API for tests and the benchmark (reference §0–§3, §8).
+//!
+//! It serves `/api/<method>` on 127.0.0.1:0 and enforces the contract our client must
+//! follow: bearer auth (`not_authed`, `invalid_auth`), JSON only where the method takes
+//! it (`invalid_arguments` for JSON to `conversations.info`, `conversations.list`,
+//! `users.info`, `users.lookupByEmail`; `missing_charset` warning), Slack's channel name
+//! rules and errors, `name_taken` for archived names, membership (`not_in_channel`,
+//! `already_in_channel`), `is_archived`/`already_archived`, `already_pinned`,
+//! `cant_update_message`, Block Kit limits (`invalid_blocks`), topics ≤ 250 (`too_long`),
+//! single-use trigger ids valid 3 s, and `ok:false` always with HTTP 200. Faults are
+//! injected before a call is applied: 429 with `Retry-After` and 500, every n-th call or
+//! queued for the next calls. Every call is recorded.
+#![allow(dead_code)]
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use incident_warroom::naming::is_valid_name;
+use incident_warroom::slack::blocks::validate_message_blocks;
+use incident_warroom::slack::form;
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// The bot token the fake accepts.
+pub const TOKEN: &str = "xoxb-fake-token";
+/// The bot's user id.
+pub const BOT: &str = "UBOT0001";
+/// The team.
+pub const TEAM: &str = "TFAKE001";
+
+const NO_JSON: &[&str] = &[
+    "conversations.info",
+    "conversations.list",
+    "users.info",
+    "users.lookupByEmail",
+];
+
+/// A channel as the fake keeps it.
+#[derive(Debug, Clone)]
+pub struct FakeChannel {
+    pub id: String,
+    pub name: String,
+    pub creator: String,
+    pub archived: bool,
+    pub members: BTreeSet<String>,
+    pub topic: String,
+    pub bookmarks: Vec<(String, String)>,
+}
+
+/// A message.
+#[derive(Debug, Clone)]
+pub struct FakeMessage {
+    pub channel: String,
+    pub ts: String,
+    pub user: String,
+    pub text: String,
+    pub blocks: Option<Value>,
+    pub updates: u32,
+}
+
+/// A recorded call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub content_type: String,
+    pub args: Value,
+    /// `ok`, the error code, or `http_429` / `http_500` for injected faults.
+    pub outcome: String,
+    pub at: Instant,
+}
+
+/// An injected fault.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// 429 with this `Retry-After` (seconds).
+    RateLimited(u64),
+    /// HTTP 500.
+    ServerError,
+}
+
+#[derive(Default)]
+struct Inner {
+    channels: Vec<FakeChannel>,
+    messages: Vec<FakeMessage>,
+    ephemeral: Vec<(String, String, String)>,
+    pins: BTreeSet<(String, String)>,
+    users: Vec<(String, String, String)>,
+    triggers: HashMap<String, (Instant, bool)>,
+    views: Vec<Value>,
+    calls: Vec<Call>,
+    responses: Vec<(String, Value)>,
+    seq: u64,
+    api_calls: u64,
+    rate_limit_every: Option<u64>,
+    server_error_every: Option<u64>,
+    retry_after: u64,
+    queued: VecDeque<(Option<String>, Fault)>,
+    revoked_scopes: BTreeSet<String>,
+}
+
+/// The fake, serving until dropped.
+#[derive(Clone)]
+pub struct FakeSlack {
+    inner: Arc<Mutex<Inner>>,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    stop: CancellationToken,
+}
+
+impl Drop for FakeSlack {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.inner) <= 2 {
+            self.stop.cancel();
+        }
+    }
+}
+
+fn ok(mut extra: Value) -> Response {
+    extra["ok"] = json!(true);
+    axum::Json(extra).into_response()
+}
+
+fn err(code: &str) -> Response {
+    axum::Json(json!({ "ok": false, "error": code })).into_response()
+}
+
+struct Args {
+    map: Map<String, Value>,
+}
+
+impl Args {
+    fn str(&self, key: &str) -> Option<String> {
+        match self.map.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+    fn json(&self, key: &str) -> Option<Value> {
+        match self.map.get(key)? {
+            Value::String(s) => serde_json::from_str(s).ok(),
+            other => Some(other.clone()),
+        }
+    }
+}
+
+impl FakeSlack {
+    /// Starts the fake on 127.0.0.1:0.
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner {
+            retry_after: 1,
+            ..Inner::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake slack");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = CancellationToken::new();
+        let fake = Self {
+            inner: inner.clone(),
+            base,
+            stop: stop.clone(),
+        };
+        let app = Router::new()
+            .route("/api/{method}", any(api))
+            .route("/response/{id}", post(response_url))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+                .expect("serve fake slack");
+        });
+        fake
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().expect("fake slack state")
+    }
+
+    /// The Web API base URL (`…/api`).
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base)
+    }
+
+    /// Adds a Slack user.
+    pub fn add_user(&self, id: &str, email: &str, name: &str) {
+        self.lock()
+            .users
+            .push((id.to_owned(), email.to_owned(), name.to_owned()));
+    }
+
+    /// Adds an archived channel named `name`, created by someone else.
+    pub fn add_archived_channel(&self, name: &str) -> String {
+        let mut inner = self.lock();
+        inner.seq += 1;
+        let id = format!("CARCH{:05}", inner.seq);
+        inner.channels.push(FakeChannel {
+            id: id.clone(),
+            name: name.to_owned(),
+            creator: "UOTHER01".to_owned(),
+            archived: true,
+            members: BTreeSet::new(),
+            topic: String::new(),
+            bookmarks: Vec::new(),
+        });
+        id
+    }
+
+    /// Answers 429 to every `n`th Web API call and 500 to every `m`th.
+    pub fn faults_every(
+        &self,
+        rate_limit: Option<u64>,
+        server_error: Option<u64>,
+        retry_after: u64,
+    ) {
+        let mut inner = self.lock();
+        inner.rate_limit_every = rate_limit;
+        inner.server_error_every = server_error;
+        inner.retry_after = retry_after;
+    }
+
+    /// Queues a fault for the next call of `method` (any method when `None`).
+    pub fn inject(&self, method: Option<&str>, fault: Fault) {
+        self.lock()
+            .queued
+            .push_back((method.map(str::to_owned), fault));
+    }
+
+    /// Takes a scope away from the token (its methods answer `missing_scope`).
+    pub fn revoke_scope(&self, scope: &str) {
+        self.lock().revoked_scopes.insert(scope.to_owned());
+    }
+
+    /// A fresh trigger id, valid 3 s and usable once.
+    pub fn trigger_id(&self) -> String {
+        let mut inner = self.lock();
+        inner.seq += 1;
+        let id = format!("{}.{}.abcdef{}", 1000 + inner.seq, 7890123, inner.seq);
+        inner.triggers.insert(id.clone(), (Instant::now(), false));
+        id
+    }
+
+    /// A response_url hosted by the fake.
+    pub fn response_url(&self) -> String {
+        let mut inner = self.lock();
+        inner.seq += 1;
+        format!("{}/response/{}", self.base, inner.seq)
+    }
+
+    /// Every recorded call.
+    pub fn calls(&self) -> Vec<Call> {
+        self.lock().calls.clone()
+    }
+
+    /// The recorded calls of `method` that succeeded.
+    pub fn ok_calls(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method && c.outcome == "ok")
+            .collect()
+    }
+
+    /// The channels.
+    pub fn channels(&self) -> Vec<FakeChannel> {
+        self.lock().channels.clone()
+    }
+
+    /// The channel with `id`.
+    pub fn channel(&self, id: &str) -> Option<FakeChannel> {
+        self.lock().channels.iter().find(|c| c.id == id).cloned()
+    }
+
+    /// The messages of `channel` (a channel id, or a user id for DMs), oldest first.
+    pub fn messages(&self, channel: &str) -> Vec<FakeMessage> {
+        self.lock()
+            .messages
+            .iter()
+            .filter(|m| m.channel == channel)
+            .cloned()
+            .collect()
+    }
+
+    /// The pinned message timestamps of `channel`.
+    pub fn pins(&self, channel: &str) -> Vec<String> {
+        self.lock()
+            .pins
+            .iter()
+            .filter(|(c, _)| c == channel)
+            .map(|(_, ts)| ts.clone())
+            .collect()
+    }
+
+    /// Ephemeral messages: (channel, user, text).
+    pub fn ephemeral(&self) -> Vec<(String, String, String)> {
+        self.lock().ephemeral.clone()
+    }
+
+    /// Opened views.
+    pub fn views(&self) -> Vec<Value> {
+        self.lock().views.clone()
+    }
+
+    /// What was posted to response_urls.
+    pub fn responses(&self) -> Vec<(String, Value)> {
+        self.lock().responses.clone()
+    }
+}
+
+async fn response_url(
+    State(fake): State<FakeSlack>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    fake.lock().responses.push((id, value));
+    ok(json!({}))
+}
+
+fn scope_of(method: &str) -> &'static str {
+    match method {
+        "conversations.create" | "conversations.archive" => "channels:manage",
+        "conversations.setTopic" => "channels:write.topic",
+        "conversations.invite" => "channels:write.invites",
+        "conversations.info" | "conversations.list" => "channels:read",
+        "conversations.join" => "channels:join",
+        "chat.postMessage" | "chat.update" | "chat.postEphemeral" => "chat:write",
+        "pins.add" => "pins:write",
+        "bookmarks.add" => "bookmarks:write",
+        "users.lookupByEmail" => "users:read.email",
+        "users.info" => "users:read",
+        _ => "",
+    }
+}
+
+/// A method's answer before it becomes HTTP.
+enum Answer {
+    Ok(Value),
+    Err(&'static str, Value),
+}
+
+fn fail(code: &'static str) -> Answer {
+    Answer::Err(code, json!({}))
+}
+
+async fn api(
+    State(fake): State<FakeSlack>,
+    Path(method): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let is_json = content_type.starts_with("application/json");
+    let mut map = Map::new();
+    let mut warning = None;
+    let mut shape_error = None;
+    if is_json {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(m)) => map = m,
+            Ok(_) => shape_error = Some("json_not_object"),
+            Err(_) => shape_error = Some("invalid_json"),
+        }
+        if !content_type.contains("charset=utf-8") {
+            warning = Some("missing_charset");
+        }
+    } else {
+        let text = String::from_utf8_lossy(&body);
+        for (k, v) in form::decode(&text)
+            .into_iter()
+            .chain(form::decode(query.as_deref().unwrap_or_default()))
+        {
+            map.insert(k, Value::String(v));
+        }
+        if content_type.contains("charset") {
+            warning = Some("superfluous_charset");
+        }
+    }
+    let args_value = Value::Object(map.clone());
+
+    // Injected faults come first: nothing is applied.
+    let fault = {
+        let mut inner = fake.lock();
+        inner.api_calls += 1;
+        let n = inner.api_calls;
+        let queued = inner
+            .queued
+            .iter()
+            .position(|(m, _)| m.as_deref().is_none_or(|m| m == method));
+        if let Some(i) = queued {
+            inner.queued.remove(i).map(|(_, f)| f)
+        } else if inner.rate_limit_every.is_some_and(|k| n % k == 0) {
+            Some(Fault::RateLimited(inner.retry_after))
+        } else if inner.server_error_every.is_some_and(|k| n % k == 0) {
+            Some(Fault::ServerError)
+        } else {
+            None
+        }
+    };
+    match fault {
+        Some(Fault::RateLimited(secs)) => {
+            fake.record(&method, &content_type, args_value, "http_429");
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", secs.to_string())],
+                axum::Json(json!({ "ok": false, "error": "ratelimited" })),
+            )
+                .into_response();
+        }
+        Some(Fault::ServerError) => {
+            fake.record(&method, &content_type, args_value, "http_500");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "<html>oops</html>").into_response();
+        }
+        None => {}
+    }
+
+    // Auth: the header, or a `token` form field.
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let token = bearer.or_else(|| {
+        if is_json {
+            None
+        } else {
+            map.get("token").and_then(Value::as_str).map(str::to_owned)
+        }
+    });
+    let answer = match (token, shape_error) {
+        (None, _) => fail("not_authed"),
+        (Some(t), _) if t != TOKEN => fail("invalid_auth"),
+        (_, Some(code)) => fail(code),
+        (Some(_), None) if is_json && NO_JSON.contains(&method.as_str()) => Answer::Err(
+            "invalid_arguments",
+            json!({ "response_metadata": { "messages": ["[ERROR] this method does not accept JSON"] } }),
+        ),
+        (Some(_), None) => {
+            let scope = scope_of(&method);
+            if fake.lock().revoked_scopes.contains(scope) {
+                Answer::Err("missing_scope", json!({ "needed": scope, "provided": "" }))
+            } else {
+                fake.lock().apply(&method, &Args { map })
+            }
+        }
+    };
+    let (outcome, mut body) = match answer {
+        Answer::Ok(mut value) => {
+            value["ok"] = json!(true);
+            if let Some(w) = warning {
+                value["warning"] = json!(w);
+                value["response_metadata"] = json!({ "warnings": [w] });
+            }
+            ("ok".to_owned(), value)
+        }
+        Answer::Err(code, mut value) => {
+            value["error"] = json!(code);
+            (code.to_owned(), value)
+        }
+    };
+    if body.get("ok").is_none() {
+        body["ok"] = json!(false);
+    }
+    fake.record(&method, &content_type, args_value, &outcome);
+    axum::Json(body).into_response()
+}
+
+impl FakeSlack {
+    fn record(&self, method: &str, content_type: &str, args: Value, outcome: &str) {
+        self.lock().calls.push(Call {
+            method: method.to_owned(),
+            content_type: content_type.to_owned(),
+            args,
+            outcome: outcome.to_owned(),
+            at: Instant::now(),
+        });
+    }
+}
+
+fn channel_json(c: &FakeChannel) -> Value {
+    json!({
+        "id": c.id, "name": c.name, "name_normalized": c.name, "is_channel": true,
+        "is_private": false, "is_archived": c.archived, "is_member": c.members.contains(BOT),
+        "creator": c.creator, "created": 1_700_000_000,
+        "topic": { "value": c.topic, "creator": BOT, "last_set": 0 },
+        "purpose": { "value": "", "creator": "", "last_set": 0 }, "previous_names": [],
+    })
+}
+
+fn user_json(id: &str, email: &str, name: &str) -> Value {
+    json!({ "id": id, "team_id": TEAM, "name": name, "real_name": name, "deleted": false,
+            "is_bot": false, "tz": "UTC",
+            "profile": { "email": email, "display_name": name, "real_name": name } })
+}
+
+impl Inner {
+    fn next_ts(&mut self) -> String {
+        self.seq += 1;
+        format!(
+            "{}.{:06}",
+            1_700_000_000 + self.seq / 1_000_000,
+            self.seq % 1_000_000
+        )
+    }
+
+    /// The channel `id` for a write by the bot: exists, not archived, bot a member.
+    fn writable(&self, id: Option<&str>) -> Result<usize, &'static str> {
+        let id = id.ok_or("channel_not_found")?;
+        let i = self
+            .channels
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or("channel_not_found")?;
+        if self.channels[i].archived {
+            return Err("is_archived");
+        }
+        if !self.channels[i].members.contains(BOT) {
+            return Err("not_in_channel");
+        }
+        Ok(i)
+    }
+
+    fn user_exists(&self, id: &str) -> bool {
+        self.users.iter().any(|(u, _, _)| u == id) || id == BOT
+    }
+
+    fn apply(&mut self, method: &str, args: &Args) -> Answer {
+        match self.try_apply(method, args) {
+            Ok(value) => Answer::Ok(value),
+            Err(code) => fail(code),
+        }
+    }
+
+    fn try_apply(&mut self, method: &str, args: &Args) -> Result<Value, &'static str> {
+        match method {
+            "auth.test" => Ok(
+                json!({ "url": "https://fake.slack.com/", "team": "Fake", "user": "incident-bot",
+                                       "team_id": TEAM, "user_id": BOT, "bot_id": "BFAKE001" }),
+            ),
+            "conversations.create" => {
+                let name = args.str("name").unwrap_or_default();
+                if name.is_empty() {
+                    return Err("invalid_name_required");
+                }
+                if name.chars().count() > 80 {
+                    return Err("invalid_name_maxlength");
+                }
+                if !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+                {
+                    return Err("invalid_name_specials");
+                }
+                if !is_valid_name(&name) {
+                    return Err("invalid_name_punctuation");
+                }
+                if self.channels.iter().any(|c| c.name == name) {
+                    return Err("name_taken");
+                }
+                self.seq += 1;
+                let channel = FakeChannel {
+                    id: format!("C{:08}", self.seq),
+                    name,
+                    creator: BOT.to_owned(),
+                    archived: false,
+                    members: BTreeSet::from([BOT.to_owned()]),
+                    topic: String::new(),
+                    bookmarks: Vec::new(),
+                };
+                let value = channel_json(&channel);
+                self.channels.push(channel);
+                Ok(json!({ "channel": value }))
+            }
+            "conversations.list" => {
+                let channels: Vec<Value> = self.channels.iter().map(channel_json).collect();
+                Ok(json!({ "channels": channels, "response_metadata": { "next_cursor": "" } }))
+            }
+            "conversations.info" => {
+                let id = args.str("channel").ok_or("channel_not_found")?;
+                let c = self
+                    .channels
+                    .iter()
+                    .find(|c| c.id == id)
+                    .ok_or("channel_not_found")?;
+                Ok(json!({ "channel": channel_json(c) }))
+            }
+            "conversations.setTopic" => {
+                let i = self.writable(args.str("channel").as_deref())?;
+                let topic = args.str("topic").ok_or("invalid_arguments")?;
+                if topic.chars().count() > 250 {
+                    return Err("too_long");
+                }
+                self.channels[i].topic = topic;
+                Ok(json!({ "channel": channel_json(&self.channels[i]) }))
+            }
+            "conversations.invite" => {
+                let i = self.writable(args.str("channel").as_deref())?;
+                let users: Vec<String> = args
+                    .str("users")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|u| u.trim().to_owned())
+                    .filter(|u| !u.is_empty())
+                    .collect();
+                if users.is_empty() {
+                    return Err("no_user");
+                }
+                if users.iter().any(|u| u == BOT) {
+                    return Err("cant_invite_self");
+                }
+                if users.iter().any(|u| !self.user_exists(u)) {
+                    return Err("user_not_found");
+                }
+                if users.iter().all(|u| self.channels[i].members.contains(u)) {
+                    return Err("already_in_channel");
+                }
+                for u in users {
+                    self.channels[i].members.insert(u);
+                }
+                Ok(json!({ "channel": channel_json(&self.channels[i]) }))
+            }
+            "conversations.join" => {
+                let id = args.str("channel").ok_or("channel_not_found")?;
+                let c = self
+                    .channels
+                    .iter_mut()
+                    .find(|c| c.id == id)
+                    .ok_or("channel_not_found")?;
+                if c.archived {
+                    return Err("is_archived");
+                }
+                c.members.insert(BOT.to_owned());
+                Ok(json!({ "channel": channel_json(c) }))
+            }
+            "conversations.archive" => {
+                let id = args.str("channel").ok_or("channel_not_found")?;
+                let i = self
+                    .channels
+                    .iter()
+                    .position(|c| c.id == id)
+                    .ok_or("channel_not_found")?;
+                if self.channels[i].archived {
+                    return Err("already_archived");
+                }
+                if !self.channels[i].members.contains(BOT) {
+                    return Err("not_in_channel");
+                }
+                self.channels[i].archived = true;
+                Ok(json!({}))
+            }
+            "chat.postMessage" => {
+                let channel = args.str("channel").ok_or("channel_not_found")?;
+                if !(channel.starts_with('U') && self.user_exists(&channel)) {
+                    self.writable(Some(&channel))?;
+                }
+                let text = args.str("text").unwrap_or_default();
+                let blocks = args.json("blocks");
+                if text.is_empty() && blocks.is_none() {
+                    return Err("no_text");
+                }
+                if let Some(b) = &blocks
+                    && validate_message_blocks(b).is_err()
+                {
+                    return Err("invalid_blocks");
+                }
+                let ts = self.next_ts();
+                self.messages.push(FakeMessage {
+                    channel: channel.clone(),
+                    ts: ts.clone(),
+                    user: BOT.to_owned(),
+                    text: text.clone(),
+                    blocks: blocks.clone(),
+                    updates: 0,
+                });
+                Ok(json!({ "channel": channel, "ts": ts,
+                           "message": { "type": "message", "subtype": "bot_message", "text": text,
+                                        "bot_id": "BFAKE001", "ts": ts, "blocks": blocks } }))
+            }
+            "chat.update" => {
+                let channel = args.str("channel").ok_or("channel_not_found")?;
+                self.writable(Some(&channel))?;
+                let ts = args.str("ts").ok_or("message_not_found")?;
+                let blocks = args.json("blocks");
+                if let Some(b) = &blocks
+                    && validate_message_blocks(b).is_err()
+                {
+                    return Err("invalid_blocks");
+                }
+                let m = self
+                    .messages
+                    .iter_mut()
+                    .find(|m| m.channel == channel && m.ts == ts)
+                    .ok_or("message_not_found")?;
+                if m.user != BOT {
+                    return Err("cant_update_message");
+                }
+                if let Some(text) = args.str("text") {
+                    m.text = text;
+                }
+                if blocks.is_some() {
+                    m.blocks = blocks;
+                }
+                m.updates += 1;
+                Ok(json!({ "channel": channel, "ts": ts, "text": m.text }))
+            }
+            "chat.postEphemeral" => {
+                let channel = args.str("channel").ok_or("channel_not_found")?;
+                let i = self.writable(Some(&channel))?;
+                let user = args.str("user").ok_or("user_not_in_channel")?;
+                if !self.channels[i].members.contains(&user) {
+                    return Err("user_not_in_channel");
+                }
+                let text = args.str("text").ok_or("no_text")?;
+                self.ephemeral.push((channel, user, text));
+                let ts = self.next_ts();
+                Ok(json!({ "message_ts": ts }))
+            }
+            "pins.add" => {
+                let channel = args.str("channel").ok_or("channel_not_found")?;
+                self.writable(Some(&channel))?;
+                let ts = args.str("timestamp").ok_or("no_item_specified")?;
+                if !self
+                    .messages
+                    .iter()
+                    .any(|m| m.channel == channel && m.ts == ts)
+                {
+                    return Err("message_not_found");
+                }
+                if !self.pins.insert((channel, ts)) {
+                    return Err("already_pinned");
+                }
+                Ok(json!({}))
+            }
+            "bookmarks.add" => {
+                let channel = args.str("channel_id").ok_or("channel_not_found")?;
+                let i = self.writable(Some(&channel))?;
+                if args.str("type").as_deref() != Some("link") {
+                    return Err("invalid_bookmark_type");
+                }
+                let link = args.str("link").unwrap_or_default();
+                if !(link.starts_with("http://") || link.starts_with("https://")) {
+                    return Err("invalid_link");
+                }
+                let title = args.str("title").unwrap_or_default();
+                self.channels[i]
+                    .bookmarks
+                    .push((title.clone(), link.clone()));
+                Ok(
+                    json!({ "bookmark": { "id": format!("Bk{}", self.seq), "channel_id": channel,
+                                         "title": title, "link": link, "type": "link" } }),
+                )
+            }
+            "users.lookupByEmail" => {
+                let email = args.str("email").unwrap_or_default().to_lowercase();
+                let (id, email, name) = self
+                    .users
+                    .iter()
+                    .find(|(_, e, _)| e.to_lowercase() == email)
+                    .ok_or("users_not_found")?;
+                Ok(json!({ "user": user_json(id, email, name) }))
+            }
+            "users.info" => {
+                let user = args.str("user").unwrap_or_default();
+                let (id, email, name) = self
+                    .users
+                    .iter()
+                    .find(|(u, _, _)| *u == user)
+                    .ok_or("user_not_found")?;
+                Ok(json!({ "user": user_json(id, email, name) }))
+            }
+            "views.open" => {
+                let trigger = args.str("trigger_id").ok_or("invalid_trigger_id")?;
+                let view = args.json("view").ok_or("invalid_arguments")?;
+                let (issued, used) = self
+                    .triggers
+                    .get_mut(&trigger)
+                    .ok_or("invalid_trigger_id")?;
+                if *used {
+                    return Err("exchanged_trigger_id");
+                }
+                if issued.elapsed() > Duration::from_secs(3) {
+                    return Err("expired_trigger_id");
+                }
+                *used = true;
+                self.views.push(view.clone());
+                Ok(
+                    json!({ "view": { "id": format!("V{}", self.seq), "type": "modal",
+                                     "callback_id": view["callback_id"],
+                                     "private_metadata": view["private_metadata"] } }),
+                )
+            }
+            _ => Err("unknown_method"),
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The war room's lifecycle, end to end: core's API → events → warroom → fake Slack.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::fake_slack::{BOT, Fault};
+use crate::support::{Stack, eventually};
+
+fn id_of(incident: &serde_json::Value) -> String {
+    incident["id"].as_str().expect("id").to_owned()
+}
+
+async fn sev1_flow(stack: &Stack) {
+    let ada = stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let grace = stack
+        .user("grace@example.com", "Grace", None, Some("UGRACE01"))
+        .await;
+    let incident = stack
+        .declare(
+            json!({ "title": "Checkout DB down", "severity": "SEV1", "commander_id": ada,
+                         "description": "Primary unreachable",
+                         "affected_services": [{ "name": "checkout", "impact": "TOTAL_OUTAGE" }] }),
+        )
+        .await;
+    let id = id_of(&incident);
+    let number = incident["number"].as_i64().expect("number");
+    let room = stack.settled(&id, 1).await;
+    let channel_id = room.channel_id.clone().expect("channel");
+
+    let channels = stack.fake.channels();
+    assert_eq!(channels.len(), 1, "exactly one channel");
+    let channel = &channels[0];
+    assert_eq!(channel.name, format!("inc-{number}-checkout-db-down"));
+    assert_eq!(
+        channel.topic,
+        "🚨 [SEV1] Checkout DB down | Status: INVESTIGATING | IC: Ada"
+    );
+    assert!(channel.members.contains("UADA0001") && channel.members.contains(BOT));
+    assert_eq!(stack.fake.pins(&channel_id).len(), 1, "one pinned summary");
+    let summary = stack
+        .fake
+        .messages(&channel_id)
+        .into_iter()
+        .next()
+        .expect("summary");
+    assert_eq!(
+        summary.blocks.as_ref().expect("blocks")[0]["text"]["text"],
+        format!("🚨 INC-{number}: Checkout DB down")
+    );
+    assert!(
+        summary
+            .blocks
+            .as_ref()
+            .expect("blocks")
+            .to_string()
+            .contains("checkout (TOTAL_OUTAGE)")
+    );
+    assert_eq!(
+        stack.fake.messages("UADA0001").len(),
+        1,
+        "the commander was briefed by DM"
+    );
+
+    // The incident carries the channel; the warroom said so.
+    let stored = eventually("channel on the incident", || async {
+        let row = stack.incident(&id).await;
+        row["slack_channel_id"].is_string().then_some(row)
+    })
+    .await;
+    assert_eq!(stored["slack_channel_id"], json!(channel_id));
+    let opened: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE publisher = 'warroom' AND payload->>'type' = 'incident.warroom_opened'",
+    )
+    .fetch_one(&stack.pool)
+    .await
+    .expect("outbox");
+    assert_eq!(opened, 1);
+    eventually("the war room note on the timeline", || async {
+        stack
+            .timeline(&id)
+            .await
+            .iter()
+            .any(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("War room opened"))
+            })
+            .then_some(())
+    })
+    .await;
+
+    // A new role holder is invited (found by email).
+    stack
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/incidents/{id}/roles/tech_lead"),
+            Some(json!({ "user_id": grace })),
+        )
+        .await;
+    eventually("grace invited", || async {
+        stack
+            .fake
+            .channel(&channel_id)
+            .filter(|c| c.members.contains("UGRACE01"))
+    })
+    .await;
+
+    // Status changes: topic and summary follow, one post each.
+    for status in ["IDENTIFIED", "MONITORING", "RESOLVED", "CLOSED"] {
+        stack.status(&id, status).await;
+        let version = stack.incident(&id).await["version"]
+            .as_i64()
+            .expect("version");
+        stack.settled(&id, version).await;
+    }
+    let channel = stack.fake.channel(&channel_id).expect("channel");
+    assert!(channel.archived, "closed → archived");
+    assert_eq!(
+        channel.topic, "🚨 [SEV1] Checkout DB down | Status: CLOSED | IC: Ada",
+        "the topic of the last state, set before archiving"
+    );
+    let messages = stack.fake.messages(&channel_id);
+    let status_posts: Vec<_> = messages
+        .iter()
+        .filter(|m| m.text.starts_with("🔄 Status"))
+        .collect();
+    assert_eq!(
+        status_posts.len(),
+        4,
+        "one post per status change: {messages:#?}"
+    );
+    assert_eq!(stack.fake.pins(&channel_id).len(), 1, "still one pin");
+    assert_eq!(stack.fake.channels().len(), 1, "still one channel");
+    let summary = &messages[0];
+    assert!(summary.updates >= 3);
+    assert!(
+        summary.text.contains("CLOSED") || summary.text.contains("RESOLVED"),
+        "{}",
+        summary.text
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_sev1_gets_one_channel_topic_members_and_pinned_summary_that_follow_it_until_archived(
+    pool: PgPool,
+) {
+    let stack = Stack::spawn(pool).await;
+    sev1_flow(&stack).await;
+    let failures = stack
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.outcome != "ok" && c.outcome != "users_not_found")
+        .map(|c| format!("{} {}", c.method, c.outcome))
+        .collect::<Vec<_>>();
+    assert!(failures.is_empty(), "no Slack call failed: {failures:?}");
+    let content_types: Vec<(String, String)> = stack
+        .fake
+        .calls()
+        .into_iter()
+        .map(|c| (c.method, c.content_type))
+        .collect();
+    for (method, content_type) in content_types {
+        if [
+            "users.lookupByEmail",
+            "conversations.info",
+            "users.info",
+            "conversations.list",
+        ]
+        .contains(&method.as_str())
+        {
+            assert_eq!(
+                content_type, "application/x-www-form-urlencoded",
+                "{method}"
+            );
+        } else {
+            assert_eq!(content_type, "application/json; charset=utf-8", "{method}");
+        }
+    }
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn rate_limits_and_server_errors_change_neither_the_end_state_nor_the_counts(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    stack.fake.faults_every(Some(3), Some(7), 0);
+    sev1_flow(&stack).await;
+    let calls = stack.fake.calls();
+    assert!(calls.iter().any(|c| c.outcome == "http_429"));
+    assert!(calls.iter().any(|c| c.outcome == "http_500"));
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_broker_connection_closed_mid_flow_converges_without_duplicates(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    let incident = stack
+        .declare(json!({ "title": "Broker chaos", "severity": "SEV2" }))
+        .await;
+    let id = id_of(&incident);
+    stack.vhost.close_all_connections();
+    stack.status(&id, "IDENTIFIED").await;
+    stack.vhost.close_all_connections();
+    stack.status(&id, "MONITORING").await;
+    let version = stack.incident(&id).await["version"]
+        .as_i64()
+        .expect("version");
+    let room = stack.settled(&id, version).await;
+    let channel = room.channel_id.expect("channel");
+    assert_eq!(stack.fake.channels().len(), 1);
+    assert_eq!(stack.fake.pins(&channel).len(), 1);
+    let posts = stack
+        .fake
+        .messages(&channel)
+        .into_iter()
+        .filter(|m| m.text.starts_with("🔄"))
+        .count();
+    assert_eq!(posts, 2);
+    assert!(
+        stack
+            .fake
+            .channel(&channel)
+            .expect("channel")
+            .topic
+            .contains("Status: MONITORING")
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn sev3_gets_no_channel_unless_configured_and_drills_get_drill_channels(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    let quiet = stack
+        .declare(json!({ "title": "Minor blip", "severity": "SEV3" }))
+        .await;
+    let drill = stack
+        .declare(json!({ "title": "Game day", "severity": "SEV2", "is_drill": true }))
+        .await;
+    let drill_room = stack.settled(&id_of(&drill), 1).await;
+    assert!(
+        stack.room(&id_of(&quiet)).await.is_none(),
+        "no room for a SEV3 by default"
+    );
+    let names: Vec<String> = stack.fake.channels().into_iter().map(|c| c.name).collect();
+    assert_eq!(names, [format!("drill-inc-{}-game-day", drill["number"])]);
+    assert!(drill_room.channel_id.is_some());
+
+    let response = stack
+        .http
+        .put(format!("{}/api/v1/warroom/settings", stack.warroom))
+        .bearer_auth(crate::support::ADMIN)
+        .json(&json!({ "severities": ["SEV3", "SEV1", "SEV2"], "drills": true, "archive_on_close": true }))
+        .send()
+        .await
+        .expect("put settings");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let anonymous = stack
+        .http
+        .put(format!("{}/api/v1/warroom/settings", stack.warroom))
+        .json(&json!({ "severities": ["SEV4"], "drills": true, "archive_on_close": true }))
+        .send()
+        .await
+        .expect("put settings");
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let now_configured = stack
+        .declare(json!({ "title": "Minor blip again", "severity": "SEV3" }))
+        .await;
+    stack.settled(&id_of(&now_configured), 1).await;
+    assert_eq!(stack.fake.channels().len(), 2);
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_name_clash_with_an_archived_channel_gets_a_suffixed_name(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    stack.fake.add_archived_channel("inc-1-db-latency");
+    let incident = stack
+        .declare(json!({ "title": "DB latency", "severity": "SEV1" }))
+        .await;
+    assert_eq!(incident["number"], 1);
+    let room = stack.settled(&id_of(&incident), 1).await;
+    let channel = stack
+        .fake
+        .channel(&room.channel_id.expect("channel"))
+        .expect("channel");
+    assert_eq!(channel.name, "inc-1-db-latency-2");
+    assert!(!channel.archived);
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_permanent_slack_error_lands_on_the_timeline_with_its_code(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    stack.fake.revoke_scope("channels:manage");
+    let incident = stack
+        .declare(json!({ "title": "No scope", "severity": "SEV1" }))
+        .await;
+    let id = id_of(&incident);
+    eventually("the failure on the timeline", || async {
+        stack
+            .timeline(&id)
+            .await
+            .iter()
+            .any(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("conversations.create failed with `missing_scope`"))
+            })
+            .then_some(())
+    })
+    .await;
+    assert!(stack.fake.channels().is_empty());
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn without_a_bot_token_the_service_starts_and_leaves_slack_alone(pool: PgPool) {
+    let stack = Stack::spawn_with(pool, false).await;
+    let incident = stack
+        .declare(json!({ "title": "Quiet", "severity": "SEV1" }))
+        .await;
+    let id = id_of(&incident);
+    // Once core has also applied a later change, the warroom has seen the declaration.
+    stack.status(&id, "IDENTIFIED").await;
+    let consumed = || async {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM inbox WHERE consumer = 'warroom.events'")
+                .fetch_one(&stack.pool)
+                .await
+                .unwrap_or(0);
+        (n >= 2).then_some(())
+    };
+    eventually("the warroom consumed both events", consumed).await;
+    assert!(stack.fake.calls().is_empty());
+    assert!(stack.room(&id).await.is_none());
+    let _ = Fault::ServerError;
+}

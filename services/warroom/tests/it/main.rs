@@ -1,0 +1,9 @@
+//! Integration tests of the warroom: core and the warroom started as in the stack, on a
+//! fresh database and RabbitMQ vhost per test, against the stateful fake Slack.
+
+mod client;
+mod fake_slack;
+mod handler;
+mod inbound;
+mod lifecycle;
+mod support;

@@ -1,0 +1,309 @@
+//! `Stack`: core and the warroom started with `start()` as `services/stack` does, each
+//! router served on 127.0.0.1:0, a vhost per test, and the fake Slack.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use figment::Figment;
+use figment::providers::Serialized;
+use incident_bus::testing::TestVhost;
+use incident_runtime::Config;
+use incident_runtime::host::Component;
+use incident_warroom::slack::{form, signature};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::fake_slack::{self, FakeSlack};
+
+/// The admin token of the `default` workspace.
+pub const ADMIN: &str = "warroom-test-bootstrap-token-0123";
+/// The Slack signing secret.
+pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+pub struct Stack {
+    pub pool: PgPool,
+    pub fake: FakeSlack,
+    pub vhost: TestVhost,
+    pub core: String,
+    pub warroom: String,
+    pub http: reqwest::Client,
+    pub shutdown: CancellationToken,
+    _components: Vec<Component>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn config(vhost: &TestVhost, fake: &FakeSlack, with_token: bool) -> Config {
+    let mut figment = Figment::new()
+        .merge(Serialized::default("amqp_url", &vhost.url))
+        .merge(Serialized::default("bootstrap_token", ADMIN))
+        .merge(Serialized::default("slack_signing_secret", SECRET))
+        .merge(Serialized::default("slack_api_url", fake.api_url()))
+        .merge(Serialized::default("outbox_poll_secs", 1));
+    if with_token {
+        figment = figment.merge(Serialized::default("slack_bot_token", fake_slack::TOKEN));
+    }
+    Config::from_figment(figment).expect("config")
+}
+
+async fn serve(component: &Component, shutdown: &CancellationToken) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = component.router.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+            .expect("serve");
+    });
+    base
+}
+
+impl Stack {
+    pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with(pool, true).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, with_token: bool) -> Self {
+        let fake = FakeSlack::start().await;
+        let vhost = TestVhost::create();
+        let shutdown = CancellationToken::new();
+        let config = config(&vhost, &fake, with_token);
+        let core = incident_core::start(config.clone(), pool.clone(), shutdown.clone())
+            .await
+            .expect("core");
+        let warroom = incident_warroom::start(config, pool.clone(), shutdown.clone())
+            .await
+            .expect("warroom");
+        // Events published before a consumer's queue exists go nowhere: wait until both
+        // services are connected, which means their queues are declared.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !core
+            .checks
+            .iter()
+            .chain(warroom.checks.iter())
+            .all(|(_, up)| up())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the services never connected to the broker"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let core_base = serve(&core, &shutdown).await;
+        let warroom_base = serve(&warroom, &shutdown).await;
+        Self {
+            pool,
+            fake,
+            vhost,
+            core: core_base,
+            warroom: warroom_base,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            shutdown,
+            _components: vec![core, warroom],
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.core))
+            .bearer_auth(ADMIN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, body) = self.call(reqwest::Method::POST, path, Some(body)).await;
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// A workspace user with a Slack account in the fake.
+    pub async fn user(
+        &self,
+        email: &str,
+        name: &str,
+        slack_id: Option<&str>,
+        in_slack: Option<&str>,
+    ) -> Uuid {
+        let mut body = json!({ "email": email, "display_name": name });
+        if let Some(id) = slack_id {
+            body["slack_user_id"] = json!(id);
+        }
+        if let Some(id) = in_slack {
+            self.fake.add_user(id, email, name);
+        }
+        let created = self.post("/api/v1/users", body).await;
+        created["id"].as_str().expect("id").parse().expect("uuid")
+    }
+
+    pub async fn declare(&self, body: Value) -> Value {
+        self.post("/api/v1/incidents", body).await
+    }
+
+    pub async fn status(&self, id: &str, status: &str) {
+        self.post(
+            &format!("/api/v1/incidents/{id}/status"),
+            json!({ "status": status }),
+        )
+        .await;
+    }
+
+    pub async fn incident(&self, id: &str) -> Value {
+        let (status, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/incidents/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn timeline(&self, id: &str) -> Vec<Value> {
+        let (_, body) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/incidents/{id}/timeline"),
+                None,
+            )
+            .await;
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    /// The room record of an incident.
+    pub async fn room(&self, id: &str) -> Option<incident_warroom::store::Room> {
+        incident_warroom::store::room(&self.pool, id.parse().expect("uuid"))
+            .await
+            .expect("room")
+    }
+
+    /// Waits (up to 60 s) until the room of `id` has applied `version` or more.
+    pub async fn settled(&self, id: &str, version: i64) -> incident_warroom::store::Room {
+        let id = id.to_owned();
+        eventually(&format!("room of {id} at version {version}"), || async {
+            self.room(&id)
+                .await
+                .filter(|r| r.applied_version >= version && r.announced)
+        })
+        .await
+    }
+
+    /// Signs and posts a Slack request to the warroom.
+    pub async fn slack_post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        at: i64,
+    ) -> (StatusCode, String) {
+        let ts = at.to_string();
+        let sig = signature::sign(SECRET, &ts, body.as_bytes());
+        self.slack_post_signed(path, content_type, body, &ts, &sig)
+            .await
+    }
+
+    pub async fn slack_post_signed(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        ts: &str,
+        sig: &str,
+    ) -> (StatusCode, String) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.warroom))
+            .header("content-type", content_type)
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", sig)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("slack request");
+        let status = response.status();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// A slash command body as Slack sends it.
+    pub fn slash_body(&self, user: &str, channel: &str, text: &str) -> String {
+        let trigger = self.fake.trigger_id();
+        let response_url = self.fake.response_url();
+        form::encode([
+            ("token", "xyzz"),
+            ("team_id", fake_slack::TEAM),
+            ("channel_id", channel),
+            ("user_id", user),
+            ("command", "/incident"),
+            ("text", text),
+            ("response_url", response_url.as_str()),
+            ("trigger_id", trigger.as_str()),
+        ])
+    }
+
+    /// A block_actions body for a button of the summary.
+    pub fn button_body(
+        &self,
+        user: &str,
+        channel: &str,
+        action_id: &str,
+        incident_id: &str,
+    ) -> String {
+        let payload = json!({
+            "type": "block_actions", "user": { "id": user }, "team": { "id": fake_slack::TEAM },
+            "trigger_id": self.fake.trigger_id(), "response_url": self.fake.response_url(),
+            "channel": { "id": channel },
+            "actions": [{ "type": "button", "action_id": action_id, "value": incident_id }],
+        });
+        form::encode([("payload", payload.to_string().as_str())])
+    }
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Polls `check` until it yields a value (60 s at most, then panics naming `what`).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
