@@ -13,7 +13,6 @@ use incident_bus::BusBuilder;
 use incident_core::access::bootstrap::bootstrap;
 use incident_core::{AppState, router};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "bench-bootstrap-token-0123456789";
@@ -31,22 +30,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn fresh_database(admin: &str) -> anyhow::Result<PgPool> {
-    let admin_pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(admin)
-        .await?;
-    sqlx::query("DROP DATABASE IF EXISTS incident_bench_core WITH (FORCE)")
-        .execute(&admin_pool)
-        .await?;
-    sqlx::query("CREATE DATABASE incident_bench_core")
-        .execute(&admin_pool)
-        .await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&format!("{base}/incident_bench_core"))
-        .await?;
-    incident_schema::migrate(&pool).await?;
+    let pool = incident_bus::testing::bench_database(admin, "incident_bench_core").await?;
     Ok(pool)
 }
 

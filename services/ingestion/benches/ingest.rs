@@ -37,7 +37,6 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -69,22 +68,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn fresh_database(admin: &str) -> anyhow::Result<PgPool> {
-    let admin_pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(admin)
-        .await?;
-    sqlx::query("DROP DATABASE IF EXISTS incident_bench_ingestion WITH (FORCE)")
-        .execute(&admin_pool)
-        .await?;
-    sqlx::query("CREATE DATABASE incident_bench_ingestion")
-        .execute(&admin_pool)
-        .await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&format!("{base}/incident_bench_ingestion"))
-        .await?;
-    incident_schema::migrate(&pool).await?;
+    let pool = incident_bus::testing::bench_database(admin, "incident_bench_ingestion").await?;
     sqlx::query("CREATE TABLE bench_alerts (fingerprint text NOT NULL, labels jsonb NOT NULL)")
         .execute(&pool)
         .await?;

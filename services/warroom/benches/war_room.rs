@@ -19,7 +19,6 @@ use incident_bus::testing::TestVhost;
 use incident_runtime::Config;
 use serde_json::json;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 
 use fake_slack::FakeSlack;
@@ -37,22 +36,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn fresh_database(admin: &str) -> anyhow::Result<PgPool> {
-    let admin_pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(admin)
-        .await?;
-    sqlx::query("DROP DATABASE IF EXISTS incident_bench_warroom WITH (FORCE)")
-        .execute(&admin_pool)
-        .await?;
-    sqlx::query("CREATE DATABASE incident_bench_warroom")
-        .execute(&admin_pool)
-        .await?;
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&format!("{base}/incident_bench_warroom"))
-        .await?;
-    incident_schema::migrate(&pool).await?;
+    let pool = incident_bus::testing::bench_database(admin, "incident_bench_warroom").await?;
     Ok(pool)
 }
 

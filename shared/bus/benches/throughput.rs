@@ -22,7 +22,6 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -109,28 +108,7 @@ where
 }
 
 async fn fresh_database(admin: &str) -> anyhow::Result<PgPool> {
-    let admin_pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(admin)
-        .await?;
-    sqlx::query("DROP DATABASE IF EXISTS incident_bench WITH (FORCE)")
-        .execute(&admin_pool)
-        .await?;
-    sqlx::query("CREATE DATABASE incident_bench")
-        .execute(&admin_pool)
-        .await?;
-    let url = format!(
-        "{}/incident_bench",
-        admin
-            .rsplit_once('/')
-            .map(|(base, _)| base)
-            .unwrap_or(admin)
-    );
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
-        .connect(&url)
-        .await?;
-    incident_schema::migrate(&pool).await?;
+    let pool = incident_bus::testing::bench_database(admin, "incident_bench").await?;
     sqlx::query("CREATE TABLE bench_effects (message_id uuid NOT NULL)")
         .execute(&pool)
         .await?;

@@ -148,3 +148,32 @@ pub async fn collect(
     }
     out
 }
+
+/// A freshly created, migrated database `name` on the server of `admin_url` (dropped
+/// first if it exists), for benchmarks that need a stable database outside `#[sqlx::test]`.
+pub async fn bench_database(admin_url: &str, name: &str) -> Result<sqlx::PgPool, sqlx::Error> {
+    use sqlx::postgres::PgPoolOptions;
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    // The name is the caller's constant, never input.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect(&format!("{base}/{name}"))
+        .await?;
+    incident_schema::migrate(&pool)
+        .await
+        .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+    Ok(pool)
+}
