@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod alert;
 pub mod auth;
 pub mod event;

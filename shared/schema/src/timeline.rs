@@ -53,6 +53,12 @@ domain_enum! {
         FieldChanged = "FIELD_CHANGED",
         /// The affected services changed.
         ServicesChanged = "SERVICES_CHANGED",
+        /// Someone was given access to a private incident.
+        MemberAdded = "MEMBER_ADDED",
+        /// Someone's explicit access to a private incident was taken away.
+        MemberRemoved = "MEMBER_REMOVED",
+        /// The incident was made private or public.
+        VisibilityChanged = "VISIBILITY_CHANGED",
     }
 }
 

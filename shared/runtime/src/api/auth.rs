@@ -36,6 +36,15 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// The caller as the private-incident rule sees it.
+    pub fn reader(&self) -> incident_schema::access::Reader {
+        incident_schema::access::Reader {
+            workspace_id: self.workspace_id,
+            user_id: self.user_id,
+            is_admin: self.role.includes(AccessRole::Admin),
+        }
+    }
+
     /// Refuses with 403 unless the token's role includes `required`.
     pub fn require(&self, required: AccessRole) -> Result<(), ApiProblem> {
         if self.role.includes(required) {

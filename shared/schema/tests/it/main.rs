@@ -4,6 +4,7 @@
 //!
 //! Run with `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test -p incident-schema`.
 
+mod access;
 mod auth;
 mod enums;
 mod fixture;
