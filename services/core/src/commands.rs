@@ -13,7 +13,6 @@
 //! - `incident.link_alert_group`: `{ "incident_id": …, "alert_group_id": … }`
 
 use futures_util::future::BoxFuture;
-use incident_bus::topology::COMMANDS;
 use incident_bus::{Envelope, Handler, HandlerError, QueueSpec};
 use incident_schema::{IncidentStatus, Role, TimelineKind};
 use serde::Deserialize;
@@ -28,7 +27,7 @@ use crate::incident::{Actor, lifecycle, store};
 
 /// The queue core consumes commands from.
 pub fn queue() -> QueueSpec {
-    QueueSpec::new("core.commands").bind(COMMANDS, "incident.*")
+    incident_bus::topology::queue(incident_bus::topology::CORE_COMMANDS)
 }
 
 #[derive(Deserialize)]

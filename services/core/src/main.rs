@@ -1,5 +1,5 @@
 //! The `incident-core` binary.
 
 fn main() -> anyhow::Result<()> {
-    incident_runtime::launch("incident-core", incident_core::run)
+    incident_bus::service::main("incident-core", incident_core::run)
 }

@@ -25,7 +25,6 @@
 
 use chrono::Utc;
 use futures_util::future::BoxFuture;
-use incident_bus::topology::ALERTS_INGEST;
 use incident_bus::{Envelope, Handler, HandlerError, QueueSpec};
 use incident_schema::IntegrationKind;
 use serde_json::Value;
@@ -39,7 +38,7 @@ use crate::source;
 
 /// The queue of the AMQP front.
 pub fn queue() -> QueueSpec {
-    QueueSpec::new("ingestion.alerts").bind(ALERTS_INGEST, "alert.#")
+    incident_bus::topology::queue(incident_bus::topology::INGESTION_ALERTS)
 }
 
 /// Ingests alerts published to `alerts.ingest`.

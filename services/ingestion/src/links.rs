@@ -20,7 +20,6 @@
 //! group resolving and the confirmation of its incident, ever miss each other.
 
 use futures_util::future::BoxFuture;
-use incident_bus::topology::EVENTS;
 use incident_bus::{Envelope, Handler, HandlerError, QueueSpec, outbox};
 use incident_schema::AlertGroupStatus;
 use incident_schema::event::{INCIDENT_ALERT_GROUP_LINKED, INCIDENT_DECLARED};
@@ -34,9 +33,7 @@ use crate::ingest::store::{self, lock_decisions};
 
 /// The queue of core's events ingestion follows.
 pub fn queue() -> QueueSpec {
-    QueueSpec::new("ingestion.events")
-        .bind(EVENTS, INCIDENT_DECLARED)
-        .bind(EVENTS, INCIDENT_ALERT_GROUP_LINKED)
+    incident_bus::topology::queue(incident_bus::topology::INGESTION_EVENTS)
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,5 @@
 //! The `incident-ingestion` binary.
 
 fn main() -> anyhow::Result<()> {
-    incident_runtime::launch("incident-ingestion", incident_ingestion::run)
+    incident_bus::service::main("incident-ingestion", incident_ingestion::run)
 }

@@ -1,5 +1,5 @@
 //! The `incident-postmortem` binary.
 
 fn main() -> anyhow::Result<()> {
-    incident_runtime::launch("incident-postmortem", incident_postmortem::run)
+    incident_bus::service::main("incident-postmortem", incident_postmortem::run)
 }

@@ -19,7 +19,6 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use incident_bus::topology::{COMMANDS, EVENTS};
 use incident_bus::{Envelope, Handler, HandlerError, QueueSpec};
 use incident_schema::IncidentStatus;
 use incident_schema::event::INCIDENT_STATUS_CHANGED;
@@ -37,12 +36,12 @@ pub const POSTMORTEM_GENERATE: &str = "postmortem.generate";
 
 /// The queue of incident events the service drafts from.
 pub fn events_queue() -> QueueSpec {
-    QueueSpec::new("postmortem.events").bind(EVENTS, INCIDENT_STATUS_CHANGED)
+    incident_bus::topology::queue(incident_bus::topology::POSTMORTEM_EVENTS)
 }
 
 /// The queue of commands addressed to the service.
 pub fn commands_queue() -> QueueSpec {
-    QueueSpec::new("postmortem.commands").bind(COMMANDS, "postmortem.*")
+    incident_bus::topology::queue(incident_bus::topology::POSTMORTEM_COMMANDS)
 }
 
 /// Drafts postmortems from events and commands.

@@ -23,7 +23,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use incident_bus::topology::EVENTS;
 use incident_bus::{Envelope, Handler, HandlerError, OutgoingMessage, QueueSpec, outbox};
 use incident_schema::event;
 use serde::Deserialize;
@@ -42,9 +41,7 @@ use crate::store::{self, Room};
 
 /// The queue the warroom consumes events from.
 pub fn queue() -> QueueSpec {
-    QueueSpec::new("warroom.events")
-        .bind(EVENTS, "incident.#")
-        .bind(EVENTS, event::POSTMORTEM_PUBLISHED)
+    incident_bus::topology::queue(incident_bus::topology::WARROOM_EVENTS)
 }
 
 /// The incident fields the war room reads from `data.incident`.

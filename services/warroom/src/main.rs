@@ -1,5 +1,5 @@
 //! The `incident-warroom` binary.
 
 fn main() -> anyhow::Result<()> {
-    incident_runtime::launch("incident-warroom", incident_warroom::run)
+    incident_bus::service::main("incident-warroom", incident_warroom::run)
 }

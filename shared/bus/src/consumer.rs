@@ -2,7 +2,9 @@
 //!
 //! For each delivery:
 //! 1. parse the envelope; a payload that is not one is rejected without requeue, so
-//!    RabbitMQ dead-letters it to `incidents.dlx` (the reason is logged);
+//!    RabbitMQ dead-letters it to `incidents.dlx` (the reason is logged); so is an event
+//!    or command whose routing key disagrees with its `type` (it was routed as one
+//!    message and would be applied as another);
 //! 2. in one transaction, record `(queue, message id)` in the inbox and run the handler;
 //!    a message already in the inbox is a duplicate and commits nothing new;
 //! 3. commit, then acknowledge. Acking only after commit means a crash in between
@@ -32,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::envelope::Envelope;
-use crate::{inbox, trace_context};
+use crate::{inbox, topology, trace_context};
 
 /// Why a handler could not apply a message.
 #[derive(Debug, thiserror::Error)]
@@ -229,6 +231,12 @@ async fn process(registration: &Registration, retry: &RetryPolicy, delivery: Del
                 return;
             }
         };
+        if let Some(reason) = misrouted(&delivery, &envelope) {
+            tracing::error!(%reason, "rejecting a misrouted message; it goes to the dead-letter queue");
+            metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => "dead_lettered").increment(1);
+            settle(delivery.acker.reject(BasicRejectOptions { requeue: false }).await, "reject");
+            return;
+        }
         let attempt = || apply(registration, &envelope);
         let result = attempt
             .retry(retry.backoff())
@@ -260,6 +268,20 @@ async fn process(registration: &Registration, retry: &RetryPolicy, delivery: Del
     }
     .instrument(span)
     .await;
+}
+
+/// Why a delivery's routing disagrees with its envelope, if it does. Events and commands
+/// are routed by their type; raw alerts (`alert.<source>`) are routed by their source.
+fn misrouted(delivery: &Delivery, envelope: &Envelope) -> Option<String> {
+    let exchange = delivery.exchange.as_str();
+    let key = delivery.routing_key.as_str();
+    let by_type = exchange == topology::EVENTS || exchange == topology::COMMANDS;
+    (by_type && key != envelope.message_type).then(|| {
+        format!(
+            "routing key {key:?} on {exchange} disagrees with the message type {:?}",
+            envelope.message_type
+        )
+    })
 }
 
 /// One attempt: inbox row and effects in one transaction.

@@ -12,6 +12,13 @@
 //! and stamps `published_at` on the confirmed ones in the same transaction. While the
 //! broker is down the outbox grows and nothing is lost. A crash between the confirm and
 //! the commit publishes a row again: consumers' inboxes absorb it.
+//!
+//! Every message is published `mandatory`. One that the broker returns unroutable although
+//! the topology contract binds a queue for it (a binding removed by hand, a broker rebuilt
+//! without the contract) is not sent: it stays in the outbox, is retried with backoff and
+//! counted in `outbox_unroutable`, and is delivered once the binding is back. One the
+//! contract routes nowhere (an event no service consumes yet) is published to nobody,
+//! as the broker would do with any unbound message.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -39,7 +46,9 @@ pub struct OutgoingMessage {
     pub exchange: String,
     /// Routing key (by convention the message type).
     pub routing_key: String,
-    /// Must reach a queue: true for commands, which need an owner to act.
+    /// Must reach a queue even when the topology contract binds none: true for commands,
+    /// which need an owner to act. (Every message is published `mandatory`; an event the
+    /// contract routes must reach its queues too, see the module doc.)
     pub mandatory: bool,
     /// The message.
     pub envelope: Envelope,
@@ -119,22 +128,30 @@ pub struct Backlog {
     pub pending: i64,
     /// Age in seconds of the oldest unpublished row (0 when none).
     pub oldest_age_secs: f64,
+    /// Unpublished rows whose last attempt came back unroutable (a missing binding).
+    pub unroutable: i64,
 }
 
 /// How many of `publisher`'s rows wait, and since when.
 pub async fn backlog(pool: &PgPool, publisher: &str) -> Result<Backlog, sqlx::Error> {
-    let (pending, oldest): (i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8
+    let (pending, oldest, unroutable): (i64, Option<f64>, i64) = sqlx::query_as(
+        "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8,
+                count(*) FILTER (WHERE last_error LIKE $2)
          FROM outbox WHERE publisher = $1 AND published_at IS NULL",
     )
     .bind(publisher)
+    .bind(format!("{UNROUTABLE_PREFIX}%"))
     .fetch_one(pool)
     .await?;
     Ok(Backlog {
         pending,
         oldest_age_secs: oldest.unwrap_or(0.0),
+        unroutable,
     })
 }
+
+/// How [`PublishError::Unroutable`] begins in `outbox.last_error`.
+const UNROUTABLE_PREFIX: &str = "no queue is bound";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -270,6 +287,8 @@ impl OutboxRelay {
                 .set(b.pending as f64);
             metrics::gauge!("outbox_oldest_pending_seconds", "publisher" => self.publisher.clone())
                 .set(b.oldest_age_secs);
+            metrics::gauge!("outbox_unroutable", "publisher" => self.publisher.clone())
+                .set(b.unroutable as f64);
         }
     }
 
@@ -309,7 +328,7 @@ impl OutboxRelay {
                         message_id: &id,
                         message_type: &row.message_type,
                         body: row.payload.as_bytes(),
-                        mandatory: row.mandatory,
+                        mandatory: true,
                     },
                     trace_context::to_field_table(&row.headers.0),
                 )
@@ -329,10 +348,23 @@ impl OutboxRelay {
         let verdicts = join_all(pending.into_iter().map(|p| p.wait())).await;
 
         let mut published = Vec::with_capacity(claimed);
+        let mut unrouted = 0_u64;
         for (row, verdict) in rows.iter().zip(verdicts) {
             match verdict {
                 Ok(()) => published.push(row.id),
+                // Nobody is meant to consume it (yet): routed nowhere, as without mandatory.
+                Err(PublishError::Unroutable { .. })
+                    if !row.mandatory
+                        && !topology::expects_route(&row.exchange, &row.routing_key) =>
+                {
+                    unrouted += 1;
+                    published.push(row.id);
+                }
                 Err(e) => {
+                    if matches!(e, PublishError::Unroutable { .. }) {
+                        metrics::counter!("outbox_unroutable_total", "publisher" => self.publisher.clone())
+                            .increment(1);
+                    }
                     tracing::warn!(id = %row.id, message_type = %row.message_type, error = %e, attempts = row.attempts + 1, "outbox row not published; will retry");
                     let delay = retry_delay(row.attempts);
                     sqlx::query(
@@ -355,6 +387,9 @@ impl OutboxRelay {
         tx.commit().await?;
         metrics::counter!("outbox_published_total", "publisher" => self.publisher.clone())
             .increment(published.len() as u64);
+        if unrouted > 0 {
+            tracing::debug!(publisher = %self.publisher, unrouted, "published events no queue is bound for");
+        }
         Ok(claimed)
     }
 

@@ -1,6 +1,7 @@
 //! A service's messaging, started the same way in every service: the supervised bus
 //! (with the service's queues and consumers), the outbox relay for the service's own
-//! events, and the pruning of old outbox and inbox rows.
+//! events, and the pruning of old outbox and inbox rows; and [`main`], the entry point of
+//! every binary (`<binary>` serves, `<binary> topology` declares the broker topology).
 
 use std::time::Duration;
 
@@ -14,7 +15,34 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Bus, BusBuilder, OutboxRelay, inbox, outbox};
+use crate::{Bus, BusBuilder, OutboxRelay, inbox, outbox, topology};
+
+/// The entry point of every binary. Without arguments it runs the service (`run`) until
+/// SIGTERM; `topology` declares the whole broker topology ([`topology::contract`]) and
+/// exits, the step a Helm pre-install/pre-upgrade Job runs before the services start.
+pub fn main<F, Fut>(binary: &'static str, run: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Config, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    match std::env::args().nth(1).as_deref() {
+        None => incident_runtime::launch(binary, run),
+        Some("topology") => incident_runtime::launch(binary, |config, _| async move {
+            topology::declare_contract(config.amqp_url.expose_secret())
+                .await
+                .context("declaring the broker topology")?;
+            tracing::info!(
+                queues = topology::contract().len(),
+                "broker topology declared"
+            );
+            Ok(())
+        }),
+        Some(other) => anyhow::bail!(
+            "unknown command {other:?}: run {binary} without arguments to serve, \
+             or `{binary} topology` to declare the broker topology and exit"
+        ),
+    }
+}
 
 /// Published outbox rows are kept this long (for inspection), then deleted.
 const OUTBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);

@@ -38,6 +38,7 @@ pub struct BusBuilder {
     retry: RetryPolicy,
     reconnect_min_delay: Duration,
     queues: Vec<QueueSpec>,
+    contract: bool,
     consumers: Vec<Registration>,
 }
 
@@ -52,8 +53,17 @@ impl BusBuilder {
             retry: RetryPolicy::default(),
             reconnect_min_delay: Duration::from_millis(100),
             queues: Vec::new(),
+            contract: true,
             consumers: Vec::new(),
         }
+    }
+
+    /// Whether to declare the whole system's topology ([`topology::contract`]) at every
+    /// connect, as every service does (the default). Benchmarks and tests of the bus
+    /// itself may leave it out to keep their vhost to their own queues.
+    pub fn declare_contract(mut self, yes: bool) -> Self {
+        self.contract = yes;
+        self
     }
 
     /// Unacknowledged deliveries each consumer may hold (bounded, never 0).
@@ -96,6 +106,21 @@ impl BusBuilder {
         });
         self.queues.push(queue);
         self
+    }
+
+    /// The contract's queues (unless left out) with this bus's own, which take precedence
+    /// over a contract queue of the same name.
+    fn queues_to_declare(&self) -> Vec<QueueSpec> {
+        let mut queues: Vec<QueueSpec> = if self.contract {
+            topology::contract()
+                .into_iter()
+                .filter(|c| !self.queues.iter().any(|q| q.name == c.name))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        queues.extend(self.queues.iter().cloned());
+        queues
     }
 
     /// Starts the supervisor. It runs until `shutdown` is cancelled; then consumers
@@ -227,7 +252,7 @@ async fn connect(config: &BusBuilder) -> lapin::Result<(Connection, Channel)> {
         .with_connection_name(LongString::from(config.service.as_str()));
     let connection = Connection::connect(&config.url, properties).await?;
     let channel = connection.create_channel().await?;
-    topology::declare(&channel, &config.queues).await?;
+    topology::declare(&channel, &config.queues_to_declare()).await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;

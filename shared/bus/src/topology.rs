@@ -1,9 +1,18 @@
 //! The RabbitMQ topology (ARCHITECTURE.md, "Messaging"), declared on every (re)connect.
 //!
+//! The topology is one contract: [`contract`] lists every service's queues and bindings,
+//! and every binary declares the whole table at every (re)connect (and the `topology`
+//! step declares it once before an install). So whichever service starts first, every
+//! event already has the queue of each consumer, even one that has never run; an event
+//! published before would otherwise be routed nowhere and lost for that consumer.
+//! [`expects_route`] tells the relay which messages the contract routes, so one that
+//! comes back unroutable (a binding removed by hand) stays in the outbox.
+//!
 //! Declaring is idempotent as long as the arguments never change: RabbitMQ answers a
 //! re-declaration with different arguments with 406 PRECONDITION_FAILED and closes the
 //! channel. Queue arguments are therefore a contract; changing one means a new queue name.
 
+use incident_schema::event;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
@@ -24,6 +33,75 @@ pub const EXCHANGES: [&str; 4] = [EVENTS, COMMANDS, ALERTS_INGEST, DLX];
 ///
 /// Always set: RabbitMQ 3.10 has no default, 4.x defaults to 20.
 pub const DEFAULT_DELIVERY_LIMIT: u32 = 5;
+
+/// Core's commands (`incident.*` on [`COMMANDS`]).
+pub const CORE_COMMANDS: &str = "core.commands";
+/// Raw alerts for ingestion's AMQP front.
+pub const INGESTION_ALERTS: &str = "ingestion.alerts";
+/// The incident events ingestion links alert groups from.
+pub const INGESTION_EVENTS: &str = "ingestion.events";
+/// Everything the war room mirrors into Slack.
+pub const WARROOM_EVENTS: &str = "warroom.events";
+/// The status changes postmortem drafts on.
+pub const POSTMORTEM_EVENTS: &str = "postmortem.events";
+/// Commands addressed to postmortem (`postmortem.*` on [`COMMANDS`]).
+pub const POSTMORTEM_COMMANDS: &str = "postmortem.commands";
+
+/// The whole system's queues and their bindings: the one table every binary declares.
+pub fn contract() -> Vec<QueueSpec> {
+    vec![
+        QueueSpec::new(CORE_COMMANDS).bind(COMMANDS, "incident.*"),
+        QueueSpec::new(INGESTION_ALERTS).bind(ALERTS_INGEST, "alert.#"),
+        QueueSpec::new(INGESTION_EVENTS)
+            .bind(EVENTS, event::INCIDENT_DECLARED)
+            .bind(EVENTS, event::INCIDENT_ALERT_GROUP_LINKED),
+        QueueSpec::new(WARROOM_EVENTS)
+            .bind(EVENTS, "incident.#")
+            .bind(EVENTS, event::POSTMORTEM_PUBLISHED),
+        QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, event::INCIDENT_STATUS_CHANGED),
+        QueueSpec::new(POSTMORTEM_COMMANDS).bind(COMMANDS, "postmortem.*"),
+    ]
+}
+
+/// The contract's queue called `name`.
+///
+/// # Panics
+/// If the contract has no such queue: a service consuming a queue outside the table is a
+/// programming error that the services' own tests catch at once.
+pub fn queue(name: &str) -> QueueSpec {
+    contract()
+        .into_iter()
+        .find(|q| q.name == name)
+        .unwrap_or_else(|| panic!("queue {name} is not in the topology contract"))
+}
+
+/// Whether the contract binds some queue to `exchange` for `routing_key`: a message
+/// for which it does must reach a queue, and one returned unroutable was not delivered.
+pub fn expects_route(exchange: &str, routing_key: &str) -> bool {
+    contract().iter().any(|q| {
+        q.bindings
+            .iter()
+            .any(|(x, pattern)| x == exchange && topic_matches(pattern, routing_key))
+    })
+}
+
+/// AMQP topic matching: words split on `.`, `*` matches one word, `#` zero or more.
+pub fn topic_matches(pattern: &str, routing_key: &str) -> bool {
+    fn go(pattern: &[&str], key: &[&str]) -> bool {
+        match (pattern.first(), key.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => {
+                go(&pattern[1..], key) || (!key.is_empty() && go(pattern, &key[1..]))
+            }
+            (Some(&"*"), Some(_)) => go(&pattern[1..], &key[1..]),
+            (Some(p), Some(k)) => p == k && go(&pattern[1..], &key[1..]),
+            _ => false,
+        }
+    }
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let key: Vec<&str> = routing_key.split('.').collect();
+    go(&pattern, &key)
+}
 
 /// One service queue: `<service>.<purpose>`, a quorum queue dead-lettering to [`DLX`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +162,21 @@ fn quorum_arguments() -> FieldTable {
     args
 }
 
+/// Connects to the broker at `url`, declares the whole contract and disconnects: the
+/// `topology` step an installer (a Helm pre-install Job) runs before the services start.
+pub async fn declare_contract(url: &str) -> lapin::Result<()> {
+    let connection = lapin::Connection::connect(
+        url,
+        lapin::ConnectionProperties::default()
+            .with_connection_name(lapin::types::LongString::from("topology")),
+    )
+    .await?;
+    let channel = connection.create_channel().await?;
+    declare(&channel, &contract()).await?;
+    let _ = channel.close(200, "declared".into()).await;
+    connection.close(200, "declared".into()).await
+}
+
 /// Declares the exchanges, the dead-letter queue and `queues` with their bindings.
 pub async fn declare(channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<()> {
     for exchange in EXCHANGES {
@@ -137,4 +230,48 @@ pub async fn declare(channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_patterns_match_as_rabbitmq_does() {
+        let cases = [
+            ("incident.*", "incident.declared", true),
+            ("incident.*", "incident.declared.extra", false),
+            ("incident.*", "incident", false),
+            ("incident.#", "incident.declared", true),
+            ("incident.#", "incident", true),
+            ("alert.#", "alert.grafana.v1", true),
+            ("#", "anything.at.all", true),
+            ("postmortem.published", "postmortem.published", true),
+            ("postmortem.published", "postmortem.drafted", false),
+            ("*.resolved", "alert_group.resolved", true),
+        ];
+        for (pattern, key, expected) in cases {
+            assert_eq!(topic_matches(pattern, key), expected, "{pattern} ~ {key}");
+        }
+    }
+
+    #[test]
+    fn the_contract_routes_what_its_consumers_need_and_nothing_else() {
+        assert!(expects_route(EVENTS, event::INCIDENT_DECLARED));
+        assert!(expects_route(EVENTS, event::POSTMORTEM_PUBLISHED));
+        assert!(expects_route(COMMANDS, "incident.declare"));
+        assert!(expects_route(COMMANDS, "postmortem.generate"));
+        assert!(expects_route(ALERTS_INGEST, "alert.alertmanager"));
+        assert!(!expects_route(EVENTS, event::ACTION_ITEM_CREATED));
+        assert!(!expects_route(COMMANDS, "nobody.listens"));
+        let names: Vec<String> = contract().into_iter().map(|q| q.name).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "queue names are unique: {names:?}"
+        );
+    }
 }

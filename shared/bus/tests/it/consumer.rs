@@ -118,6 +118,35 @@ async fn a_message_that_is_not_an_envelope_is_dead_lettered_after_one_delivery(p
     task.await.expect("supervisor ends");
 }
 
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_message_whose_routing_key_disagrees_with_its_type_is_dead_lettered_unapplied(
+    pool: PgPool,
+) {
+    effects_table(&pool).await;
+    let vhost = TestVhost::create();
+    let (bus, shutdown, task) = consuming(&vhost, &pool, Recording, 3, queue()).await;
+
+    // Routed as `test.created`, but the envelope says it is `test.deleted`.
+    let disguised = OutgoingMessage {
+        routing_key: "test.created".into(),
+        ..OutgoingMessage::event(event("test.deleted"))
+    };
+    bus.publish(&disguised).await.expect("confirmed");
+
+    let (_c, channel) = vhost.channel_with(&[]).await;
+    let dead = collect(&channel, DEAD_LETTER_QUEUE, 1, Duration::from_secs(10)).await;
+    assert_eq!(dead.len(), 1, "the message reached the dead-letter queue");
+    assert_eq!(x_death(&dead[0].properties), ("rejected".to_owned(), 1));
+    assert_eq!(
+        effect_counts(&pool).await,
+        (0, 0),
+        "it was not applied as either type"
+    );
+
+    shutdown.cancel();
+    task.await.expect("supervisor ends");
+}
+
 /// (reason, count) of the first `x-death` entry.
 fn x_death(properties: &lapin::BasicProperties) -> (String, i64) {
     let headers = properties

@@ -5,9 +5,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use incident_bus::outbox::{self, OutboxRelay, OutgoingMessage};
-use incident_bus::testing::{collect, drain};
-use incident_bus::topology::EVENTS;
+use incident_bus::testing::{collect, drain, ready_count};
+use incident_bus::topology::{self, EVENTS};
 use incident_bus::{BusBuilder, Envelope, QueueSpec};
+use lapin::options::QueueBindOptions;
+use lapin::types::FieldTable;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -233,7 +235,9 @@ async fn an_unroutable_command_waits_in_the_outbox_without_blocking_the_rows_beh
 ) {
     let vhost = TestVhost::create();
     let shutdown = CancellationToken::new();
+    // Without the system's contract, no queue takes `incident.declare` here.
     let (bus, task) = BusBuilder::new(&vhost.url, "test")
+        .declare_contract(false)
         .declare(QueueSpec::new("test.sink").bind(EVENTS, "#"))
         .start(shutdown.clone());
     let relay = tokio::spawn(
@@ -274,6 +278,115 @@ async fn an_unroutable_command_waits_in_the_outbox_without_blocking_the_rows_beh
             .expect("row");
     assert!(attempts >= 1);
     assert!(error.unwrap_or_default().contains("no queue is bound"));
+
+    shutdown.cancel();
+    relay.await.expect("relay ends");
+    task.await.expect("supervisor ends");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_event_whose_binding_is_missing_waits_in_the_outbox_and_is_delivered_once_it_is_back(
+    pool: PgPool,
+) {
+    const PUBLISHER: &str = "unroutable-test";
+    let vhost = TestVhost::create();
+    let shutdown = CancellationToken::new();
+    // The bus declares the whole contract: warroom.events and ingestion.events take
+    // `incident.declared`. Then an operator removes both bindings by hand.
+    let (bus, task) = BusBuilder::new(&vhost.url, PUBLISHER).start(shutdown.clone());
+    bus.wait_connected(&shutdown).await.expect("connects");
+    let (_c, channel) = vhost.channel_with(&[]).await;
+    let removed = [
+        (topology::WARROOM_EVENTS, "incident.#"),
+        (topology::INGESTION_EVENTS, "incident.declared"),
+    ];
+    for (queue, key) in removed {
+        channel
+            .queue_unbind(
+                queue.into(),
+                EVENTS.into(),
+                key.into(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("unbind");
+    }
+    let relay = tokio::spawn(
+        OutboxRelay::new(pool.clone(), bus.clone(), PUBLISHER)
+            .poll_interval(Duration::from_millis(200))
+            .run(shutdown.clone()),
+    );
+    let declared = OutgoingMessage::event(event("incident.declared"));
+    // No service consumes this one yet: routed nowhere, it is not held back.
+    let unconsumed = OutgoingMessage::event(event("action_item.created"));
+    let mut tx = pool.begin().await.expect("begin");
+    outbox::enqueue(&mut tx, PUBLISHER, &[declared.clone(), unconsumed.clone()])
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+
+    eventually(
+        Duration::from_secs(10),
+        "the unroutable event is held and counted",
+        || async {
+            let backlog = outbox::backlog(&pool, PUBLISHER).await.expect("backlog");
+            backlog.pending == 1 && backlog.unroutable == 1
+        },
+    )
+    .await;
+    let held: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM outbox WHERE published_at IS NULL")
+            .fetch_all(&pool)
+            .await
+            .expect("held rows");
+    assert_eq!(held, vec![declared.envelope.id]);
+    eventually(Duration::from_secs(10), "the metric shows it", || async {
+        incident_runtime::metrics::handle()
+            .render()
+            .lines()
+            .any(|l| {
+                l.starts_with("outbox_unroutable{") && l.contains(PUBLISHER) && l.ends_with(" 1")
+            })
+    })
+    .await;
+    assert_eq!(ready_count(&channel, topology::WARROOM_EVENTS).await, 0);
+
+    for (queue, key) in removed {
+        channel
+            .queue_bind(
+                queue.into(),
+                EVENTS.into(),
+                key.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind again");
+    }
+    eventually(
+        Duration::from_secs(30),
+        "the held event is published",
+        || async {
+            outbox::backlog(&pool, PUBLISHER)
+                .await
+                .expect("backlog")
+                .pending
+                == 0
+        },
+    )
+    .await;
+    for (queue, _) in removed {
+        let bodies = drain(&channel, queue).await;
+        let ids: Vec<_> = bodies
+            .iter()
+            .map(|b| serde_json::from_slice::<Envelope>(b).expect("envelope").id)
+            .collect();
+        assert_eq!(
+            ids,
+            vec![declared.envelope.id],
+            "{queue} got it exactly once"
+        );
+    }
 
     shutdown.cancel();
     relay.await.expect("relay ends");

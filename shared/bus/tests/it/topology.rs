@@ -73,7 +73,9 @@ async fn a_published_event_reaches_every_bound_queue_and_no_other() {
 async fn an_unroutable_command_is_not_counted_as_sent() {
     let vhost = TestVhost::create();
     let shutdown = CancellationToken::new();
-    let (bus, task) = BusBuilder::new(&vhost.url, "test").start(shutdown.clone());
+    let (bus, task) = BusBuilder::new(&vhost.url, "test")
+        .declare_contract(false)
+        .start(shutdown.clone());
     bus.wait_connected(&shutdown).await.expect("connects");
     let error = bus
         .publish(&OutgoingMessage::command(event("incident.declare")))
@@ -83,6 +85,39 @@ async fn an_unroutable_command_is_not_counted_as_sent() {
         matches!(error, incident_bus::PublishError::Unroutable { .. }),
         "{error}"
     );
+    shutdown.cancel();
+    task.await.expect("supervisor ends");
+}
+
+#[tokio::test]
+async fn any_service_alone_declares_every_queue_of_the_contract() {
+    let vhost = TestVhost::create();
+    let shutdown = CancellationToken::new();
+    // A bus of some other service, with no queue of its own, is the first to connect.
+    let (bus, task) = BusBuilder::new(&vhost.url, "first").start(shutdown.clone());
+    bus.wait_connected(&shutdown).await.expect("connects");
+    bus.publish(&OutgoingMessage::command(event("incident.declare")))
+        .await
+        .expect("core's queue exists before core ever ran");
+    bus.publish(&OutgoingMessage::event(event("incident.declared")))
+        .await
+        .expect("published");
+
+    let (_c, channel) = vhost.channel_with(&[]).await;
+    assert_eq!(
+        ready_count(&channel, incident_bus::topology::CORE_COMMANDS).await,
+        1
+    );
+    for queue in [
+        incident_bus::topology::WARROOM_EVENTS,
+        incident_bus::topology::INGESTION_EVENTS,
+    ] {
+        assert_eq!(ready_count(&channel, queue).await, 1, "{queue}");
+    }
+    for spec in incident_bus::topology::contract() {
+        // A passive declare fails on a missing queue.
+        ready_count(&channel, &spec.name).await;
+    }
     shutdown.cancel();
     task.await.expect("supervisor ends");
 }
