@@ -59,8 +59,13 @@ pub struct TestStack {
 impl TestStack {
     /// Starts the stack on `pool`'s database with a new vhost and waits until it is ready.
     pub async fn spawn(pool: &PgPool) -> Self {
+        Self::spawn_with(pool, &[]).await
+    }
+
+    /// [`TestStack::spawn`] with configuration overrides (`("bootstrap_token", ...)`).
+    pub async fn spawn_with(pool: &PgPool, extra: &[(&str, &str)]) -> Self {
         let vhost = TestVhost::create();
-        let config = config_for(pool, &vhost, &[]);
+        let config = config_for(pool, &vhost, extra);
         let listener = tokio::net::TcpListener::bind(config.http_addr)
             .await
             .expect("bind");
@@ -97,6 +102,18 @@ impl TestStack {
         (status, body)
     }
 
+    /// Sends `method path` with an optional bearer `token` and raw `body` (JSON content
+    /// type), returning the status, the content type and the body text.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        call(&self.client, self.addr, method, path, token, body).await
+    }
+
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -127,5 +144,115 @@ impl TestStack {
 impl Drop for TestStack {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// What a request got back.
+#[derive(Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type` header (empty when absent).
+    pub content_type: String,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Reply {
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Sends one request to `addr` (see [`TestStack::call`]).
+pub async fn call(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> Reply {
+    let mut request = client.request(method, format!("http://{addr}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.unwrap_or_default();
+    Reply {
+        status,
+        content_type,
+        text,
+    }
+}
+
+/// Runs `starters` (some of [`incident_stack::SERVICES`]) as one process would, on
+/// `pool`'s database and `vhost`, and waits until it is ready. Cancelling the returned
+/// token stops it.
+pub async fn run_services(
+    pool: &PgPool,
+    vhost: &TestVhost,
+    starters: &'static [incident_bus::service::Starter],
+    extra: &[(&str, &str)],
+) -> (
+    SocketAddr,
+    CancellationToken,
+    JoinHandle<anyhow::Result<()>>,
+) {
+    let config = config_for(pool, vhost, extra);
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(incident_bus::service::run(
+        config,
+        listener,
+        starters,
+        shutdown.clone(),
+    ));
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the services at {addr} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (addr, shutdown, task)
+}
+
+/// Polls `check` every 100 ms until it holds, failing the test after `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -1,3 +1,5 @@
 //! Whole-system tests: the stack in process against real PostgreSQL and RabbitMQ.
 
+mod first_install;
+mod problems;
 mod startup;

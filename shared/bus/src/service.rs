@@ -117,6 +117,23 @@ async fn prune_periodically(pool: PgPool, shutdown: CancellationToken) {
     }
 }
 
+/// Connections each hosted service needs at the least: its outbox relay holds one for
+/// LISTEN all the time, and its consumers, sweeps and requests need one to work with.
+pub const MIN_CONNECTIONS_PER_SERVICE: u32 = 2;
+
+/// Refuses a pool too small for `services` hosted services: with fewer connections the
+/// listeners take them all and the process never becomes ready.
+pub fn check_pool_size(max_connections: u32, services: usize) -> anyhow::Result<()> {
+    let needed = MIN_CONNECTIONS_PER_SERVICE * services as u32;
+    anyhow::ensure!(
+        max_connections >= needed,
+        "INCIDENT_DATABASE_MAX_CONNECTIONS={max_connections} is too small for the {services} \
+         service(s) this process hosts: each holds one connection for its outbox listener and \
+         needs another to work; set it to at least {needed}"
+    );
+    Ok(())
+}
+
 /// Starts one service's component on a shared pool. Each service crate exposes one.
 pub type Starter =
     fn(Config, PgPool, CancellationToken) -> BoxFuture<'static, anyhow::Result<Component>>;
@@ -130,6 +147,7 @@ pub async fn run(
     starters: &[Starter],
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    check_pool_size(config.database_max_connections, starters.len())?;
     // The recorder must exist before the components take their metric handles.
     let _ = incident_runtime::metrics::handle();
     let pool = database::connect(&config, &shutdown).await?;
@@ -141,4 +159,21 @@ pub async fn run(
         components.push(start(config.clone(), pool.clone(), shutdown.clone()).await?);
     }
     host::serve(&config, listener, pool, components, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_too_small_for_the_hosted_services_is_refused_naming_the_minimum() {
+        let error = check_pool_size(4, 5).expect_err("too small").to_string();
+        assert!(
+            error.contains("INCIDENT_DATABASE_MAX_CONNECTIONS=4"),
+            "{error}"
+        );
+        assert!(error.contains("at least 10"), "{error}");
+        check_pool_size(10, 5).expect("the default fits the stack");
+        check_pool_size(2, 1).expect("a single service needs two");
+    }
 }

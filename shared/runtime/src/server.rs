@@ -11,6 +11,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::api::problem;
+
 /// Binds the listening socket (port 0 picks a free one; tests use that).
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
@@ -19,7 +21,9 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, with request tracing,
-/// a request timeout and panics turned into 500s.
+/// a request timeout, panics turned into 500s, and every error answered as
+/// `application/problem+json` (unknown paths, wrong methods and the framework's own
+/// rejections included).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -28,11 +32,13 @@ pub async fn serve(
     let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, "HTTP server listening");
     let app = router
+        .fallback(problem::no_route)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::map_response(problem::normalise))
         .layer(TraceLayer::new_for_http());
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -51,6 +51,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// Applies every pending migration. Safe to call from any number of replicas at once:
 /// the migrator holds a Postgres advisory lock while it works, and an up-to-date database
 /// is left untouched.
+///
+/// Migrations a newer release applied and this binary does not know are tolerated, so a
+/// rollback to the previous release starts instead of crash-looping. That holds because
+/// migrations stay additive (new tables, nullable or defaulted columns, new enum values):
+/// an older binary never needs to know about them.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+    let mut migrator = sqlx::migrate!("../../migrations");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await
 }

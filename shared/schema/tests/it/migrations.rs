@@ -122,3 +122,22 @@ async fn deleting_a_workspace_deletes_everything_in_it(pool: PgPool) -> anyhow::
     );
     Ok(())
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_older_binary_starts_against_a_schema_a_newer_release_migrated(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    incident_schema::migrate(&pool).await?;
+    // What a later release leaves behind: a migration this binary has never heard of.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99999999, 'from a newer release', true, '\\x00'::bytea, 1)",
+    )
+    .execute(&pool)
+    .await?;
+
+    let strict = MIGRATOR.run(&pool).await;
+    assert!(strict.is_err(), "the plain migrator refuses: {strict:?}");
+    incident_schema::migrate(&pool).await?;
+    Ok(())
+}

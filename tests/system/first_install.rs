@@ -1,0 +1,93 @@
+//! A first install in the wrong order: events published before a consumer ever ran still
+//! reach it, because every binary declares the whole topology contract.
+
+use std::time::Duration;
+
+use incident_bus::testing::TestVhost;
+use incident_system_tests::{call, eventually, run_services};
+use reqwest::Method;
+use serde_json::json;
+use sqlx::PgPool;
+
+const TOKEN: &str = "first-install-bootstrap-token";
+
+#[sqlx::test(migrations = false)]
+async fn a_resolve_before_postmortem_ever_ran_is_drafted_once_it_starts(pool: PgPool) {
+    let vhost = TestVhost::create();
+    let client = reqwest::Client::new();
+    // Core alone, on a vhost no other service has ever connected to.
+    let (core, core_stop, core_task) = run_services(
+        &pool,
+        &vhost,
+        &incident_stack::SERVICES[0..1],
+        &[("bootstrap_token", TOKEN)],
+    )
+    .await;
+    let declared = call(
+        &client,
+        core,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(TOKEN),
+        Some(
+            serde_json::to_vec(&json!({ "title": "Checkout is down", "severity": "SEV1" }))
+                .expect("json"),
+        ),
+    )
+    .await;
+    assert_eq!(declared.status, 201, "{}", declared.text);
+    let resolved = call(
+        &client,
+        core,
+        Method::POST,
+        "/api/v1/incidents/INC-1/status",
+        Some(TOKEN),
+        Some(
+            serde_json::to_vec(&json!({ "status": "RESOLVED", "message": "rolled back" }))
+                .expect("json"),
+        ),
+    )
+    .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.text);
+    // Every event core wrote is confirmed by the broker before postmortem exists at all.
+    eventually(
+        Duration::from_secs(20),
+        "core's outbox is drained",
+        || async {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("outbox");
+            pending == 0
+        },
+    )
+    .await;
+    let drafted: i64 = sqlx::query_scalar("SELECT count(*) FROM postmortems")
+        .fetch_one(&pool)
+        .await
+        .expect("postmortems");
+    assert_eq!(drafted, 0, "nobody has drafted yet");
+
+    // Postmortem starts for the first time, in its own process.
+    let (_pm, pm_stop, pm_task) =
+        run_services(&pool, &vhost, &incident_stack::SERVICES[4..5], &[]).await;
+    eventually(Duration::from_secs(30), "the resolve is drafted", || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM postmortems p JOIN incidents i ON i.id = p.incident_id WHERE i.number = 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("postmortems");
+        n == 1
+    })
+    .await;
+
+    pm_stop.cancel();
+    core_stop.cancel();
+    pm_task
+        .await
+        .expect("joins")
+        .expect("postmortem stops cleanly");
+    core_task.await.expect("joins").expect("core stops cleanly");
+}
