@@ -7,22 +7,7 @@ use std::time::Duration;
 use incident_bus::testing::TestVhost;
 use sqlx::PgPool;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_incident-stack");
-
-fn server_url() -> String {
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    url.rsplit_once('/')
-        .map(|(base, _)| base.to_owned())
-        .unwrap_or(url)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use crate::support::{BINARY, free_port, server_url};
 
 #[test]
 fn a_bad_value_stops_start_up_with_a_message_naming_the_key() {
