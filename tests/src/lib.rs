@@ -9,32 +9,16 @@ use figment::Figment;
 use figment::providers::Serialized;
 use incident_bus::testing::TestVhost;
 use incident_runtime::Config;
+pub use incident_testkit::http::{Client, Reply};
+pub use incident_testkit::{db, eventually};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// The PostgreSQL server tests use (the `#[sqlx::test]` master URL), without a database.
-fn server_url() -> String {
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let url = url.split('?').next().unwrap_or_default().to_owned();
-    url.rsplit_once('/')
-        .map(|(base, _)| base.to_owned())
-        .unwrap_or(url)
-}
-
 /// A configuration for `pool`'s database and `vhost`, on port 0, with `extra` overrides.
 pub fn config_for(pool: &PgPool, vhost: &TestVhost, extra: &[(&str, &str)]) -> Config {
-    let database = pool
-        .connect_options()
-        .get_database()
-        .unwrap_or("postgres")
-        .to_owned();
     let mut figment = Figment::new()
-        .merge(Serialized::default(
-            "database_url",
-            format!("{}/{database}", server_url()),
-        ))
+        .merge(Serialized::default("database_url", db::database_url(pool)))
         .merge(Serialized::default("amqp_url", vhost.url.clone()))
         .merge(Serialized::default("http_addr", "127.0.0.1:0"))
         .merge(Serialized::default("outbox_poll_secs", 1));
@@ -102,8 +86,7 @@ impl TestStack {
         (status, body)
     }
 
-    /// Sends `method path` with an optional bearer `token` and raw `body` (JSON content
-    /// type), returning the status, the content type and the body text.
+    /// Sends `method path` with an optional bearer `token` and raw JSON `body`.
     pub async fn call(
         &self,
         method: reqwest::Method,
@@ -111,7 +94,7 @@ impl TestStack {
         token: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Reply {
-        call(&self.client, self.addr, method, path, token, body).await
+        Client::new(self.addr).call(method, path, token, body).await
     }
 
     /// Waits until `/readyz` answers 200.
@@ -144,58 +127,6 @@ impl TestStack {
 impl Drop for TestStack {
     fn drop(&mut self) {
         self.shutdown.cancel();
-    }
-}
-
-/// What a request got back.
-#[derive(Debug)]
-pub struct Reply {
-    /// The HTTP status.
-    pub status: u16,
-    /// The `Content-Type` header (empty when absent).
-    pub content_type: String,
-    /// The body as text.
-    pub text: String,
-}
-
-impl Reply {
-    /// The body as JSON (`Null` when it is not JSON).
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.text).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// Sends one request to `addr` (see [`TestStack::call`]).
-pub async fn call(
-    client: &reqwest::Client,
-    addr: SocketAddr,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Vec<u8>>,
-) -> Reply {
-    let mut request = client.request(method, format!("http://{addr}{path}"));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = response.text().await.unwrap_or_default();
-    Reply {
-        status,
-        content_type,
-        text,
     }
 }
 
@@ -239,20 +170,4 @@ pub async fn run_services(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     (addr, shutdown, task)
-}
-
-/// Polls `check` every 100 ms until it holds, failing the test after `timeout`.
-pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

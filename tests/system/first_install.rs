@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use incident_bus::testing::TestVhost;
-use incident_system_tests::{call, eventually, run_services};
+use incident_system_tests::{Client, eventually, run_services};
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
@@ -14,7 +14,6 @@ const TOKEN: &str = "first-install-bootstrap-token";
 #[sqlx::test(migrations = false)]
 async fn a_resolve_before_postmortem_ever_ran_is_drafted_once_it_starts(pool: PgPool) {
     let vhost = TestVhost::create();
-    let client = reqwest::Client::new();
     // Core alone, on a vhost no other service has ever connected to.
     let (core, core_stop, core_task) = run_services(
         &pool,
@@ -23,31 +22,30 @@ async fn a_resolve_before_postmortem_ever_ran_is_drafted_once_it_starts(pool: Pg
         &[("bootstrap_token", TOKEN)],
     )
     .await;
-    let declared = call(
-        &client,
-        core,
-        Method::POST,
-        "/api/v1/incidents",
-        Some(TOKEN),
-        Some(
-            serde_json::to_vec(&json!({ "title": "Checkout is down", "severity": "SEV1" }))
-                .expect("json"),
-        ),
-    )
-    .await;
+    let client = Client::new(core);
+    let declared = client
+        .call(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(TOKEN),
+            Some(
+                serde_json::to_vec(&json!({ "title": "Checkout is down", "severity": "SEV1" }))
+                    .expect("json"),
+            ),
+        )
+        .await;
     assert_eq!(declared.status, 201, "{}", declared.text);
-    let resolved = call(
-        &client,
-        core,
-        Method::POST,
-        "/api/v1/incidents/INC-1/status",
-        Some(TOKEN),
-        Some(
-            serde_json::to_vec(&json!({ "status": "RESOLVED", "message": "rolled back" }))
-                .expect("json"),
-        ),
-    )
-    .await;
+    let resolved = client
+        .call(
+            Method::POST,
+            "/api/v1/incidents/INC-1/status",
+            Some(TOKEN),
+            Some(
+                serde_json::to_vec(&json!({ "status": "RESOLVED", "message": "rolled back" }))
+                    .expect("json"),
+            ),
+        )
+        .await;
     assert_eq!(resolved.status, 200, "{}", resolved.text);
     // Every event core wrote is confirmed by the broker before postmortem exists at all.
     eventually(

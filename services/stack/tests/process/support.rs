@@ -10,38 +10,13 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
+pub use incident_testkit::db::{database_url, free_port, server_url};
+pub use incident_testkit::eventually;
+
 /// The binary under test.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_incident-stack");
 /// The bootstrap token the fault suite's stacks start with.
 pub const TOKEN: &str = "fault-suite-bootstrap-token";
-
-/// The PostgreSQL server tests use, without a database.
-pub fn server_url() -> String {
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let url = url.split('?').next().unwrap_or_default().to_owned();
-    url.rsplit_once('/')
-        .map(|(base, _)| base.to_owned())
-        .unwrap_or(url)
-}
-
-/// The URL of `pool`'s database.
-pub fn database_url(pool: &PgPool) -> String {
-    let database = pool
-        .connect_options()
-        .get_database()
-        .unwrap_or("postgres")
-        .to_owned();
-    format!("{}/{database}", server_url())
-}
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// The stack as a child process, restartable on the same port and configuration.
 pub struct StackProcess {
@@ -208,22 +183,6 @@ pub fn burst(
         });
     }
     (outcome, clients)
-}
-
-/// Waits for `check`, polling every 200 ms, failing after `timeout`.
-pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// The counts compared after a fault: every accepted alert stored once, every group

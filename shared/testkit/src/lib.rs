@@ -1,0 +1,19 @@
+//! Test support shared by every crate's integration tests (a dev-dependency only):
+//!
+//! - [`db`]: the PostgreSQL server `#[sqlx::test]` uses and a test database's URL;
+//! - [`wait`]: [`eventually`], polling a condition with a deadline;
+//! - [`http`]: serving a router on `127.0.0.1:0`, and a client whose replies assert
+//!   `application/problem+json`;
+//! - [`fixtures`]: workspaces, users and API tokens written straight through the schema
+//!   crate, so a service's tests need no other service to mint a token;
+//! - [`TestVhost`]: a RabbitMQ vhost per test (from the bus crate's `testing` feature).
+//!
+//! A crate's own `tests/it/support.rs` keeps only what is its own.
+
+pub mod db;
+pub mod fixtures;
+pub mod http;
+pub mod wait;
+
+pub use incident_bus::testing::TestVhost;
+pub use wait::eventually;
