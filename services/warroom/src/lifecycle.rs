@@ -14,10 +14,19 @@
 //! (`slack_channel_id`, `slack_channel_url`), emits `incident.warroom_opened` and asks
 //! core for a timeline note (`incident.add_update`, kind `NOTE`, internal).
 //!
-//! Slack failures: transient ones (429 past the client's retries, 5xx, timeouts) fail the
-//! delivery transiently so the runner retries it; permanent ones (`channel_not_found`,
-//! `missing_scope`, ...) are logged with their code, recorded, and put on the incident's
-//! timeline once per code, and the delivery is acknowledged.
+//! Steps fail on their own. The channel, topic, summary (and its pin), the event's post
+//! and the archive are the war room; the rest is optional and best effort: the commander's
+//! DM, the invite of each role holder, the email lookup of a user. Slack failures:
+//!
+//! - transient ones (429 past the client's retries, 5xx, timeouts) fail the delivery
+//!   transiently so the runner retries it, whichever step they hit: nothing is lost;
+//! - a permanent refusal of an optional step (`cannot_dm_bot`, `user_not_found`,
+//!   `not_allowed_token_type`, any other `ok:false`) is logged at WARN, recorded in
+//!   `warroom_step_failures`, put on the incident's timeline once per step and code, and
+//!   skipped: the other steps carry on;
+//! - a permanent refusal of a war room step (`channel_not_found`, `missing_scope`, ...) is
+//!   logged with its code, recorded, and put on the incident's timeline once per code, and
+//!   the delivery is acknowledged.
 
 use std::sync::Arc;
 
@@ -171,6 +180,28 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The result of an optional step: its value, `None` when Slack refused it for good
+    /// (recorded and skipped), or the transient failure that retries the delivery.
+    async fn optional<T>(
+        &self,
+        step: &str,
+        result: Result<T, SlackError>,
+    ) -> Result<Option<T>, StepError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => {
+                let code = refusal_code(&e);
+                tracing::warn!(
+                    incident = %self.snap.reference, step, method = e.method(), code = %code, error = %e,
+                    "slack refused an optional war room step; carrying on without it"
+                );
+                store::record_failure(self.pool, self.snap.id, step, e.method(), &code).await?;
+                Ok(None)
+            }
+        }
+    }
+
     async fn slack_id(&self, user: Uuid) -> Result<Option<(String, String)>, StepError> {
         let Some(person) = store::person(self.pool, self.snap.workspace_id, user).await? else {
             return Ok(None);
@@ -178,14 +209,17 @@ impl Run<'_> {
         if let Some(id) = person.slack_user_id {
             return Ok(Some((id, person.display_name)));
         }
-        match self.slack.client.lookup_by_email(&person.email).await {
-            Ok(found) => Ok(Some((found.id, person.display_name))),
+        let found = match self.slack.client.lookup_by_email(&person.email).await {
             Err(e) if e.is("users_not_found") => {
                 tracing::info!(user = %user, "no Slack account for this user's email; not invited");
-                Ok(None)
+                return Ok(None);
             }
-            Err(e) => Err(e.into()),
-        }
+            other => other,
+        };
+        Ok(self
+            .optional(&format!("lookup:{user}"), found)
+            .await?
+            .map(|found| (found.id, person.display_name)))
     }
 
     async fn display_name(&self, user: Option<Uuid>) -> Result<Option<String>, StepError> {
@@ -298,19 +332,21 @@ impl Run<'_> {
                 if room.invited.contains(&slack_user) {
                     continue;
                 }
-                match client
-                    .invite(channel, std::slice::from_ref(&slack_user))
-                    .await
+                let invited = tolerate(
+                    client
+                        .invite(channel, std::slice::from_ref(&slack_user))
+                        .await,
+                    &["already_in_channel"],
+                );
+                // A refused invite is tried again on a later event (the account may be
+                // fixed by then); its refusal reaches the timeline once.
+                if self
+                    .optional(&format!("invite:{slack_user}"), invited)
+                    .await?
+                    .is_some()
                 {
-                    Ok(()) => {}
-                    Err(e) if e.is("already_in_channel") => {}
-                    Err(e) if e.is("user_not_found") || e.is("cant_invite") => {
-                        tracing::warn!(error = %e, "could not invite a role holder");
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+                    store::add_invited(self.pool, snap.id, &slack_user).await?;
                 }
-                store::add_invited(self.pool, snap.id, &slack_user).await?;
             }
 
             // The commander's briefing.
@@ -324,7 +360,10 @@ impl Run<'_> {
                          and hand over explicitly if you step away.",
                         snap.reference, snap.title, snap.severity
                     );
-                    client.post_message(&slack_user, &text, None).await?;
+                    let sent = client.post_message(&slack_user, &text, None).await;
+                    // Refused or not, this commander's briefing is done: a refusal is
+                    // recorded and not repeated on every later event.
+                    self.optional(&format!("dm:{commander}"), sent).await?;
                 }
                 store::set(self.pool, snap.id, "briefed_commander", commander).await?;
             }
@@ -494,6 +533,52 @@ impl Run<'_> {
     }
 }
 
+/// The code a refusal is recorded under: Slack's own, else what the answer was.
+fn refusal_code(e: &SlackError) -> String {
+    match e {
+        SlackError::Http { status, .. } => format!("http_{status}"),
+        other => other.code().unwrap_or("unexpected_answer").to_owned(),
+    }
+}
+
+/// What an optional step's key means, for the timeline.
+fn describe_step(step: &str) -> &'static str {
+    match step.split_once(':').map_or(step, |(kind, _)| kind) {
+        "dm" => "the Incident Commander's DM",
+        "invite" => "the invite of a role holder",
+        "lookup" => "the Slack lookup of a role holder",
+        _ => "an optional step",
+    }
+}
+
+/// Asks core for one timeline note per optional step refused since the last delivery, in
+/// the delivery's transaction.
+async fn note_failures(
+    conn: &mut PgConnection,
+    snap: &Snapshot,
+    message: &Envelope,
+) -> Result<(), HandlerError> {
+    for failure in store::take_unnoted_failures(conn, snap.id).await? {
+        send_command(
+            conn,
+            "incident.add_update",
+            snap.workspace_id,
+            json!({
+                "incident_id": snap.id,
+                "message": format!(
+                    "Slack war room: {} ({}) failed with `{}`; the war room carries on without it",
+                    describe_step(&failure.step), failure.method, failure.code
+                ),
+                "is_public": false,
+                "kind": "NOTE",
+            }),
+            Some(message),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 fn channel_url(identity: &Identity, channel: &str) -> String {
     match &identity.url {
         Some(url) => format!("{}/archives/{channel}", url.trim_end_matches('/')),
@@ -539,7 +624,7 @@ async fn handle(
         snap: &snap,
     };
     match step(&run, conn).await {
-        Ok(()) => Ok(()),
+        Ok(()) => note_failures(conn, &snap, message).await,
         Err(StepError::Db(e)) => Err(e.into()),
         Err(StepError::Slack(e)) if e.is_transient() => Err(HandlerError::transient(e)),
         Err(StepError::Slack(e)) => {
@@ -565,7 +650,7 @@ async fn handle(
                 )
                 .await?;
             }
-            Ok(())
+            note_failures(conn, &snap, message).await
         }
     }
 }

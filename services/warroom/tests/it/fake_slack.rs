@@ -9,7 +9,8 @@
 //! `cant_update_message`, Block Kit limits (`invalid_blocks`), topics ≤ 250 (`too_long`),
 //! single-use trigger ids valid 3 s, and `ok:false` always with HTTP 200. Faults are
 //! injected before a call is applied: 429 with `Retry-After` and 500, every n-th call or
-//! queued for the next calls. Every call is recorded.
+//! queued for the next calls; and a method can be made to refuse a given user or channel
+//! with a chosen code, every time ([`FakeSlack::refuse`]). Every call is recorded.
 #![allow(dead_code)]
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -103,6 +104,7 @@ struct Inner {
     retry_after: u64,
     queued: VecDeque<(Option<String>, Fault)>,
     revoked_scopes: BTreeSet<String>,
+    refusals: Vec<(String, String, &'static str)>,
 }
 
 /// The fake, serving until dropped.
@@ -232,6 +234,15 @@ impl FakeSlack {
         self.lock()
             .queued
             .push_back((method.map(str::to_owned), fault));
+    }
+
+    /// Makes every later call of `method` whose `channel`, `channel_id`, `user`, `users`
+    /// or `email` argument names `target` answer `ok:false` with `code` (applying nothing),
+    /// as Slack does for `cannot_dm_bot`, `user_not_found`, `not_allowed_token_type`, ...
+    pub fn refuse(&self, method: &str, target: &str, code: &'static str) {
+        self.lock()
+            .refusals
+            .push((method.to_owned(), target.to_owned(), code));
     }
 
     /// Takes a scope away from the token (its methods answer `missing_scope`).
@@ -448,7 +459,10 @@ async fn api(
         ),
         (Some(_), None) => {
             let scope = scope_of(&method);
-            if fake.lock().revoked_scopes.contains(scope) {
+            let refused = fake.lock().refusal(&method, &Args { map: map.clone() });
+            if let Some(code) = refused {
+                fail(code)
+            } else if fake.lock().revoked_scopes.contains(scope) {
                 Answer::Err("missing_scope", json!({ "needed": scope, "provided": "" }))
             } else {
                 fake.lock().apply(&method, &Args { map })
@@ -505,6 +519,23 @@ fn user_json(id: &str, email: &str, name: &str) -> Value {
 }
 
 impl Inner {
+    /// The code of a [`FakeSlack::refuse`] rule matching this call, if any.
+    fn refusal(&self, method: &str, args: &Args) -> Option<&'static str> {
+        let targets: Vec<String> = ["channel", "channel_id", "user", "users", "email"]
+            .iter()
+            .filter_map(|key| args.str(key))
+            .flat_map(|v| {
+                v.split(',')
+                    .map(|t| t.trim().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.refusals
+            .iter()
+            .find(|(m, target, _)| m == method && targets.contains(target))
+            .map(|(_, _, code)| *code)
+    }
+
     fn next_ts(&mut self) -> String {
         self.seq += 1;
         format!(

@@ -331,3 +331,127 @@ async fn without_a_bot_token_the_service_starts_and_leaves_slack_alone(pool: PgP
     assert!(stack.room(&id).await.is_none());
     let _ = Fault::ServerError;
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_commander_whose_dm_slack_refuses_still_gets_a_full_war_room_and_the_refusal_is_recorded(
+    pool: PgPool,
+) {
+    let stack = Stack::spawn(pool).await;
+    stack
+        .fake
+        .refuse("chat.postMessage", "UADA0001", "cannot_dm_bot");
+    stack
+        .fake
+        .refuse("conversations.invite", "UGRACE01", "user_not_found");
+    let ada = stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let grace = stack
+        .user(
+            "grace@example.com",
+            "Grace",
+            Some("UGRACE01"),
+            Some("UGRACE01"),
+        )
+        .await;
+    let incident = stack
+        .declare(json!({ "title": "DM refused", "severity": "SEV1", "commander_id": ada }))
+        .await;
+    let id = id_of(&incident);
+    let room = stack.settled(&id, 1).await;
+    let channel_id = room.channel_id.clone().expect("channel");
+
+    let channel = stack.fake.channel(&channel_id).expect("channel");
+    assert_eq!(
+        channel.topic,
+        "🚨 [SEV1] DM refused | Status: INVESTIGATING | IC: Ada"
+    );
+    assert!(
+        channel.members.contains("UADA0001"),
+        "the commander is invited"
+    );
+    assert_eq!(
+        stack.fake.pins(&channel_id).len(),
+        1,
+        "the summary is pinned"
+    );
+    assert!(stack.fake.messages("UADA0001").is_empty(), "no DM went out");
+    let stored = eventually("channel on the incident", || async {
+        let row = stack.incident(&id).await;
+        row["slack_channel_id"].is_string().then_some(row)
+    })
+    .await;
+    assert_eq!(stored["slack_channel_id"], json!(channel_id));
+
+    // A role holder Slack will not invite: recorded, and the room carries on.
+    stack
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/incidents/{id}/roles/tech_lead"),
+            Some(json!({ "user_id": grace })),
+        )
+        .await;
+    for status in ["IDENTIFIED", "RESOLVED", "CLOSED"] {
+        stack.status(&id, status).await;
+        let version = stack.incident(&id).await["version"]
+            .as_i64()
+            .expect("version");
+        stack.settled(&id, version).await;
+    }
+    let channel = stack.fake.channel(&channel_id).expect("channel");
+    assert!(channel.archived, "closed → archived");
+    let status_posts = stack
+        .fake
+        .messages(&channel_id)
+        .into_iter()
+        .filter(|m| m.text.starts_with("🔄 Status"))
+        .count();
+    assert_eq!(status_posts, 3, "one post per status change");
+    let dm_attempts = stack
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage" && c.args["channel"] == "UADA0001")
+        .count();
+    assert_eq!(
+        dm_attempts, 1,
+        "a refused DM is not repeated on every event"
+    );
+
+    let failures: Vec<(String, String, String)> =
+        incident_warroom::store::step_failures(&stack.pool, id.parse().expect("uuid"))
+            .await
+            .expect("failures")
+            .into_iter()
+            .map(|f| (f.step, f.method, f.code))
+            .collect();
+    assert!(
+        failures.contains(&(
+            format!("dm:{ada}"),
+            "chat.postMessage".to_owned(),
+            "cannot_dm_bot".to_owned()
+        )),
+        "{failures:?}"
+    );
+    assert!(
+        failures.contains(&(
+            "invite:UGRACE01".to_owned(),
+            "conversations.invite".to_owned(),
+            "user_not_found".to_owned()
+        )),
+        "{failures:?}"
+    );
+    for code in ["cannot_dm_bot", "user_not_found"] {
+        let notes = eventually(&format!("{code} on the timeline"), || async {
+            let n = stack
+                .timeline(&id)
+                .await
+                .iter()
+                .filter(|e| e["message"].as_str().is_some_and(|m| m.contains(code)))
+                .count();
+            (n > 0).then_some(n)
+        })
+        .await;
+        assert_eq!(notes, 1, "{code} is noted once");
+    }
+}
