@@ -10,6 +10,11 @@
 //! redelivered event repeats nothing that was done. A snapshot older than the applied
 //! version changes neither topic nor summary.
 //!
+//! A PRIVATE incident (its `visibility`, from the snapshot, else from its row) gets a
+//! private channel (`is_private`), named `inc-42-private` and with a topic without the
+//! title; the pinned summary inside may show the title, since only members see it. User
+//! text is escaped wherever it is rendered into mrkdwn ([`crate::slack::mrkdwn`]).
+//!
 //! Once the channel exists, the handler's transaction writes it onto the incident
 //! (`slack_channel_id`, `slack_channel_url`), emits `incident.warroom_opened` and asks
 //! core for a timeline note (`incident.add_update`, kind `NOTE`, internal).
@@ -46,6 +51,7 @@ use crate::SERVICE;
 use crate::naming;
 use crate::slack::blocks::Summary;
 use crate::slack::client::Identity;
+use crate::slack::mrkdwn::escape;
 use crate::slack::{SlackClient, SlackError};
 use crate::store::{self, Room};
 
@@ -92,6 +98,9 @@ pub struct Snapshot {
     /// Drill?
     #[serde(default)]
     pub is_drill: bool,
+    /// `PUBLIC` or `PRIVATE`; absent from older snapshots (then read from the row).
+    #[serde(default)]
+    pub visibility: Option<String>,
 }
 
 /// Slack, when a bot token is configured.
@@ -177,6 +186,8 @@ struct Run<'a> {
     slack: &'a Slack,
     message: &'a Envelope,
     snap: &'a Snapshot,
+    /// Whether the incident is PRIVATE.
+    private: bool,
 }
 
 impl Run<'_> {
@@ -239,15 +250,20 @@ impl Run<'_> {
         };
         for _ in 0..50 {
             let current = name.take().unwrap_or_else(|| {
-                naming::channel_name(
-                    snap.number,
-                    &snap.title,
-                    snap.is_drill,
-                    u32::try_from(attempt).unwrap_or(0),
-                )
+                let attempt = u32::try_from(attempt).unwrap_or(0);
+                if self.private {
+                    naming::private_channel_name(snap.number, snap.is_drill, attempt)
+                } else {
+                    naming::channel_name(snap.number, &snap.title, snap.is_drill, attempt)
+                }
             });
             store::begin_create(self.pool, snap.id, snap.workspace_id, &current, attempt).await?;
-            let channel = match self.slack.client.create_channel(&current).await {
+            let created = self
+                .slack
+                .client
+                .create_conversation(&current, self.private)
+                .await;
+            let channel = match created {
                 Ok(channel) => Some(channel),
                 Err(e) if e.is("name_taken") => self.find_own(&current, &identity).await?,
                 Err(e) => return Err(e.into()),
@@ -279,9 +295,14 @@ impl Run<'_> {
     ) -> Result<Option<crate::slack::client::Channel>, StepError> {
         let mut cursor = String::new();
         loop {
-            let (channels, next) = self.slack.client.list_channels(&cursor).await?;
+            let (channels, next) = self
+                .slack
+                .client
+                .list_conversations(&cursor, self.private)
+                .await?;
             for channel in channels {
                 if channel.name == name
+                    && channel.is_private == self.private
                     && !channel.is_archived
                     && channel.creator.as_deref() == Some(identity.user_id.as_str())
                     && !store::channel_claimed(self.pool, &channel.id, self.snap.id).await?
@@ -304,7 +325,7 @@ impl Run<'_> {
             let commander = self.display_name(snap.commander_id).await?;
             let topic = naming::topic(
                 &snap.severity,
-                &snap.title,
+                (!self.private).then_some(snap.title.as_str()),
                 &snap.status,
                 commander.as_deref(),
                 snap.is_drill,
@@ -358,7 +379,9 @@ impl Run<'_> {
                         "You are the Incident Commander of *{}: {}* ({}). Join <#{channel}>, acknowledge, \
                          set the status as it moves, post an update at least every 30 minutes, \
                          and hand over explicitly if you step away.",
-                        snap.reference, snap.title, snap.severity
+                        snap.reference,
+                        escape(&snap.title),
+                        snap.severity
                     );
                     let sent = client.post_message(&slack_user, &text, None).await;
                     // Refused or not, this commander's briefing is done: a refusal is
@@ -374,7 +397,7 @@ impl Run<'_> {
                     .slack_id(user)
                     .await?
                     .map(|(id, _)| format!("<@{id}>"))
-                    .or(commander),
+                    .or(commander.as_deref().map(escape)),
                 None => None,
             };
             let services = store::services(self.pool, snap.id).await?;
@@ -434,7 +457,7 @@ impl Run<'_> {
         Ok(match person {
             Some(p) => match p.slack_user_id {
                 Some(id) => format!("<@{id}>"),
-                None => p.display_name,
+                None => escape(&p.display_name),
             },
             None => "someone".to_owned(),
         })
@@ -468,7 +491,10 @@ impl Run<'_> {
                 );
                 let message = s("message");
                 if !message.trim().is_empty() {
-                    text.push_str(&format!("\n> {}", naming::truncate(message.trim(), 3000)));
+                    text.push_str(&format!(
+                        "\n> {}",
+                        naming::truncate(&escape(message.trim()), 3000)
+                    ));
                 }
                 Some(text)
             }
@@ -509,7 +535,7 @@ impl Run<'_> {
                     format!(
                         "📣 {} update: {}",
                         if public { "Public" } else { "Internal" },
-                        naming::truncate(message, 3000)
+                        naming::truncate(&escape(message), 3000)
                     )
                 })
             }
@@ -617,11 +643,16 @@ async fn handle(
         .bind(snap.id.to_string())
         .execute(&mut *conn)
         .await?;
+    let visibility = match &snap.visibility {
+        Some(v) => Some(v.clone()),
+        None => store::visibility(&war_room.pool, snap.id).await?,
+    };
     let run = Run {
         pool: &war_room.pool,
         slack,
         message,
         snap: &snap,
+        private: visibility.as_deref() == Some("PRIVATE"),
     };
     match step(&run, conn).await {
         Ok(()) => note_failures(conn, &snap, message).await,
