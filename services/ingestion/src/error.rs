@@ -167,6 +167,16 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Domain(e) => e.status_and_code().0,
+            Self::Problem(p) => p.status,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {

@@ -1,7 +1,8 @@
 //! The daily digest: one `workspace.daily_digest` event per workspace and occurrence of
 //! the digest schedule, for the war room to post: open incidents by severity, SLA
 //! breaches of the last 24 hours, and overdue action items. Drills are left out of all
-//! three, as they are out of every SLA statistic.
+//! three, as they are out of every SLA statistic, and so are PRIVATE incidents: the digest
+//! is posted where everyone reads it, and a private incident does not exist for them.
 //!
 //! Exactly once per occurrence, however many replicas run the schedule: the transaction
 //! that builds the digest first claims the occurrence in `job_runs` with
@@ -186,6 +187,7 @@ pub async fn build_digests(
     let open: Vec<(Uuid, Severity, i64)> = sqlx::query_as(
         "SELECT workspace_id, severity, count(*) FROM incidents
          WHERE status IN ('INVESTIGATING', 'IDENTIFIED', 'MONITORING') AND NOT is_drill
+           AND visibility = 'PUBLIC'
          GROUP BY workspace_id, severity",
     )
     .fetch_all(&mut *conn)
@@ -193,6 +195,8 @@ pub async fn build_digests(
     let breaches: Vec<(Uuid, SlaTarget, i64)> = sqlx::query_as(
         "SELECT workspace_id, target, count(*) FROM sla_events
          WHERE kind = 'BREACH' AND NOT is_drill AND detected_at > now() - interval '24 hours'
+           AND EXISTS (SELECT 1 FROM incidents i
+                       WHERE i.id = sla_events.incident_id AND i.visibility = 'PUBLIC')
          GROUP BY workspace_id, target",
     )
     .fetch_all(&mut *conn)
@@ -211,7 +215,7 @@ pub async fn build_digests(
          JOIN incidents i ON i.id = p.incident_id
          WHERE a.status IN ('OPEN', 'IN_PROGRESS') AND a.due_date IS NOT NULL
            AND a.due_date < (now() AT TIME ZONE 'UTC')::date
-           AND NOT i.is_drill
+           AND NOT i.is_drill AND i.visibility = 'PUBLIC'
          ORDER BY a.workspace_id, a.due_date, a.id",
     )
     .fetch_all(&mut *conn)

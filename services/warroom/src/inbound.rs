@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::lifecycle::send_command;
 use crate::slack::blocks::{self, action};
-use crate::slack::{form, signature};
+use crate::slack::{form, mrkdwn, signature};
 use crate::store::{self, Person};
 
 /// The Slack routes (state: [`AppState`]).
@@ -285,7 +285,8 @@ async fn run_slash(
             )
             .await?;
             Ok(format!(
-                "Declaring *{title}* ({severity}). A war room follows for the configured severities."
+                "Declaring *{}* ({severity}). A war room follows for the configured severities.",
+                mrkdwn::escape(&title)
             ))
         }
         other => {
@@ -304,7 +305,7 @@ async fn run_slash(
                     .map_err(server_error)?;
                     Ok(match row {
                         Some((n, title, sev, status)) => {
-                            format!("INC-{n}: {title} — {sev}, {status}")
+                            format!("INC-{n}: {} — {sev}, {status}", mrkdwn::escape(&title))
                         }
                         None => "No such incident.".to_owned(),
                     })

@@ -10,14 +10,28 @@
 //! redelivered event repeats nothing that was done. A snapshot older than the applied
 //! version changes neither topic nor summary.
 //!
+//! A PRIVATE incident (its `visibility`, from the snapshot, else from its row) gets a
+//! private channel (`is_private`), named `inc-42-private` and with a topic without the
+//! title; the pinned summary inside may show the title, since only members see it. User
+//! text is escaped wherever it is rendered into mrkdwn ([`crate::slack::mrkdwn`]).
+//!
 //! Once the channel exists, the handler's transaction writes it onto the incident
 //! (`slack_channel_id`, `slack_channel_url`), emits `incident.warroom_opened` and asks
 //! core for a timeline note (`incident.add_update`, kind `NOTE`, internal).
 //!
-//! Slack failures: transient ones (429 past the client's retries, 5xx, timeouts) fail the
-//! delivery transiently so the runner retries it; permanent ones (`channel_not_found`,
-//! `missing_scope`, ...) are logged with their code, recorded, and put on the incident's
-//! timeline once per code, and the delivery is acknowledged.
+//! Steps fail on their own. The channel, topic, summary (and its pin), the event's post
+//! and the archive are the war room; the rest is optional and best effort: the commander's
+//! DM, the invite of each role holder, the email lookup of a user. Slack failures:
+//!
+//! - transient ones (429 past the client's retries, 5xx, timeouts) fail the delivery
+//!   transiently so the runner retries it, whichever step they hit: nothing is lost;
+//! - a permanent refusal of an optional step (`cannot_dm_bot`, `user_not_found`,
+//!   `not_allowed_token_type`, any other `ok:false`) is logged at WARN, recorded in
+//!   `warroom_step_failures`, put on the incident's timeline once per step and code, and
+//!   skipped: the other steps carry on;
+//! - a permanent refusal of a war room step (`channel_not_found`, `missing_scope`, ...) is
+//!   logged with its code, recorded, and put on the incident's timeline once per code, and
+//!   the delivery is acknowledged.
 
 use std::sync::Arc;
 
@@ -36,6 +50,7 @@ use crate::SERVICE;
 use crate::naming;
 use crate::slack::blocks::Summary;
 use crate::slack::client::Identity;
+use crate::slack::mrkdwn::escape;
 use crate::slack::{SlackClient, SlackError};
 use crate::store::{self, Room};
 
@@ -80,6 +95,9 @@ pub struct Snapshot {
     /// Drill?
     #[serde(default)]
     pub is_drill: bool,
+    /// `PUBLIC` or `PRIVATE`; absent from older snapshots (then read from the row).
+    #[serde(default)]
+    pub visibility: Option<String>,
 }
 
 /// Slack, when a bot token is configured.
@@ -165,9 +183,33 @@ struct Run<'a> {
     slack: &'a Slack,
     message: &'a Envelope,
     snap: &'a Snapshot,
+    /// Whether the incident is PRIVATE.
+    private: bool,
 }
 
 impl Run<'_> {
+    /// The result of an optional step: its value, `None` when Slack refused it for good
+    /// (recorded and skipped), or the transient failure that retries the delivery.
+    async fn optional<T>(
+        &self,
+        step: &str,
+        result: Result<T, SlackError>,
+    ) -> Result<Option<T>, StepError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => {
+                let code = refusal_code(&e);
+                tracing::warn!(
+                    incident = %self.snap.reference, step, method = e.method(), code = %code, error = %e,
+                    "slack refused an optional war room step; carrying on without it"
+                );
+                store::record_failure(self.pool, self.snap.id, step, e.method(), &code).await?;
+                Ok(None)
+            }
+        }
+    }
+
     async fn slack_id(&self, user: Uuid) -> Result<Option<(String, String)>, StepError> {
         let Some(person) = store::person(self.pool, self.snap.workspace_id, user).await? else {
             return Ok(None);
@@ -175,14 +217,17 @@ impl Run<'_> {
         if let Some(id) = person.slack_user_id {
             return Ok(Some((id, person.display_name)));
         }
-        match self.slack.client.lookup_by_email(&person.email).await {
-            Ok(found) => Ok(Some((found.id, person.display_name))),
+        let found = match self.slack.client.lookup_by_email(&person.email).await {
             Err(e) if e.is("users_not_found") => {
                 tracing::info!(user = %user, "no Slack account for this user's email; not invited");
-                Ok(None)
+                return Ok(None);
             }
-            Err(e) => Err(e.into()),
-        }
+            other => other,
+        };
+        Ok(self
+            .optional(&format!("lookup:{user}"), found)
+            .await?
+            .map(|found| (found.id, person.display_name)))
     }
 
     async fn display_name(&self, user: Option<Uuid>) -> Result<Option<String>, StepError> {
@@ -202,15 +247,20 @@ impl Run<'_> {
         };
         for _ in 0..50 {
             let current = name.take().unwrap_or_else(|| {
-                naming::channel_name(
-                    snap.number,
-                    &snap.title,
-                    snap.is_drill,
-                    u32::try_from(attempt).unwrap_or(0),
-                )
+                let attempt = u32::try_from(attempt).unwrap_or(0);
+                if self.private {
+                    naming::private_channel_name(snap.number, snap.is_drill, attempt)
+                } else {
+                    naming::channel_name(snap.number, &snap.title, snap.is_drill, attempt)
+                }
             });
             store::begin_create(self.pool, snap.id, snap.workspace_id, &current, attempt).await?;
-            let channel = match self.slack.client.create_channel(&current).await {
+            let created = self
+                .slack
+                .client
+                .create_conversation(&current, self.private)
+                .await;
+            let channel = match created {
                 Ok(channel) => Some(channel),
                 Err(e) if e.is("name_taken") => self.find_own(&current, &identity).await?,
                 Err(e) => return Err(e.into()),
@@ -242,9 +292,14 @@ impl Run<'_> {
     ) -> Result<Option<crate::slack::client::Channel>, StepError> {
         let mut cursor = String::new();
         loop {
-            let (channels, next) = self.slack.client.list_channels(&cursor).await?;
+            let (channels, next) = self
+                .slack
+                .client
+                .list_conversations(&cursor, self.private)
+                .await?;
             for channel in channels {
                 if channel.name == name
+                    && channel.is_private == self.private
                     && !channel.is_archived
                     && channel.creator.as_deref() == Some(identity.user_id.as_str())
                     && !store::channel_claimed(self.pool, &channel.id, self.snap.id).await?
@@ -267,7 +322,7 @@ impl Run<'_> {
             let commander = self.display_name(snap.commander_id).await?;
             let topic = naming::topic(
                 &snap.severity,
-                &snap.title,
+                (!self.private).then_some(snap.title.as_str()),
                 &snap.status,
                 commander.as_deref(),
                 snap.is_drill,
@@ -295,19 +350,21 @@ impl Run<'_> {
                 if room.invited.contains(&slack_user) {
                     continue;
                 }
-                match client
-                    .invite(channel, std::slice::from_ref(&slack_user))
-                    .await
+                let invited = tolerate(
+                    client
+                        .invite(channel, std::slice::from_ref(&slack_user))
+                        .await,
+                    &["already_in_channel"],
+                );
+                // A refused invite is tried again on a later event (the account may be
+                // fixed by then); its refusal reaches the timeline once.
+                if self
+                    .optional(&format!("invite:{slack_user}"), invited)
+                    .await?
+                    .is_some()
                 {
-                    Ok(()) => {}
-                    Err(e) if e.is("already_in_channel") => {}
-                    Err(e) if e.is("user_not_found") || e.is("cant_invite") => {
-                        tracing::warn!(error = %e, "could not invite a role holder");
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
+                    store::add_invited(self.pool, snap.id, &slack_user).await?;
                 }
-                store::add_invited(self.pool, snap.id, &slack_user).await?;
             }
 
             // The commander's briefing.
@@ -319,9 +376,14 @@ impl Run<'_> {
                         "You are the Incident Commander of *{}: {}* ({}). Join <#{channel}>, acknowledge, \
                          set the status as it moves, post an update at least every 30 minutes, \
                          and hand over explicitly if you step away.",
-                        snap.reference, snap.title, snap.severity
+                        snap.reference,
+                        escape(&snap.title),
+                        snap.severity
                     );
-                    client.post_message(&slack_user, &text, None).await?;
+                    let sent = client.post_message(&slack_user, &text, None).await;
+                    // Refused or not, this commander's briefing is done: a refusal is
+                    // recorded and not repeated on every later event.
+                    self.optional(&format!("dm:{commander}"), sent).await?;
                 }
                 store::set(self.pool, snap.id, "briefed_commander", commander).await?;
             }
@@ -332,7 +394,7 @@ impl Run<'_> {
                     .slack_id(user)
                     .await?
                     .map(|(id, _)| format!("<@{id}>"))
-                    .or(commander),
+                    .or(commander.as_deref().map(escape)),
                 None => None,
             };
             let services = store::services(self.pool, snap.id).await?;
@@ -392,7 +454,7 @@ impl Run<'_> {
         Ok(match person {
             Some(p) => match p.slack_user_id {
                 Some(id) => format!("<@{id}>"),
-                None => p.display_name,
+                None => escape(&p.display_name),
             },
             None => "someone".to_owned(),
         })
@@ -426,7 +488,10 @@ impl Run<'_> {
                 );
                 let message = s("message");
                 if !message.trim().is_empty() {
-                    text.push_str(&format!("\n> {}", naming::truncate(message.trim(), 3000)));
+                    text.push_str(&format!(
+                        "\n> {}",
+                        naming::truncate(&escape(message.trim()), 3000)
+                    ));
                 }
                 Some(text)
             }
@@ -467,7 +532,7 @@ impl Run<'_> {
                     format!(
                         "📣 {} update: {}",
                         if public { "Public" } else { "Internal" },
-                        naming::truncate(message, 3000)
+                        naming::truncate(&escape(message), 3000)
                     )
                 })
             }
@@ -489,6 +554,52 @@ impl Run<'_> {
             _ => None,
         })
     }
+}
+
+/// The code a refusal is recorded under: Slack's own, else what the answer was.
+fn refusal_code(e: &SlackError) -> String {
+    match e {
+        SlackError::Http { status, .. } => format!("http_{status}"),
+        other => other.code().unwrap_or("unexpected_answer").to_owned(),
+    }
+}
+
+/// What an optional step's key means, for the timeline.
+fn describe_step(step: &str) -> &'static str {
+    match step.split_once(':').map_or(step, |(kind, _)| kind) {
+        "dm" => "the Incident Commander's DM",
+        "invite" => "the invite of a role holder",
+        "lookup" => "the Slack lookup of a role holder",
+        _ => "an optional step",
+    }
+}
+
+/// Asks core for one timeline note per optional step refused since the last delivery, in
+/// the delivery's transaction.
+async fn note_failures(
+    conn: &mut PgConnection,
+    snap: &Snapshot,
+    message: &Envelope,
+) -> Result<(), HandlerError> {
+    for failure in store::take_unnoted_failures(conn, snap.id).await? {
+        send_command(
+            conn,
+            "incident.add_update",
+            snap.workspace_id,
+            json!({
+                "incident_id": snap.id,
+                "message": format!(
+                    "Slack war room: {} ({}) failed with `{}`; the war room carries on without it",
+                    describe_step(&failure.step), failure.method, failure.code
+                ),
+                "is_public": false,
+                "kind": "NOTE",
+            }),
+            Some(message),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn channel_url(identity: &Identity, channel: &str) -> String {
@@ -529,14 +640,19 @@ async fn handle(
         .bind(snap.id.to_string())
         .execute(&mut *conn)
         .await?;
+    let visibility = match &snap.visibility {
+        Some(v) => Some(v.clone()),
+        None => store::visibility(&war_room.pool, snap.id).await?,
+    };
     let run = Run {
         pool: &war_room.pool,
         slack,
         message,
         snap: &snap,
+        private: visibility.as_deref() == Some("PRIVATE"),
     };
     match step(&run, conn).await {
-        Ok(()) => Ok(()),
+        Ok(()) => note_failures(conn, &snap, message).await,
         Err(StepError::Db(e)) => Err(e.into()),
         Err(StepError::Slack(e)) if e.is_transient() => Err(HandlerError::transient(e)),
         Err(StepError::Slack(e)) => {
@@ -562,7 +678,7 @@ async fn handle(
                 )
                 .await?;
             }
-            Ok(())
+            note_failures(conn, &snap, message).await
         }
     }
 }

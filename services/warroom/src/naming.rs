@@ -1,6 +1,12 @@
 //! Channel names and topics within Slack's rules (reference §2 and §6): names are
 //! lowercase `a-z0-9-_`, at most 80 characters and not punctuation only; topics are at
-//! most 250 characters.
+//! most 250 characters, their user text escaped for mrkdwn.
+//!
+//! A PRIVATE incident's name and topic never carry its title (`inc-42-private`,
+//! `🔒 [SEV1] Private incident | …`): a channel's name shows in places its members do not
+//! control (invites, links, search, notifications).
+
+use crate::slack::mrkdwn::escape;
 
 /// Slack's longest channel name.
 pub const MAX_NAME: usize = 80;
@@ -44,6 +50,12 @@ pub fn channel_name(number: i64, title: &str, is_drill: bool, attempt: u32) -> S
     }
 }
 
+/// The channel name of PRIVATE incident `number`: `[drill-]inc-<number>-private`, with
+/// the same `name_taken` suffixes as [`channel_name`], and no title.
+pub fn private_channel_name(number: i64, is_drill: bool, attempt: u32) -> String {
+    channel_name(number, "private", is_drill, attempt)
+}
+
 /// Whether Slack accepts `name` (what the fake enforces).
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -65,21 +77,27 @@ pub fn truncate(text: &str, max: usize) -> String {
 }
 
 /// The topic: `🚨 [SEV1] <title> | Status: INVESTIGATING | IC: <name>`, the title cut so
-/// the whole fits in 250 characters. A drill says so.
+/// the whole fits in 250 characters. A drill says so. Without a title (a PRIVATE
+/// incident) it reads `🔒 [SEV1] Private incident | …`. Title and name are escaped.
 pub fn topic(
     severity: &str,
-    title: &str,
+    title: Option<&str>,
     status: &str,
     commander: Option<&str>,
     is_drill: bool,
 ) -> String {
-    let head = format!("🚨 {}[{severity}] ", if is_drill { "[DRILL] " } else { "" });
+    let mark = if title.is_some() { "🚨" } else { "🔒" };
+    let head = format!(
+        "{mark} {}[{severity}] ",
+        if is_drill { "[DRILL] " } else { "" }
+    );
     let tail = format!(
         " | Status: {status} | IC: {}",
-        truncate(commander.unwrap_or("unassigned"), 60)
+        truncate(&escape(commander.unwrap_or("unassigned")), 60)
     );
     let room = MAX_TOPIC.saturating_sub(head.chars().count() + tail.chars().count());
-    format!("{head}{}{tail}", truncate(title.trim(), room))
+    let title = title.map_or_else(|| "Private incident".to_owned(), |t| escape(t.trim()));
+    format!("{head}{}{tail}", truncate(&title, room))
 }
 
 #[cfg(test)]
@@ -128,11 +146,42 @@ mod tests {
     #[test]
     fn the_topic_reads_as_specified_and_fits() {
         assert_eq!(
-            topic("SEV1", "DB down", "INVESTIGATING", Some("Ada"), false),
+            topic("SEV1", Some("DB down"), "INVESTIGATING", Some("Ada"), false),
             "🚨 [SEV1] DB down | Status: INVESTIGATING | IC: Ada"
         );
-        let long = topic("SEV2", &"x".repeat(400), "MONITORING", Some("Grace"), true);
+        let long = topic(
+            "SEV2",
+            Some(&"x".repeat(400)),
+            "MONITORING",
+            Some("Grace"),
+            true,
+        );
         assert!(long.chars().count() <= MAX_TOPIC);
         assert!(long.ends_with("… | Status: MONITORING | IC: Grace"));
+    }
+
+    #[test]
+    fn a_private_incident_has_neither_title_in_its_name_nor_in_its_topic() {
+        assert_eq!(private_channel_name(42, false, 0), "inc-42-private");
+        assert_eq!(private_channel_name(42, true, 0), "drill-inc-42-private");
+        assert_eq!(private_channel_name(42, false, 1), "inc-42-private-2");
+        assert_eq!(
+            topic("SEV1", None, "INVESTIGATING", Some("Ada"), false),
+            "🔒 [SEV1] Private incident | Status: INVESTIGATING | IC: Ada"
+        );
+    }
+
+    #[test]
+    fn a_topic_escapes_the_title_and_the_name() {
+        assert_eq!(
+            topic(
+                "SEV1",
+                Some("<!channel> x & y"),
+                "IDENTIFIED",
+                Some("<@U1>"),
+                false
+            ),
+            "🚨 [SEV1] &lt;!channel&gt; x &amp; y | Status: IDENTIFIED | IC: &lt;@U1&gt;"
+        );
     }
 }

@@ -401,3 +401,81 @@ pub async fn first_pin_of(
     .rows_affected();
     Ok(inserted == 1)
 }
+
+/// A permanent Slack refusal of an optional war room step (`warroom_step_failures`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StepFailure {
+    /// Which step: `dm:<user id>`, `invite:<slack user id>`, `lookup:<user id>`.
+    pub step: String,
+    /// The Web API method Slack refused.
+    pub method: String,
+    /// Slack's error code.
+    pub code: String,
+    /// How many times Slack refused it.
+    pub attempts: i32,
+    /// Whether the timeline note was asked for.
+    pub noted: bool,
+}
+
+/// Records that Slack refused `step` with `code` (counting repeats).
+pub async fn record_failure(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    step: &str,
+    method: &str,
+    code: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO warroom_step_failures (incident_id, step, method, code) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (incident_id, step, code) DO UPDATE
+         SET attempts = warroom_step_failures.attempts + 1, last_at = now()",
+    )
+    .bind(incident_id)
+    .bind(step)
+    .bind(method)
+    .bind(code)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The incident's recorded step failures, oldest first.
+pub async fn step_failures(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+) -> Result<Vec<StepFailure>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT step, method, code, attempts, noted FROM warroom_step_failures
+         WHERE incident_id = $1 ORDER BY first_at, step, code",
+    )
+    .bind(incident_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Marks the failures not yet on the timeline as noted and returns them, in the caller's
+/// transaction (which also holds the notes' commands).
+pub async fn take_unnoted_failures(
+    conn: &mut PgConnection,
+    incident_id: Uuid,
+) -> Result<Vec<StepFailure>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE warroom_step_failures SET noted = true
+         WHERE incident_id = $1 AND NOT noted
+         RETURNING step, method, code, attempts, noted",
+    )
+    .bind(incident_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The incident's visibility (`PUBLIC` / `PRIVATE`), for snapshots that do not carry it.
+pub async fn visibility(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT visibility::text FROM incidents WHERE id = $1")
+        .bind(incident_id)
+        .fetch_optional(db)
+        .await
+}

@@ -123,7 +123,31 @@ pub(crate) async fn body(request: Request, state: &AppState) -> Result<Bytes, In
     })
 }
 
+/// Receives one notification and logs its failure: a client's mistake (a malformed or
+/// invalid body, a wrong secret, an unknown or disabled integration, too large a body) at
+/// WARN, since nothing is wrong with us; anything else at ERROR.
 async fn receive(
+    state: AppState,
+    kind: IntegrationKind,
+    id: &str,
+    headers: &HeaderMap,
+    uri: &Uri,
+    request: Request,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let result = receive_notification(state, kind, id, headers, uri, request).await;
+    if let Err(e) = &result {
+        let status = e.status();
+        let route = format!("/webhooks/{}/{{integration}}", kind.as_str().to_lowercase());
+        if status.is_client_error() {
+            tracing::warn!(integration_id = %id, kind = %kind, %route, status = status.as_u16(), error = %e, "webhook refused");
+        } else {
+            tracing::error!(integration_id = %id, kind = %kind, %route, status = status.as_u16(), error = %e, "webhook failed");
+        }
+    }
+    result
+}
+
+async fn receive_notification(
     state: AppState,
     kind: IntegrationKind,
     id: &str,
@@ -178,7 +202,7 @@ fn rejection(e: &IngestError) -> &'static str {
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
     )
 )]
-#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "alertmanager"), err(Display))]
+#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "alertmanager"))]
 pub async fn alertmanager(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -212,7 +236,7 @@ pub async fn alertmanager(
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
     )
 )]
-#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "grafana"), err(Display))]
+#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "grafana"))]
 pub async fn grafana(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -247,7 +271,7 @@ pub async fn grafana(
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
     )
 )]
-#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "generic"), err(Display))]
+#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "generic"))]
 pub async fn generic(
     State(state): State<AppState>,
     Path(id): Path<String>,

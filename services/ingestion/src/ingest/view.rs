@@ -1,7 +1,10 @@
 //! Alert groups as the API shows them: the row with its decision and explanation, and
-//! its alerts. Every read is scoped by workspace.
+//! its alerts. Every read is scoped by the reader's workspace, and a group linked to an
+//! incident the reader may not read (a PRIVATE one they are not part of) is not found
+//! and not listed: the same `incident_readable` rule as everywhere.
 
 use chrono::{DateTime, Utc};
+use incident_schema::access::Reader;
 use incident_schema::{AlertGroupStatus, AlertStatus, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -119,17 +122,28 @@ const COLUMNS: &str =
      decided_at, incident_id, join_group_id, alert_count, firing_count, opened_at, resolved_at,
      last_alert_at, explanation";
 
-/// The group `id` of `workspace_id`, with its alerts.
+/// Groups whose incident (if any) the reader, `$R1` and `$R2`, may read.
+const READABLE: &str = "(incident_id IS NULL OR EXISTS (
+        SELECT 1 FROM incidents i
+        WHERE i.workspace_id = alert_groups.workspace_id AND i.id = alert_groups.incident_id
+          AND incident_readable(i, $R1, $R2)))";
+
+/// The group `id` of the reader's workspace, with its alerts, unless it is linked to an
+/// incident they may not read.
 pub async fn get(
     conn: &mut PgConnection,
-    workspace_id: Uuid,
+    reader: &Reader,
     id: Uuid,
 ) -> Result<Option<AlertGroupDetail>, sqlx::Error> {
+    let workspace_id = reader.workspace_id;
+    let readable = READABLE.replace("$R1", "$3").replace("$R2", "$4");
     let Some(group) = sqlx::query_as::<_, AlertGroupView>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM alert_groups WHERE workspace_id = $1 AND id = $2"
+        "SELECT {COLUMNS} FROM alert_groups WHERE workspace_id = $1 AND id = $2 AND {readable}"
     )))
     .bind(workspace_id)
     .bind(id)
+    .bind(reader.user_id)
+    .bind(reader.is_admin)
     .fetch_optional(&mut *conn)
     .await?
     else {
@@ -149,15 +163,16 @@ pub async fn get(
     Ok(Some(AlertGroupDetail { group, alerts }))
 }
 
-/// The workspace's groups, newest first.
+/// The reader's workspace's groups they may read, newest first.
 pub async fn list(
     conn: &mut PgConnection,
-    workspace_id: Uuid,
+    reader: &Reader,
     filter: &GroupFilter,
 ) -> Result<Vec<AlertGroupView>, sqlx::Error> {
+    let readable = READABLE.replace("$R1", "$7").replace("$R2", "$8");
     sqlx::query_as::<_, AlertGroupView>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM alert_groups
-         WHERE workspace_id = $1
+         WHERE workspace_id = $1 AND {readable}
            AND ($2::alert_group_status IS NULL OR status = $2)
            AND ($3::uuid IS NULL OR integration_id = $3)
            AND ($4::uuid IS NULL OR incident_id = $4)
@@ -165,12 +180,14 @@ pub async fn list(
          ORDER BY id DESC
          LIMIT $6"
     )))
-    .bind(workspace_id)
+    .bind(reader.workspace_id)
     .bind(filter.status)
     .bind(filter.integration_id)
     .bind(filter.incident_id)
     .bind(filter.before)
     .bind(filter.limit.unwrap_or(50).clamp(1, 200))
+    .bind(reader.user_id)
+    .bind(reader.is_admin)
     .fetch_all(conn)
     .await
 }

@@ -7,6 +7,12 @@
 //! [`IngestError::Validation`] naming the field (422). Unknown fields are ignored: sources
 //! add fields over time.
 //!
+//! NUL characters: PostgreSQL refuses `\0` in `text` and `\u0000` in `jsonb`, and a
+//! source that got an error would resend the same notification forever. So every string of
+//! a payload (object keys included) has its NULs replaced with U+FFFD before it is parsed
+//! ([`sanitise`]), and each alert concerned says so in its [`SANITISED_ANNOTATION`]
+//! annotation, naming the fields. Nothing is refused for a NUL.
+//!
 //! - [`alertmanager`]: Prometheus Alertmanager's webhook (version 4), batches included;
 //! - [`grafana`]: Grafana Alerting's webhook contact point;
 //! - [`generic`]: our documented shape, also what the AMQP front carries.
@@ -41,6 +47,9 @@ pub const MAX_ANNOTATION_VALUE: usize = 20_000;
 pub const MAX_FINGERPRINT: usize = 255;
 /// Longest source group key.
 pub const MAX_GROUP_KEY: usize = 8_192;
+
+/// The annotation that marks an alert whose strings had NUL characters replaced.
+pub const SANITISED_ANNOTATION: &str = "incident_sanitised";
 
 /// Label (or annotation) names to values.
 pub type Labels = BTreeMap<String, String>;
@@ -125,10 +134,127 @@ pub fn parse_value(
     if !value.is_object() {
         return Err(IngestError::invalid("body", "must be a JSON object"));
     }
+    if !has_nul(value) {
+        return parse_clean(kind, value, received_at);
+    }
+    let mut clean = value.clone();
+    let mut replaced = Vec::new();
+    sanitise(&mut clean, &mut Vec::new(), &mut replaced);
+    let mut notification = parse_clean(kind, &clean, received_at)?;
+    mark_sanitised(&mut notification, &replaced);
+    Ok(notification)
+}
+
+fn parse_clean(
+    kind: IntegrationKind,
+    value: &Value,
+    received_at: DateTime<Utc>,
+) -> IngestResult<Notification> {
     match kind {
         IntegrationKind::Alertmanager => alertmanager::parse(value),
         IntegrationKind::Grafana => grafana::parse(value),
         IntegrationKind::Generic => generic::parse(value, received_at),
+    }
+}
+
+/// Whether any string of `value` (or key) holds a NUL.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
+/// Where a NUL was replaced: the alert (`alerts[i]`) it was in, if any, and the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// The index in the body's `alerts`; none for a field outside them (it concerns
+    /// every alert: common labels, a group key, a single generic alert).
+    pub alert: Option<usize>,
+    /// The field's path, `alerts[0].labels.service`.
+    pub field: String,
+}
+
+/// Replaces NUL with U+FFFD in every string and key of `value`, recording where.
+pub fn sanitise(value: &mut Value, path: &mut Vec<String>, replaced: &mut Vec<Replaced>) {
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            *s = s.replace('\0', "\u{FFFD}");
+            replaced.push(located(path));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(format!("[{i}]"));
+                sanitise(item, path, replaced);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut item) in entries {
+                let key = if key.contains('\0') {
+                    let clean = key.replace('\0', "\u{FFFD}");
+                    path.push(clean.clone());
+                    replaced.push(located(path));
+                    path.pop();
+                    clean
+                } else {
+                    key
+                };
+                path.push(key.clone());
+                sanitise(&mut item, path, replaced);
+                path.pop();
+                map.insert(key, item);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn located(path: &[String]) -> Replaced {
+    let alert = match path {
+        [first, index, ..] if first == "alerts" => index
+            .strip_prefix('[')
+            .and_then(|i| i.strip_suffix(']'))
+            .and_then(|i| i.parse().ok()),
+        _ => None,
+    };
+    let field = path.iter().fold(String::new(), |mut out, segment| {
+        if !out.is_empty() && !segment.starts_with('[') {
+            out.push('.');
+        }
+        out.push_str(segment);
+        out
+    });
+    Replaced { alert, field }
+}
+
+/// Annotates each alert a replacement concerns with the fields it was made in.
+fn mark_sanitised(notification: &mut Notification, replaced: &[Replaced]) {
+    for (i, alert) in notification.alerts.iter_mut().enumerate() {
+        let mut fields: Vec<&str> = replaced
+            .iter()
+            .filter(|r| r.alert.is_none_or(|a| a == i))
+            .map(|r| r.field.as_str())
+            .collect();
+        // A name and its value both replaced are one field.
+        fields.dedup();
+        if fields.is_empty() {
+            continue;
+        }
+        let note = format!(
+            "NUL characters replaced with U+FFFD in: {}",
+            fields.join(", ")
+        );
+        let mut end = note.len().min(MAX_ANNOTATION_VALUE);
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        alert
+            .annotations
+            .insert(SANITISED_ANNOTATION.to_owned(), note[..end].to_owned());
     }
 }
 
@@ -279,6 +405,33 @@ mod tests {
         assert_eq!(fingerprint_of(&a, "t"), fingerprint_of(&b, "t"));
         assert_ne!(fingerprint_of(&a, "t"), fingerprint_of(&a, "u"));
         assert_eq!(fingerprint_of(&a, "t").len(), 16);
+    }
+
+    #[test]
+    fn nul_characters_are_replaced_in_strings_and_keys_and_located_by_alert() {
+        let mut value = serde_json::json!({
+            "groupKey": "g\0",
+            "alerts": [{ "labels": { "a\0": "b" } }, { "labels": { "x": "y\0z" } }],
+        });
+        let mut replaced = Vec::new();
+        sanitise(&mut value, &mut Vec::new(), &mut replaced);
+        assert_eq!(value["groupKey"], "g\u{FFFD}");
+        assert_eq!(value["alerts"][0]["labels"]["a\u{FFFD}"], "b");
+        assert_eq!(value["alerts"][1]["labels"]["x"], "y\u{FFFD}z");
+        assert!(!has_nul(&value));
+        let mut located: Vec<(Option<usize>, &str)> = replaced
+            .iter()
+            .map(|r| (r.alert, r.field.as_str()))
+            .collect();
+        located.sort_by_key(|(_, field)| *field);
+        assert_eq!(
+            located,
+            [
+                (Some(0), "alerts[0].labels.a\u{FFFD}"),
+                (Some(1), "alerts[1].labels.x"),
+                (None, "groupKey"),
+            ]
+        );
     }
 
     #[test]

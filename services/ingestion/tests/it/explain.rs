@@ -360,3 +360,107 @@ async fn a_group_no_rule_declares_decides_again_when_a_declaring_alert_fires_in_
     );
     assert_eq!(app.outbox("incident.declare").await.len(), 1);
 }
+
+/// A token of `role` acting for a new user of the workspace: (secret, user id).
+async fn person_token(app: &TestApp, role: &str) -> (String, Uuid) {
+    let user: Uuid = sqlx::query_scalar(
+        "INSERT INTO users (workspace_id, email, display_name)
+         VALUES ($1, gen_random_uuid() || '@example.com', 'Someone') RETURNING id",
+    )
+    .bind(app.workspace_id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("user");
+    let secret = format!("inc_test_{}", Uuid::now_v7().simple());
+    sqlx::query(
+        "INSERT INTO api_tokens (workspace_id, user_id, name, role, prefix, token_hash)
+         VALUES ($1, $2, 'test', $3::access_role, 'inc_test', $4)",
+    )
+    .bind(app.workspace_id)
+    .bind(user)
+    .bind(role)
+    .bind(incident_runtime::api::token::hash(&secret))
+    .execute(&app.pool)
+    .await
+    .expect("token");
+    (secret, user)
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_group_linked_to_a_private_incident_is_found_only_by_those_who_may_read_it(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let integration = app
+        .integration(json!({ "kind": "alertmanager", "name": "prometheus" }))
+        .await;
+    let answer = app
+        .accepted(
+            "alertmanager",
+            &integration,
+            &am_notification(
+                "{}:{alertname=\"Secret\"}",
+                vec![firing(
+                    "s1",
+                    json!({ "alertname": "Secret", "service": "vault" }),
+                )],
+            ),
+        )
+        .await;
+    let group = answer["alert_groups"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let incident = open_incident(&app, "vault").await;
+    sqlx::query("UPDATE incidents SET visibility = 'PRIVATE' WHERE id = $1")
+        .bind(incident)
+        .execute(&app.pool)
+        .await
+        .expect("private");
+    sqlx::query("UPDATE alert_groups SET incident_id = $2 WHERE id = $1::uuid")
+        .bind(&group)
+        .bind(incident)
+        .execute(&app.pool)
+        .await
+        .expect("link");
+
+    let (viewer, _) = person_token(&app, "viewer").await;
+    let (responder, _) = person_token(&app, "responder").await;
+    let (commander, commander_id) = person_token(&app, "viewer").await;
+    sqlx::query("UPDATE incidents SET commander_id = $2 WHERE id = $1")
+        .bind(incident)
+        .bind(commander_id)
+        .execute(&app.pool)
+        .await
+        .expect("commander");
+
+    let listed = |body: &Value| {
+        body.as_array()
+            .expect("groups")
+            .iter()
+            .any(|g| g["id"] == json!(group))
+    };
+    for token in [&viewer, &responder] {
+        let (status, problem) = app
+            .get(token, &format!("/api/v1/alert-groups/{group}"))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+        let (status, body) = app.get(token, "/api/v1/alert-groups").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!listed(&body), "{body}");
+        let (_, body) = app
+            .get(
+                token,
+                &format!("/api/v1/alert-groups?incident_id={incident}"),
+            )
+            .await;
+        assert_eq!(body, json!([]));
+    }
+    for token in [ADMIN, commander.as_str()] {
+        let (status, body) = app
+            .get(token, &format!("/api/v1/alert-groups/{group}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["incident_id"], json!(incident));
+        let (_, body) = app.get(token, "/api/v1/alert-groups").await;
+        assert!(listed(&body), "{body}");
+    }
+}

@@ -553,3 +553,157 @@ async fn a_resolve_that_arrives_before_its_firing_leaves_the_alert_resolved_and_
         "one declare for the Mixed group"
     );
 }
+
+/// `value` with a NUL appended to every string (and to every label and annotation name),
+/// but for statuses, times and the version, which are not stored as text.
+fn poisoned(value: &Value) -> Value {
+    const KEPT: &[&str] = &[
+        "status",
+        "startsAt",
+        "endsAt",
+        "starts_at",
+        "ends_at",
+        "version",
+    ];
+    const MAPS: &[&str] = &[
+        "labels",
+        "annotations",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+    ];
+    fn walk(value: &Value, key: Option<&str>) -> Value {
+        match value {
+            Value::String(s) if !key.is_some_and(|k| KEPT.contains(&k)) => {
+                Value::String(format!("{s}\0x"))
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, key)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let name = if key.is_some_and(|k| MAPS.contains(&k)) {
+                            format!("{k}\0")
+                        } else {
+                            k.clone()
+                        };
+                        let child = if key.is_some_and(|k| MAPS.contains(&k)) {
+                            Some("value")
+                        } else {
+                            Some(k.as_str())
+                        };
+                        (name, walk(v, child))
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    walk(value, None)
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_nul_in_every_string_of_every_body_shape_is_stored_replaced_and_accepted(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let bodies = [
+        ("alertmanager", checkout_batch(), 3),
+        (
+            "grafana",
+            json!({
+                "receiver": "incident", "status": "firing", "orgId": 1, "version": "1",
+                "groupKey": "{}:{alertname=\"High memory\"}", "truncatedAlerts": 0,
+                "title": "[FIRING:1] High memory", "state": "alerting", "message": "m",
+                "groupLabels": { "alertname": "High memory" }, "commonLabels": { "team": "infra" },
+                "commonAnnotations": { "note": "n" }, "externalURL": "https://grafana/",
+                "alerts": [{
+                    "status": "firing", "labels": { "alertname": "High memory", "severity": "critical" },
+                    "annotations": { "summary": "memory above 90%" },
+                    "startsAt": "2026-11-27T10:00:00.157076+02:00", "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "https://grafana/alerting/x/edit", "fingerprint": "c6eadffa33fcdf37",
+                    "silenceURL": "https://grafana/silence", "dashboardURL": "https://grafana/d",
+                    "panelURL": "https://grafana/p", "values": { "B": 44.2 },
+                    "valueString": "[ var='B' value=44.2 ]"
+                }]
+            }),
+            1,
+        ),
+        (
+            "generic",
+            json!({ "alerts": [{
+                "title": "Nightly backup failed", "severity": "error", "dedup_key": "backup",
+                "group_key": "nightly", "service": "db", "description": "exit 1",
+                "labels": { "host": "db-1" }, "annotations": { "runbook": "https://wiki/backup" },
+                "links": [{ "href": "https://ci/backup/42", "text": "build" }],
+                "starts_at": "2026-01-27T10:00:00Z"
+            }] }),
+            1,
+        ),
+    ];
+    for (kind, body, alerts) in bodies {
+        let integration = app
+            .integration(json!({ "kind": kind, "name": format!("{kind} with NULs") }))
+            .await;
+        let body = poisoned(&body);
+        assert!(body.to_string().contains("\\u0000"), "the body has NULs");
+        let (status, answer) = app.webhook(kind, &integration, &body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{kind}: {answer}");
+        assert_eq!(answer["accepted"], alerts, "{kind}: every alert is kept");
+
+        let stored: Vec<(String, Value, Value, Option<String>, Value)> = sqlx::query_as(
+            "SELECT fingerprint, labels, annotations, generator_url, raw FROM alerts
+             WHERE integration_id = $1",
+        )
+        .bind(integration.id)
+        .fetch_all(&app.pool)
+        .await
+        .expect("alerts");
+        assert_eq!(stored.len(), alerts, "{kind}");
+        for (fingerprint, labels, annotations, generator_url, raw) in stored {
+            let replaced = |text: &str| text.contains('\u{FFFD}') && !text.contains('\0');
+            // Every value was sent with a NUL; so were the names, but for those derived
+            // from generic fields (`severity`, `service`).
+            let labels = labels.as_object().expect("labels");
+            assert!(
+                labels.values().all(|v| v.as_str().is_some_and(replaced))
+                    && labels.keys().any(|k| replaced(k)),
+                "{kind}: label names and values replaced: {labels:?}"
+            );
+            let others: Vec<(&String, &Value)> = annotations
+                .as_object()
+                .expect("annotations")
+                .iter()
+                .filter(|(k, _)| *k != "incident_sanitised")
+                .collect();
+            assert!(
+                others.iter().all(|(_, v)| v.as_str().is_some_and(replaced))
+                    && others.iter().any(|(k, _)| replaced(k)),
+                "{kind}: annotation names and values replaced: {annotations}"
+            );
+            let note = annotations["incident_sanitised"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                note.starts_with("NUL characters replaced with U+FFFD in: ")
+                    && note.contains("labels"),
+                "{kind}: the alert says it was sanitised: {annotations}"
+            );
+            if kind != "generic" {
+                assert!(replaced(&fingerprint), "{kind}: {fingerprint:?}");
+                assert!(generator_url.as_deref().is_some_and(replaced), "{kind}");
+            }
+            assert!(
+                replaced(&raw.to_string()),
+                "{kind}: the raw alert too: {raw}"
+            );
+        }
+        let titles: Vec<String> =
+            sqlx::query_scalar("SELECT title FROM alert_groups WHERE integration_id = $1")
+                .bind(integration.id)
+                .fetch_all(&app.pool)
+                .await
+                .expect("groups");
+        assert!(
+            titles.iter().all(|t| t.contains('\u{FFFD}')),
+            "{kind}: {titles:?}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! clock, as the watchdog does.
 
 use chrono::NaiveDate;
+use incident_schema::access::Reader;
 use incident_schema::{ActionItem, ActionItemPriority, ActionItemStatus};
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -81,14 +82,24 @@ pub struct ItemFilter {
     pub offset: i64,
 }
 
-/// The workspace's items matching `filter`, due first (undated last), then most urgent.
+/// The items of the reader's workspace matching `filter` whose incident they may read, due
+/// first (undated last), then most urgent.
 pub async fn list(
     conn: &mut PgConnection,
-    workspace_id: Uuid,
+    reader: &Reader,
     filter: &ItemFilter,
 ) -> Result<Vec<ActionItemView>, sqlx::Error> {
     let mut q = QueryBuilder::<Postgres>::new(format!("SELECT * FROM ({VIEW}"));
-    q.push(" WHERE a.workspace_id = ").push_bind(workspace_id);
+    q.push(" WHERE a.workspace_id = ")
+        .push_bind(reader.workspace_id);
+    q.push(
+        " AND EXISTS (SELECT 1 FROM incidents i WHERE i.workspace_id = a.workspace_id
+              AND i.id = p.incident_id AND incident_readable(i, ",
+    )
+    .push_bind(reader.user_id)
+    .push(", ")
+    .push_bind(reader.is_admin)
+    .push("))");
     if !filter.statuses.is_empty() {
         q.push(" AND a.status = ANY(")
             .push_bind(filter.statuses.clone())

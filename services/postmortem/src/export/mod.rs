@@ -12,13 +12,18 @@
 //! sample postmortem with every field present and undefined names refused
 //! ([`validate`]), so a typo is caught with its line number when saved, not when exported;
 //! every render is bounded (minijinja fuel), so a template cannot run away.
+//!
+//! User text never becomes HTML: every `{{ … }}` output is escaped (`&`, `<`, `>` as
+//! entities, which every Markdown renderer shows as the characters) unless a filter marked
+//! it safe, so a title such as `<script>…` is shown, not run, in whatever renders the
+//! Markdown. Only `cell` marks its output safe, after escaping, for its own `<br>`.
 
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -133,8 +138,42 @@ fn minutes_filter(minutes: Option<i32>) -> String {
     minutes.map_or_else(|| "—".to_owned(), text::minutes)
 }
 
-fn cell_filter(value: Option<String>) -> String {
-    value.as_deref().map(text::table_cell).unwrap_or_default()
+fn cell_filter(value: Option<String>) -> minijinja::Value {
+    let cell = value
+        .as_deref()
+        .map(|v| text::table_cell(&escape_html(v)))
+        .unwrap_or_default();
+    // Escaped already; its `<br>` must stay markup.
+    minijinja::Value::from_safe_string(cell)
+}
+
+/// `text` with `&`, `<` and `>` as HTML entities: inert in Markdown, shown as written.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Writes every `{{ … }}` value escaped, unless a filter marked it safe.
+fn escaping_formatter(
+    out: &mut minijinja::Output<'_>,
+    _state: &mut minijinja::State<'_, '_>,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    let text = value.to_string();
+    let written = if value.is_safe() {
+        out.write_str(&text)
+    } else {
+        out.write_str(&escape_html(&text))
+    };
+    written.map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))
 }
 
 fn environment(undefined: UndefinedBehavior) -> Environment<'static> {
@@ -151,6 +190,7 @@ fn environment(undefined: UndefinedBehavior) -> Environment<'static> {
         Err(e) => tracing::error!(error = %e, "the template syntax configuration is invalid"),
     }
     env.set_undefined_behavior(undefined);
+    env.set_formatter(escaping_formatter);
     env.set_fuel(Some(FUEL));
     env.add_filter("time", time_filter);
     env.add_filter("timestamp", timestamp_filter);

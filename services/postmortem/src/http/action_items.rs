@@ -12,12 +12,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ApiResult, parse_id};
+use super::{ApiResult, parse_id, readable_item, readable_postmortem};
 use crate::action_item::ActionItemView;
 use crate::action_item::store::{self, AssigneeFilter, ItemFilter};
 use crate::action_item::tracking::{self, ActionItemPatch, NewActionItem};
 use crate::error::DomainError;
-use crate::postmortem::store as postmortems;
 use crate::{Actor, AppState};
 
 /// A list of action items.
@@ -40,9 +39,7 @@ pub async fn list_of_postmortem(
 ) -> ApiResult<Json<ActionItemPage>> {
     let id = parse_id(&id, "postmortem")?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    postmortems::get(&mut conn, auth.workspace_id, id)
-        .await?
-        .ok_or(DomainError::NotFound("postmortem"))?;
+    readable_postmortem(&mut conn, &auth, id).await?;
     let items = store::of_postmortem(&mut conn, auth.workspace_id, id).await?;
     Ok(Json(ActionItemPage { items }))
 }
@@ -66,9 +63,10 @@ pub async fn create(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewActionItem>,
 ) -> ApiResult<(StatusCode, Json<ActionItemView>)> {
-    auth.require(AccessRole::Responder)?;
     let id = parse_id(&id, "postmortem")?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
+    readable_postmortem(&mut tx, &auth, id).await?;
+    auth.require(AccessRole::Responder)?;
     let item = tracking::create(&mut tx, Actor::from(&auth), id, &body).await?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok((StatusCode::CREATED, Json(item)))
@@ -150,7 +148,7 @@ pub async fn list(
 ) -> ApiResult<Json<ActionItemPage>> {
     let filter = filter(&query, &auth)?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let items = store::list(&mut conn, auth.workspace_id, &filter).await?;
+    let items = store::list(&mut conn, &auth.reader(), &filter).await?;
     Ok(Json(ActionItemPage { items }))
 }
 
@@ -167,10 +165,7 @@ pub async fn get_one(
 ) -> ApiResult<Json<ActionItemView>> {
     let id = parse_id(&id, "action item")?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let item = store::view(&mut conn, auth.workspace_id, id)
-        .await?
-        .ok_or(DomainError::NotFound("action item"))?;
-    Ok(Json(item))
+    Ok(Json(readable_item(&mut conn, &auth, id).await?))
 }
 
 /// Change an action item.
@@ -193,9 +188,10 @@ pub async fn patch(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ActionItemPatch>,
 ) -> ApiResult<Json<ActionItemView>> {
-    auth.require(AccessRole::Responder)?;
     let id = parse_id(&id, "action item")?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
+    readable_item(&mut tx, &auth, id).await?;
+    auth.require(AccessRole::Responder)?;
     let item = tracking::update(&mut tx, Actor::from(&auth), id, &body).await?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok(Json(item))

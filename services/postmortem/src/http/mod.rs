@@ -1,7 +1,13 @@
 //! The service's HTTP API under `/api/v1`: thin adapters that parse, authorise through
 //! [`incident_runtime::api::auth::Auth`] (every query scoped by its workspace; writes need
 //! the responder role, settings and templates the admin role), call one domain function
-//! and map the result. The OpenAPI fragment describing them is served at
+//! and map the result.
+//!
+//! Private incidents: a postmortem or action item of an incident the caller may not read
+//! ([`incident_schema::access`]) does not exist for them. Every route that names one
+//! resolves it through [`readable_incident`], [`readable_postmortem`] or
+//! [`readable_item`] first, before the role check, so it answers 404 whatever the role;
+//! lists filter with `incident_readable`. The OpenAPI fragment describing them is served at
 //! `/api/v1/postmortem/openapi.json` (core serves the main document).
 
 pub mod action_items;
@@ -20,8 +26,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use incident_runtime::api::auth::Auth;
+use incident_schema::access;
+
 use crate::AppState;
+use crate::action_item::{self, ActionItemView};
 use crate::error::{ApiError, DomainError};
+use crate::postmortem::{self, PostmortemRecord};
 
 /// Largest accepted request body (templates are the largest).
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -95,6 +106,49 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// A path id: another workspace's id and a malformed one both answer 404.
 fn parse_id(key: &str, what: &'static str) -> Result<Uuid, DomainError> {
     key.parse().map_err(|_| DomainError::NotFound(what))
+}
+
+/// Resolves an incident `{id}` the caller may read; 404 otherwise.
+async fn readable_incident(
+    conn: &mut PgConnection,
+    auth: &Auth,
+    key: &str,
+) -> Result<incident_schema::Incident, DomainError> {
+    let incident = find_incident(conn, auth.workspace_id, key).await?;
+    if !access::can_read(conn, &auth.reader(), incident.id).await? {
+        return Err(DomainError::NotFound("incident"));
+    }
+    Ok(incident)
+}
+
+/// The postmortem `id` if the caller may read its incident; 404 otherwise.
+async fn readable_postmortem(
+    conn: &mut PgConnection,
+    auth: &Auth,
+    id: Uuid,
+) -> Result<PostmortemRecord, DomainError> {
+    let record = postmortem::store::get(conn, auth.workspace_id, id)
+        .await?
+        .ok_or(DomainError::NotFound("postmortem"))?;
+    if !access::can_read(conn, &auth.reader(), record.row.incident_id).await? {
+        return Err(DomainError::NotFound("postmortem"));
+    }
+    Ok(record)
+}
+
+/// The action item `id` if the caller may read its incident; 404 otherwise.
+async fn readable_item(
+    conn: &mut PgConnection,
+    auth: &Auth,
+    id: Uuid,
+) -> Result<ActionItemView, DomainError> {
+    let item = action_item::store::view(conn, auth.workspace_id, id)
+        .await?
+        .ok_or(DomainError::NotFound("action item"))?;
+    if !access::can_read(conn, &auth.reader(), item.incident_id).await? {
+        return Err(DomainError::NotFound("action item"));
+    }
+    Ok(item)
 }
 
 /// Resolves an incident `{id}` (its id, `INC-42` or `42`) within the caller's workspace.

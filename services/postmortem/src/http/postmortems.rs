@@ -12,7 +12,7 @@ use incident_schema::{AccessRole, PostmortemStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiResult, find_incident, parse_id};
+use super::{ApiResult, parse_id, readable_incident, readable_postmortem};
 use crate::error::DomainError;
 use crate::postmortem::review::{self, PostmortemPatch};
 use crate::postmortem::{PostmortemView, store};
@@ -53,14 +53,14 @@ pub async fn draft(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<PostmortemView>)> {
+    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
+    let incident = readable_incident(&mut conn, &auth, &id).await?;
     auth.require(AccessRole::Responder)?;
     let options: DraftOptions = if body.iter().all(u8::is_ascii_whitespace) {
         DraftOptions::default()
     } else {
         parse(&body)?
     };
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let incident = find_incident(&mut conn, auth.workspace_id, &id).await?;
     let request = draft::DraftRequest {
         workspace_id: auth.workspace_id,
         incident_id: incident.id,
@@ -101,7 +101,7 @@ pub async fn of_incident(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PostmortemView>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let incident = find_incident(&mut conn, auth.workspace_id, &id).await?;
+    let incident = readable_incident(&mut conn, &auth, &id).await?;
     let record = store::of_incident(&mut conn, auth.workspace_id, incident.id)
         .await?
         .ok_or(DomainError::NotFound("postmortem"))?;
@@ -146,7 +146,7 @@ pub async fn list(
         return Err(DomainError::invalid("offset", "must not be negative").into());
     }
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let records = store::list(&mut conn, auth.workspace_id, filter.status, limit, offset).await?;
+    let records = store::list(&mut conn, &auth.reader(), filter.status, limit, offset).await?;
     let mut items = Vec::with_capacity(records.len());
     for record in records {
         items.push(PostmortemView::load(&mut conn, record).await?);
@@ -171,9 +171,7 @@ pub async fn get_one(
     }
     let id = parse_id(&id, "postmortem")?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let record = store::get(&mut conn, auth.workspace_id, id)
-        .await?
-        .ok_or(DomainError::NotFound("postmortem"))?;
+    let record = readable_postmortem(&mut conn, &auth, id).await?;
     Ok(Json(PostmortemView::load(&mut conn, record).await?).into_response())
 }
 
@@ -199,9 +197,7 @@ pub(crate) async fn export_markdown() {}
 async fn markdown(state: &AppState, auth: &Auth, id: &str) -> ApiResult<Response> {
     let id = parse_id(id, "postmortem")?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let record = store::get(&mut conn, auth.workspace_id, id)
-        .await?
-        .ok_or(DomainError::NotFound("postmortem"))?;
+    let record = readable_postmortem(&mut conn, auth, id).await?;
     let incident = crate::postmortem::incident_of(&mut conn, &record).await?;
     let items = action_item::store::of_postmortem(&mut conn, auth.workspace_id, id).await?;
     let template = settings::template(&mut conn, auth.workspace_id).await?;
@@ -244,9 +240,10 @@ pub async fn patch(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PostmortemPatch>,
 ) -> ApiResult<Json<PostmortemView>> {
-    auth.require(AccessRole::Responder)?;
     let id = parse_id(&id, "postmortem")?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
+    readable_postmortem(&mut tx, &auth, id).await?;
+    auth.require(AccessRole::Responder)?;
     let record = review::edit(&mut tx, Actor::from(&auth), id, &body).await?;
     let view = PostmortemView::load(&mut tx, record).await?;
     tx.commit().await.map_err(DomainError::from)?;
@@ -268,9 +265,10 @@ pub async fn publish(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PostmortemView>> {
-    auth.require(AccessRole::Responder)?;
     let id = parse_id(&id, "postmortem")?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
+    readable_postmortem(&mut tx, &auth, id).await?;
+    auth.require(AccessRole::Responder)?;
     let record =
         review::publish(&mut tx, Actor::from(&auth), id, state.public_url.as_deref()).await?;
     let view = PostmortemView::load(&mut tx, record).await?;

@@ -2,6 +2,7 @@
 //! workspace's postmortem is never found.
 
 use incident_schema::PostmortemStatus;
+use incident_schema::access::Reader;
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -48,24 +49,29 @@ pub async fn of_incident(
         .await
 }
 
-/// The workspace's postmortems, newest first, optionally of one status.
+/// The postmortems of the reader's workspace whose incident they may read, newest first,
+/// optionally of one status.
 pub async fn list(
     conn: &mut PgConnection,
-    workspace_id: Uuid,
+    reader: &Reader,
     status: Option<PostmortemStatus>,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<PostmortemRecord>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT * FROM postmortems
-         WHERE workspace_id = $1 AND ($2::postmortem_status IS NULL OR status = $2)
-         ORDER BY created_at DESC, id DESC
+        "SELECT p.* FROM postmortems p
+         JOIN incidents i ON i.workspace_id = p.workspace_id AND i.id = p.incident_id
+         WHERE p.workspace_id = $1 AND ($2::postmortem_status IS NULL OR p.status = $2)
+           AND incident_readable(i, $5, $6)
+         ORDER BY p.created_at DESC, p.id DESC
          LIMIT $3 OFFSET $4",
     )
-    .bind(workspace_id)
+    .bind(reader.workspace_id)
     .bind(status)
     .bind(limit)
     .bind(offset)
+    .bind(reader.user_id)
+    .bind(reader.is_admin)
     .fetch_all(conn)
     .await
 }

@@ -131,3 +131,64 @@ async fn a_workspace_template_is_used_and_a_broken_one_is_refused_with_its_line(
         "{markdown}"
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn raw_html_in_user_text_is_escaped_in_the_markdown_export(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let f = fixture(&app.pool, app.workspace_id, Visibility::Public).await;
+    sqlx::query("UPDATE incidents SET title = '<script>alert(1)</script> & co' WHERE id = $1")
+        .bind(f.incident_id)
+        .execute(&app.pool)
+        .await
+        .expect("title");
+    let pm = app.draft(&f.incident_id.to_string()).await;
+    let id = pm["id"].as_str().expect("id");
+    let (code, _) = app
+        .patch(
+            ADMIN,
+            &format!("/api/v1/postmortems/{id}"),
+            json!({ "summary": "<img src=x onerror=alert(1)> broke it" }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _) = app
+        .post(
+            ADMIN,
+            &format!("/api/v1/postmortems/{id}/action-items"),
+            json!({ "description": "<b>bold</b> | <iframe src=//evil>" }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+
+    let (code, _, markdown) = app.markdown(ADMIN, id).await;
+    assert_eq!(code, StatusCode::OK);
+    let heading = markdown.lines().next().unwrap_or_default();
+    assert!(
+        heading.starts_with("# INC-")
+            && heading.ends_with(": &lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("&lt;img src=x onerror=alert(1)&gt; broke it"));
+    assert!(markdown.contains("&lt;b&gt;bold&lt;/b&gt; \\| &lt;iframe src=//evil&gt;"));
+    for raw in ["<script", "<img", "<b>", "<iframe"] {
+        assert!(!markdown.contains(raw), "{raw} passed through: {markdown}");
+    }
+
+    // A workspace template is escaped the same way.
+    let (code, _) = app
+        .call(
+            ADMIN,
+            Method::PUT,
+            "/api/v1/postmortem/template",
+            Some(json!({ "template": "# {{ incident.title }}\n\n{{ postmortem.summary }}\n" })),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, template, markdown) = app.markdown(ADMIN, id).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(template, "workspace");
+    assert_eq!(
+        markdown,
+        "# &lt;script&gt;alert(1)&lt;/script&gt; &amp; co\n\n&lt;img src=x onerror=alert(1)&gt; broke it\n"
+    );
+}

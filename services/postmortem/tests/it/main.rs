@@ -7,6 +7,7 @@ mod api;
 mod drafts;
 mod export;
 mod llm;
+mod privacy;
 mod review;
 mod support;
 mod tenancy;

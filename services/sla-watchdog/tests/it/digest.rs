@@ -166,3 +166,47 @@ async fn the_daily_digest_counts_open_incidents_breaches_and_overdue_items_witho
     assert_eq!(empty.breaches_last_24h.total, 0);
     assert_eq!(empty.overdue_action_items.total, 0);
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_daily_digest_leaves_private_incidents_out_of_every_figure(pool: PgPool) {
+    let ws = workspace(&pool, "acme").await;
+    let public = incident(&pool, ws.id, Spec::new(Severity::Sev3, 130)).await;
+    let secret = incident(&pool, ws.id, Spec::new(Severity::Sev3, 130)).await;
+    sqlx::query("UPDATE incidents SET visibility = 'PRIVATE', title = 'Acquisition of Initech' WHERE id = $1")
+        .bind(secret.id)
+        .execute(&pool)
+        .await
+        .expect("private");
+    let public_pm = postmortem(&pool, ws.id, public.id).await;
+    action_item(&pool, ws.id, public_pm, "Add a canary", "OPEN", Some(-2)).await;
+    let secret_pm = postmortem(&pool, ws.id, secret.id).await;
+    action_item(
+        &pool,
+        ws.id,
+        secret_pm,
+        "Brief the Initech board",
+        "OPEN",
+        Some(-2),
+    )
+    .await;
+    let report = sweep_once(&pool).await;
+    assert_eq!(
+        report.acknowledge_breaches, 2,
+        "both breach; one is private"
+    );
+
+    let mut conn = pool.acquire().await.expect("connection");
+    let all = digest::build_digests(&mut conn, Utc::now().trunc_subsecs(0))
+        .await
+        .expect("digests");
+    let digest = &all[&ws.id];
+    assert_eq!(digest.open_incidents.total, 1);
+    assert_eq!(digest.breaches_last_24h.total, 1);
+    assert_eq!(digest.overdue_action_items.total, 1);
+    assert_eq!(digest.overdue_action_items.items[0].incident_id, public.id);
+    let text = serde_json::to_string(digest).expect("json");
+    assert!(
+        !text.contains("Initech") && !text.contains(&secret.id.to_string()),
+        "{text}"
+    );
+}

@@ -1,8 +1,11 @@
 //! Block Kit: the pinned summary, the "Add update" modal, and the limits both must stay
-//! within (reference §6). Long text is cut with an ellipsis, never refused.
+//! within (reference §6). Long text is cut with an ellipsis, never refused. User text in
+//! mrkdwn (the fallback `text`, fields, the description) is escaped
+//! ([`super::mrkdwn::escape`]); the header is `plain_text`, which Slack does not parse.
 
 use serde_json::{Value, json};
 
+use super::mrkdwn::escape;
 use crate::naming::truncate;
 
 /// Action ids of the summary's buttons.
@@ -33,7 +36,7 @@ pub struct Summary<'a> {
     pub severity: &'a str,
     /// `INVESTIGATING`.
     pub status: &'a str,
-    /// The commander, as a mention or a name.
+    /// The commander, as mrkdwn: a mention (`<@U…>`) or an already escaped name.
     pub commander: Option<String>,
     /// Detection time, unix seconds.
     pub detected_at: i64,
@@ -68,7 +71,7 @@ impl Summary<'_> {
                 "🚨 {}{}: {} ({}, {})",
                 if self.is_drill { "[DRILL] " } else { "" },
                 self.reference,
-                self.title,
+                escape(self.title),
                 self.severity,
                 self.status
             ),
@@ -87,7 +90,7 @@ impl Summary<'_> {
         let services = if self.services.is_empty() {
             "none recorded".to_owned()
         } else {
-            self.services.join(", ")
+            escape(&self.services.join(", "))
         };
         let detected = format!(
             "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
@@ -108,7 +111,7 @@ impl Summary<'_> {
         ];
         if !self.description.trim().is_empty() {
             blocks.push(json!({ "type": "section", "text": {
-                "type": "mrkdwn", "text": truncate(self.description.trim(), 3000)
+                "type": "mrkdwn", "text": truncate(&escape(self.description.trim()), 3000)
             }}));
         }
         let id = self.incident_id.as_str();
@@ -245,6 +248,28 @@ mod tests {
             [action::ACKNOWLEDGE, action::ADD_UPDATE, action::RESOLVE]
         );
         assert_eq!(validate_message_blocks(&blocks), Ok(()));
+    }
+
+    #[test]
+    fn user_text_in_mrkdwn_is_escaped_and_our_own_mention_is_kept() {
+        let mut s = summary("<!channel> x & y", "see <https://evil|here>");
+        s.services = vec!["<!here> (DEGRADED)".to_owned()];
+        let blocks = s.blocks();
+        let rendered = blocks.to_string();
+        assert_eq!(
+            s.text(),
+            "🚨 INC-42: &lt;!channel&gt; x &amp; y (SEV1, INVESTIGATING)"
+        );
+        assert!(
+            rendered.contains("see &lt;https://evil|here&gt;"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("&lt;!here&gt; (DEGRADED)"), "{rendered}");
+        assert!(
+            rendered.contains("<@U1>"),
+            "the commander's mention stays one"
+        );
+        assert!(!rendered.contains("<!here>") && !rendered.contains("<https://evil"));
     }
 
     #[test]

@@ -175,6 +175,9 @@ pub struct Channel {
     /// Who created it.
     #[serde(default)]
     pub creator: Option<String>,
+    /// Whether it is private.
+    #[serde(default)]
+    pub is_private: bool,
 }
 
 /// A Slack user.
@@ -392,13 +395,23 @@ impl SlackClient {
 
     /// `conversations.create`: a public channel named `name`.
     pub async fn create_channel(&self, name: &str) -> Result<Channel, SlackError> {
+        self.create_conversation(name, false).await
+    }
+
+    /// `conversations.create`: a channel named `name`, private when `is_private` (scope
+    /// `groups:write` instead of `channels:manage`).
+    pub async fn create_conversation(
+        &self,
+        name: &str,
+        is_private: bool,
+    ) -> Result<Channel, SlackError> {
         // Safe to repeat: a repeat of a create that succeeded answers `name_taken`, which
         // the caller resolves by finding its own channel.
         self.call_as(
             "conversations.create",
             Encoding::Json,
             Repeat::Safe,
-            json!({ "name": name, "is_private": false }),
+            json!({ "name": name, "is_private": is_private }),
             "channel",
         )
         .await
@@ -407,12 +420,27 @@ impl SlackClient {
     /// `conversations.list`: one page of public channels (archived ones included) and the
     /// next cursor (empty at the end).
     pub async fn list_channels(&self, cursor: &str) -> Result<(Vec<Channel>, String), SlackError> {
+        self.list_conversations(cursor, false).await
+    }
+
+    /// `conversations.list`: one page of public channels, and of the private ones the bot
+    /// is in when `include_private` (scope `groups:read`), with the next cursor.
+    pub async fn list_conversations(
+        &self,
+        cursor: &str,
+        include_private: bool,
+    ) -> Result<(Vec<Channel>, String), SlackError> {
+        let types = if include_private {
+            "public_channel,private_channel"
+        } else {
+            "public_channel"
+        };
         let mut body = self
             .call(
                 "conversations.list",
                 Encoding::Form,
                 Repeat::Safe,
-                json!({ "types": "public_channel", "limit": 1000, "cursor": cursor }),
+                json!({ "types": types, "limit": 1000, "cursor": cursor }),
             )
             .await?;
         let channels: Vec<Channel> = serde_json::from_value(

@@ -1,8 +1,9 @@
-//! Slack: the Web API client, request signing, form bodies and Block Kit.
+//! Slack: the Web API client, request signing, form bodies, mrkdwn escaping and Block Kit.
 
 pub mod blocks;
 pub mod client;
 pub mod form;
+pub mod mrkdwn;
 pub mod signature;
 
 pub use client::{SlackClient, SlackError};

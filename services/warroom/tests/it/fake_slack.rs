@@ -4,12 +4,15 @@
 //! follow: bearer auth (`not_authed`, `invalid_auth`), JSON only where the method takes
 //! it (`invalid_arguments` for JSON to `conversations.info`, `conversations.list`,
 //! `users.info`, `users.lookupByEmail`; `missing_charset` warning), Slack's channel name
-//! rules and errors, `name_taken` for archived names, membership (`not_in_channel`,
+//! rules and errors, `name_taken` for archived names, private channels (`is_private` on
+//! create, scope `groups:write`, listed only for `types` with `private_channel`, no
+//! `conversations.join`), membership (`not_in_channel`,
 //! `already_in_channel`), `is_archived`/`already_archived`, `already_pinned`,
 //! `cant_update_message`, Block Kit limits (`invalid_blocks`), topics ≤ 250 (`too_long`),
 //! single-use trigger ids valid 3 s, and `ok:false` always with HTTP 200. Faults are
 //! injected before a call is applied: 429 with `Retry-After` and 500, every n-th call or
-//! queued for the next calls. Every call is recorded.
+//! queued for the next calls; and a method can be made to refuse a given user or channel
+//! with a chosen code, every time ([`FakeSlack::refuse`]). Every call is recorded.
 #![allow(dead_code)]
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -49,6 +52,7 @@ pub struct FakeChannel {
     pub name: String,
     pub creator: String,
     pub archived: bool,
+    pub is_private: bool,
     pub members: BTreeSet<String>,
     pub topic: String,
     pub bookmarks: Vec<(String, String)>,
@@ -103,6 +107,7 @@ struct Inner {
     retry_after: u64,
     queued: VecDeque<(Option<String>, Fault)>,
     revoked_scopes: BTreeSet<String>,
+    refusals: Vec<(String, String, &'static str)>,
 }
 
 /// The fake, serving until dropped.
@@ -207,6 +212,7 @@ impl FakeSlack {
             name: name.to_owned(),
             creator: "UOTHER01".to_owned(),
             archived: true,
+            is_private: false,
             members: BTreeSet::new(),
             topic: String::new(),
             bookmarks: Vec::new(),
@@ -232,6 +238,15 @@ impl FakeSlack {
         self.lock()
             .queued
             .push_back((method.map(str::to_owned), fault));
+    }
+
+    /// Makes every later call of `method` whose `channel`, `channel_id`, `user`, `users`
+    /// or `email` argument names `target` answer `ok:false` with `code` (applying nothing),
+    /// as Slack does for `cannot_dm_bot`, `user_not_found`, `not_allowed_token_type`, ...
+    pub fn refuse(&self, method: &str, target: &str, code: &'static str) {
+        self.lock()
+            .refusals
+            .push((method.to_owned(), target.to_owned(), code));
     }
 
     /// Takes a scope away from the token (its methods answer `missing_scope`).
@@ -447,8 +462,18 @@ async fn api(
             json!({ "response_metadata": { "messages": ["[ERROR] this method does not accept JSON"] } }),
         ),
         (Some(_), None) => {
-            let scope = scope_of(&method);
-            if fake.lock().revoked_scopes.contains(scope) {
+            let args = Args { map: map.clone() };
+            let private = args.str("is_private").as_deref() == Some("true");
+            // Private channels need the `groups:*` scopes (reference §1).
+            let scope = if method == "conversations.create" && private {
+                "groups:write"
+            } else {
+                scope_of(&method)
+            };
+            let refused = fake.lock().refusal(&method, &args);
+            if let Some(code) = refused {
+                fail(code)
+            } else if fake.lock().revoked_scopes.contains(scope) {
                 Answer::Err("missing_scope", json!({ "needed": scope, "provided": "" }))
             } else {
                 fake.lock().apply(&method, &Args { map })
@@ -491,7 +516,7 @@ impl FakeSlack {
 fn channel_json(c: &FakeChannel) -> Value {
     json!({
         "id": c.id, "name": c.name, "name_normalized": c.name, "is_channel": true,
-        "is_private": false, "is_archived": c.archived, "is_member": c.members.contains(BOT),
+        "is_private": c.is_private, "is_archived": c.archived, "is_member": c.members.contains(BOT),
         "creator": c.creator, "created": 1_700_000_000,
         "topic": { "value": c.topic, "creator": BOT, "last_set": 0 },
         "purpose": { "value": "", "creator": "", "last_set": 0 }, "previous_names": [],
@@ -505,6 +530,23 @@ fn user_json(id: &str, email: &str, name: &str) -> Value {
 }
 
 impl Inner {
+    /// The code of a [`FakeSlack::refuse`] rule matching this call, if any.
+    fn refusal(&self, method: &str, args: &Args) -> Option<&'static str> {
+        let targets: Vec<String> = ["channel", "channel_id", "user", "users", "email"]
+            .iter()
+            .filter_map(|key| args.str(key))
+            .flat_map(|v| {
+                v.split(',')
+                    .map(|t| t.trim().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.refusals
+            .iter()
+            .find(|(m, target, _)| m == method && targets.contains(target))
+            .map(|(_, _, code)| *code)
+    }
+
     fn next_ts(&mut self) -> String {
         self.seq += 1;
         format!(
@@ -574,6 +616,7 @@ impl Inner {
                     name,
                     creator: BOT.to_owned(),
                     archived: false,
+                    is_private: args.str("is_private").as_deref() == Some("true"),
                     members: BTreeSet::from([BOT.to_owned()]),
                     topic: String::new(),
                     bookmarks: Vec::new(),
@@ -583,7 +626,23 @@ impl Inner {
                 Ok(json!({ "channel": value }))
             }
             "conversations.list" => {
-                let channels: Vec<Value> = self.channels.iter().map(channel_json).collect();
+                let types = args
+                    .str("types")
+                    .unwrap_or_else(|| "public_channel".to_owned());
+                let private = types.split(',').any(|t| t.trim() == "private_channel");
+                let public = types.split(',').any(|t| t.trim() == "public_channel");
+                let channels: Vec<Value> = self
+                    .channels
+                    .iter()
+                    .filter(|c| {
+                        if c.is_private {
+                            private && c.members.contains(BOT)
+                        } else {
+                            public
+                        }
+                    })
+                    .map(channel_json)
+                    .collect();
                 Ok(json!({ "channels": channels, "response_metadata": { "next_cursor": "" } }))
             }
             "conversations.info" => {
@@ -639,6 +698,9 @@ impl Inner {
                     .ok_or("channel_not_found")?;
                 if c.archived {
                     return Err("is_archived");
+                }
+                if c.is_private {
+                    return Err("method_not_supported_for_channel_type");
                 }
                 c.members.insert(BOT.to_owned());
                 Ok(json!({ "channel": channel_json(c) }))

@@ -331,3 +331,304 @@ async fn without_a_bot_token_the_service_starts_and_leaves_slack_alone(pool: PgP
     assert!(stack.room(&id).await.is_none());
     let _ = Fault::ServerError;
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_commander_whose_dm_slack_refuses_still_gets_a_full_war_room_and_the_refusal_is_recorded(
+    pool: PgPool,
+) {
+    let stack = Stack::spawn(pool).await;
+    stack
+        .fake
+        .refuse("chat.postMessage", "UADA0001", "cannot_dm_bot");
+    stack
+        .fake
+        .refuse("conversations.invite", "UGRACE01", "user_not_found");
+    let ada = stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let grace = stack
+        .user(
+            "grace@example.com",
+            "Grace",
+            Some("UGRACE01"),
+            Some("UGRACE01"),
+        )
+        .await;
+    let incident = stack
+        .declare(json!({ "title": "DM refused", "severity": "SEV1", "commander_id": ada }))
+        .await;
+    let id = id_of(&incident);
+    let room = stack.settled(&id, 1).await;
+    let channel_id = room.channel_id.clone().expect("channel");
+
+    let channel = stack.fake.channel(&channel_id).expect("channel");
+    assert_eq!(
+        channel.topic,
+        "🚨 [SEV1] DM refused | Status: INVESTIGATING | IC: Ada"
+    );
+    assert!(
+        channel.members.contains("UADA0001"),
+        "the commander is invited"
+    );
+    assert_eq!(
+        stack.fake.pins(&channel_id).len(),
+        1,
+        "the summary is pinned"
+    );
+    assert!(stack.fake.messages("UADA0001").is_empty(), "no DM went out");
+    let stored = eventually("channel on the incident", || async {
+        let row = stack.incident(&id).await;
+        row["slack_channel_id"].is_string().then_some(row)
+    })
+    .await;
+    assert_eq!(stored["slack_channel_id"], json!(channel_id));
+
+    // A role holder Slack will not invite: recorded, and the room carries on.
+    stack
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/incidents/{id}/roles/tech_lead"),
+            Some(json!({ "user_id": grace })),
+        )
+        .await;
+    for status in ["IDENTIFIED", "RESOLVED", "CLOSED"] {
+        stack.status(&id, status).await;
+        let version = stack.incident(&id).await["version"]
+            .as_i64()
+            .expect("version");
+        stack.settled(&id, version).await;
+    }
+    let channel = stack.fake.channel(&channel_id).expect("channel");
+    assert!(channel.archived, "closed → archived");
+    let status_posts = stack
+        .fake
+        .messages(&channel_id)
+        .into_iter()
+        .filter(|m| m.text.starts_with("🔄 Status"))
+        .count();
+    assert_eq!(status_posts, 3, "one post per status change");
+    let dm_attempts = stack
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage" && c.args["channel"] == "UADA0001")
+        .count();
+    assert_eq!(
+        dm_attempts, 1,
+        "a refused DM is not repeated on every event"
+    );
+
+    let failures: Vec<(String, String, String)> =
+        incident_warroom::store::step_failures(&stack.pool, id.parse().expect("uuid"))
+            .await
+            .expect("failures")
+            .into_iter()
+            .map(|f| (f.step, f.method, f.code))
+            .collect();
+    assert!(
+        failures.contains(&(
+            format!("dm:{ada}"),
+            "chat.postMessage".to_owned(),
+            "cannot_dm_bot".to_owned()
+        )),
+        "{failures:?}"
+    );
+    assert!(
+        failures.contains(&(
+            "invite:UGRACE01".to_owned(),
+            "conversations.invite".to_owned(),
+            "user_not_found".to_owned()
+        )),
+        "{failures:?}"
+    );
+    for code in ["cannot_dm_bot", "user_not_found"] {
+        let notes = eventually(&format!("{code} on the timeline"), || async {
+            let n = stack
+                .timeline(&id)
+                .await
+                .iter()
+                .filter(|e| e["message"].as_str().is_some_and(|m| m.contains(code)))
+                .count();
+            (n > 0).then_some(n)
+        })
+        .await;
+        assert_eq!(notes, 1, "{code} is noted once");
+    }
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_private_sev1_gets_a_private_untitled_channel_with_an_untitled_topic(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    let ada = stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let incident = stack
+        .declare(
+            json!({ "title": "Acquisition of Initech", "severity": "SEV1",
+                         "visibility": "PRIVATE", "commander_id": ada }),
+        )
+        .await;
+    let drill = stack
+        .declare(json!({ "title": "Secret game day", "severity": "SEV2",
+                         "visibility": "PRIVATE", "is_drill": true }))
+        .await;
+    let id = id_of(&incident);
+    let room = stack.settled(&id, 1).await;
+    stack.settled(&id_of(&drill), 1).await;
+    let channel_id = room.channel_id.clone().expect("channel");
+
+    let channel = stack.fake.channel(&channel_id).expect("channel");
+    assert!(channel.is_private, "a private channel");
+    assert_eq!(channel.name, format!("inc-{}-private", incident["number"]));
+    assert_eq!(
+        channel.topic,
+        "🔒 [SEV1] Private incident | Status: INVESTIGATING | IC: Ada"
+    );
+    assert!(channel.members.contains("UADA0001"));
+    let names: Vec<(String, bool)> = stack
+        .fake
+        .channels()
+        .into_iter()
+        .map(|c| (c.name, c.is_private))
+        .collect();
+    assert!(
+        names.contains(&(format!("drill-inc-{}-private", drill["number"]), true)),
+        "{names:?}"
+    );
+    // The summary inside may show the title: only members see it.
+    assert_eq!(stack.fake.pins(&channel_id).len(), 1);
+    let summary = &stack.fake.messages(&channel_id)[0];
+    assert!(summary.text.contains("Acquisition of Initech"));
+
+    stack.status(&id, "IDENTIFIED").await;
+    let version = stack.incident(&id).await["version"]
+        .as_i64()
+        .expect("version");
+    stack.settled(&id, version).await;
+    let public_facing: Vec<_> = stack
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.method.starts_with("conversations."))
+        .collect();
+    assert!(
+        public_facing
+            .iter()
+            .filter(|c| c.method == "conversations.create")
+            .all(|c| c.args["is_private"] == json!(true))
+    );
+    for call in &public_facing {
+        let args = call.args.to_string();
+        assert!(
+            !args.contains("Initech") && !args.contains("Secret"),
+            "{} carries a title: {args}",
+            call.method
+        );
+    }
+    assert!(
+        stack
+            .fake
+            .channel(&channel_id)
+            .expect("channel")
+            .topic
+            .starts_with("🔒 [SEV1] Private incident | Status: IDENTIFIED")
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_title_that_would_ping_everyone_is_escaped_wherever_slack_reads_mrkdwn(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    let ada = stack
+        .user(
+            "ada@example.com",
+            "Ada <!here>",
+            Some("UADA0001"),
+            Some("UADA0001"),
+        )
+        .await;
+    let incident = stack
+        .declare(
+            json!({ "title": "<!channel> checkout & co", "severity": "SEV1",
+                         "description": "see <https://evil.example|this>",
+                         "commander_id": ada }),
+        )
+        .await;
+    let id = id_of(&incident);
+    stack.settled(&id, 1).await;
+    stack
+        .post(
+            &format!("/api/v1/incidents/{id}/timeline"),
+            json!({ "kind": "UPDATE", "message": "<!everyone> we are on it" }),
+        )
+        .await;
+    stack.status(&id, "IDENTIFIED").await;
+    let version = stack.incident(&id).await["version"]
+        .as_i64()
+        .expect("version");
+    let room = stack.settled(&id, version).await;
+    let channel_id = room.channel_id.expect("channel");
+    eventually("the update posted", || async {
+        stack
+            .fake
+            .messages(&channel_id)
+            .into_iter()
+            .find(|m| m.text.starts_with("📣"))
+    })
+    .await;
+
+    let channel = stack.fake.channel(&channel_id).expect("channel");
+    assert_eq!(
+        channel.topic,
+        "🚨 [SEV1] &lt;!channel&gt; checkout &amp; co | Status: IDENTIFIED | IC: Ada &lt;!here&gt;"
+    );
+    let mut rendered = Vec::new();
+    for message in stack
+        .fake
+        .messages(&channel_id)
+        .into_iter()
+        .chain(stack.fake.messages("UADA0001"))
+    {
+        rendered.push(message.text.clone());
+        for block in message
+            .blocks
+            .iter()
+            .flat_map(|b| b.as_array().cloned().unwrap_or_default())
+        {
+            // mrkdwn objects anywhere in the block (plain_text headers are not parsed).
+            let mut stack_of = vec![block];
+            while let Some(value) = stack_of.pop() {
+                match value {
+                    serde_json::Value::Object(map) => {
+                        if map.get("type") == Some(&json!("mrkdwn")) {
+                            rendered.push(map["text"].as_str().unwrap_or_default().to_owned());
+                        }
+                        stack_of.extend(map.into_iter().map(|(_, v)| v));
+                    }
+                    serde_json::Value::Array(items) => stack_of.extend(items),
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(
+        rendered
+            .iter()
+            .any(|t| t.contains("&lt;!channel&gt; checkout &amp; co")),
+        "{rendered:#?}"
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|t| t.contains("&lt;!everyone&gt; we are on it"))
+    );
+    assert!(
+        rendered
+            .iter()
+            .any(|t| t.contains("&lt;https://evil.example|this&gt;"))
+    );
+    for text in &rendered {
+        for control in ["<!channel>", "<!here>", "<!everyone>", "<https://evil"] {
+            assert!(!text.contains(control), "{control} unescaped in {text:?}");
+        }
+    }
+}
