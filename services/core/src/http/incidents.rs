@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use incident_schema::timeline::list_timeline as timeline_of;
-use incident_schema::{AccessRole, IncidentStatus, Role, TimelineEntry};
+use incident_schema::{IncidentStatus, Role, TimelineEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::access::auth::Auth;
+use crate::access::auth::{Auth, Responder};
 use crate::error::{ApiError, DomainError};
 use crate::incident::change::{self, IncidentPatch, NewEntry};
 use crate::incident::declare::{self, DeclareIncident};
@@ -50,11 +50,10 @@ pub struct IncidentPage {
 #[tracing::instrument(skip_all, fields(workspace_id = %auth.workspace_id), err(Debug))]
 pub async fn declare(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     headers: HeaderMap,
     ApiJson(body): ApiJson<DeclareIncident>,
 ) -> ApiResult<(StatusCode, Json<IncidentView>)> {
-    auth.require(AccessRole::Responder)?;
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
@@ -152,11 +151,10 @@ async fn incident_id(
 )]
 pub async fn patch(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<IncidentPatch>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
     let incident = change::update(&mut tx, Actor::from(&auth), id, &body).await?;
@@ -175,10 +173,9 @@ pub async fn patch(
 )]
 pub async fn acknowledge(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
     let incident = lifecycle::acknowledge(&mut tx, Actor::from(&auth), id, None).await?;
@@ -215,11 +212,10 @@ pub struct StatusChange {
 )]
 pub async fn change_status(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<StatusChange>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
     let incident = lifecycle::change_status(
@@ -260,11 +256,10 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 )]
 pub async fn assign_role(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     Path((id, role)): Path<(String, String)>,
     ApiJson(body): ApiJson<RoleAssignment>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let role = parse_role(&role)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
@@ -292,10 +287,9 @@ pub async fn assign_role(
 )]
 pub async fn clear_role(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     Path((id, role)): Path<(String, String)>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let role = parse_role(&role)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
@@ -335,11 +329,10 @@ pub async fn list_timeline(
 )]
 pub async fn add_timeline_entry(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewEntry>,
 ) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
     let (_, entry) = change::add_entry(&mut tx, Actor::from(&auth), id, &body, None).await?;
@@ -374,11 +367,10 @@ pub async fn get_services(
 )]
 pub async fn put_services(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Vec<ServiceView>>,
 ) -> ApiResult<Json<Vec<ServiceView>>> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let id = incident_id(&mut tx, &auth, &id).await?;
     change::set_services(&mut tx, Actor::from(&auth), id, &body).await?;
