@@ -1,5 +1,7 @@
-//! `/api/v1/incidents…`: declare, list, read, change, and the lifecycle, roles, timeline
-//! and affected services of one incident. `{id}` accepts the id or the reference (`INC-42`).
+//! `/api/v1/incidents…`: declare, list, read, change, and the lifecycle, roles, members,
+//! timeline and affected services of one incident. `{id}` accepts the id or the reference
+//! (`INC-42`) and is resolved by [`IncidentPath`], which applies the private-incident rule
+//! for every route; lists apply the same rule.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -13,8 +15,10 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::access::auth::{Auth, Responder};
 use crate::error::{ApiError, DomainError};
+use crate::http::incident_path::IncidentPath;
 use crate::incident::change::{self, IncidentPatch, NewEntry};
 use crate::incident::declare::{self, DeclareIncident};
+use crate::incident::members::{self, MemberView};
 use crate::incident::query::{self, ListFilter};
 use crate::incident::store;
 use crate::incident::view::{IncidentView, ServiceView};
@@ -105,7 +109,7 @@ pub async fn list(
     Query(filter): Query<ListFilter>,
 ) -> ApiResult<Json<IncidentPage>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let page = query::list(&mut conn, auth.workspace_id, &filter).await?;
+    let page = query::list(&mut conn, &auth.reader(), &filter).await?;
     Ok(Json(IncidentPage {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -120,30 +124,21 @@ pub async fn list(
 )]
 pub async fn get_one(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
 ) -> ApiResult<Json<IncidentView>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let incident = query::find(&mut conn, auth.workspace_id, &id).await?;
     Ok(Json(
-        IncidentView::load(&mut conn, incident)
+        IncidentView::load(&mut conn, path.incident)
             .await
             .map_err(DomainError::from)?,
     ))
 }
 
-/// Resolves `{id}` to the incident's id within the caller's workspace.
-async fn incident_id(
-    tx: &mut sqlx::PgConnection,
-    auth: &Auth,
-    key: &str,
-) -> Result<Uuid, ApiError> {
-    Ok(query::find(tx, auth.workspace_id, key).await?.id)
-}
-
-/// Change title, description, impact, root cause or severity.
+/// Change title, description, impact, root cause, severity or visibility.
 ///
-/// A severity change moves the SLA deadlines.
+/// A severity change moves the SLA deadlines. Making the incident PRIVATE hides it from
+/// everyone but workspace admins, its role holders and its members; whoever makes it
+/// private becomes a member.
 #[utoipa::path(
     patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = IncidentPatch,
     params(("id" = String, Path, description = "Id or reference")),
@@ -151,12 +146,12 @@ async fn incident_id(
 )]
 pub async fn patch(
     State(state): State<AppState>,
+    path: IncidentPath,
     Responder(auth): Responder,
-    Path(id): Path<String>,
     ApiJson(body): ApiJson<IncidentPatch>,
 ) -> ApiResult<Json<IncidentView>> {
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = change::update(&mut tx, Actor::from(&auth), id, &body).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
@@ -173,11 +168,11 @@ pub async fn patch(
 )]
 pub async fn acknowledge(
     State(state): State<AppState>,
+    path: IncidentPath,
     Responder(auth): Responder,
-    Path(id): Path<String>,
 ) -> ApiResult<Json<IncidentView>> {
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = lifecycle::acknowledge(&mut tx, Actor::from(&auth), id, None).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
@@ -212,12 +207,12 @@ pub struct StatusChange {
 )]
 pub async fn change_status(
     State(state): State<AppState>,
+    path: IncidentPath,
     Responder(auth): Responder,
-    Path(id): Path<String>,
     ApiJson(body): ApiJson<StatusChange>,
 ) -> ApiResult<Json<IncidentView>> {
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = lifecycle::change_status(
         &mut tx,
         Actor::from(&auth),
@@ -256,13 +251,14 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 )]
 pub async fn assign_role(
     State(state): State<AppState>,
+    path: IncidentPath,
     Responder(auth): Responder,
-    Path((id, role)): Path<(String, String)>,
+    Path((_id, role)): Path<(String, String)>,
     ApiJson(body): ApiJson<RoleAssignment>,
 ) -> ApiResult<Json<IncidentView>> {
     let role = parse_role(&role)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = change::assign_role(
         &mut tx,
         Actor::from(&auth),
@@ -287,12 +283,13 @@ pub async fn assign_role(
 )]
 pub async fn clear_role(
     State(state): State<AppState>,
+    path: IncidentPath,
     Responder(auth): Responder,
-    Path((id, role)): Path<(String, String)>,
+    Path((_id, role)): Path<(String, String)>,
 ) -> ApiResult<Json<IncidentView>> {
     let role = parse_role(&role)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = change::assign_role(&mut tx, Actor::from(&auth), id, role, None, None).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
@@ -309,13 +306,11 @@ pub async fn clear_role(
 )]
 pub async fn list_timeline(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
 ) -> ApiResult<Json<Vec<TimelineEntry>>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut conn, &auth, &id).await?;
     Ok(Json(
-        timeline_of(&mut conn, auth.workspace_id, id)
+        timeline_of(&mut conn, path.auth.workspace_id, path.id())
             .await
             .map_err(DomainError::from)?,
     ))
@@ -329,12 +324,12 @@ pub async fn list_timeline(
 )]
 pub async fn add_timeline_entry(
     State(state): State<AppState>,
+    path: IncidentPath,
     Responder(auth): Responder,
-    Path(id): Path<String>,
     ApiJson(body): ApiJson<NewEntry>,
 ) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let (_, entry) = change::add_entry(&mut tx, Actor::from(&auth), id, &body, None).await?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok((StatusCode::CREATED, Json(entry)))
@@ -348,12 +343,10 @@ pub async fn add_timeline_entry(
 )]
 pub async fn get_services(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
 ) -> ApiResult<Json<Vec<ServiceView>>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut conn, &auth, &id).await?;
-    let services = store::affected_services(&mut conn, auth.workspace_id, id)
+    let services = store::affected_services(&mut conn, path.auth.workspace_id, path.id())
         .await
         .map_err(DomainError::from)?;
     Ok(Json(services.iter().map(ServiceView::from).collect()))
@@ -367,16 +360,81 @@ pub async fn get_services(
 )]
 pub async fn put_services(
     State(state): State<AppState>,
+    path: IncidentPath,
     Responder(auth): Responder,
-    Path(id): Path<String>,
     ApiJson(body): ApiJson<Vec<ServiceView>>,
 ) -> ApiResult<Json<Vec<ServiceView>>> {
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     change::set_services(&mut tx, Actor::from(&auth), id, &body).await?;
     let services = store::affected_services(&mut tx, auth.workspace_id, id)
         .await
         .map_err(DomainError::from)?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok(Json(services.iter().map(ServiceView::from).collect()))
+}
+
+/// The members of an incident: people given access explicitly (role holders and admins
+/// can read it anyway).
+#[utoipa::path(
+    get, path = "/api/v1/incidents/{id}/members", tag = "incidents",
+    params(("id" = String, Path, description = "Id or reference")),
+    responses((status = 200, body = Vec<MemberView>), (status = 401, body = Problem), (status = 404, body = Problem))
+)]
+pub async fn list_members(
+    State(state): State<AppState>,
+    path: IncidentPath,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
+    Ok(Json(
+        members::list(&mut conn, path.auth.workspace_id, path.id()).await?,
+    ))
+}
+
+fn parse_user(user_id: &str) -> Result<Uuid, ApiError> {
+    user_id
+        .parse()
+        .map_err(|_| ApiError::from(DomainError::invalid("user_id", "must be a user's id")))
+}
+
+/// Add a member: a user of the workspace who may then read the incident even when it is
+/// PRIVATE. Adding a member twice changes nothing.
+#[utoipa::path(
+    put, path = "/api/v1/incidents/{id}/members/{user_id}", tag = "incidents",
+    params(("id" = String, Path, description = "Id or reference"), ("user_id" = Uuid, Path, description = "A user of the workspace")),
+    responses((status = 200, description = "The members", body = Vec<MemberView>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+pub async fn add_member(
+    State(state): State<AppState>,
+    path: IncidentPath,
+    Responder(auth): Responder,
+    Path((_id, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    let user_id = parse_user(&user_id)?;
+    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
+    members::add(&mut tx, Actor::from(&auth), path.id(), user_id, None).await?;
+    let list = members::list(&mut tx, auth.workspace_id, path.id()).await?;
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(Json(list))
+}
+
+/// Remove a member. A role they hold still lets them read the incident; removing a
+/// non-member changes nothing.
+#[utoipa::path(
+    delete, path = "/api/v1/incidents/{id}/members/{user_id}", tag = "incidents",
+    params(("id" = String, Path, description = "Id or reference"), ("user_id" = Uuid, Path, description = "A user of the workspace")),
+    responses((status = 200, description = "The members", body = Vec<MemberView>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    path: IncidentPath,
+    Responder(auth): Responder,
+    Path((_id, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    let user_id = parse_user(&user_id)?;
+    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
+    members::remove(&mut tx, Actor::from(&auth), path.id(), user_id, None).await?;
+    let list = members::list(&mut tx, auth.workspace_id, path.id()).await?;
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(Json(list))
 }

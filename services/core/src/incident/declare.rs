@@ -5,6 +5,8 @@
 //! and gap-free (a rolled-back declare gives its number back). The same lock makes
 //! idempotency safe: a retry with the same key waits for the first declare to commit,
 //! then finds its incident and returns it instead of creating a second.
+//!
+//! The declarer of a PRIVATE incident becomes its member, so they can still read it.
 
 use chrono::{DateTime, Utc};
 use incident_bus::Envelope;
@@ -12,6 +14,7 @@ use incident_schema::event::{INCIDENT_ALERT_GROUP_LINKED, INCIDENT_DECLARED};
 use incident_schema::incident::{NewIncident, insert_incident};
 use incident_schema::sla::get_sla_policy;
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
+use incident_schema::user::get_user;
 use incident_schema::workspace::next_incident_number;
 use incident_schema::{Incident, ServiceImpact, Severity, TimelineKind, Visibility};
 use serde::Deserialize;
@@ -22,7 +25,7 @@ use uuid::Uuid;
 
 use super::events::emit;
 use super::view::ServiceView;
-use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, store};
+use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, members, store};
 use crate::error::{DomainError, DomainResult};
 
 /// What a declare asks for (the HTTP body and the `incident.declare` command's data).
@@ -272,6 +275,16 @@ pub async fn declare(
         cause,
     )
     .await?;
+    // The declarer of a PRIVATE incident keeps reading it, whatever their role.
+    let incident = match actor.user_id {
+        Some(user_id) if incident.visibility == Visibility::Private => {
+            let user = get_user(conn, actor.workspace_id, user_id)
+                .await?
+                .ok_or(DomainError::NotFound("user"))?;
+            members::added(conn, actor, incident, &user, cause).await?
+        }
+        _ => incident,
+    };
     for group in &input.alert_group_ids {
         link_alert_group_entry(conn, actor, &incident, *group, cause).await?;
     }

@@ -19,6 +19,15 @@ pub async fn lock_incident(
         .await
 }
 
+/// Moves an incident's `version` (and `updated_at`) for a change outside its row: its
+/// services or its members are part of its state.
+pub async fn touch(conn: &mut PgConnection, id: Uuid) -> Result<Incident, sqlx::Error> {
+    sqlx::query_as("UPDATE incidents SET updated_at = clock_timestamp() WHERE id = $1 RETURNING *")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
 /// The incident created with `key` in the workspace, if any.
 pub async fn find_by_idempotency_key(
     conn: &mut PgConnection,

@@ -416,6 +416,8 @@ async fn the_openapi_document_describes_the_api(pool: PgPool) {
         "/api/v1/incidents",
         "/api/v1/incidents/{id}",
         "/api/v1/incidents/{id}/status",
+        "/api/v1/incidents/{id}/members",
+        "/api/v1/incidents/{id}/members/{user_id}",
         "/api/v1/tokens/{id}",
         "/api/v1/workspaces",
     ] {

@@ -5,5 +5,6 @@ mod api;
 mod commands;
 mod lifecycle;
 mod numbering;
+mod privacy;
 mod support;
 mod tenancy;
