@@ -2,6 +2,7 @@
 //! fresh database per test (and a RabbitMQ vhost where messages matter).
 
 mod api;
+mod bootstrap;
 mod commands;
 mod lifecycle;
 mod numbering;
