@@ -8,7 +8,7 @@
 //!
 //! The declarer of a PRIVATE incident becomes its member, so they can still read it.
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use incident_bus::Envelope;
 use incident_schema::event::{INCIDENT_ALERT_GROUP_LINKED, INCIDENT_DECLARED};
 use incident_schema::incident::{NewIncident, insert_incident};
@@ -16,7 +16,7 @@ use incident_schema::sla::get_sla_policy;
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
 use incident_schema::user::get_user;
 use incident_schema::workspace::next_incident_number;
-use incident_schema::{Incident, ServiceImpact, Severity, TimelineKind, Visibility};
+use incident_schema::{Incident, ServiceImpact, Severity, TimelineKind, Timestamp, Visibility};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -39,9 +39,9 @@ pub struct DeclareIncident {
     pub description: String,
     /// SEV1 (critical) to SEV4 (low).
     pub severity: Severity,
-    /// When the problem was detected; defaults to now. Not in the future.
+    /// When the problem was detected (RFC 3339); defaults to now. Not in the future.
     #[serde(default)]
-    pub detected_at: Option<DateTime<Utc>>,
+    pub detected_at: Option<Timestamp>,
     /// Who or what is affected, in words.
     #[serde(default)]
     pub impact: Option<String>,
@@ -149,7 +149,7 @@ pub async fn declare(
         ));
     }
     let now = store::now(conn).await?;
-    let detected_at = input.detected_at.unwrap_or(now);
+    let detected_at = input.detected_at.map_or(now, DateTime::from);
     if detected_at > now + chrono::Duration::minutes(5) {
         return Err(DomainError::invalid(
             "detected_at",
