@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use incident_schema::access;
 use incident_schema::timeline::list_timeline as timeline_of;
 use incident_schema::{IncidentStatus, Role, TimelineEntry};
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use crate::access::auth::{Auth, Responder};
 use crate::error::{ApiError, DomainError};
 use crate::http::incident_path::IncidentPath;
 use crate::incident::change::{self, IncidentPatch, NewEntry};
-use crate::incident::declare::{self, DeclareIncident};
+use crate::incident::declare::{self, DeclareIncident, IdempotencyKey};
 use crate::incident::members::{self, MemberView};
 use crate::incident::query::{self, ListFilter};
 use crate::incident::store;
@@ -40,7 +41,9 @@ pub struct IncidentPage {
 /// Declare an incident.
 ///
 /// Answers 201 with the new incident. With an `Idempotency-Key` header, a retried declare
-/// answers 200 with the incident the first one created, never a second incident.
+/// answers 200 with the incident the first one created, never a second incident; the key
+/// reused with a different body answers 422 naming `Idempotency-Key`. An alert group
+/// already linked to another incident that is still open answers 409.
 #[utoipa::path(
     post, path = "/api/v1/incidents", tag = "incidents",
     request_body = DeclareIncident,
@@ -48,7 +51,9 @@ pub struct IncidentPage {
     responses(
         (status = 201, description = "Declared", body = IncidentView),
         (status = 200, description = "An earlier declare with the same key", body = IncidentView),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "An alert group is linked to another open incident", body = Problem),
+        (status = 422, description = "Invalid, or the key was used with another body", body = Problem),
     )
 )]
 #[tracing::instrument(skip_all, fields(workspace_id = %auth.workspace_id), err(Debug))]
@@ -66,9 +71,24 @@ pub async fn declare(
         ),
         None => None,
     };
+    let key = key
+        .as_deref()
+        .map(|k| IdempotencyKey::of_request(k, &body))
+        .transpose()?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let declared =
-        declare::declare(&mut tx, Actor::from(&auth), &body, key.as_deref(), None).await?;
+    let declared = declare::declare(&mut tx, Actor::from(&auth), &body, key, None).await?;
+    // A retry answers with the first incident only to someone who may read it.
+    if !declared.created
+        && !access::can_read(&mut tx, &auth.reader(), declared.incident.id)
+            .await
+            .map_err(DomainError::from)?
+    {
+        return Err(DomainError::invalid(
+            "Idempotency-Key",
+            "the key was already used to declare an incident you cannot read; use a new key",
+        )
+        .into());
+    }
     // A new incident's services and alert groups are the ones just given (ingestion links
     // the groups when it sees the event), so the view needs no second read under the
     // counter's lock; a repeated key reads the first incident as it stands.

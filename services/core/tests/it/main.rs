@@ -4,6 +4,7 @@
 mod api;
 mod bootstrap;
 mod commands;
+mod declare;
 mod lifecycle;
 mod numbering;
 mod privacy;
