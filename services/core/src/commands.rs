@@ -115,7 +115,9 @@ async fn apply(conn: &mut PgConnection, message: &Envelope) -> Result<(), Handle
                 conn,
                 actor,
                 &cmd.incident,
-                cmd.idempotency_key.as_deref(),
+                cmd.idempotency_key
+                    .as_deref()
+                    .map(declare::IdempotencyKey::of_command),
                 cause,
             )
             .await?;

@@ -3,13 +3,14 @@
 //!
 //! Every event about an incident carries the incident as it stood after the change under
 //! `data.incident` ([`IncidentSnapshot`]: the row plus its `reference`), including its
-//! `version` and `is_drill`, so a consumer that mirrors state can ignore an older version
-//! arriving late, and drills are recognisable everywhere. Event-specific fields sit beside
+//! `version`, `is_drill` and `visibility`, so a consumer that mirrors state can ignore an
+//! older version arriving late, drills are recognisable everywhere, and a consumer can keep
+//! a PRIVATE incident private (no title in a public channel, nothing on a status page). Event-specific fields sit beside
 //! it (`from`, `to`, `target`, ...). Consumers ignore fields they do not know.
 
 use serde::{Deserialize, Serialize};
 
-use crate::Incident;
+use crate::{Incident, Visibility};
 
 /// `incident.declared`: a new incident (data: `incident`, `actor_id`).
 pub const INCIDENT_DECLARED: &str = "incident.declared";
@@ -27,6 +28,12 @@ pub const INCIDENT_ROLE_ASSIGNED: &str = "incident.role_assigned";
 pub const INCIDENT_TIMELINE_ENTRY_ADDED: &str = "incident.timeline_entry_added";
 /// `incident.services_changed` (data: `incident`, `services`).
 pub const INCIDENT_SERVICES_CHANGED: &str = "incident.services_changed";
+/// `incident.member_added`: someone was given access to the incident (data: `incident`, `user_id`, `actor_id`).
+pub const INCIDENT_MEMBER_ADDED: &str = "incident.member_added";
+/// `incident.member_removed`: someone's explicit access was taken away (data: `incident`, `user_id`, `actor_id`).
+pub const INCIDENT_MEMBER_REMOVED: &str = "incident.member_removed";
+/// `incident.visibility_changed`: made PRIVATE or PUBLIC (data: `incident`, `from`, `to`, `actor_id`).
+pub const INCIDENT_VISIBILITY_CHANGED: &str = "incident.visibility_changed";
 /// `incident.alert_group_linked` (data: `incident`, `alert_group_id`).
 pub const INCIDENT_ALERT_GROUP_LINKED: &str = "incident.alert_group_linked";
 /// `incident.sla_warning`: a deadline is near (data: `incident`, `target`, `deadline`).
@@ -54,7 +61,8 @@ pub const ACTION_ITEM_OVERDUE: &str = "action_item.overdue";
 /// `workspace.daily_digest`: open incidents, breaches of the last day, overdue action items.
 pub const WORKSPACE_DAILY_DIGEST: &str = "workspace.daily_digest";
 
-/// An incident as events carry it: the row plus its display reference (`INC-42`).
+/// An incident as events carry it: the row plus its display reference (`INC-42`). The row
+/// includes `visibility` (`PUBLIC` or `PRIVATE`); see [`IncidentSnapshot::visibility`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentSnapshot {
     /// `INC-<number>`.
@@ -79,5 +87,35 @@ impl IncidentSnapshot {
             reference: incident.number.to_string(),
             incident: incident_fields,
         }
+    }
+
+    /// Who may see the incident. A snapshot without a readable `visibility` counts as
+    /// PRIVATE: a consumer that cannot tell keeps it to itself.
+    pub fn visibility(&self) -> Visibility {
+        self.incident
+            .get("visibility")
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(Visibility::Private)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(fields: serde_json::Value) -> IncidentSnapshot {
+        serde_json::from_value(fields).expect("snapshot")
+    }
+
+    #[test]
+    fn a_snapshot_says_whether_the_incident_is_private_and_doubts_count_as_private() {
+        let private =
+            snapshot(serde_json::json!({ "reference": "INC-1", "visibility": "PRIVATE" }));
+        let public = snapshot(serde_json::json!({ "reference": "INC-2", "visibility": "PUBLIC" }));
+        let unknown = snapshot(serde_json::json!({ "reference": "INC-3" }));
+        assert_eq!(private.visibility(), Visibility::Private);
+        assert_eq!(public.visibility(), Visibility::Public);
+        assert_eq!(unknown.visibility(), Visibility::Private);
     }
 }

@@ -179,13 +179,23 @@ pub async fn insert_incident(
     conn: &mut PgConnection,
     new: &NewIncident<'_>,
 ) -> Result<Incident, sqlx::Error> {
+    insert_declared_incident(conn, new, None).await
+}
+
+/// Inserts an incident with the fingerprint of the request that declared it (compared
+/// when its idempotency key is reused; migration `0051_core_declare_fingerprint.sql`).
+pub async fn insert_declared_incident(
+    conn: &mut PgConnection,
+    new: &NewIncident<'_>,
+    declare_fingerprint: Option<&[u8]>,
+) -> Result<Incident, sqlx::Error> {
     sqlx::query_as::<_, Incident>(
         "INSERT INTO incidents (
              workspace_id, number, title, description, severity, impact, detected_at,
              sla_deadline, sla_resolve_deadline, commander_id, is_drill, visibility,
-             declared_by, idempotency_key
+             declared_by, idempotency_key, declare_fingerprint
          )
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          RETURNING *",
     )
     .bind(new.workspace_id)
@@ -202,6 +212,7 @@ pub async fn insert_incident(
     .bind(new.visibility)
     .bind(new.declared_by)
     .bind(new.idempotency_key)
+    .bind(declare_fingerprint)
     .fetch_one(conn)
     .await
 }

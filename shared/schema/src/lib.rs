@@ -24,6 +24,7 @@ mod parse;
 pub mod postmortem;
 pub mod sla;
 pub mod timeline;
+pub mod timestamp;
 pub mod user;
 pub mod workspace;
 
@@ -41,6 +42,7 @@ pub use postmortem::{
 };
 pub use sla::{SlaEvent, SlaEventKind, SlaPolicy, SlaTarget};
 pub use timeline::{TimelineEntry, TimelineKind};
+pub use timestamp::Timestamp;
 pub use user::User;
 pub use workspace::Workspace;
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use incident_schema::auth::{NewApiToken, insert_api_token};
 use incident_schema::user::{NewUser, create_user};
 use incident_schema::workspace::create_workspace;
-use incident_schema::{AccessRole, ApiToken, User, Workspace};
+use incident_schema::{AccessRole, ApiToken, Timestamp, User, Workspace};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -188,9 +188,9 @@ pub struct NewTokenRequest {
     /// The user it acts as (its actions are authored by them).
     #[serde(default)]
     pub user_id: Option<Uuid>,
-    /// When it stops working.
+    /// When it stops working (RFC 3339).
     #[serde(default)]
-    pub expires_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A token as listings show it (never the secret).
@@ -266,7 +266,7 @@ pub async fn add_token(
             is_instance_admin: instance_admin,
             prefix: &generated.prefix,
             token_hash: &generated.hash,
-            expires_at: req.expires_at,
+            expires_at: req.expires_at.map(DateTime::from),
         },
     )
     .await?;

@@ -1,8 +1,9 @@
 //! Authentication for core's API: the shared bearer-token extractor
-//! ([`incident_runtime::api::auth::Auth`]) over core's state, and the actor it implies.
+//! ([`incident_runtime::api::auth::Auth`], and the role-requiring [`Responder`], [`Admin`]
+//! and [`InstanceAdmin`]) over core's state, and the actor it implies.
 
-pub use incident_runtime::api::auth::Auth;
 use incident_runtime::api::auth::AuthState;
+pub use incident_runtime::api::auth::{Admin, Auth, InstanceAdmin, Responder};
 use sqlx::PgPool;
 
 use crate::AppState;

@@ -2,7 +2,7 @@
 //! `default` workspace, an admin user and that token (an admin of the workspace and an
 //! instance administrator), so a new user, or Helm, can begin without a database shell.
 //! Replicas starting together serialise on a transaction-scoped advisory lock; once any
-//! workspace exists this does nothing.
+//! workspace exists this does nothing but log at WARN that the token is ignored.
 
 use incident_schema::AccessRole;
 use incident_schema::auth::{NewApiToken, insert_api_token};
@@ -27,6 +27,12 @@ pub async fn bootstrap(pool: &PgPool, secret: &SecretString) -> Result<bool, sql
         .fetch_one(&mut *tx)
         .await?;
     if any {
+        // Said once at start-up: an operator who set the token expects it to work, and a
+        // silent no-op looks like a broken token.
+        tracing::warn!(
+            "INCIDENT_BOOTSTRAP_TOKEN is set but workspaces already exist, so it is ignored \
+             (it only creates the first workspace); unset it, or use an admin token"
+        );
         return Ok(false);
     }
     let workspace = create_workspace(&mut tx, "default", "Default").await?;

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use incident_schema::{AccessRole, Severity, SlaPolicy};
+use incident_schema::{Severity, SlaPolicy};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -12,7 +12,7 @@ use crate::access::admin::{
     self, CreatedToken, CreatedWorkspace, NewTokenRequest, NewUserRequest, NewWorkspaceRequest,
     TokenView, UserPatch, UserView,
 };
-use crate::access::auth::Auth;
+use crate::access::auth::{Admin, Auth, InstanceAdmin};
 use crate::error::{ApiError, DomainError};
 use crate::incident::sla_policy::{self, PolicyInput};
 use incident_runtime::api::json::ApiJson;
@@ -41,10 +41,9 @@ pub async fn list_users(
     responses((status = 201, body = UserView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_user(
     State(state): State<AppState>,
-    auth: Auth,
+    Admin(auth): Admin,
     ApiJson(body): ApiJson<NewUserRequest>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    auth.require(AccessRole::Admin)?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
     let user = admin::add_user(&mut conn, auth.workspace_id, &body).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
@@ -55,11 +54,10 @@ pub async fn create_user(
     responses((status = 200, body = UserView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn patch_user(
     State(state): State<AppState>,
-    auth: Auth,
+    Admin(auth): Admin,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserPatch>,
 ) -> ApiResult<Json<UserView>> {
-    auth.require(AccessRole::Admin)?;
     let id: Uuid = id.parse().map_err(|_| DomainError::NotFound("user"))?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
     Ok(Json(
@@ -73,9 +71,8 @@ pub async fn patch_user(
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "admin", responses((status = 200, body = Vec<TokenView>), (status = 403, body = Problem)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    auth: Auth,
+    Admin(auth): Admin,
 ) -> ApiResult<Json<Vec<TokenView>>> {
-    auth.require(AccessRole::Admin)?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
     Ok(Json(
         admin::list_tokens(&mut conn, auth.workspace_id)
@@ -91,10 +88,9 @@ pub async fn list_tokens(
     responses((status = 201, body = CreatedToken), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_token(
     State(state): State<AppState>,
-    auth: Auth,
+    Admin(auth): Admin,
     ApiJson(body): ApiJson<NewTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    auth.require(AccessRole::Admin)?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
     Ok((
         StatusCode::CREATED,
@@ -107,10 +103,9 @@ pub async fn create_token(
     responses((status = 200, body = TokenView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    auth: Auth,
+    Admin(auth): Admin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenView>> {
-    auth.require(AccessRole::Admin)?;
     let id: Uuid = id.parse().map_err(|_| DomainError::NotFound("token"))?;
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
     Ok(Json(
@@ -125,15 +120,9 @@ pub async fn revoke_token(
     responses((status = 201, body = CreatedWorkspace), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_workspace(
     State(state): State<AppState>,
-    auth: Auth,
+    _: InstanceAdmin,
     ApiJson(body): ApiJson<NewWorkspaceRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedWorkspace>)> {
-    if !auth.instance_admin {
-        return Err(DomainError::Forbidden(
-            "only an instance administrator (the bootstrap token) can create workspaces".into(),
-        )
-        .into());
-    }
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let created = admin::add_workspace(&mut tx, &body).await?;
     tx.commit().await.map_err(DomainError::from)?;
@@ -155,11 +144,10 @@ pub async fn list_sla_policies(
     responses((status = 200, body = SlaPolicy), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn put_sla_policy(
     State(state): State<AppState>,
-    auth: Auth,
+    Admin(auth): Admin,
     Path(severity): Path<String>,
     ApiJson(body): ApiJson<PolicyInput>,
 ) -> ApiResult<Json<SlaPolicy>> {
-    auth.require(AccessRole::Admin)?;
     let severity: Severity = severity.parse().map_err(|e: incident_schema::ParseError| {
         DomainError::invalid("severity", e.to_string())
     })?;

@@ -1,20 +1,25 @@
-//! `/api/v1/incidents…`: declare, list, read, change, and the lifecycle, roles, timeline
-//! and affected services of one incident. `{id}` accepts the id or the reference (`INC-42`).
+//! `/api/v1/incidents…`: declare, list, read, change, and the lifecycle, roles, members,
+//! timeline and affected services of one incident. `{id}` accepts the id or the reference
+//! (`INC-42`) and is resolved by [`IncidentPath`], which applies the private-incident rule
+//! for every route; lists apply the same rule.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use incident_schema::access;
 use incident_schema::timeline::list_timeline as timeline_of;
-use incident_schema::{AccessRole, IncidentStatus, Role, TimelineEntry};
+use incident_schema::{IncidentStatus, Role, TimelineEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::access::auth::Auth;
+use crate::access::auth::{Auth, Responder};
 use crate::error::{ApiError, DomainError};
+use crate::http::incident_path::IncidentPath;
 use crate::incident::change::{self, IncidentPatch, NewEntry};
-use crate::incident::declare::{self, DeclareIncident};
+use crate::incident::declare::{self, DeclareIncident, IdempotencyKey};
+use crate::incident::members::{self, MemberView};
 use crate::incident::query::{self, ListFilter};
 use crate::incident::store;
 use crate::incident::view::{IncidentView, ServiceView};
@@ -36,7 +41,9 @@ pub struct IncidentPage {
 /// Declare an incident.
 ///
 /// Answers 201 with the new incident. With an `Idempotency-Key` header, a retried declare
-/// answers 200 with the incident the first one created, never a second incident.
+/// answers 200 with the incident the first one created, never a second incident; the key
+/// reused with a different body answers 422 naming `Idempotency-Key`. An alert group
+/// already linked to another incident that is still open answers 409.
 #[utoipa::path(
     post, path = "/api/v1/incidents", tag = "incidents",
     request_body = DeclareIncident,
@@ -44,17 +51,18 @@ pub struct IncidentPage {
     responses(
         (status = 201, description = "Declared", body = IncidentView),
         (status = 200, description = "An earlier declare with the same key", body = IncidentView),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, description = "An alert group is linked to another open incident", body = Problem),
+        (status = 422, description = "Invalid, or the key was used with another body", body = Problem),
     )
 )]
 #[tracing::instrument(skip_all, fields(workspace_id = %auth.workspace_id), err(Debug))]
 pub async fn declare(
     State(state): State<AppState>,
-    auth: Auth,
+    Responder(auth): Responder,
     headers: HeaderMap,
     ApiJson(body): ApiJson<DeclareIncident>,
 ) -> ApiResult<(StatusCode, Json<IncidentView>)> {
-    auth.require(AccessRole::Responder)?;
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
@@ -63,9 +71,24 @@ pub async fn declare(
         ),
         None => None,
     };
+    let key = key
+        .as_deref()
+        .map(|k| IdempotencyKey::of_request(k, &body))
+        .transpose()?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let declared =
-        declare::declare(&mut tx, Actor::from(&auth), &body, key.as_deref(), None).await?;
+    let declared = declare::declare(&mut tx, Actor::from(&auth), &body, key, None).await?;
+    // A retry answers with the first incident only to someone who may read it.
+    if !declared.created
+        && !access::can_read(&mut tx, &auth.reader(), declared.incident.id)
+            .await
+            .map_err(DomainError::from)?
+    {
+        return Err(DomainError::invalid(
+            "Idempotency-Key",
+            "the key was already used to declare an incident you cannot read; use a new key",
+        )
+        .into());
+    }
     // A new incident's services and alert groups are the ones just given (ingestion links
     // the groups when it sees the event), so the view needs no second read under the
     // counter's lock; a repeated key reads the first incident as it stands.
@@ -106,7 +129,7 @@ pub async fn list(
     Query(filter): Query<ListFilter>,
 ) -> ApiResult<Json<IncidentPage>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let page = query::list(&mut conn, auth.workspace_id, &filter).await?;
+    let page = query::list(&mut conn, &auth.reader(), &filter).await?;
     Ok(Json(IncidentPage {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -121,30 +144,21 @@ pub async fn list(
 )]
 pub async fn get_one(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
 ) -> ApiResult<Json<IncidentView>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let incident = query::find(&mut conn, auth.workspace_id, &id).await?;
     Ok(Json(
-        IncidentView::load(&mut conn, incident)
+        IncidentView::load(&mut conn, path.incident)
             .await
             .map_err(DomainError::from)?,
     ))
 }
 
-/// Resolves `{id}` to the incident's id within the caller's workspace.
-async fn incident_id(
-    tx: &mut sqlx::PgConnection,
-    auth: &Auth,
-    key: &str,
-) -> Result<Uuid, ApiError> {
-    Ok(query::find(tx, auth.workspace_id, key).await?.id)
-}
-
-/// Change title, description, impact, root cause or severity.
+/// Change title, description, impact, root cause, severity or visibility.
 ///
-/// A severity change moves the SLA deadlines.
+/// A severity change moves the SLA deadlines. Making the incident PRIVATE hides it from
+/// everyone but workspace admins, its role holders and its members; whoever makes it
+/// private becomes a member.
 #[utoipa::path(
     patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = IncidentPatch,
     params(("id" = String, Path, description = "Id or reference")),
@@ -152,13 +166,12 @@ async fn incident_id(
 )]
 pub async fn patch(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
+    Responder(auth): Responder,
     ApiJson(body): ApiJson<IncidentPatch>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = change::update(&mut tx, Actor::from(&auth), id, &body).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
@@ -175,12 +188,11 @@ pub async fn patch(
 )]
 pub async fn acknowledge(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
+    Responder(auth): Responder,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = lifecycle::acknowledge(&mut tx, Actor::from(&auth), id, None).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
@@ -215,13 +227,12 @@ pub struct StatusChange {
 )]
 pub async fn change_status(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
+    Responder(auth): Responder,
     ApiJson(body): ApiJson<StatusChange>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = lifecycle::change_status(
         &mut tx,
         Actor::from(&auth),
@@ -260,14 +271,14 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 )]
 pub async fn assign_role(
     State(state): State<AppState>,
-    auth: Auth,
-    Path((id, role)): Path<(String, String)>,
+    path: IncidentPath,
+    Responder(auth): Responder,
+    Path((_id, role)): Path<(String, String)>,
     ApiJson(body): ApiJson<RoleAssignment>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let role = parse_role(&role)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = change::assign_role(
         &mut tx,
         Actor::from(&auth),
@@ -292,13 +303,13 @@ pub async fn assign_role(
 )]
 pub async fn clear_role(
     State(state): State<AppState>,
-    auth: Auth,
-    Path((id, role)): Path<(String, String)>,
+    path: IncidentPath,
+    Responder(auth): Responder,
+    Path((_id, role)): Path<(String, String)>,
 ) -> ApiResult<Json<IncidentView>> {
-    auth.require(AccessRole::Responder)?;
     let role = parse_role(&role)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let incident = change::assign_role(&mut tx, Actor::from(&auth), id, role, None, None).await?;
     let view = IncidentView::load(&mut tx, incident)
         .await
@@ -315,13 +326,11 @@ pub async fn clear_role(
 )]
 pub async fn list_timeline(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
 ) -> ApiResult<Json<Vec<TimelineEntry>>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut conn, &auth, &id).await?;
     Ok(Json(
-        timeline_of(&mut conn, auth.workspace_id, id)
+        timeline_of(&mut conn, path.auth.workspace_id, path.id())
             .await
             .map_err(DomainError::from)?,
     ))
@@ -335,13 +344,12 @@ pub async fn list_timeline(
 )]
 pub async fn add_timeline_entry(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
+    Responder(auth): Responder,
     ApiJson(body): ApiJson<NewEntry>,
 ) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     let (_, entry) = change::add_entry(&mut tx, Actor::from(&auth), id, &body, None).await?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok((StatusCode::CREATED, Json(entry)))
@@ -355,12 +363,10 @@ pub async fn add_timeline_entry(
 )]
 pub async fn get_services(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
 ) -> ApiResult<Json<Vec<ServiceView>>> {
     let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut conn, &auth, &id).await?;
-    let services = store::affected_services(&mut conn, auth.workspace_id, id)
+    let services = store::affected_services(&mut conn, path.auth.workspace_id, path.id())
         .await
         .map_err(DomainError::from)?;
     Ok(Json(services.iter().map(ServiceView::from).collect()))
@@ -374,17 +380,81 @@ pub async fn get_services(
 )]
 pub async fn put_services(
     State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<String>,
+    path: IncidentPath,
+    Responder(auth): Responder,
     ApiJson(body): ApiJson<Vec<ServiceView>>,
 ) -> ApiResult<Json<Vec<ServiceView>>> {
-    auth.require(AccessRole::Responder)?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = incident_id(&mut tx, &auth, &id).await?;
+    let id = path.id();
     change::set_services(&mut tx, Actor::from(&auth), id, &body).await?;
     let services = store::affected_services(&mut tx, auth.workspace_id, id)
         .await
         .map_err(DomainError::from)?;
     tx.commit().await.map_err(DomainError::from)?;
     Ok(Json(services.iter().map(ServiceView::from).collect()))
+}
+
+/// The members of an incident: people given access explicitly (role holders and admins
+/// can read it anyway).
+#[utoipa::path(
+    get, path = "/api/v1/incidents/{id}/members", tag = "incidents",
+    params(("id" = String, Path, description = "Id or reference")),
+    responses((status = 200, body = Vec<MemberView>), (status = 401, body = Problem), (status = 404, body = Problem))
+)]
+pub async fn list_members(
+    State(state): State<AppState>,
+    path: IncidentPath,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
+    Ok(Json(
+        members::list(&mut conn, path.auth.workspace_id, path.id()).await?,
+    ))
+}
+
+fn parse_user(user_id: &str) -> Result<Uuid, ApiError> {
+    user_id
+        .parse()
+        .map_err(|_| ApiError::from(DomainError::invalid("user_id", "must be a user's id")))
+}
+
+/// Add a member: a user of the workspace who may then read the incident even when it is
+/// PRIVATE. Adding a member twice changes nothing.
+#[utoipa::path(
+    put, path = "/api/v1/incidents/{id}/members/{user_id}", tag = "incidents",
+    params(("id" = String, Path, description = "Id or reference"), ("user_id" = Uuid, Path, description = "A user of the workspace")),
+    responses((status = 200, description = "The members", body = Vec<MemberView>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+pub async fn add_member(
+    State(state): State<AppState>,
+    path: IncidentPath,
+    Responder(auth): Responder,
+    Path((_id, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    let user_id = parse_user(&user_id)?;
+    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
+    members::add(&mut tx, Actor::from(&auth), path.id(), user_id, None).await?;
+    let list = members::list(&mut tx, auth.workspace_id, path.id()).await?;
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(Json(list))
+}
+
+/// Remove a member. A role they hold still lets them read the incident; removing a
+/// non-member changes nothing.
+#[utoipa::path(
+    delete, path = "/api/v1/incidents/{id}/members/{user_id}", tag = "incidents",
+    params(("id" = String, Path, description = "Id or reference"), ("user_id" = Uuid, Path, description = "A user of the workspace")),
+    responses((status = 200, description = "The members", body = Vec<MemberView>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
+)]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    path: IncidentPath,
+    Responder(auth): Responder,
+    Path((_id, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    let user_id = parse_user(&user_id)?;
+    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
+    members::remove(&mut tx, Actor::from(&auth), path.id(), user_id, None).await?;
+    let list = members::list(&mut tx, auth.workspace_id, path.id()).await?;
+    tx.commit().await.map_err(DomainError::from)?;
+    Ok(Json(list))
 }

@@ -1,9 +1,11 @@
 //! The public HTTP API under `/api/v1`: thin adapters that parse, authorise through
-//! [`crate::access::auth::Auth`], call one domain function in a transaction and map the
+//! extractors ([`crate::access::auth::Auth`], the role-requiring `Responder` / `Admin`,
+//! and [`incident_path::IncidentPath`] for an incident the caller may read), call one domain function in a transaction and map the
 //! result. The OpenAPI document is generated from the same handlers and served at
 //! `/api/v1/openapi.json`.
 
 pub mod admin;
+pub mod incident_path;
 pub mod incidents;
 
 use axum::Json;
@@ -53,6 +55,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             incidents::add_timeline_entry
         ))
         .routes(routes!(incidents::get_services, incidents::put_services))
+        .routes(routes!(incidents::list_members))
+        .routes(routes!(incidents::add_member, incidents::remove_member))
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(admin::patch_user))
         .routes(routes!(admin::list_tokens, admin::create_token))

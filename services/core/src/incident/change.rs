@@ -1,15 +1,21 @@
-//! Changes to an incident other than its status: fields and severity, roles, timeline
-//! entries written by people, and affected services. Each leaves a timeline entry and an
-//! event.
+//! Changes to an incident other than its status: fields, severity and visibility, roles,
+//! timeline entries written by people, and affected services. Each leaves a timeline entry
+//! and an event.
+//!
+//! Making an incident PRIVATE keeps the person who does it able to read it: they become a
+//! member (as the declarer of a PRIVATE incident does), or they would lock themselves out.
 
 use incident_bus::Envelope;
 use incident_schema::event::{
     INCIDENT_ROLE_ASSIGNED, INCIDENT_SERVICES_CHANGED, INCIDENT_SEVERITY_CHANGED,
-    INCIDENT_TIMELINE_ENTRY_ADDED, INCIDENT_UPDATED,
+    INCIDENT_TIMELINE_ENTRY_ADDED, INCIDENT_UPDATED, INCIDENT_VISIBILITY_CHANGED,
 };
 use incident_schema::sla::get_sla_policy;
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
-use incident_schema::{Incident, Role, ServiceImpact, Severity, TimelineEntry, TimelineKind};
+use incident_schema::user::get_user;
+use incident_schema::{
+    Incident, Role, ServiceImpact, Severity, TimelineEntry, TimelineKind, Visibility,
+};
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -19,7 +25,7 @@ use uuid::Uuid;
 use super::declare::validate_services;
 use super::events::emit;
 use super::view::ServiceView;
-use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, store};
+use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, members, store};
 use crate::error::{DomainError, DomainResult};
 
 /// Fields a PATCH may change; absent fields stay as they are.
@@ -36,6 +42,8 @@ pub struct IncidentPatch {
     pub root_cause: Option<String>,
     /// New severity: moves the SLA deadlines.
     pub severity: Option<Severity>,
+    /// PRIVATE (only admins, role holders and members see it) or PUBLIC.
+    pub visibility: Option<Visibility>,
 }
 
 fn text_field(field: &str, value: &Option<String>, max: usize) -> DomainResult<()> {
@@ -92,7 +100,8 @@ pub async fn update(
         changed.push("root_cause");
     }
     let severity_change = patch.severity.filter(|s| *s != before.severity);
-    if changed.is_empty() && severity_change.is_none() {
+    let visibility_change = patch.visibility.filter(|v| *v != before.visibility);
+    if changed.is_empty() && severity_change.is_none() && visibility_change.is_none() {
         return Ok(before);
     }
     let (ack_deadline, resolve_deadline) = match severity_change {
@@ -113,7 +122,8 @@ pub async fn update(
             root_cause = coalesce($5, root_cause),
             severity = coalesce($6, severity),
             sla_deadline = $7,
-            sla_resolve_deadline = $8
+            sla_resolve_deadline = $8,
+            visibility = coalesce($9, visibility)
          WHERE id = $1 RETURNING *",
     )
     .bind(incident_id)
@@ -124,6 +134,7 @@ pub async fn update(
     .bind(severity_change)
     .bind(ack_deadline)
     .bind(resolve_deadline)
+    .bind(visibility_change)
     .fetch_one(&mut *conn)
     .await?;
 
@@ -158,10 +169,50 @@ pub async fn update(
         )
         .await?;
     }
-    Ok(incident)
+    match visibility_change {
+        Some(to) => visibility_changed(conn, actor, incident, before.visibility, to).await,
+        None => Ok(incident),
+    }
 }
 
-async fn timeline(
+/// Records a visibility change; someone making it PRIVATE becomes a member.
+async fn visibility_changed(
+    conn: &mut PgConnection,
+    actor: Actor,
+    incident: Incident,
+    from: Visibility,
+    to: Visibility,
+) -> DomainResult<Incident> {
+    timeline(
+        conn,
+        actor,
+        incident.id,
+        TimelineKind::VisibilityChanged,
+        &format!("Visibility changed from {from} to {to}"),
+        json!({ "from": from, "to": to }),
+    )
+    .await?;
+    emit(
+        conn,
+        &incident,
+        INCIDENT_VISIBILITY_CHANGED,
+        json!({ "from": from, "to": to, "actor_id": actor.user_id }),
+        None,
+    )
+    .await?;
+    match actor.user_id {
+        Some(user_id) if to == Visibility::Private => {
+            let user = get_user(conn, actor.workspace_id, user_id)
+                .await?
+                .ok_or(DomainError::NotFound("user"))?;
+            members::added(conn, actor, incident, &user, None).await
+        }
+        _ => Ok(incident),
+    }
+}
+
+/// Writes a timeline entry of the system's kinds on behalf of `actor`.
+pub(crate) async fn timeline(
     conn: &mut PgConnection,
     actor: Actor,
     incident_id: Uuid,
@@ -351,12 +402,7 @@ pub async fn set_services(
         after.iter().map(|s| (s.name.clone(), s.impact)).collect();
     store::replace_affected_services(conn, actor.workspace_id, incident_id, &pairs).await?;
     // Bump the version: the set of services is part of the incident's state.
-    let incident: Incident = sqlx::query_as(
-        "UPDATE incidents SET updated_at = clock_timestamp() WHERE id = $1 RETURNING *",
-    )
-    .bind(incident_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let incident = store::touch(conn, incident_id).await?;
     let names: Vec<String> = after
         .iter()
         .map(|s| format!("{} ({})", s.name, s.impact))

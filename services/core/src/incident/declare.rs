@@ -4,29 +4,40 @@
 //! transaction: the row lock serialises declares per workspace, so numbers are unique
 //! and gap-free (a rolled-back declare gives its number back). The same lock makes
 //! idempotency safe: a retry with the same key waits for the first declare to commit,
-//! then finds its incident and returns it instead of creating a second.
+//! then finds its incident and returns it instead of creating a second. A key a client
+//! sent is bound to its request ([`IdempotencyKey::of_request`]): reused with another
+//! body it is refused (422 naming `Idempotency-Key`), like Stripe does; a command's key
+//! is not, so re-sent commands are absorbed as before.
+//!
+//! An alert group already linked to another incident that is still open is not taken
+//! away from it: the declare is refused (409) instead.
+//!
+//! The declarer of a PRIVATE incident becomes its member, so they can still read it.
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use incident_bus::Envelope;
 use incident_schema::event::{INCIDENT_ALERT_GROUP_LINKED, INCIDENT_DECLARED};
-use incident_schema::incident::{NewIncident, insert_incident};
+use incident_schema::incident::{NewIncident, insert_declared_incident};
 use incident_schema::sla::get_sla_policy;
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
+use incident_schema::user::get_user;
 use incident_schema::workspace::next_incident_number;
-use incident_schema::{Incident, ServiceImpact, Severity, TimelineKind, Visibility};
-use serde::Deserialize;
+use incident_schema::{Incident, ServiceImpact, Severity, TimelineKind, Timestamp, Visibility};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::events::emit;
 use super::view::ServiceView;
-use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, store};
+use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, members, store};
 use crate::error::{DomainError, DomainResult};
 
 /// What a declare asks for (the HTTP body and the `incident.declare` command's data).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+// Serialised, it is the canonical form an idempotency fingerprint is taken of.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclareIncident {
     /// One-line summary, 1 to 200 characters.
@@ -36,9 +47,9 @@ pub struct DeclareIncident {
     pub description: String,
     /// SEV1 (critical) to SEV4 (low).
     pub severity: Severity,
-    /// When the problem was detected; defaults to now. Not in the future.
+    /// When the problem was detected (RFC 3339); defaults to now. Not in the future.
     #[serde(default)]
-    pub detected_at: Option<DateTime<Utc>>,
+    pub detected_at: Option<Timestamp>,
     /// Who or what is affected, in words.
     #[serde(default)]
     pub impact: Option<String>,
@@ -57,6 +68,60 @@ pub struct DeclareIncident {
     /// The Incident Commander, a user of the workspace.
     #[serde(default)]
     pub commander_id: Option<Uuid>,
+}
+
+/// The idempotency key of a declare, and what a reuse of it must match.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    key: &'a str,
+    /// SHA-256 of the request's canonical JSON; none for commands.
+    fingerprint: Option<[u8; 32]>,
+}
+
+impl<'a> IdempotencyKey<'a> {
+    /// A key a client sent with `input` (`Idempotency-Key`): a reuse with the same request
+    /// is a retry, a reuse with another one is refused.
+    pub fn of_request(key: &'a str, input: &DeclareIncident) -> DomainResult<Self> {
+        let canonical = serde_json::to_vec(
+            &serde_json::to_value(input)
+                .map_err(|e| DomainError::invalid("body", e.to_string()))?,
+        )
+        .map_err(|e| DomainError::invalid("body", e.to_string()))?;
+        Ok(Self {
+            key,
+            fingerprint: Some(Sha256::digest(&canonical).into()),
+        })
+    }
+
+    /// A key a command carries (`incident.declare` from another service, e.g. the alert
+    /// group's id): any declare with it gets the first incident, so a re-sent command is
+    /// absorbed whatever else changed in it.
+    pub fn of_command(key: &'a str) -> Self {
+        Self {
+            key,
+            fingerprint: None,
+        }
+    }
+
+    /// The first incident for a repeat of this key, unless the request differs.
+    fn reuse(&self, found: store::Keyed) -> DomainResult<Declared> {
+        if let (Some(mine), Some(first)) = (self.fingerprint, &found.declare_fingerprint)
+            && first.as_slice() != mine.as_slice()
+        {
+            return Err(DomainError::invalid(
+                "Idempotency-Key",
+                format!(
+                    "the key {:?} was already used to declare an incident with a different request; \
+                     retry with the same body, or use a new key for a new incident",
+                    self.key
+                ),
+            ));
+        }
+        Ok(Declared {
+            incident: found.incident,
+            created: false,
+        })
+    }
 }
 
 /// The outcome of a declare.
@@ -133,11 +198,11 @@ pub async fn declare(
     conn: &mut PgConnection,
     actor: Actor,
     input: &DeclareIncident,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<IdempotencyKey<'_>>,
     cause: Option<&Envelope>,
 ) -> DomainResult<Declared> {
     validate(input)?;
-    if let Some(key) = idempotency_key
+    if let Some(key) = idempotency_key.map(|k| k.key)
         && (key.is_empty() || key.len() > 255)
     {
         return Err(DomainError::invalid(
@@ -146,7 +211,7 @@ pub async fn declare(
         ));
     }
     let now = store::now(conn).await?;
-    let detected_at = input.detected_at.unwrap_or(now);
+    let detected_at = input.detected_at.map_or(now, DateTime::from);
     if detected_at > now + chrono::Duration::minutes(5) {
         return Err(DomainError::invalid(
             "detected_at",
@@ -180,13 +245,12 @@ pub async fn declare(
     // The common retry finds its incident without touching the counter.
     if let Some(key) = idempotency_key
         && let Some(existing) =
-            store::find_by_idempotency_key(conn, actor.workspace_id, key).await?
+            store::find_by_idempotency_key(conn, actor.workspace_id, key.key).await?
     {
-        return Ok(Declared {
-            incident: existing,
-            created: false,
-        });
+        return key.reuse(existing);
     }
+    // Only now: a retry's groups are linked to the incident its first try declared.
+    refuse_held_alert_groups(conn, actor, &input.alert_group_ids).await?;
 
     // Everything that can happen before the number does: the counter's row lock is held
     // from here to commit, and every declare of the workspace waits on it.
@@ -201,7 +265,7 @@ pub async fn declare(
         })?;
     if let Some(key) = idempotency_key
         && let Some(existing) =
-            store::find_by_idempotency_key(conn, actor.workspace_id, key).await?
+            store::find_by_idempotency_key(conn, actor.workspace_id, key.key).await?
     {
         // Give the number back: we still hold the counter's row lock, so nobody took one since.
         sqlx::query(
@@ -210,13 +274,10 @@ pub async fn declare(
         .bind(actor.workspace_id)
         .execute(&mut *conn)
         .await?;
-        return Ok(Declared {
-            incident: existing,
-            created: false,
-        });
+        return key.reuse(existing);
     }
 
-    let incident = insert_incident(
+    let incident = insert_declared_incident(
         conn,
         &NewIncident {
             workspace_id: actor.workspace_id,
@@ -232,8 +293,12 @@ pub async fn declare(
             is_drill: input.is_drill,
             visibility: input.visibility.unwrap_or(Visibility::Public),
             declared_by: actor.user_id,
-            idempotency_key,
+            idempotency_key: idempotency_key.map(|k| k.key),
         },
+        idempotency_key
+            .and_then(|k| k.fingerprint)
+            .as_ref()
+            .map(|f| f.as_slice()),
     )
     .await?;
 
@@ -272,6 +337,16 @@ pub async fn declare(
         cause,
     )
     .await?;
+    // The declarer of a PRIVATE incident keeps reading it, whatever their role.
+    let incident = match actor.user_id {
+        Some(user_id) if incident.visibility == Visibility::Private => {
+            let user = get_user(conn, actor.workspace_id, user_id)
+                .await?
+                .ok_or(DomainError::NotFound("user"))?;
+            members::added(conn, actor, incident, &user, cause).await?
+        }
+        _ => incident,
+    };
     for group in &input.alert_group_ids {
         link_alert_group_entry(conn, actor, &incident, *group, cause).await?;
     }
@@ -279,6 +354,33 @@ pub async fn declare(
         incident,
         created: true,
     })
+}
+
+/// Refuses to take an alert group away from an incident that is still open (not RESOLVED
+/// or CLOSED): 409 naming the group and, when that incident is PUBLIC, its reference (a
+/// PRIVATE one is not named: the caller may not know it exists).
+async fn refuse_held_alert_groups(
+    conn: &mut PgConnection,
+    actor: Actor,
+    ids: &[Uuid],
+) -> DomainResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let held = store::alert_groups_held_open(conn, actor.workspace_id, ids).await?;
+    let first = ids
+        .iter()
+        .find_map(|id| held.iter().find(|(group, _, _)| group == id));
+    match first {
+        Some((group, number, Visibility::Public)) => Err(DomainError::Conflict(format!(
+            "alert group {group} is already linked to {number}, which is still open; \
+             work it there, or resolve {number} before declaring another incident with it"
+        ))),
+        Some((group, _, Visibility::Private)) => Err(DomainError::Conflict(format!(
+            "alert group {group} is already linked to another incident that is still open"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Records that an alert group belongs to an incident (the timeline entry and the event

@@ -1,5 +1,5 @@
-//! The incident domain: declaring, the lifecycle, fields, roles, the timeline and
-//! affected services.
+//! The incident domain: declaring, the lifecycle, fields, visibility, roles, members, the
+//! timeline and affected services.
 //!
 //! Every function takes the caller's transaction, checks the workspace scope, applies
 //! the change, writes its timeline entries and its outbox events, and returns the
@@ -10,6 +10,7 @@ pub mod change;
 pub mod declare;
 pub mod events;
 pub mod lifecycle;
+pub mod members;
 pub mod query;
 pub mod sla_policy;
 pub mod store;

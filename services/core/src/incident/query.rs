@@ -1,10 +1,14 @@
 //! Reading incidents: one by id or reference, and the filtered, newest-first list with
 //! cursor pagination.
+//!
+//! Both apply the private-incident rule for the caller (`incident_readable`, migration
+//! `0050_incident_access.sql`, through a [`Reader`]): a PRIVATE incident the caller may not
+//! read is not found and not listed, exactly like another workspace's.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use incident_schema::incident::{get_incident, get_incident_by_number};
+use incident_schema::access::Reader;
 use incident_schema::{AffectedService, Incident, IncidentNumber, IncidentStatus, Severity};
 use serde::Deserialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
@@ -14,22 +18,35 @@ use uuid::Uuid;
 use super::view::IncidentView;
 use crate::error::{DomainError, DomainResult};
 
-/// Finds an incident of the workspace by its id or its reference (`INC-42`, or `42`).
-pub async fn find(
-    conn: &mut PgConnection,
-    workspace_id: Uuid,
-    key: &str,
-) -> DomainResult<Incident> {
-    let found = if let Ok(id) = key.parse::<Uuid>() {
-        get_incident(conn, workspace_id, id).await?
+/// Finds an incident `reader` may read, in its workspace, by its id or its reference
+/// (`INC-42`, or `42`). Anything else (another workspace's, a PRIVATE one the reader is
+/// not involved in, no such incident) is not found.
+pub async fn find(conn: &mut PgConnection, reader: &Reader, key: &str) -> DomainResult<Incident> {
+    let query = if let Ok(id) = key.parse::<Uuid>() {
+        sqlx::query_as(
+            "SELECT i.* FROM incidents i
+             WHERE i.workspace_id = $1 AND i.id = $2 AND incident_readable(i, $3, $4)",
+        )
+        .bind(reader.workspace_id)
+        .bind(id)
     } else if let Ok(number) = key
         .parse::<IncidentNumber>()
         .or_else(|_| key.parse::<i32>().map(IncidentNumber))
     {
-        get_incident_by_number(conn, workspace_id, number).await?
+        sqlx::query_as(
+            "SELECT i.* FROM incidents i
+             WHERE i.workspace_id = $1 AND i.number = $2 AND incident_readable(i, $3, $4)",
+        )
+        .bind(reader.workspace_id)
+        .bind(number)
     } else {
-        None
+        return Err(DomainError::NotFound("incident"));
     };
+    let found: Option<Incident> = query
+        .bind(reader.user_id)
+        .bind(reader.is_admin)
+        .fetch_optional(conn)
+        .await?;
     found.ok_or(DomainError::NotFound("incident"))
 }
 
@@ -97,12 +114,13 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// Lists the workspace's incidents, newest first.
+/// Lists the incidents of the reader's workspace it may read, newest first.
 pub async fn list(
     conn: &mut PgConnection,
-    workspace_id: Uuid,
+    reader: &Reader,
     filter: &ListFilter,
 ) -> DomainResult<Page> {
+    let workspace_id = reader.workspace_id;
     let statuses: Vec<IncidentStatus> = parse_list("status", &filter.status)?;
     let severities: Vec<Severity> = parse_list("severity", &filter.severity)?;
     let limit = filter.limit.unwrap_or(50);
@@ -114,6 +132,11 @@ pub async fn list(
     let mut q: QueryBuilder<Postgres> =
         QueryBuilder::new("SELECT i.* FROM incidents i WHERE i.workspace_id = ");
     q.push_bind(workspace_id);
+    q.push(" AND incident_readable(i, ")
+        .push_bind(reader.user_id)
+        .push(", ")
+        .push_bind(reader.is_admin)
+        .push(")");
     if !statuses.is_empty() {
         q.push(" AND i.status = ANY(").push_bind(statuses).push(")");
     }

@@ -2,7 +2,7 @@
 //! beyond the shared ones in `incident-schema`. All scoped by workspace.
 
 use chrono::{DateTime, Utc};
-use incident_schema::{AffectedService, Incident, ServiceImpact};
+use incident_schema::{AffectedService, Incident, IncidentNumber, ServiceImpact, Visibility};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -19,17 +19,57 @@ pub async fn lock_incident(
         .await
 }
 
+/// Moves an incident's `version` (and `updated_at`) for a change outside its row: its
+/// services or its members are part of its state.
+pub async fn touch(conn: &mut PgConnection, id: Uuid) -> Result<Incident, sqlx::Error> {
+    sqlx::query_as("UPDATE incidents SET updated_at = clock_timestamp() WHERE id = $1 RETURNING *")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// An incident found by its idempotency key, with the fingerprint of the declare that
+/// created it (none when it was not fingerprinted).
+#[derive(Debug, sqlx::FromRow)]
+pub struct Keyed {
+    /// The incident.
+    #[sqlx(flatten)]
+    pub incident: Incident,
+    /// SHA-256 of the creating request's canonical JSON.
+    pub declare_fingerprint: Option<Vec<u8>>,
+}
+
 /// The incident created with `key` in the workspace, if any.
 pub async fn find_by_idempotency_key(
     conn: &mut PgConnection,
     workspace_id: Uuid,
     key: &str,
-) -> Result<Option<Incident>, sqlx::Error> {
+) -> Result<Option<Keyed>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM incidents WHERE workspace_id = $1 AND idempotency_key = $2")
         .bind(workspace_id)
         .bind(key)
         .fetch_optional(conn)
         .await
+}
+
+/// Which of the alert groups `ids` are linked to an incident that is still open (not
+/// RESOLVED or CLOSED): `(group, incident number, incident visibility)`. Ingestion owns
+/// `alert_groups`; core only reads the link.
+pub async fn alert_groups_held_open(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, IncidentNumber, Visibility)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT g.id, i.number, i.visibility FROM alert_groups g
+         JOIN incidents i ON i.workspace_id = g.workspace_id AND i.id = g.incident_id
+         WHERE g.workspace_id = $1 AND g.id = ANY($2)
+           AND i.status NOT IN ('RESOLVED', 'CLOSED')",
+    )
+    .bind(workspace_id)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
 }
 
 /// The affected services of an incident, by name.

@@ -416,6 +416,8 @@ async fn the_openapi_document_describes_the_api(pool: PgPool) {
         "/api/v1/incidents",
         "/api/v1/incidents/{id}",
         "/api/v1/incidents/{id}/status",
+        "/api/v1/incidents/{id}/members",
+        "/api/v1/incidents/{id}/members/{user_id}",
         "/api/v1/tokens/{id}",
         "/api/v1/workspaces",
     ] {
@@ -502,5 +504,60 @@ async fn sla_policies_are_set_per_severity_and_apply_to_later_declares(pool: PgP
     assert_eq!(
         theirs[1]["ack_target_minutes"], 30,
         "another workspace keeps its own policies"
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_malformed_timestamp_is_told_an_rfc_3339_timestamp_is_expected(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let cases = [
+        (
+            "/api/v1/incidents",
+            json!({ "title": "ok", "severity": "SEV3", "detected_at": "yesterday at noon" }),
+            "detected_at",
+        ),
+        (
+            "/api/v1/incidents",
+            json!({ "title": "ok", "severity": "SEV3", "detected_at": "2026-12-01 09:30" }),
+            "detected_at",
+        ),
+        (
+            "/api/v1/incidents",
+            json!({ "title": "ok", "severity": "SEV3", "detected_at": 1_700_000_000 }),
+            "detected_at",
+        ),
+        (
+            "/api/v1/tokens",
+            json!({ "name": "ci", "role": "viewer", "expires_at": "next week" }),
+            "expires_at",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let (code, problem) = app.post(ADMIN, path, body.clone()).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {problem}");
+        assert_eq!(problem["field"], field, "{body}: {problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("expected an RFC 3339 timestamp such as 2026-12-01T09:30:00Z"),
+            "{body}: {detail}"
+        );
+        assert!(!detail.contains("invalid characters"), "{detail}");
+    }
+    let (code, incident) = app
+        .post(
+            ADMIN,
+            "/api/v1/incidents",
+            json!({ "title": "ok", "severity": "SEV3", "detected_at": "2026-01-01T10:30:00+01:00" }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{incident}");
+    let detected = chrono::DateTime::parse_from_rfc3339(
+        incident["detected_at"].as_str().expect("detected_at"),
+    )
+    .expect("time");
+    assert_eq!(
+        detected,
+        chrono::DateTime::parse_from_rfc3339("2026-01-01T09:30:00Z").expect("time"),
+        "any offset, the same instant"
     );
 }

@@ -185,3 +185,62 @@ async fn an_invalid_command_is_dead_lettered_and_changes_nothing(pool: PgPool) {
     shutdown.cancel();
     task.await.expect("ends");
 }
+
+/// Applies `message` as the consumer would, in one committed transaction.
+async fn apply(app: &TestApp, message: &Envelope) {
+    use incident_bus::Handler as _;
+    let mut tx = app.pool.begin().await.expect("begin");
+    Commands.handle(&mut tx, message).await.expect("applied");
+    tx.commit().await.expect("commit");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_re_sent_declare_command_is_absorbed_by_its_key_even_if_its_body_changed(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ws = workspace(&app).await;
+    let declare = |title: &str| {
+        Envelope::new("incident.declare", ws, json!({ "idempotency_key": "group-7", "incident": { "title": title, "severity": "SEV2" } })).expect("envelope")
+    };
+    apply(&app, &declare("High error rate")).await;
+    apply(&app, &declare("High error rate (3 alerts)")).await;
+    let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM incidents")
+        .fetch_all(&app.pool)
+        .await
+        .expect("titles");
+    assert_eq!(titles, ["High error rate"]);
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn commands_act_as_the_system_on_a_private_incident(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let ws = workspace(&app).await;
+    let (code, incident) = app
+        .post(
+            crate::support::ADMIN,
+            "/api/v1/incidents",
+            json!({ "title": "quiet", "severity": "SEV2", "visibility": "PRIVATE" }),
+        )
+        .await;
+    assert_eq!(code, reqwest::StatusCode::CREATED, "{incident}");
+    let id: Uuid = incident["id"].as_str().expect("id").parse().expect("uuid");
+    apply(
+        &app,
+        &Envelope::new("incident.acknowledge", ws, json!({ "incident_id": id })).expect("envelope"),
+    )
+    .await;
+    apply(
+        &app,
+        &Envelope::new(
+            "incident.add_update",
+            ws,
+            json!({ "incident_id": id, "message": "from the war room", "kind": "NOTE" }),
+        )
+        .expect("envelope"),
+    )
+    .await;
+    let kinds = app.timeline_kinds(&id.to_string()).await;
+    assert!(
+        kinds.ends_with(&["ACKNOWLEDGED".to_owned(), "NOTE".to_owned()]),
+        "{kinds:?}"
+    );
+}

@@ -2,8 +2,11 @@
 //! fresh database per test (and a RabbitMQ vhost where messages matter).
 
 mod api;
+mod bootstrap;
 mod commands;
+mod declare;
 mod lifecycle;
 mod numbering;
+mod privacy;
 mod support;
 mod tenancy;

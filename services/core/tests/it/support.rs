@@ -151,6 +151,20 @@ impl TestApp {
         body["id"].as_str().expect("id").parse().expect("uuid")
     }
 
+    /// Creates a user with a token of `role` acting as them; returns both.
+    pub async fn person(&self, admin: &str, email: &str, role: &str) -> (Uuid, String) {
+        let user = self.user(admin, email).await;
+        let (status, body) = self
+            .post(
+                admin,
+                "/api/v1/tokens",
+                json!({ "name": format!("{email} token"), "role": role, "user_id": user }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (user, body["secret"].as_str().expect("secret").to_owned())
+    }
+
     /// Creates another workspace and returns its admin token.
     pub async fn other_workspace(&self, slug: &str) -> String {
         let (status, body) = self

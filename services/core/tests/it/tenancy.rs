@@ -201,3 +201,66 @@ async fn a_revoked_or_missing_token_is_refused(pool: PgPool) {
         Some("Bearer")
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_caller_without_the_role_is_refused_before_its_body_is_read(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let incident = app.declare(ADMIN, "bodies come second").await;
+    let id = incident["id"].as_str().expect("id").to_owned();
+    let viewer = app.token(ADMIN, "viewer").await;
+    let responder = app.token(ADMIN, "responder").await;
+    let invalid = json!({ "surprise": [1, 2, 3] });
+    let cases = [
+        (&viewer, Method::POST, "/api/v1/incidents".to_owned()),
+        (&viewer, Method::PATCH, format!("/api/v1/incidents/{id}")),
+        (
+            &viewer,
+            Method::POST,
+            format!("/api/v1/incidents/{id}/status"),
+        ),
+        (
+            &viewer,
+            Method::PUT,
+            format!("/api/v1/incidents/{id}/roles/commander"),
+        ),
+        (
+            &viewer,
+            Method::POST,
+            format!("/api/v1/incidents/{id}/timeline"),
+        ),
+        (
+            &viewer,
+            Method::PUT,
+            format!("/api/v1/incidents/{id}/services"),
+        ),
+        (&responder, Method::POST, "/api/v1/users".to_owned()),
+        (&responder, Method::POST, "/api/v1/tokens".to_owned()),
+        (
+            &responder,
+            Method::PUT,
+            "/api/v1/sla-policies/SEV1".to_owned(),
+        ),
+        (&responder, Method::POST, "/api/v1/workspaces".to_owned()),
+    ];
+    for (token, method, path) in cases {
+        let (code, problem) = app
+            .call(token, method.clone(), &path, Some(invalid.clone()))
+            .await;
+        assert_eq!(code, StatusCode::FORBIDDEN, "{method} {path}: {problem}");
+        assert_eq!(problem["type"], "https://incident.dev/problems/forbidden");
+    }
+    // Not even JSON: still the role first.
+    let response = app
+        .client
+        .post(format!("{}/api/v1/incidents", app.base))
+        .bearer_auth(&viewer)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // A responder with the same body gets the validation problem.
+    let (code, problem) = app.post(&responder, "/api/v1/incidents", invalid).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+}

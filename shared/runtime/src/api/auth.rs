@@ -1,7 +1,15 @@
-//! Authentication and authorisation as an axum extractor: `Authorization: Bearer <token>`
-//! resolves to an [`Auth`] bound to one workspace and one role; handlers call
-//! [`Auth::require`] before changing anything. Every query a handler makes is scoped by
-//! `auth.workspace_id`, so another workspace's data answers 404.
+//! Authentication and authorisation as axum extractors: `Authorization: Bearer <token>`
+//! resolves to an [`Auth`] bound to one workspace and one role. Every query a handler
+//! makes is scoped by `auth.workspace_id`, so another workspace's data answers 404.
+//!
+//! A handler that changes something takes [`Responder`], [`Admin`] or [`InstanceAdmin`]
+//! instead of [`Auth`]: they refuse with 403 in `from_request_parts`, so a caller without
+//! the role is refused before its body is read (a viewer sending a bad body gets 403, not
+//! 422). [`Auth::require`] stays for handlers that decide later.
+//!
+//! The token is looked up once per request: the first extractor caches the [`Auth`] in
+//! the request's extensions and later ones (a role extractor, a resolver of the path)
+//! reuse it.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -62,38 +70,97 @@ impl<S: AuthState> FromRequestParts<S> for Auth {
     type Rejection = ApiProblem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiProblem::unauthorized("missing Authorization: Bearer <token>"))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ApiProblem::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
-        let mut conn = state
-            .auth_pool()
-            .acquire()
-            .await
-            .map_err(|e| ApiProblem::database(&e))?;
-        let found = find_active_api_token(&mut conn, &token::hash(secret))
-            .await
-            .map_err(|e| ApiProblem::database(&e))?;
-        let token =
-            found.ok_or_else(|| ApiProblem::unauthorized("invalid, expired or revoked token"))?;
-        Ok(Auth {
-            workspace_id: token.workspace_id,
-            user_id: token.user_id,
-            role: token.role,
-            token_id: token.id,
-            instance_admin: token.is_instance_admin,
+        if let Some(auth) = parts.extensions.get::<Auth>() {
+            return Ok(*auth);
+        }
+        let auth = authenticate(parts, state).await?;
+        parts.extensions.insert(auth);
+        Ok(auth)
+    }
+}
+
+/// Resolves the bearer token of a request.
+async fn authenticate<S: AuthState>(parts: &Parts, state: &S) -> Result<Auth, ApiProblem> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiProblem::unauthorized("missing Authorization: Bearer <token>"))?;
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
         })
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ApiProblem::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
+    let mut conn = state
+        .auth_pool()
+        .acquire()
+        .await
+        .map_err(|e| ApiProblem::database(&e))?;
+    let found = find_active_api_token(&mut conn, &token::hash(secret))
+        .await
+        .map_err(|e| ApiProblem::database(&e))?;
+    let token =
+        found.ok_or_else(|| ApiProblem::unauthorized("invalid, expired or revoked token"))?;
+    Ok(Auth {
+        workspace_id: token.workspace_id,
+        user_id: token.user_id,
+        role: token.role,
+        token_id: token.id,
+        instance_admin: token.is_instance_admin,
+    })
+}
+
+/// A caller whose role includes `responder` (declare and work incidents). Refuses with 403
+/// before the body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct Responder(pub Auth);
+
+/// A caller whose role is `admin` of its workspace. Refuses with 403 before the body is
+/// read.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin(pub Auth);
+
+/// An instance administrator (the bootstrap token), who may create workspaces. Refuses
+/// with 403 before the body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceAdmin(pub Auth);
+
+impl<S: AuthState> FromRequestParts<S> for Responder {
+    type Rejection = ApiProblem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        auth.require(AccessRole::Responder)?;
+        Ok(Self(auth))
+    }
+}
+
+impl<S: AuthState> FromRequestParts<S> for Admin {
+    type Rejection = ApiProblem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        auth.require(AccessRole::Admin)?;
+        Ok(Self(auth))
+    }
+}
+
+impl<S: AuthState> FromRequestParts<S> for InstanceAdmin {
+    type Rejection = ApiProblem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        if !auth.instance_admin {
+            return Err(ApiProblem::forbidden(
+                "this needs an instance administrator (the bootstrap token)",
+            ));
+        }
+        Ok(Self(auth))
     }
 }

@@ -263,3 +263,40 @@ async fn a_status_without_its_first_arrival_timestamp_is_refused(
     );
     Ok(())
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_declared_incident_keeps_its_request_fingerprint_at_version_one(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let ws = fixture::workspace(&mut conn, "acme").await?;
+    let fingerprint = [7u8; 32];
+    let incident = incident_schema::incident::insert_declared_incident(
+        &mut conn,
+        &incident_schema::incident::NewIncident {
+            idempotency_key: Some("deploy-42"),
+            ..fixture::new_incident(ws.id, IncidentNumber(1), "Checkout down")
+        },
+        Some(&fingerprint),
+    )
+    .await?;
+    assert_eq!(incident.version, 1, "stored at insert, not by an update");
+    let stored: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT declare_fingerprint FROM incidents WHERE id = $1")
+            .bind(incident.id)
+            .fetch_one(&mut *conn)
+            .await?;
+    assert_eq!(stored.as_deref(), Some(&fingerprint[..]));
+    let plain = insert_incident(
+        &mut conn,
+        &fixture::new_incident(ws.id, IncidentNumber(2), "Search slow"),
+    )
+    .await?;
+    let none: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT declare_fingerprint FROM incidents WHERE id = $1")
+            .bind(plain.id)
+            .fetch_one(&mut *conn)
+            .await?;
+    assert_eq!(none, None);
+    Ok(())
+}

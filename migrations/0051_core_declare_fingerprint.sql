@@ -1,0 +1,11 @@
+-- Idempotency-Key reuse with another body.
+--
+-- A declare over HTTP with an `Idempotency-Key` stores the fingerprint of its request
+-- (SHA-256 of the canonical JSON of the parsed body). A later declare with the same key
+-- and the same fingerprint is a retry and gets the first incident; another fingerprint is
+-- refused (422 naming the key) instead of silently answered with an unrelated incident.
+-- NULL for incidents declared without a key, by commands (`incident.declare` from other
+-- services: their redeliveries are absorbed by the key alone) and before this migration;
+-- a NULL fingerprint is never compared. Written once, at insert (an UPDATE would move the
+-- incident's version).
+ALTER TABLE incidents ADD COLUMN declare_fingerprint bytea;
