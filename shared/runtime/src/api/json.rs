@@ -46,8 +46,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiProblem> {
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." { "body".to_owned() } else { path };
-        ApiProblem::validation(field, e.inner().to_string())
+        ApiProblem::validation(field, without_position(&e.inner().to_string()))
     })
+}
+
+/// serde_json's message without its " at line 1 column 56" tail: the problem names the
+/// field, which says more to a client than a position in a one-line body.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains(" column ") => message[..i].to_owned(),
+        _ => message.to_owned(),
+    }
 }
 
 /// The path of the first string (or key) holding NUL, if any. JSON can carry NUL only as
@@ -129,6 +138,22 @@ mod tests {
         }
         let typed = parse::<Body>(br#"{"title":"a\u0000","services":[]}"#).expect_err("refused");
         assert_eq!(typed.problem.field.as_deref(), Some("title"));
+    }
+
+    #[test]
+    fn a_type_error_names_the_field_without_a_position() {
+        let problem = parse::<Body>(br#"{"title":5,"services":[]}"#).expect_err("refused");
+        assert_eq!(problem.problem.field.as_deref(), Some("title"));
+        assert!(
+            !problem.problem.detail.contains(" at line "),
+            "{}",
+            problem.problem.detail
+        );
+        assert!(
+            problem.problem.detail.contains("expected a string"),
+            "{}",
+            problem.problem.detail
+        );
     }
 
     #[test]
