@@ -5,11 +5,89 @@ use std::time::Duration;
 
 use incident_bus::testing::TestVhost;
 use incident_system_tests::{Client, eventually, run_services};
+use incident_warroom::testing::fake_slack::{self, FakeSlack};
 use reqwest::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
 const TOKEN: &str = "first-install-bootstrap-token";
+
+async fn core_outbox_drained(pool: &PgPool) -> bool {
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        .fetch_one(pool)
+        .await
+        .expect("outbox");
+    pending == 0
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_sev1_declared_before_the_war_room_ever_ran_gets_its_channel_once_it_starts(
+    pool: PgPool,
+) {
+    let vhost = TestVhost::create();
+    let slack = FakeSlack::start().await;
+    let (core, core_stop, core_task) = run_services(
+        &pool,
+        &vhost,
+        &incident_stack::SERVICES[0..1],
+        &[("bootstrap_token", TOKEN)],
+    )
+    .await;
+    let declared = Client::new(core)
+        .call(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(TOKEN),
+            Some(
+                serde_json::to_vec(&json!({ "title": "Checkout is down", "severity": "SEV1" }))
+                    .expect("json"),
+            ),
+        )
+        .await;
+    assert_eq!(declared.status, 201, "{}", declared.text);
+    eventually(Duration::from_secs(20), "core's outbox is drained", || {
+        core_outbox_drained(&pool)
+    })
+    .await;
+    assert!(slack.channels().is_empty());
+
+    // The war room starts for the first time, in its own process.
+    let api_url = slack.api_url();
+    let (_wr, wr_stop, wr_task) = run_services(
+        &pool,
+        &vhost,
+        &incident_stack::SERVICES[3..4],
+        &[
+            ("slack_bot_token", fake_slack::TOKEN),
+            ("slack_signing_secret", "first-install-signing-secret"),
+            ("slack_api_url", api_url.as_str()),
+        ],
+    )
+    .await;
+    eventually(
+        Duration::from_secs(30),
+        "the war room is open and pinned",
+        || async {
+            let channel: Option<String> =
+                sqlx::query_scalar("SELECT slack_channel_id FROM incidents WHERE number = 1")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("incident");
+            channel.is_some_and(|c| !slack.pins(&c).is_empty())
+        },
+    )
+    .await;
+    assert_eq!(slack.channels().len(), 1, "one channel");
+    assert_eq!(slack.ok_calls("conversations.create").len(), 1);
+
+    wr_stop.cancel();
+    core_stop.cancel();
+    wr_task
+        .await
+        .expect("joins")
+        .expect("the war room stops cleanly");
+    core_task.await.expect("joins").expect("core stops cleanly");
+}
 
 #[sqlx::test(migrations = false)]
 async fn a_resolve_before_postmortem_ever_ran_is_drafted_once_it_starts(pool: PgPool) {

@@ -7,8 +7,7 @@
 //! pinned summary; latency runs from the moment the declare request is sent. Prints p50
 //! and p99 per run and their medians over the runs (target p99 < 250 ms).
 
-#[path = "../tests/it/fake_slack.rs"]
-mod fake_slack;
+use incident_warroom::testing::fake_slack;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

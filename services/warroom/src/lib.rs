@@ -18,6 +18,8 @@ pub mod lifecycle;
 pub mod naming;
 pub mod slack;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! fresh database and RabbitMQ vhost per test, against the stateful fake Slack.
 
 mod client;
-mod fake_slack;
+pub use incident_warroom::testing::fake_slack;
 mod handler;
 mod inbound;
 mod lifecycle;

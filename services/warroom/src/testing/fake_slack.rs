@@ -13,21 +13,20 @@
 //! injected before a call is applied: 429 with `Retry-After` and 500, every n-th call or
 //! queued for the next calls; and a method can be made to refuse a given user or channel
 //! with a chosen code, every time ([`FakeSlack::refuse`]). Every call is recorded.
-#![allow(dead_code)]
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::naming::is_valid_name;
+use crate::slack::blocks::validate_message_blocks;
+use crate::slack::form;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
-use incident_warroom::naming::is_valid_name;
-use incident_warroom::slack::blocks::validate_message_blocks;
-use incident_warroom::slack::form;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -130,10 +129,6 @@ impl Drop for FakeSlack {
 fn ok(mut extra: Value) -> Response {
     extra["ok"] = json!(true);
     axum::Json(extra).into_response()
-}
-
-fn err(code: &str) -> Response {
-    axum::Json(json!({ "ok": false, "error": code })).into_response()
 }
 
 struct Args {
