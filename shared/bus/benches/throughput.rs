@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
-use incident_bus::outbox::{self, OutboxRelay, OutgoingMessage};
+use incident_bus::OutboxRelay;
+use incident_bus::outbox::{self, OutgoingMessage};
 use incident_bus::testing::TestVhost;
 use incident_bus::topology::EVENTS;
 use incident_bus::{BusBuilder, Envelope, Handler, HandlerError, QueueSpec};

@@ -9,8 +9,8 @@
 //! - [`publisher`]: publishing with confirms, where only a confirmed message is sent;
 //! - [`consumer`]: the runner — manual ack after commit, bounded prefetch, transient
 //!   failures retried, permanent ones dead-lettered, duplicates absorbed by the inbox;
-//! - [`outbox`]: events written in the caller's transaction and the relay that
-//!   publishes them;
+//! - [`outbox`]: events written in the caller's transaction (the storage);
+//! - [`relay`]: the [`OutboxRelay`] that publishes them;
 //! - [`inbox`]: the consumed-message ledger;
 //! - [`service`]: a service's bus, relay and pruning, started the same way everywhere.
 //!
@@ -22,6 +22,7 @@ pub mod envelope;
 pub mod inbox;
 pub mod outbox;
 pub mod publisher;
+pub mod relay;
 pub mod service;
 pub mod supervisor;
 #[cfg(feature = "testing")]
@@ -31,7 +32,8 @@ pub mod trace_context;
 
 pub use consumer::{Handler, HandlerError, RetryPolicy};
 pub use envelope::Envelope;
-pub use outbox::{OutboxRelay, OutgoingMessage};
+pub use outbox::OutgoingMessage;
 pub use publisher::{PublishError, Publisher};
+pub use relay::OutboxRelay;
 pub use supervisor::{Bus, BusBuilder};
 pub use topology::QueueSpec;

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use incident_bus::outbox::{self, OutboxRelay, OutgoingMessage};
+use incident_bus::OutboxRelay;
+use incident_bus::outbox::{self, OutgoingMessage};
 use incident_bus::testing::{collect, drain, ready_count};
 use incident_bus::topology::{self, EVENTS};
 use incident_bus::{BusBuilder, Envelope, QueueSpec};
