@@ -26,6 +26,7 @@
 pub mod classify;
 pub mod decide;
 pub mod messages;
+mod pipeline;
 pub mod store;
 pub mod view;
 
@@ -33,22 +34,21 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use incident_bus::{Envelope, outbox};
-use incident_schema::{AlertGroupStatus, AlertStatus, Integration, Severity};
+use incident_schema::{AlertGroupStatus, Integration, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::SERVICE;
 use crate::error::{IngestError, IngestResult, is_retryable};
 use crate::integration::rules::{self, DeclareRule};
 use crate::source::{IncomingAlert, Labels, Notification, hex};
-use classify::{Occurrence, Verdict};
-use decide::Decisions;
-use messages::{GroupSummary, Messages};
+use classify::Occurrence;
+use messages::GroupSummary;
+
+pub use pipeline::ingest;
 
 /// Group keys longer than this are stored as their SHA-256 (the open-group index must
 /// hold them); the explanation keeps the key itself.
@@ -304,6 +304,32 @@ struct Tracked {
     notifications: i32,
 }
 
+impl Tracked {
+    /// A stored alert in group `group`, untouched so far.
+    fn stored(id: Uuid, group: usize, occurrence: Occurrence) -> Self {
+        Self {
+            id,
+            is_new: false,
+            group,
+            occurrence,
+            content: None,
+            notifications: 0,
+        }
+    }
+
+    /// A first occurrence, the notification's alert `content`.
+    fn new(group: usize, occurrence: Occurrence, content: usize) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            is_new: true,
+            group,
+            occurrence,
+            content: Some(content),
+            notifications: 1,
+        }
+    }
+}
+
 /// How one notification changed things (and, for a dry run, what it would change).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IngestOutcome {
@@ -397,359 +423,6 @@ impl Groups {
         let i = self.list.len() - 1;
         self.open_by_key.insert(key.stored.clone(), i);
         i
-    }
-}
-
-/// Applies one notification in the caller's transaction (see the module doc). `cause`
-/// is the AMQP message it came in, if any; the events and commands continue its
-/// correlation chain.
-#[tracing::instrument(skip_all, fields(workspace_id = %integration.workspace_id, integration_id = %integration.id, alerts = notification.alerts.len()), err)]
-pub async fn ingest(
-    conn: &mut PgConnection,
-    integration: &Integration,
-    notification: &Notification,
-    cause: Option<&Envelope>,
-) -> IngestResult<IngestOutcome> {
-    let settings = Settings::of(integration);
-    let keys: Vec<GroupKey> = notification
-        .alerts
-        .iter()
-        .map(|a| settings.key_of(a, notification.source_grouping))
-        .collect();
-    let mut locked: Vec<String> = keys.iter().map(|k| k.stored.clone()).collect();
-    locked.sort_unstable();
-    locked.dedup();
-    let now = store::lock_keys(conn, integration.id, &locked).await?;
-
-    let mut fingerprints: Vec<&str> = notification
-        .alerts
-        .iter()
-        .map(|a| a.fingerprint.as_str())
-        .collect();
-    fingerprints.sort_unstable();
-    fingerprints.dedup();
-    let stored = store::lock_alerts(conn, integration.id, &fingerprints).await?;
-    // Alerts that sit in groups of other keys: lock those keys too, so the groups they
-    // leave or resolve are as exact as ours.
-    let mut extra: Vec<String> = stored
-        .iter()
-        .map(|a| &a.group_key)
-        .filter(|k| locked.binary_search(k).is_err())
-        .cloned()
-        .collect();
-    extra.sort_unstable();
-    extra.dedup();
-    if !extra.is_empty() {
-        store::lock_keys(conn, integration.id, &extra).await?;
-    }
-    let mut group_ids: Vec<Uuid> = stored.iter().map(|a| a.alert_group_id).collect();
-    group_ids.sort_unstable();
-    group_ids.dedup();
-    let mut groups =
-        Groups::new(store::load_groups(conn, integration.id, &locked, &group_ids).await?);
-
-    let mut tracked: HashMap<String, Tracked> = HashMap::with_capacity(notification.alerts.len());
-    for a in stored {
-        let Some(group) = groups.index_of(a.alert_group_id) else {
-            continue;
-        };
-        tracked.insert(
-            a.fingerprint,
-            Tracked {
-                id: a.id,
-                is_new: false,
-                group,
-                occurrence: Occurrence {
-                    status: a.status,
-                    starts_at: a.starts_at,
-                    ends_at: a.ends_at,
-                },
-                content: None,
-                notifications: 0,
-            },
-        );
-    }
-
-    let mut stale = 0usize;
-    for (i, alert) in notification.alerts.iter().enumerate() {
-        let key = &keys[i];
-        let current = tracked.get(&alert.fingerprint).map(|t| t.occurrence);
-        let verdict = classify::classify(current.as_ref(), alert, now);
-        let next = classify::apply(current.as_ref(), alert, verdict, now);
-        let firing = next.status == AlertStatus::Firing;
-        match (verdict, tracked.get_mut(&alert.fingerprint)) {
-            (Verdict::NewFiring | Verdict::NewResolved, _) | (_, None) => {
-                let g = groups.open(key, alert);
-                let group = &mut groups.list[g];
-                group.alert_count += 1;
-                group.absorb(&alert.labels);
-                if firing {
-                    group.firing_count += 1;
-                    group.fresh_firing.push(i);
-                }
-                tracked.insert(
-                    alert.fingerprint.clone(),
-                    Tracked {
-                        id: Uuid::now_v7(),
-                        is_new: true,
-                        group: g,
-                        occurrence: next,
-                        content: Some(i),
-                        notifications: 1,
-                    },
-                );
-            }
-            (Verdict::Stale, Some(t)) => {
-                stale += 1;
-                t.notifications += 1;
-                groups.list[t.group].touched = true;
-            }
-            (Verdict::Repeat, Some(t)) => {
-                t.notifications += 1;
-                t.content = Some(i);
-                t.occurrence = next;
-                groups.list[t.group].absorb(&alert.labels);
-            }
-            (Verdict::Resolve, Some(t)) => {
-                t.notifications += 1;
-                t.content = Some(i);
-                t.occurrence = next;
-                let group = &mut groups.list[t.group];
-                group.firing_count -= 1;
-                group.absorb(&alert.labels);
-            }
-            (Verdict::Refire, Some(t)) => {
-                t.notifications += 1;
-                t.content = Some(i);
-                t.occurrence = next;
-                if !groups.list[t.group].was_open {
-                    // Its group resolved: the new occurrence belongs to the open group of its key.
-                    let old = &mut groups.list[t.group];
-                    old.alert_count -= 1;
-                    old.touched = true;
-                    let g = groups.open(key, alert);
-                    groups.list[g].alert_count += 1;
-                    t.group = g;
-                }
-                let group = &mut groups.list[t.group];
-                group.firing_count += 1;
-                group.fresh_firing.push(i);
-                group.absorb(&alert.labels);
-            }
-        }
-    }
-    let new_alerts = tracked.values().filter(|t| t.is_new).count();
-    let updated = tracked
-        .values()
-        .filter(|t| !t.is_new && t.content.is_some())
-        .count();
-
-    for group in groups.list.iter_mut().filter(|g| g.touched) {
-        if group.was_open && group.firing_count == 0 {
-            group.resolving = true;
-            if group.is_new {
-                group.explain_decision(
-                    Decision::Nothing,
-                    "every alert of the group arrived resolved: nothing to declare",
-                    json!({}),
-                );
-            }
-        }
-    }
-
-    let mut messages = Messages::new(integration.workspace_id, cause);
-    let mut decisions = Decisions::new(
-        integration.workspace_id,
-        integration.id,
-        integration.max_incidents_per_minute,
-    );
-    let rules = settings.rules.as_deref().map_err(String::as_str);
-    for g in 0..groups.list.len() {
-        let group = &groups.list[g];
-        if !group.touched || group.resolving || group.decision != Decision::Nothing {
-            continue;
-        }
-        let mut firing: Vec<&IncomingAlert> = Vec::new();
-        for i in &group.fresh_firing {
-            let alert = &notification.alerts[*i];
-            let still_here = tracked
-                .get(&alert.fingerprint)
-                .is_some_and(|t| t.group == g && t.occurrence.status == AlertStatus::Firing);
-            if still_here && !firing.iter().any(|a| a.fingerprint == alert.fingerprint) {
-                firing.push(alert);
-            }
-        }
-        if firing.is_empty() {
-            continue;
-        }
-        decisions
-            .decide(
-                conn,
-                rules,
-                &mut groups.list[g],
-                &firing,
-                &mut messages,
-                now,
-            )
-            .await?;
-    }
-
-    // A group resolving now gets its timeline note if it has an incident. Core's
-    // confirmation may be committing concurrently ([`crate::links`]); under the decision
-    // lock, either it committed first and its incident is read here, or it runs after us
-    // and sees the group resolved: one of the two sends the note.
-    let resolving: Vec<Uuid> = groups
-        .list
-        .iter()
-        .filter(|g| g.resolving && !g.is_new)
-        .map(|g| g.id)
-        .collect();
-    if !resolving.is_empty() {
-        decisions.lock(conn).await?;
-        for (id, incident) in store::incident_ids(conn, &resolving).await? {
-            if let Some(i) = groups.index_of(id) {
-                groups.list[i].incident_id = incident;
-            }
-        }
-    }
-
-    write(conn, integration, notification, &groups.list, &tracked).await?;
-
-    let summaries: Vec<(usize, GroupSummary)> = groups
-        .list
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| g.touched)
-        .map(|(i, g)| (i, g.summary(integration.id)))
-        .collect();
-    for (i, summary) in &summaries {
-        let group = &groups.list[*i];
-        if group.is_new {
-            let reason = group
-                .explanation
-                .get("reason")
-                .and_then(Value::as_str)
-                .unwrap_or("opened");
-            messages.opened(summary, reason);
-        }
-        if group.resolving {
-            messages.resolved(summary);
-            if let Some(incident) = group.incident_id {
-                messages.resolved_note(incident, &group.title, group.alert_count);
-            }
-        }
-    }
-    outbox::enqueue(conn, SERVICE, &messages.out).await?;
-
-    Ok(IngestOutcome {
-        alerts: notification.alerts.len(),
-        new_alerts,
-        updated_alerts: updated,
-        stale_notifications: stale,
-        alert_groups: summaries
-            .into_iter()
-            .map(|(i, s)| {
-                let g = &groups.list[i];
-                GroupOutcome {
-                    id: s.id,
-                    group_key: s.group_key,
-                    title: s.title,
-                    status: s.status,
-                    opened: g.is_new,
-                    resolved: g.resolving,
-                    alert_count: s.alert_count,
-                    firing_count: s.firing_count,
-                    decision: s.decision,
-                    decided: g.decided_now,
-                    incident_id: s.incident_id,
-                    join_alert_group_id: g.join_group_id,
-                    explanation: g.explanation.clone(),
-                }
-            })
-            .collect(),
-        messages: messages
-            .out
-            .iter()
-            .map(|m| MessageOutcome {
-                kind: if m.mandatory { "command" } else { "event" },
-                message_type: m.envelope.message_type.clone(),
-                data: m.envelope.data.clone(),
-            })
-            .collect(),
-    })
-}
-
-async fn write(
-    conn: &mut PgConnection,
-    integration: &Integration,
-    notification: &Notification,
-    groups: &[Group],
-    tracked: &HashMap<String, Tracked>,
-) -> Result<(), sqlx::Error> {
-    let empty = Labels::new();
-    let new_groups: Vec<store::GroupWrite<'_>> = groups
-        .iter()
-        .filter(|g| g.is_new)
-        .map(|g| group_write(g, &empty))
-        .collect();
-    store::insert_groups(conn, integration.workspace_id, integration.id, &new_groups).await?;
-
-    let mut new_alerts = Vec::new();
-    let mut old_alerts = Vec::new();
-    for (fingerprint, t) in tracked {
-        if t.notifications == 0 {
-            continue;
-        }
-        let write = store::AlertWrite {
-            id: t.id,
-            alert_group_id: groups[t.group].id,
-            fingerprint,
-            status: t.occurrence.status,
-            starts_at: t.occurrence.starts_at,
-            ends_at: t.occurrence.ends_at,
-            content: t.content.map(|i| {
-                let a = &notification.alerts[i];
-                store::AlertContent {
-                    labels: &a.labels,
-                    annotations: &a.annotations,
-                    generator_url: a.generator_url.as_deref(),
-                    raw: &a.raw,
-                }
-            }),
-            notifications: t.notifications,
-        };
-        if t.is_new {
-            new_alerts.push(write);
-        } else {
-            old_alerts.push(write);
-        }
-    }
-    store::insert_alerts(conn, integration.workspace_id, integration.id, &new_alerts).await?;
-    store::update_alerts(conn, &old_alerts).await?;
-
-    let old_groups: Vec<store::GroupWrite<'_>> = groups
-        .iter()
-        .filter(|g| !g.is_new && g.touched)
-        .map(|g| group_write(g, &empty))
-        .collect();
-    store::update_groups(conn, &old_groups).await
-}
-
-fn group_write<'a>(g: &'a Group, empty: &'a Labels) -> store::GroupWrite<'a> {
-    store::GroupWrite {
-        id: g.id,
-        group_key: &g.key,
-        status: g.status(),
-        title: &g.title,
-        labels: g.labels.as_ref().unwrap_or(empty),
-        alert_count: g.alert_count,
-        firing_count: g.firing_count,
-        decision: g.decision,
-        decided_now: g.decided_now,
-        severity: g.severity,
-        service: g.service.as_deref(),
-        join_group_id: g.join_group_id,
-        explanation: &g.explanation,
     }
 }
 
