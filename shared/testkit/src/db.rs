@@ -1,5 +1,8 @@
 //! Where tests find PostgreSQL.
 
+use std::time::Duration;
+
+use serde_json::Value;
 use sqlx::PgPool;
 
 /// The PostgreSQL server tests use (the `#[sqlx::test]` master URL `DATABASE_URL`,
@@ -30,4 +33,37 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// The single number `sql` selects.
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Waits until `sql` counts `expected` (consumers work in the background).
+pub async fn wait_for_count(pool: &PgPool, sql: &str, expected: i64, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let n = count(pool, sql).await;
+        if n == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {sql} = {expected} (it is {n})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The envelopes of `message_type` in the outbox, oldest first.
+pub async fn outbox(pool: &PgPool, message_type: &str) -> Vec<Value> {
+    sqlx::query_scalar("SELECT payload FROM outbox WHERE message_type = $1 ORDER BY id")
+        .bind(message_type)
+        .fetch_all(pool)
+        .await
+        .expect("outbox")
 }

@@ -4,19 +4,50 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
-/// Serves `router` on `127.0.0.1:0` until the test's runtime ends; returns the address.
-pub async fn serve(router: axum::Router) -> SocketAddr {
+/// Serves `router` on `127.0.0.1:0` until `shutdown` (or the test's runtime ends);
+/// returns its base URL, `http://127.0.0.1:<port>`.
+pub async fn serve(router: axum::Router, shutdown: CancellationToken) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .expect("serve");
     });
-    addr
+    base
+}
+
+/// The status and JSON body of a response (`Null` when empty, a string when not JSON),
+/// asserting that an error is `application/problem+json`.
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let url = response.url().path().to_owned();
+    let text = response.text().await.expect("body");
+    if status.is_client_error() || status.is_server_error() {
+        assert_eq!(
+            content_type, "application/problem+json",
+            "{status} {url}: {text}"
+        );
+    }
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
 }
 
 /// What a request got back.
@@ -130,6 +161,29 @@ impl Client {
             content_type,
             text,
         }
+    }
+
+    /// Calls with a bearer `token` and an optional JSON `body`; see [`read`].
+    pub async fn json(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
+    /// The underlying client (for requests of other shapes: webhooks, form posts).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// `call` with a JSON value as the body.

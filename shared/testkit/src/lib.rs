@@ -6,6 +6,7 @@
 //!   `application/problem+json`;
 //! - [`fixtures`]: workspaces, users and API tokens written straight through the schema
 //!   crate, so a service's tests need no other service to mint a token;
+//! - [`services`]: some services hosted in the test's process as a binary hosts them;
 //! - [`TestVhost`]: a RabbitMQ vhost per test (from the bus crate's `testing` feature).
 //!
 //! A crate's own `tests/it/support.rs` keeps only what is its own.
@@ -13,6 +14,7 @@
 pub mod db;
 pub mod fixtures;
 pub mod http;
+pub mod services;
 pub mod wait;
 
 pub use incident_bus::testing::TestVhost;

@@ -14,20 +14,14 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
-use crate::support::{ADMIN, client, database_url};
+use crate::support::{ADMIN, database_url};
+use incident_testkit::db::free_port;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_incident-ingestion");
 const CLIENTS: usize = 8;
 const ALERTS_PER_REQUEST: usize = 20;
 /// Accepted requests after which the process is killed.
 const KILL_AFTER: usize = 40;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
 async fn killing_the_service_mid_burst_loses_no_accepted_alert(pool: PgPool) {
@@ -70,7 +64,7 @@ async fn killing_the_service_mid_burst_loses_no_accepted_alert(pool: PgPool) {
         .stderr(Stdio::null())
         .spawn()
         .expect("starts");
-    let http = client();
+    let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(r) = http.get(format!("{base}/healthz")).send().await

@@ -9,6 +9,8 @@ use std::time::Duration;
 use incident_bus::testing::TestVhost;
 use incident_ingestion::{AppState, router};
 use incident_runtime::Config;
+use incident_testkit::http::{self, Client};
+use incident_testkit::services::Running;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -29,7 +31,10 @@ pub struct Created {
 pub struct TestApp {
     pub pool: PgPool,
     pub base: String,
+    /// A plain client, for requests of any shape.
     pub client: reqwest::Client,
+    /// The API client (problem-asserting).
+    pub api: Client,
     pub workspace_id: Uuid,
     pub shutdown: CancellationToken,
 }
@@ -38,26 +43,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
-}
-
-/// The PostgreSQL server tests use, without a database.
-pub fn server_url() -> String {
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let url = url.split('?').next().unwrap_or_default().to_owned();
-    url.rsplit_once('/')
-        .map(|(base, _)| base.to_owned())
-        .unwrap_or(url)
-}
-
-/// The URL of `pool`'s database.
-pub fn database_url(pool: &PgPool) -> String {
-    let database = pool
-        .connect_options()
-        .get_database()
-        .unwrap_or("postgres")
-        .to_owned();
-    format!("{}/{database}", server_url())
 }
 
 async fn bootstrap(pool: &PgPool) -> Uuid {
@@ -69,13 +54,6 @@ async fn bootstrap(pool: &PgPool) -> Uuid {
         .fetch_one(pool)
         .await
         .expect("workspace")
-}
-
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client")
 }
 
 impl TestApp {
@@ -90,21 +68,13 @@ impl TestApp {
             pool: pool.clone(),
             public_url: public_url.map(str::to_owned),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-                .expect("serve");
-        });
+        let base = http::serve(app, shutdown.clone()).await;
+        let api = Client::for_base(&base);
         Self {
             pool,
+            client: api.http().clone(),
+            api,
             base,
-            client: client(),
             workspace_id,
             shutdown,
         }
@@ -118,14 +88,7 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        read(request.send().await.expect("request")).await
+        self.api.json(token, method, path, body).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
@@ -182,59 +145,8 @@ impl TestApp {
     }
 }
 
-/// Status and JSON body of a response; problems must be `application/problem+json`.
-pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = response.text().await.expect("body");
-    if status.is_client_error() || status.is_server_error() {
-        assert_eq!(content_type, "application/problem+json", "{status}: {text}");
-    }
-    (
-        status,
-        if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        },
-    )
-}
-
-pub async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-pub async fn outbox(pool: &PgPool, message_type: &str) -> Vec<Value> {
-    sqlx::query_scalar("SELECT payload FROM outbox WHERE message_type = $1 ORDER BY id")
-        .bind(message_type)
-        .fetch_all(pool)
-        .await
-        .expect("outbox")
-}
-
-/// Waits until `sql` counts `expected` (the consumers work in the background).
-pub async fn wait_for(pool: &PgPool, sql: &str, expected: i64, timeout: Duration) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let n = count(pool, sql).await;
-        if n == expected {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {sql} = {expected} (it is {n})"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+pub use incident_testkit::db::{count, database_url, outbox, wait_for_count as wait_for};
+pub use incident_testkit::http::read;
 
 /// An Alertmanager alert.
 pub fn am_alert(
@@ -277,11 +189,13 @@ pub fn am_notification(group_key: &str, alerts: Vec<Value>) -> Value {
 pub struct TestStack {
     pub pool: PgPool,
     pub base: String,
+    /// A plain client, for requests of any shape.
     pub client: reqwest::Client,
+    api: Client,
     /// The stack's vhost, deleted when the stack is dropped.
     _vhost: TestVhost,
     pub shutdown: CancellationToken,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    running: Option<Running>,
 }
 
 impl TestStack {
@@ -290,64 +204,26 @@ impl TestStack {
         let mut config = Config::for_urls(&database_url(&pool), &vhost.url).expect("config");
         config.outbox_poll_secs = 1;
         config.bootstrap_token = Some(secrecy::SecretString::from(ADMIN.to_owned()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(incident_bus::service::run(
-            config,
-            listener,
-            &[incident_core::start, incident_ingestion::start],
-            shutdown.clone(),
-        ));
-        let client = client();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-                && r.status().is_success()
-            {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the stack never became ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let running =
+            Running::start(config, &[incident_core::start, incident_ingestion::start]).await;
+        let api = Client::for_base(&running.base);
         Self {
             pool,
-            base,
-            client,
+            client: api.http().clone(),
+            api,
+            base: running.base.clone(),
             _vhost: vhost,
-            shutdown,
-            task: Some(task),
+            shutdown: running.shutdown.clone(),
+            running: Some(running),
         }
     }
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        read(
-            self.client
-                .post(format!("{}{path}", self.base))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .expect("request"),
-        )
-        .await
+        self.api.json(token, Method::POST, path, Some(body)).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        read(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("request"),
-        )
-        .await
+        self.api.json(token, Method::GET, path, None).await
     }
 
     pub async fn integration(&self, body: Value) -> Created {
@@ -361,9 +237,8 @@ impl TestStack {
     }
 
     pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        if let Some(running) = self.running.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), running.stop()).await;
         }
     }
 }
