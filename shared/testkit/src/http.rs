@@ -130,6 +130,14 @@ impl Client {
         }
     }
 
+    /// A client for `base` over an existing `http` client (cheap: it shares its pool).
+    pub fn with_http(base: impl Into<String>, http: reqwest::Client) -> Self {
+        Self {
+            base: base.into(),
+            http,
+        }
+    }
+
     /// Sends `method path` with an optional bearer `token` and raw JSON `body`.
     pub async fn call(
         &self,

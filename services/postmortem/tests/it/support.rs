@@ -147,36 +147,9 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let text = response.text().await.expect("body");
-        if status.is_client_error() || status.is_server_error() {
-            assert_eq!(
-                content_type, "application/problem+json",
-                "{status} {path}: {text}"
-            );
-        }
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            },
-        )
+        incident_testkit::http::Client::with_http(&self.base, self.client.clone())
+            .json(token, method, path, body)
+            .await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
