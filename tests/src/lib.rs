@@ -10,6 +10,7 @@ use figment::providers::Serialized;
 use incident_bus::testing::TestVhost;
 use incident_runtime::Config;
 pub use incident_testkit::http::{Client, Reply};
+pub use incident_testkit::services::Running;
 pub use incident_testkit::{db, eventually};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
@@ -131,43 +132,12 @@ impl Drop for TestStack {
 }
 
 /// Runs `starters` (some of [`incident_stack::SERVICES`]) as one process would, on
-/// `pool`'s database and `vhost`, and waits until it is ready. Cancelling the returned
-/// token stops it.
+/// `pool`'s database and `vhost`, and waits until they are ready.
 pub async fn run_services(
     pool: &PgPool,
     vhost: &TestVhost,
     starters: &'static [incident_bus::service::Starter],
     extra: &[(&str, &str)],
-) -> (
-    SocketAddr,
-    CancellationToken,
-    JoinHandle<anyhow::Result<()>>,
-) {
-    let config = config_for(pool, vhost, extra);
-    let listener = tokio::net::TcpListener::bind(config.http_addr)
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(incident_bus::service::run(
-        config,
-        listener,
-        starters,
-        shutdown.clone(),
-    ));
-    let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the services at {addr} never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (addr, shutdown, task)
+) -> Running {
+    Running::start(config_for(pool, vhost, extra), starters).await
 }

@@ -26,14 +26,14 @@ async fn a_sev1_declared_before_the_war_room_ever_ran_gets_its_channel_once_it_s
 ) {
     let vhost = TestVhost::create();
     let slack = FakeSlack::start().await;
-    let (core, core_stop, core_task) = run_services(
+    let core = run_services(
         &pool,
         &vhost,
         &incident_stack::SERVICES[0..1],
         &[("bootstrap_token", TOKEN)],
     )
     .await;
-    let declared = Client::new(core)
+    let declared = Client::for_base(&core.base)
         .call(
             Method::POST,
             "/api/v1/incidents",
@@ -53,7 +53,7 @@ async fn a_sev1_declared_before_the_war_room_ever_ran_gets_its_channel_once_it_s
 
     // The war room starts for the first time, in its own process.
     let api_url = slack.api_url();
-    let (_wr, wr_stop, wr_task) = run_services(
+    let warroom = run_services(
         &pool,
         &vhost,
         &incident_stack::SERVICES[3..4],
@@ -80,27 +80,22 @@ async fn a_sev1_declared_before_the_war_room_ever_ran_gets_its_channel_once_it_s
     assert_eq!(slack.channels().len(), 1, "one channel");
     assert_eq!(slack.ok_calls("conversations.create").len(), 1);
 
-    wr_stop.cancel();
-    core_stop.cancel();
-    wr_task
-        .await
-        .expect("joins")
-        .expect("the war room stops cleanly");
-    core_task.await.expect("joins").expect("core stops cleanly");
+    warroom.stop().await.expect("the war room stops cleanly");
+    core.stop().await.expect("core stops cleanly");
 }
 
 #[sqlx::test(migrations = false)]
 async fn a_resolve_before_postmortem_ever_ran_is_drafted_once_it_starts(pool: PgPool) {
     let vhost = TestVhost::create();
     // Core alone, on a vhost no other service has ever connected to.
-    let (core, core_stop, core_task) = run_services(
+    let core = run_services(
         &pool,
         &vhost,
         &incident_stack::SERVICES[0..1],
         &[("bootstrap_token", TOKEN)],
     )
     .await;
-    let client = Client::new(core);
+    let client = Client::for_base(&core.base);
     let declared = client
         .call(
             Method::POST,
@@ -146,8 +141,7 @@ async fn a_resolve_before_postmortem_ever_ran_is_drafted_once_it_starts(pool: Pg
     assert_eq!(drafted, 0, "nobody has drafted yet");
 
     // Postmortem starts for the first time, in its own process.
-    let (_pm, pm_stop, pm_task) =
-        run_services(&pool, &vhost, &incident_stack::SERVICES[4..5], &[]).await;
+    let postmortem = run_services(&pool, &vhost, &incident_stack::SERVICES[4..5], &[]).await;
     eventually(Duration::from_secs(30), "the resolve is drafted", || async {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM postmortems p JOIN incidents i ON i.id = p.incident_id WHERE i.number = 1",
@@ -159,11 +153,6 @@ async fn a_resolve_before_postmortem_ever_ran_is_drafted_once_it_starts(pool: Pg
     })
     .await;
 
-    pm_stop.cancel();
-    core_stop.cancel();
-    pm_task
-        .await
-        .expect("joins")
-        .expect("postmortem stops cleanly");
-    core_task.await.expect("joins").expect("core stops cleanly");
+    postmortem.stop().await.expect("postmortem stops cleanly");
+    core.stop().await.expect("core stops cleanly");
 }

@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use incident_bus::testing::TestVhost;
-use incident_system_tests::{TestStack, config_for};
+use incident_system_tests::{Running, TestStack, config_for};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
 #[sqlx::test(migrations = false)]
 async fn the_stack_migrates_an_empty_database_and_becomes_ready(pool: PgPool) {
@@ -69,41 +68,17 @@ async fn readiness_reports_the_broker_down_while_its_connections_are_cut(pool: P
 #[sqlx::test(migrations = false)]
 async fn two_services_starting_at_once_on_an_empty_database_both_succeed(pool: PgPool) {
     let vhost = TestVhost::create();
-    let shutdown = CancellationToken::new();
-    let mut addrs = Vec::new();
-    let mut tasks = Vec::new();
-    for starters in [
-        &incident_stack::SERVICES[0..1],
-        &incident_stack::SERVICES[1..2],
-    ] {
-        let config = config_for(&pool, &vhost, &[]);
-        let listener = tokio::net::TcpListener::bind(config.http_addr)
-            .await
-            .expect("bind");
-        addrs.push(listener.local_addr().expect("addr"));
-        tasks.push(tokio::spawn(incident_bus::service::run(
-            config,
-            listener,
-            starters,
-            shutdown.clone(),
-        )));
-    }
-    let client = reqwest::Client::new();
-    for addr in &addrs {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await
-                && r.status().is_success()
-            {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "service at {addr} never became ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    // Both migrate, declare and start at the same moment; each waits until it is ready.
+    let (core, ingestion) = tokio::join!(
+        Running::start(
+            config_for(&pool, &vhost, &[]),
+            &incident_stack::SERVICES[0..1]
+        ),
+        Running::start(
+            config_for(&pool, &vhost, &[]),
+            &incident_stack::SERVICES[1..2]
+        ),
+    );
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
         .fetch_one(&pool)
         .await
@@ -113,8 +88,6 @@ async fn two_services_starting_at_once_on_an_empty_database_both_succeed(pool: P
         incident_schema::MIGRATOR.iter().count(),
         "each migration applied once"
     );
-    shutdown.cancel();
-    for task in tasks {
-        task.await.expect("joins").expect("clean exit");
-    }
+    core.stop().await.expect("clean exit");
+    ingestion.stop().await.expect("clean exit");
 }
