@@ -10,10 +10,10 @@
 //! Slack users map to workspace users by `users.slack_user_id`, else by the email Slack
 //! has for them; an unknown user gets an ephemeral explanation and nothing changes.
 //!
-//! - [`slash_commands`]: `/incident declare|status|update|resolve|ic|help`;
-//! - [`interactions`]: the summary's buttons and the update modal;
-//! - [`events`]: the Events API (a 📌 reaction puts the message on the timeline);
-//! - [`request`]: the verified request every handler starts with.
+//! - `slash_commands`: `/incident declare|status|update|resolve|ic|help`;
+//! - `interactions`: the summary's buttons and the update modal;
+//! - `events`: the Events API (a 📌 reaction puts the message on the timeline);
+//! - `request`: the verified request every handler starts with.
 
 mod events;
 mod interactions;
