@@ -7,10 +7,8 @@
 //! Database errors never leak their text to HTTP clients: they are logged and answered
 //! with a generic 500 (or 503 when the database is unavailable).
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use incident_bus::HandlerError;
-use incident_runtime::api::problem::ApiProblem;
+use incident_runtime::api::problem::{self, ApiProblem, Code, ToProblem};
 use incident_schema::IncidentStatus;
 
 /// What went wrong, in terms a client can act on.
@@ -61,77 +59,30 @@ impl DomainError {
             message: message.into(),
         }
     }
+}
 
-    /// The problem table: HTTP status and stable code per variant.
-    fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
+/// The problem table: each variant's kind, and the members it adds.
+impl ToProblem for DomainError {
+    fn code(&self) -> Code {
         match self {
-            Self::Validation { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid request",
-            ),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            Self::IllegalTransition { .. } => (
-                StatusCode::CONFLICT,
-                "illegal-transition",
-                "Illegal status transition",
-            ),
-            Self::OpenActionItems(_) => (
-                StatusCode::CONFLICT,
-                "open-action-items",
-                "Open action items",
-            ),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
-            Self::Database(e) if incident_bus::consumer::is_transient_database_error(e) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            Self::Database(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            Self::Validation { .. } => Code::Validation,
+            Self::NotFound(_) => Code::NotFound,
+            Self::IllegalTransition { .. } => Code::IllegalTransition,
+            Self::OpenActionItems(_) => Code::OpenActionItems,
+            Self::Conflict(_) => Code::Conflict,
+            Self::Forbidden(_) => Code::Forbidden,
+            Self::Database(e) => Code::of_database(e),
         }
     }
-}
 
-/// An HTTP error: a domain error or a ready problem (from the auth extractor, say).
-#[derive(Debug)]
-pub enum ApiError {
-    /// A domain error, mapped through the table.
-    Domain(DomainError),
-    /// A problem built elsewhere.
-    Problem(ApiProblem),
-}
-
-impl From<DomainError> for ApiError {
-    fn from(e: DomainError) -> Self {
-        Self::Domain(e)
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Domain(e.into())
-    }
-}
-
-impl From<ApiProblem> for ApiError {
-    fn from(p: ApiProblem) -> Self {
-        Self::Problem(p)
-    }
-}
-
-impl DomainError {
-    /// The problem this error answers with.
-    pub fn problem(&self) -> ApiProblem {
-        if let Self::Database(e) = self {
-            return ApiProblem::database(e);
+    fn database(&self) -> Option<&sqlx::Error> {
+        match self {
+            Self::Database(e) => Some(e),
+            _ => None,
         }
-        let (status, code, title) = self.status_and_code();
-        let mut p = ApiProblem::new(status, code, title, self.to_string());
+    }
+
+    fn extend(&self, p: &mut ApiProblem) {
         match self {
             Self::Validation { field, .. } => p.problem.field = Some(field.clone()),
             Self::IllegalTransition { allowed, .. } => {
@@ -139,18 +90,11 @@ impl DomainError {
             }
             _ => {}
         }
-        p
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Domain(e) => e.problem().into_response(),
-            Self::Problem(p) => p.into_response(),
-        }
-    }
-}
+/// An HTTP error: a domain error or a ready problem (from the auth extractor, say).
+pub type ApiError = problem::ApiError<DomainError>;
 
 impl From<DomainError> for HandlerError {
     /// Commands: a database outage is retried; everything else can never succeed.

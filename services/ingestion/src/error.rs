@@ -12,17 +12,15 @@
 //! | `Conflict` (a duplicate name) | 409 | `conflict` |
 //! | `PayloadTooLarge` | 413 | `payload-too-large` |
 //! | `Validation` (JSON of the wrong shape, naming the field) | 422 | `validation` |
-//! | `Database` | 500, or 503 when the database is unavailable | `internal` / `unavailable` |
+//! | `Database` | 500, or 503 when the database is unavailable (422 for a value it cannot hold) | `internal` / `unavailable` / `validation` |
 //!
 //! AMQP consumers turn it into a failure of the runner: a database outage (or a
 //! concurrent writer that won a race, see [`is_retryable`]) is transient and retried;
 //! everything else can never succeed and is dead-lettered with its reason logged.
 //! Database errors never leak their text to HTTP clients.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use incident_bus::HandlerError;
-use incident_runtime::api::problem::ApiProblem;
+use incident_runtime::api::problem::{self, ApiProblem, Code, ToProblem};
 
 /// What went wrong, in terms a client can act on.
 #[derive(Debug, thiserror::Error)]
@@ -69,53 +67,34 @@ impl IngestError {
             message: message.into(),
         }
     }
+}
 
-    /// The problem table: HTTP status, stable code and title per variant.
-    fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
+/// The problem table: each variant's kind, and the members it adds.
+impl ToProblem for IngestError {
+    fn code(&self) -> Code {
         match self {
-            Self::Validation { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid request",
-            ),
-            Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed", "Malformed JSON"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
-            Self::Disabled => (
-                StatusCode::FORBIDDEN,
-                "integration-disabled",
-                "Integration disabled",
-            ),
-            Self::PayloadTooLarge(_) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Payload too large",
-            ),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            Self::Database(e) if incident_bus::consumer::is_transient_database_error(e) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            Self::Database(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            Self::Validation { .. } => Code::Validation,
+            Self::Malformed(_) => Code::Malformed,
+            Self::NotFound(_) => Code::NotFound,
+            Self::Unauthorized(_) => Code::Unauthorized,
+            Self::Disabled => Code::IntegrationDisabled,
+            Self::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Self::Conflict(_) => Code::Conflict,
+            Self::Database(e) => Code::of_database(e),
         }
     }
 
-    /// The problem this error answers with.
-    pub fn problem(&self) -> ApiProblem {
-        if let Self::Database(e) = self {
-            return ApiProblem::database(e);
+    fn database(&self) -> Option<&sqlx::Error> {
+        match self {
+            Self::Database(e) => Some(e),
+            _ => None,
         }
-        let (status, code, title) = self.status_and_code();
-        let mut p = ApiProblem::new(status, code, title, self.to_string());
+    }
+
+    fn extend(&self, p: &mut ApiProblem) {
         if let Self::Validation { field, .. } = self {
             p.problem.field = Some(field.clone());
         }
-        p
     }
 }
 
@@ -132,59 +111,7 @@ pub fn is_retryable(error: &sqlx::Error) -> bool {
 }
 
 /// An HTTP error: a domain error or a ready problem (from the auth extractor, say).
-#[derive(Debug)]
-pub enum ApiError {
-    /// A domain error, mapped through the table.
-    Domain(IngestError),
-    /// A problem built elsewhere.
-    Problem(ApiProblem),
-}
-
-impl From<IngestError> for ApiError {
-    fn from(e: IngestError) -> Self {
-        Self::Domain(e)
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Domain(e.into())
-    }
-}
-
-impl From<ApiProblem> for ApiError {
-    fn from(p: ApiProblem) -> Self {
-        Self::Problem(p)
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Domain(e) => e.fmt(f),
-            Self::Problem(p) => f.write_str(&p.problem.detail),
-        }
-    }
-}
-
-impl ApiError {
-    /// The HTTP status this error answers with.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Domain(e) => e.status_and_code().0,
-            Self::Problem(p) => p.status,
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Domain(e) => e.problem().into_response(),
-            Self::Problem(p) => p.into_response(),
-        }
-    }
-}
+pub type ApiError = problem::ApiError<IngestError>;
 
 impl From<IngestError> for HandlerError {
     /// Messages: a database outage or a lost race is retried; everything else can never

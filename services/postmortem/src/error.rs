@@ -7,10 +7,8 @@
 //! with a generic 500 (503 when the database is unavailable). A template that does not
 //! compile answers 422 with the extension member `line` (RFC 9457 §3.2).
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use incident_bus::HandlerError;
-use incident_runtime::api::problem::ApiProblem;
+use incident_runtime::api::problem::{self, ApiProblem, Code, ToProblem};
 
 /// What went wrong, in terms a client can act on.
 #[derive(Debug, thiserror::Error)]
@@ -67,115 +65,46 @@ impl DomainError {
             message: message.into(),
         }
     }
+}
 
-    /// The problem table: HTTP status, stable code and title per variant.
-    fn status_and_code(&self) -> (StatusCode, &'static str, &'static str) {
+/// The problem table: each variant's kind, and the members it adds.
+impl ToProblem for DomainError {
+    fn code(&self) -> Code {
         match self {
-            Self::Validation { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid request",
-            ),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            Self::IllegalTransition { .. } => (
-                StatusCode::CONFLICT,
-                "illegal-transition",
-                "Illegal status transition",
-            ),
-            Self::IncidentOpen(_) => (StatusCode::CONFLICT, "incident-open", "Incident still open"),
-            Self::NotRegenerable(_) => (
-                StatusCode::CONFLICT,
-                "postmortem-edited",
-                "Postmortem edited by a person",
-            ),
-            Self::Template { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "template",
-                "Invalid template",
-            ),
-            Self::Database(e) if incident_bus::consumer::is_transient_database_error(e) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Service unavailable",
-            ),
-            Self::Database(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            Self::Validation { .. } => Code::Validation,
+            Self::NotFound(_) => Code::NotFound,
+            Self::IllegalTransition { .. } => Code::IllegalTransition,
+            Self::IncidentOpen(_) => Code::IncidentOpen,
+            Self::NotRegenerable(_) => Code::PostmortemEdited,
+            Self::Template { .. } => Code::Template,
+            Self::Database(e) => Code::of_database(e),
         }
     }
 
-    /// The problem this error answers with.
-    pub fn problem(&self) -> ApiProblem {
-        if let Self::Database(e) = self {
-            return ApiProblem::database(e);
+    fn database(&self) -> Option<&sqlx::Error> {
+        match self {
+            Self::Database(e) => Some(e),
+            _ => None,
         }
-        let (status, code, title) = self.status_and_code();
-        let mut p = ApiProblem::new(status, code, title, self.to_string());
+    }
+
+    fn extend(&self, p: &mut ApiProblem) {
         match self {
             Self::Validation { field, .. } => p.problem.field = Some(field.clone()),
-            Self::Template { .. } => p.problem.field = Some("template".into()),
+            Self::Template { line, .. } => {
+                p.problem.field = Some("template".into());
+                p.extend("line", *line);
+            }
             Self::IllegalTransition { allowed, .. } => {
                 p.problem.allowed = serde_json::to_value(allowed).ok()
             }
             _ => {}
         }
-        p
     }
 }
 
 /// An HTTP error: a domain error or a ready problem (from the auth extractor, say).
-#[derive(Debug)]
-pub enum ApiError {
-    /// A domain error, mapped through the table.
-    Domain(DomainError),
-    /// A problem built elsewhere.
-    Problem(ApiProblem),
-}
-
-impl From<DomainError> for ApiError {
-    fn from(e: DomainError) -> Self {
-        Self::Domain(e)
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Domain(e.into())
-    }
-}
-
-impl From<ApiProblem> for ApiError {
-    fn from(p: ApiProblem) -> Self {
-        Self::Problem(p)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Domain(DomainError::Template { line, message }) => {
-                let error = DomainError::Template { line, message };
-                let problem = error.problem();
-                // The shared Problem has no `line`; add it as an RFC 9457 extension member.
-                let mut body = serde_json::to_value(&*problem.problem)
-                    .unwrap_or_else(|_| serde_json::json!({}));
-                if let Some(map) = body.as_object_mut() {
-                    map.insert("line".into(), line.into());
-                }
-                let mut response = (problem.status, axum::Json(body)).into_response();
-                response.headers_mut().insert(
-                    axum::http::header::CONTENT_TYPE,
-                    axum::http::HeaderValue::from_static("application/problem+json"),
-                );
-                response
-            }
-            Self::Domain(e) => e.problem().into_response(),
-            Self::Problem(p) => p.into_response(),
-        }
-    }
-}
+pub type ApiError = problem::ApiError<DomainError>;
 
 impl From<DomainError> for HandlerError {
     /// Messages: a database outage is retried; everything else can never succeed.

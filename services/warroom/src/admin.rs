@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::State;
 use incident_runtime::api::auth::{Auth, AuthState};
 use incident_runtime::api::json::ApiJson;
-use incident_runtime::api::problem::ApiProblem;
 use incident_schema::{AccessRole, Severity};
 use sqlx::PgPool;
 
 use crate::AppState;
+use crate::error::{ApiError, WarRoomError};
 use crate::store::{self, Settings};
 
 impl AuthState for AppState {
@@ -22,11 +22,8 @@ impl AuthState for AppState {
 pub async fn get_settings(
     State(state): State<AppState>,
     auth: Auth,
-) -> Result<Json<Settings>, ApiProblem> {
-    store::settings(&state.pool, auth.workspace_id)
-        .await
-        .map(Json)
-        .map_err(|e| ApiProblem::database(&e))
+) -> Result<Json<Settings>, ApiError> {
+    Ok(Json(store::settings(&state.pool, auth.workspace_id).await?))
 }
 
 /// Replaces them (admin).
@@ -34,20 +31,21 @@ pub async fn put_settings(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<Settings>,
-) -> Result<Json<Settings>, ApiProblem> {
+) -> Result<Json<Settings>, ApiError> {
     auth.require(AccessRole::Admin)?;
     let mut severities = Vec::new();
     for s in &body.severities {
-        let severity: Severity = s.parse().map_err(|e: incident_schema::ParseError| {
-            ApiProblem::validation("severities", e.to_string())
-        })?;
+        let severity: Severity =
+            s.parse()
+                .map_err(|e: incident_schema::ParseError| WarRoomError::Validation {
+                    field: "severities",
+                    message: e.to_string(),
+                })?;
         severities.push(severity.to_string());
     }
     severities.sort();
     severities.dedup();
     let settings = Settings { severities, ..body };
-    store::put_settings(&state.pool, auth.workspace_id, &settings)
-        .await
-        .map_err(|e| ApiProblem::database(&e))?;
+    store::put_settings(&state.pool, auth.workspace_id, &settings).await?;
     Ok(Json(settings))
 }

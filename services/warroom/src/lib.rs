@@ -7,12 +7,14 @@
 //!   authenticated by Slack's request signature; they answer within Slack's 3 seconds and
 //!   act on incidents only through commands to core, via the outbox.
 //! - [`admin`]: `/api/v1/warroom/settings` (bearer token): which severities get a room.
+//! - [`error`]: the error table of both surfaces.
 //! - [`slack`]: our Web API client, signing, form bodies and Block Kit.
 //!
 //! Without `INCIDENT_SLACK_BOT_TOKEN` the service starts and does nothing Slack-wise
 //! (logged once); without `INCIDENT_SLACK_SIGNING_SECRET` the Slack endpoints answer 503.
 
 pub mod admin;
+pub mod error;
 pub mod inbound;
 pub mod lifecycle;
 pub mod naming;

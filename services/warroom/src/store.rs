@@ -331,6 +331,45 @@ pub async fn people_by_email(
     .await
 }
 
+/// The workspace of incident `id` (read from core's row; for Slack's buttons and modals,
+/// which carry only the incident id).
+pub async fn incident_workspace(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT workspace_id FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Incident `id` of `workspace_id` as `/incident status` shows it: (number, title,
+/// severity, status).
+pub async fn incident_line(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    workspace_id: Uuid,
+) -> Result<Option<(i32, String, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT number, title, severity::text, status::text FROM incidents WHERE id = $1 AND workspace_id = $2",
+    )
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The per-workspace number of incident `id`.
+pub async fn incident_number(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar("SELECT number FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
 /// The incident's affected services, as `name (IMPACT)`.
 pub async fn services(
     db: impl PgExecutor<'_>,

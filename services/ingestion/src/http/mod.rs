@@ -9,6 +9,7 @@
 //! - `/api/v1/ingestion/openapi.json`: the OpenAPI document of all of the above.
 
 pub mod alert_groups;
+pub mod integration_auth;
 pub mod integrations;
 pub mod webhooks;
 

@@ -2,7 +2,8 @@
 //!
 //! In order: the integration must exist and be of the webhook's kind (404), the secret
 //! must be given, as `Authorization: Bearer <secret>` or `?token=<secret>`, and be its
-//! secret (401), the integration must be enabled (403); only then is the body read (at
+//! secret (401), the integration must be enabled (403), all checked by the
+//! [`IntegrationAuth`] extractor; only then is the body read (at
 //! most [`super::BODY_LIMIT`], else 413) and parsed (400 when not JSON, 422 naming the
 //! field when of the wrong shape). The notification is then committed in one
 //! transaction, alerts, groups and the messages they cause, and answered 202: an alert
@@ -11,19 +12,20 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
 use chrono::Utc;
-use incident_schema::{AlertGroupStatus, IntegrationKind};
+use incident_schema::{AlertGroupStatus, Integration, IntegrationKind};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::integration_auth::{
+    AlertmanagerHook, GenericHook, GrafanaHook, IntegrationAuth, WebhookKind,
+};
 use crate::AppState;
 use crate::error::{ApiError, IngestError};
 use crate::ingest::{self, Decision, IngestOutcome};
-use crate::integration;
 use crate::source::{
     self, alertmanager::AlertmanagerPayload, generic::GenericPayload, grafana::GrafanaPayload,
 };
@@ -92,26 +94,6 @@ impl From<&IngestOutcome> for Accepted {
     }
 }
 
-/// The secret from `Authorization: Bearer` or `?token=`.
-fn secret(headers: &HeaderMap, uri: &Uri) -> Option<String> {
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
-    bearer.or_else(|| {
-        Query::<TokenQuery>::try_from_uri(uri)
-            .ok()
-            .and_then(|q| q.0.token)
-            .filter(|t| !t.is_empty())
-    })
-}
-
 /// Reads the body within the limit.
 pub(crate) async fn body(request: Request, state: &AppState) -> Result<Bytes, IngestError> {
     Bytes::from_request(request, state).await.map_err(|e| {
@@ -123,58 +105,49 @@ pub(crate) async fn body(request: Request, state: &AppState) -> Result<Bytes, In
     })
 }
 
-/// Receives one notification and logs its failure: a client's mistake (a malformed or
-/// invalid body, a wrong secret, an unknown or disabled integration, too large a body) at
-/// WARN, since nothing is wrong with us; anything else at ERROR.
-async fn receive(
+/// Logs a webhook's failure: a client's mistake (a malformed or invalid body, a wrong
+/// secret, an unknown or disabled integration, too large a body) at WARN, since nothing is
+/// wrong with us; anything else at ERROR.
+pub(super) fn log_failure(kind: IntegrationKind, id: &str, e: &ApiError) {
+    let status = e.status();
+    let route = format!("/webhooks/{}/{{integration}}", kind.as_str().to_lowercase());
+    if status.is_client_error() {
+        tracing::warn!(integration_id = %id, kind = %kind, %route, status = status.as_u16(), error = %e, "webhook refused");
+    } else {
+        tracing::error!(integration_id = %id, kind = %kind, %route, status = status.as_u16(), error = %e, "webhook failed");
+    }
+}
+
+/// Receives one notification for an authenticated integration and logs its failure.
+async fn receive<K: WebhookKind>(
     state: AppState,
-    kind: IntegrationKind,
-    id: &str,
-    headers: &HeaderMap,
-    uri: &Uri,
+    auth: IntegrationAuth<K>,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let result = receive_notification(state, kind, id, headers, uri, request).await;
+    let integration = auth.integration;
+    let result = receive_notification(state, &integration, request).await;
     if let Err(e) = &result {
-        let status = e.status();
-        let route = format!("/webhooks/{}/{{integration}}", kind.as_str().to_lowercase());
-        if status.is_client_error() {
-            tracing::warn!(integration_id = %id, kind = %kind, %route, status = status.as_u16(), error = %e, "webhook refused");
-        } else {
-            tracing::error!(integration_id = %id, kind = %kind, %route, status = status.as_u16(), error = %e, "webhook failed");
-        }
+        log_failure(K::KIND, &integration.id.to_string(), e);
     }
     result
 }
 
 async fn receive_notification(
     state: AppState,
-    kind: IntegrationKind,
-    id: &str,
-    headers: &HeaderMap,
-    uri: &Uri,
+    integration: &Integration,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let id: Uuid = id
-        .parse()
-        .map_err(|_| IngestError::NotFound("integration"))?;
-    let found = {
-        let mut conn = state.pool.acquire().await.map_err(IngestError::from)?;
-        integration::authenticate(&mut conn, id, kind, secret(headers, uri).as_deref()).await
-    };
-    let integration = found.inspect_err(|e| {
-        metrics::counter!("ingestion_rejected_total", "reason" => rejection(e)).increment(1);
-    })?;
+    let kind = integration.kind;
     let bytes = body(request, &state).await?;
     let notification = source::parse(kind, &bytes, Utc::now()).inspect_err(|e| {
         metrics::counter!("ingestion_rejected_total", "reason" => rejection(e)).increment(1);
     })?;
-    let outcome = ingest::ingest_committed(&state.pool, &integration, &notification).await?;
+    let outcome = ingest::ingest_committed(&state.pool, integration, &notification).await?;
     ingest::record_metrics(&outcome, "http");
     Ok((StatusCode::ACCEPTED, Json(Accepted::from(&outcome))))
 }
 
-fn rejection(e: &IngestError) -> &'static str {
+pub(super) fn rejection(e: &IngestError) -> &'static str {
     match e {
         IngestError::Validation { .. } => "invalid",
         IngestError::Malformed(_) => "malformed",
@@ -202,23 +175,13 @@ fn rejection(e: &IngestError) -> &'static str {
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
     )
 )]
-#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "alertmanager"))]
+#[tracing::instrument(skip_all, fields(integration_id = %auth.integration.id, kind = "alertmanager"))]
 pub async fn alertmanager(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    auth: IntegrationAuth<AlertmanagerHook>,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    receive(
-        state,
-        IntegrationKind::Alertmanager,
-        &id,
-        &headers,
-        &uri,
-        request,
-    )
-    .await
+    receive(state, auth, request).await
 }
 
 /// Alerts from Grafana Alerting.
@@ -236,23 +199,13 @@ pub async fn alertmanager(
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
     )
 )]
-#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "grafana"))]
+#[tracing::instrument(skip_all, fields(integration_id = %auth.integration.id, kind = "grafana"))]
 pub async fn grafana(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    auth: IntegrationAuth<GrafanaHook>,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    receive(
-        state,
-        IntegrationKind::Grafana,
-        &id,
-        &headers,
-        &uri,
-        request,
-    )
-    .await
+    receive(state, auth, request).await
 }
 
 /// Alerts in the generic shape, from anything that can send JSON.
@@ -271,21 +224,11 @@ pub async fn grafana(
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
     )
 )]
-#[tracing::instrument(skip_all, fields(integration_id = %id, kind = "generic"))]
+#[tracing::instrument(skip_all, fields(integration_id = %auth.integration.id, kind = "generic"))]
 pub async fn generic(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
+    auth: IntegrationAuth<GenericHook>,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    receive(
-        state,
-        IntegrationKind::Generic,
-        &id,
-        &headers,
-        &uri,
-        request,
-    )
-    .await
+    receive(state, auth, request).await
 }

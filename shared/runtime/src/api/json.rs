@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::problem::ApiProblem;
+use super::problem::{ApiProblem, Code};
 
 /// A JSON request body of type `T`.
 pub struct ApiJson<T>(pub T);
@@ -20,12 +20,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiProblem::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    "Payload too large",
-                    e.body_text(),
-                )
+                ApiProblem::new(Code::PayloadTooLarge, e.body_text())
             } else {
                 ApiProblem::validation("body", format!("cannot read the body: {}", e.body_text()))
             }

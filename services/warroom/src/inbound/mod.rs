@@ -1,0 +1,141 @@
+//! Slack → incident: `/slack/commands`, `/slack/interactions` and `/slack/events`.
+//!
+//! Each request is authenticated by its v0 signature over the raw body (401 with an empty
+//! body otherwise, timestamps more than five minutes off refused, a replayed signature
+//! refused) by the [`SlackRequest`] extractor, then parsed, turned into a command to core
+//! written to the outbox, and answered — within Slack's 3 seconds. Web API calls
+//! (`views.open`, resolving a Slack user by email, replies to `response_url`) run in
+//! spawned tasks after the answer.
+//!
+//! Slack users map to workspace users by `users.slack_user_id`, else by the email Slack
+//! has for them; an unknown user gets an ephemeral explanation and nothing changes.
+//!
+//! - `slash_commands`: `/incident declare|status|update|resolve|ic|help`;
+//! - `interactions`: the summary's buttons and the update modal;
+//! - `events`: the Events API (a 📌 reaction puts the message on the timeline);
+//! - `request`: the verified request every handler starts with.
+
+mod events;
+mod interactions;
+mod request;
+mod slash_commands;
+
+use axum::Router;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub use request::SlackRequest;
+pub use slash_commands::SlashRequest;
+
+use crate::AppState;
+use crate::error::InboundError;
+use crate::lifecycle::send_command;
+use crate::store::{self, Person};
+
+/// The Slack routes (state: [`AppState`]).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/slack/commands", post(slash_commands::commands))
+        .route("/slack/interactions", post(interactions::interactions))
+        .route("/slack/events", post(events::events))
+}
+
+const UNKNOWN_USER: &str = "I can't match your Slack account to a user of this incident workspace \
+(by Slack id or email), so nothing was changed. Ask an admin to add you with your Slack email.";
+
+fn ephemeral(text: &str) -> Response {
+    axum::Json(json!({ "response_type": "ephemeral", "text": text })).into_response()
+}
+
+/// A payload field read as leniently as Slack's payloads need: a value of another shape
+/// (a `null` input, say) reads as the default, as if absent.
+fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned + Default,
+{
+    let value = Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
+}
+
+/// Enqueues one command to core in its own transaction.
+async fn command(
+    state: &AppState,
+    name: &str,
+    workspace_id: Uuid,
+    data: Value,
+) -> Result<(), InboundError> {
+    let mut tx = state.pool.begin().await.map_err(InboundError::failed)?;
+    send_command(&mut tx, name, workspace_id, data, None)
+        .await
+        .map_err(InboundError::failed)?;
+    tx.commit().await.map_err(InboundError::failed)
+}
+
+/// The incident of a war room channel: (incident id, workspace id).
+async fn incident_of_channel(
+    state: &AppState,
+    channel: &str,
+) -> Result<Option<(Uuid, Uuid)>, InboundError> {
+    Ok(store::room_by_channel(&state.pool, channel)
+        .await
+        .map_err(InboundError::failed)?
+        .map(|r| (r.incident_id, r.workspace_id)))
+}
+
+/// The workspace user behind a Slack user, by Slack id (no Web API call).
+async fn person_by_slack_id(
+    state: &AppState,
+    slack_user: &str,
+    workspace_id: Option<Uuid>,
+) -> Result<Option<Person>, InboundError> {
+    let people = store::people_by_slack_id(&state.pool, slack_user, workspace_id)
+        .await
+        .map_err(InboundError::failed)?;
+    Ok(if people.len() == 1 {
+        people.into_iter().next()
+    } else {
+        None
+    })
+}
+
+/// The workspace user behind a Slack user, by the email Slack has (a Web API call: only
+/// after the answer).
+async fn person_by_email(
+    state: &AppState,
+    slack_user: &str,
+    workspace_id: Option<Uuid>,
+) -> Option<Person> {
+    let slack = state.slack.as_deref()?;
+    let user = match slack.client.user_info(slack_user).await {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look up a Slack user");
+            return None;
+        }
+    };
+    let email = user.profile.email?;
+    let people = store::people_by_email(&state.pool, &email, workspace_id)
+        .await
+        .ok()?;
+    if people.len() == 1 {
+        people.into_iter().next()
+    } else {
+        None
+    }
+}
+
+async fn reply(state: &AppState, response_url: &str, text: &str) {
+    if response_url.is_empty() {
+        return;
+    }
+    let _ = state; // the reply needs no token
+    let client = reqwest::Client::new();
+    let body = json!({ "response_type": "ephemeral", "text": text, "replace_original": false });
+    if let Err(e) = client.post(response_url).json(&body).send().await {
+        tracing::warn!(error = %e, "could not answer on the response_url");
+    }
+}

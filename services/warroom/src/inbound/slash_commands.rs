@@ -1,0 +1,286 @@
+//! `POST /slack/commands`: `/incident declare <title> [sev1..sev4]`, `status`,
+//! `update <text>`, `resolve`, `ic @user`, `help`. In an incident channel the incident is
+//! implied. Slack's unsigned `ssl_check=1` probe is answered 200 before any verification.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::request::{self, SlackRequest};
+use super::{
+    UNKNOWN_USER, command, ephemeral, incident_of_channel, person_by_email, person_by_slack_id,
+    reply,
+};
+use crate::AppState;
+use crate::error::InboundError;
+use crate::slack::{form, mrkdwn};
+use crate::store::{self, Person};
+
+const USAGE: &str = "Usage: `/incident declare <title> [sev1|sev2|sev3|sev4]`, `/incident status`, \
+`/incident update <text>`, `/incident resolve`, `/incident ic @user`, `/incident help`. \
+In an incident channel the incident is implied.";
+
+/// A request to the slash-command URL: Slack's `ssl_check` probe, or a verified command.
+#[derive(Debug)]
+pub enum SlashRequest {
+    /// `ssl_check=1`: Slack checking the certificate; unsigned by design, answered 200.
+    SslCheck,
+    /// A signed command.
+    Verified(SlackRequest),
+}
+
+impl FromRequest<AppState> for SlashRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (headers, body) = request::read(req, state).await?;
+        let pairs = form::decode(&String::from_utf8_lossy(&body));
+        if form::get(&pairs, "ssl_check") == Some("1") {
+            return Ok(Self::SslCheck);
+        }
+        SlackRequest::verify(state, &headers, body)
+            .await
+            .map(Self::Verified)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// The fields of a slash command's form the war room reads.
+struct SlashCommand {
+    user: String,
+    channel: String,
+    text: String,
+    response_url: String,
+    trigger: String,
+}
+
+impl SlashCommand {
+    fn from_form(pairs: &[(String, String)]) -> Self {
+        let field = |k: &str| form::get(pairs, k).unwrap_or_default().to_owned();
+        Self {
+            user: field("user_id"),
+            channel: field("channel_id"),
+            text: field("text"),
+            response_url: field("response_url"),
+            trigger: field("trigger_id"),
+        }
+    }
+}
+
+/// What a slash command asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slash {
+    Declare { title: String, severity: String },
+    Status,
+    Update(String),
+    Resolve,
+    Commander(String),
+    Help,
+}
+
+fn parse_slash(text: &str) -> Option<Slash> {
+    let text = text.trim();
+    let (verb, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let rest = rest.trim();
+    match verb.to_lowercase().as_str() {
+        "" | "help" => Some(Slash::Help),
+        "status" if rest.is_empty() => Some(Slash::Status),
+        "resolve" if rest.is_empty() => Some(Slash::Resolve),
+        "update" if !rest.is_empty() => Some(Slash::Update(rest.to_owned())),
+        "ic" => {
+            // `<@U123|name>` or `<@U123>`.
+            let id = rest.strip_prefix("<@")?.strip_suffix('>')?;
+            let id = id.split('|').next()?;
+            (!id.is_empty()).then(|| Slash::Commander(id.to_owned()))
+        }
+        "declare" if !rest.is_empty() => {
+            let mut words: Vec<&str> = rest.split_whitespace().collect();
+            let mut severity = "SEV2".to_owned();
+            if let Some(i) = words.iter().position(|w| {
+                matches!(w.to_lowercase().as_str(), "sev1" | "sev2" | "sev3" | "sev4")
+            }) {
+                severity = words.remove(i).to_uppercase();
+            }
+            let title = words.join(" ");
+            (!title.is_empty()).then_some(Slash::Declare { title, severity })
+        }
+        _ => None,
+    }
+}
+
+pub(super) async fn commands(
+    State(state): State<AppState>,
+    request: SlashRequest,
+) -> Result<Response, InboundError> {
+    let SlashRequest::Verified(request) = request else {
+        return Ok(StatusCode::OK.into_response());
+    };
+    let SlashCommand {
+        user,
+        channel,
+        text,
+        response_url,
+        trigger,
+    } = SlashCommand::from_form(&request.form());
+    let Some(slash) = parse_slash(&text) else {
+        return Ok(ephemeral(USAGE));
+    };
+    if slash == Slash::Help {
+        return Ok(ephemeral(USAGE));
+    }
+    let incident = incident_of_channel(&state, &channel).await?;
+    let workspace = incident.map(|(_, w)| w);
+    let person = person_by_slack_id(&state, &user, workspace).await?;
+    match person {
+        Some(person) => {
+            let text = run_slash(&state, &person, incident, slash, &trigger).await?;
+            Ok(ephemeral(&text))
+        }
+        None => {
+            // Known by email, perhaps: ask Slack after answering.
+            let state = state.clone();
+            tokio::spawn(async move {
+                let text = match person_by_email(&state, &user, workspace).await {
+                    Some(person) => {
+                        match run_slash(&state, &person, incident, slash, &trigger).await {
+                            Ok(text) => text,
+                            Err(_) => "Something went wrong; nothing was changed.".to_owned(),
+                        }
+                    }
+                    None => UNKNOWN_USER.to_owned(),
+                };
+                reply(&state, &response_url, &text).await;
+            });
+            Ok(StatusCode::OK.into_response())
+        }
+    }
+}
+
+async fn run_slash(
+    state: &AppState,
+    person: &Person,
+    incident: Option<(Uuid, Uuid)>,
+    slash: Slash,
+    trigger: &str,
+) -> Result<String, InboundError> {
+    let ws = person.workspace_id;
+    let need_incident = || incident.map(|(id, _)| id);
+    match slash {
+        Slash::Help => Ok(USAGE.to_owned()),
+        Slash::Declare { title, severity } => {
+            command(
+                state,
+                "incident.declare",
+                ws,
+                json!({
+                    "idempotency_key": format!("slack:{trigger}"),
+                    "actor_id": person.id,
+                    "incident": { "title": title, "severity": severity, "commander_id": person.id },
+                }),
+            )
+            .await?;
+            Ok(format!(
+                "Declaring *{}* ({severity}). A war room follows for the configured severities.",
+                mrkdwn::escape(&title)
+            ))
+        }
+        other => {
+            let Some(id) = need_incident() else {
+                return Ok("Run this in an incident channel.".to_owned());
+            };
+            in_incident(state, person, id, other).await
+        }
+    }
+}
+
+/// A command about the channel's incident `id`.
+async fn in_incident(
+    state: &AppState,
+    person: &Person,
+    id: Uuid,
+    slash: Slash,
+) -> Result<String, InboundError> {
+    let ws = person.workspace_id;
+    match slash {
+        Slash::Status => {
+            let row = store::incident_line(&state.pool, id, ws)
+                .await
+                .map_err(InboundError::failed)?;
+            Ok(match row {
+                Some((n, title, sev, status)) => {
+                    format!("INC-{n}: {} — {sev}, {status}", mrkdwn::escape(&title))
+                }
+                None => "No such incident.".to_owned(),
+            })
+        }
+        Slash::Update(text) => {
+            command(state, "incident.add_update", ws, json!({
+                "incident_id": id, "message": text, "is_public": false, "kind": "UPDATE", "actor_id": person.id,
+            }))
+            .await?;
+            Ok("Update added.".to_owned())
+        }
+        Slash::Resolve => {
+            command(state, "incident.change_status", ws, json!({
+                "incident_id": id, "status": "RESOLVED", "message": format!("Resolved from Slack by {}", person.display_name),
+                "actor_id": person.id,
+            }))
+            .await?;
+            Ok("Resolving.".to_owned())
+        }
+        Slash::Commander(slack_user) => {
+            let Some(target) = person_by_slack_id(state, &slack_user, Some(ws)).await? else {
+                return Ok(format!(
+                    "<@{slack_user}> is not a user of this workspace; nothing was changed."
+                ));
+            };
+            command(state, "incident.assign_role", ws, json!({
+                "incident_id": id, "role": "commander", "user_id": target.id, "actor_id": person.id,
+            }))
+            .await?;
+            Ok(format!(
+                "{} is now the Incident Commander.",
+                target.display_name
+            ))
+        }
+        Slash::Help | Slash::Declare { .. } => Ok(USAGE.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slash_commands_parse_as_documented() {
+        assert_eq!(
+            parse_slash("declare DB is down sev1"),
+            Some(Slash::Declare {
+                title: "DB is down".into(),
+                severity: "SEV1".into()
+            })
+        );
+        assert_eq!(
+            parse_slash("declare checkout slow"),
+            Some(Slash::Declare {
+                title: "checkout slow".into(),
+                severity: "SEV2".into()
+            })
+        );
+        assert_eq!(parse_slash("status"), Some(Slash::Status));
+        assert_eq!(
+            parse_slash("update rolled back"),
+            Some(Slash::Update("rolled back".into()))
+        );
+        assert_eq!(parse_slash("resolve"), Some(Slash::Resolve));
+        assert_eq!(
+            parse_slash("ic <@U123|ada>"),
+            Some(Slash::Commander("U123".into()))
+        );
+        assert_eq!(parse_slash(""), Some(Slash::Help));
+        assert_eq!(parse_slash("dance"), None);
+        assert_eq!(parse_slash("declare sev1"), None);
+    }
+}

@@ -1,0 +1,412 @@
+//! The war room's lifecycle, driven by events on `incidents.events` (queue
+//! `warroom.events`).
+//!
+//! Every incident event carries the incident as it stood after the change, so the
+//! handler converges Slack onto that snapshot, one recorded step at a time:
+//! channel (created once, `name_taken` resolved by finding our own channel or adding a
+//! suffix), topic, invites, the commander's DM, the pinned summary (`chat.update` when it
+//! changes), the event's own post, and the archive on close. Each step is recorded in
+//! `warroom_rooms` / `warroom_posts` through the pool right after its Slack call, so a
+//! redelivered event repeats nothing that was done. A snapshot older than the applied
+//! version changes neither topic nor summary.
+//!
+//! A PRIVATE incident (its `visibility`, from the snapshot, else from its row) gets a
+//! private channel (`is_private`), named `inc-42-private` and with a topic without the
+//! title; the pinned summary inside may show the title, since only members see it. User
+//! text is escaped wherever it is rendered into mrkdwn ([`crate::slack::mrkdwn`]).
+//!
+//! Once the channel exists, the handler's transaction writes it onto the incident
+//! (`slack_channel_id`, `slack_channel_url`), emits `incident.warroom_opened` and asks
+//! core for a timeline note (`incident.add_update`, kind `NOTE`, internal).
+//!
+//! Steps fail on their own. The channel, topic, summary (and its pin), the event's post
+//! and the archive are the war room; the rest is optional and best effort: the commander's
+//! DM, the invite of each role holder, the email lookup of a user. Slack failures:
+//!
+//! - transient ones (429 past the client's retries, 5xx, timeouts) fail the delivery
+//!   transiently so the runner retries it, whichever step they hit: nothing is lost;
+//! - a permanent refusal of an optional step (`cannot_dm_bot`, `user_not_found`,
+//!   `not_allowed_token_type`, any other `ok:false`) is logged at WARN, recorded in
+//!   `warroom_step_failures`, put on the incident's timeline once per step and code, and
+//!   skipped: the other steps carry on;
+//! - a permanent refusal of a war room step (`channel_not_found`, `missing_scope`, ...) is
+//!   logged with its code, recorded, and put on the incident's timeline once per code, and
+//!   the delivery is acknowledged.
+//!
+//! - `channel`: the channel, created once (`name_taken` resolved);
+//! - `converge`: the steps on an existing channel, in order: topic, invites, the
+//!   commander's DM, the pinned summary, the event's own post;
+//! - `posts`: what each event says in the channel;
+//! - `failures`: optional steps refused for good, recorded and put on the timeline.
+
+mod channel;
+mod converge;
+mod failures;
+mod posts;
+
+use failures::note_failures;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use incident_bus::{Envelope, Handler, HandlerError, OutgoingMessage, QueueSpec, outbox};
+use incident_schema::event;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::SERVICE;
+use crate::slack::client::Identity;
+use crate::slack::{SlackClient, SlackError};
+use crate::store;
+
+/// The queue the warroom consumes events from.
+pub fn queue() -> QueueSpec {
+    incident_bus::topology::queue(incident_bus::topology::WARROOM_EVENTS)
+}
+
+/// The incident fields the war room reads from `data.incident`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Snapshot {
+    /// Incident id.
+    pub id: Uuid,
+    /// Workspace.
+    pub workspace_id: Uuid,
+    /// `INC-42`.
+    pub reference: String,
+    /// Per-workspace number.
+    pub number: i64,
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// `SEV1`...
+    pub severity: String,
+    /// `INVESTIGATING`...
+    pub status: String,
+    /// Detection time.
+    pub detected_at: DateTime<Utc>,
+    /// Incident Commander.
+    #[serde(default)]
+    pub commander_id: Option<Uuid>,
+    /// Tech Lead.
+    #[serde(default)]
+    pub tech_lead_id: Option<Uuid>,
+    /// Comms Lead.
+    #[serde(default)]
+    pub comms_lead_id: Option<Uuid>,
+    /// Row version.
+    pub version: i64,
+    /// Drill?
+    #[serde(default)]
+    pub is_drill: bool,
+    /// `PUBLIC` or `PRIVATE`; absent from older snapshots (then read from the row).
+    #[serde(default)]
+    pub visibility: Option<String>,
+}
+
+/// Slack, when a bot token is configured.
+pub struct Slack {
+    /// The Web API client.
+    pub client: SlackClient,
+    identity: OnceCell<Identity>,
+}
+
+impl Slack {
+    /// Wraps a client.
+    pub fn new(client: SlackClient) -> Self {
+        Self {
+            client,
+            identity: OnceCell::new(),
+        }
+    }
+
+    /// Who the bot is (`auth.test`, asked once).
+    pub async fn identity(&self) -> Result<&Identity, SlackError> {
+        self.identity
+            .get_or_try_init(|| self.client.auth_test())
+            .await
+    }
+}
+
+/// The event consumer.
+#[derive(Clone)]
+pub struct WarRoom {
+    pool: PgPool,
+    slack: Option<Arc<Slack>>,
+}
+
+impl WarRoom {
+    /// A consumer on `pool`, doing nothing Slack-wise without `slack`.
+    pub fn new(pool: PgPool, slack: Option<Arc<Slack>>) -> Self {
+        Self { pool, slack }
+    }
+}
+
+/// Why a step stopped.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn tolerate(result: Result<(), SlackError>, codes: &[&str]) -> Result<(), SlackError> {
+    match result {
+        Err(e) if codes.iter().any(|c| e.is(c)) => Ok(()),
+        other => other,
+    }
+}
+
+/// Puts a command to core into the outbox, in `conn`'s transaction.
+pub async fn send_command(
+    conn: &mut PgConnection,
+    command: &str,
+    workspace_id: Uuid,
+    data: Value,
+    cause: Option<&Envelope>,
+) -> Result<(), HandlerError> {
+    let mut envelope = Envelope::new(command, workspace_id, data)
+        .map_err(|e| HandlerError::permanent(format!("encoding {command}: {e}")))?;
+    if let Some(cause) = cause {
+        envelope = envelope.caused_by(cause);
+    }
+    outbox::enqueue(conn, SERVICE, &[OutgoingMessage::command(envelope)]).await?;
+    Ok(())
+}
+
+struct Run<'a> {
+    pool: &'a PgPool,
+    slack: &'a Slack,
+    message: &'a Envelope,
+    snap: &'a Snapshot,
+    /// Whether the incident is PRIVATE.
+    private: bool,
+}
+
+impl Run<'_> {
+    async fn slack_id(&self, user: Uuid) -> Result<Option<(String, String)>, StepError> {
+        let Some(person) = store::person(self.pool, self.snap.workspace_id, user).await? else {
+            return Ok(None);
+        };
+        if let Some(id) = person.slack_user_id {
+            return Ok(Some((id, person.display_name)));
+        }
+        let found = match self.slack.client.lookup_by_email(&person.email).await {
+            Err(e) if e.is("users_not_found") => {
+                tracing::info!(user = %user, "no Slack account for this user's email; not invited");
+                return Ok(None);
+            }
+            other => other,
+        };
+        Ok(self
+            .optional(&format!("lookup:{user}"), found)
+            .await?
+            .map(|found| (found.id, person.display_name)))
+    }
+
+    async fn display_name(&self, user: Option<Uuid>) -> Result<Option<String>, StepError> {
+        let Some(user) = user else { return Ok(None) };
+        Ok(store::person(self.pool, self.snap.workspace_id, user)
+            .await?
+            .map(|p| p.display_name))
+    }
+}
+
+fn eligible(settings: &store::Settings, snap: &Snapshot) -> bool {
+    settings.severities.contains(&snap.severity)
+        && (!snap.is_drill || settings.drills)
+        && !matches!(snap.status.as_str(), "RESOLVED" | "CLOSED")
+}
+
+async fn handle(
+    war_room: &WarRoom,
+    conn: &mut PgConnection,
+    message: &Envelope,
+) -> Result<(), HandlerError> {
+    let Some(slack) = war_room.slack.as_deref() else {
+        return Ok(());
+    };
+    if message.message_type == event::INCIDENT_WARROOM_OPENED {
+        return Ok(());
+    }
+    let Some(incident) = message.data.get("incident") else {
+        return Ok(());
+    };
+    let snap: Snapshot = serde_json::from_value(incident.clone()).map_err(|e| {
+        HandlerError::permanent(format!("{}: data.incident: {e}", message.message_type))
+    })?;
+    // One delivery per incident at a time, across replicas.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 6))")
+        .bind(snap.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    let visibility = match &snap.visibility {
+        Some(v) => Some(v.clone()),
+        None => store::visibility(&war_room.pool, snap.id).await?,
+    };
+    let run = Run {
+        pool: &war_room.pool,
+        slack,
+        message,
+        snap: &snap,
+        private: visibility.as_deref() == Some("PRIVATE"),
+    };
+    match step(&run, conn).await {
+        Ok(()) => note_failures(conn, &snap, message).await,
+        Err(StepError::Db(e)) => Err(e.into()),
+        Err(StepError::Slack(e)) if e.is_transient() => Err(HandlerError::transient(e)),
+        Err(StepError::Slack(e)) => refused(war_room, conn, &snap, message, e).await,
+    }
+}
+
+/// A war room step Slack refused for good: logged with its code, put on the timeline once
+/// per code, and the delivery acknowledged.
+async fn refused(
+    war_room: &WarRoom,
+    conn: &mut PgConnection,
+    snap: &Snapshot,
+    message: &Envelope,
+    e: SlackError,
+) -> Result<(), HandlerError> {
+    let code = e.code().unwrap_or("unexpected_answer").to_owned();
+    tracing::error!(incident = %snap.reference, method = e.method(), code = %code, error = %e, "slack refused a war room step");
+    let label = format!("{}: {code}", e.method());
+    let room = store::room(&war_room.pool, snap.id).await?;
+    if let Some(room) = room
+        && room.last_error.as_deref() != Some(label.as_str())
+    {
+        store::set(&war_room.pool, snap.id, "last_error", label.clone()).await?;
+        send_command(
+            conn,
+            "incident.add_update",
+            snap.workspace_id,
+            json!({
+                "incident_id": snap.id,
+                "message": format!("Slack war room: {} failed with `{code}`", e.method()),
+                "is_public": false,
+                "kind": "NOTE",
+            }),
+            Some(message),
+        )
+        .await?;
+    }
+    note_failures(conn, snap, message).await
+}
+
+async fn step(run: &Run<'_>, conn: &mut PgConnection) -> Result<(), StepError> {
+    let snap = run.snap;
+    let pool = run.pool;
+    let mut room = store::room(pool, snap.id).await?;
+    if room.as_ref().is_none_or(|r| r.channel_id.is_none()) {
+        let settings = store::settings(pool, snap.workspace_id).await?;
+        let newest = room
+            .as_ref()
+            .is_none_or(|r| snap.version >= r.applied_version);
+        if !(eligible(&settings, snap) && newest) {
+            return Ok(());
+        }
+        room = Some(run.ensure_channel(room).await?);
+    }
+    let Some(room) = room else { return Ok(()) };
+    let (Some(channel), Some(url)) = (room.channel_id.clone(), room.channel_url.clone()) else {
+        return Ok(());
+    };
+    if room.archived {
+        return Ok(());
+    }
+    let newest = snap.version >= room.applied_version;
+    run.converge(&room, &channel, newest).await?;
+
+    if newest && snap.status == "CLOSED" {
+        let settings = store::settings(pool, snap.workspace_id).await?;
+        if settings.archive_on_close {
+            tolerate(
+                run.slack.client.archive(&channel).await,
+                &["already_archived"],
+            )?;
+            store::set(pool, snap.id, "archived", true).await?;
+        }
+    }
+    store::raise_version(pool, snap.id, snap.version).await?;
+
+    // Last, in the delivery's transaction: the incident row, the event, the timeline note.
+    if !room.announced {
+        announce(run, conn, &room, &channel, &url).await?;
+    }
+    Ok(())
+}
+
+/// Writes the channel onto the incident, emits `incident.warroom_opened` and asks core for
+/// the timeline note, in the delivery's transaction `conn`.
+async fn announce(
+    run: &Run<'_>,
+    conn: &mut PgConnection,
+    room: &store::Room,
+    channel: &str,
+    url: &str,
+) -> Result<(), StepError> {
+    let snap = run.snap;
+    store::announce(conn, snap.id, channel, url).await?;
+    let mut incident = run
+        .message
+        .data
+        .get("incident")
+        .cloned()
+        .unwrap_or_default();
+    incident["slack_channel_id"] = json!(channel);
+    incident["slack_channel_url"] = json!(url);
+    let opened = Envelope::new(
+        event::INCIDENT_WARROOM_OPENED,
+        snap.workspace_id,
+        json!({ "incident": incident, "channel_id": channel, "channel_url": url }),
+    )
+    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+    .caused_by(run.message);
+    let name = room.channel_name.clone().unwrap_or_default();
+    let note = Envelope::new(
+        "incident.add_update",
+        snap.workspace_id,
+        json!({
+            "incident_id": snap.id,
+            "message": format!("War room opened in Slack: #{name} ({url})"),
+            "is_public": false,
+            "kind": "NOTE",
+        }),
+    )
+    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+    .caused_by(run.message);
+    outbox::enqueue(
+        conn,
+        SERVICE,
+        &[
+            OutgoingMessage::event(opened),
+            OutgoingMessage::command(note),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+impl Handler for WarRoom {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        message: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(handle(self, tx, message))
+    }
+}
