@@ -12,8 +12,10 @@
 //!
 //! A transient failure (database unavailable, a dependency down) is retried in-process
 //! with exponential backoff and jitter, holding the delivery; when the retries run out
-//! it is nacked with requeue, which counts toward the queue's delivery limit, after which
-//! RabbitMQ dead-letters it. A permanent failure is rejected to the dead-letter queue at
+//! it is nacked with requeue. A redelivered message is counted each time it is *started*
+//! (`consumer_attempts`) and dead-lettered after [`MAX_STARTED_ATTEMPTS`]; RabbitMQ's own
+//! delivery limit, which also counts deliveries returned unstarted by a dropped
+//! connection, is set far higher as a backstop. A permanent failure is rejected to the dead-letter queue at
 //! once. On shutdown the runner stops taking deliveries and finishes the one in hand;
 //! prefetched deliveries it never started return to the queue when its channel closes.
 
@@ -237,6 +239,9 @@ async fn process(registration: &Registration, retry: &RetryPolicy, delivery: Del
             settle(delivery.acker.reject(BasicRejectOptions { requeue: false }).await, "reject");
             return;
         }
+        if delivery.redelivered && !started_again(registration, &delivery, &envelope).await {
+            return;
+        }
         let attempt = || apply(registration, &envelope);
         let result = attempt
             .retry(retry.backoff())
@@ -268,6 +273,58 @@ async fn process(registration: &Registration, retry: &RetryPolicy, delivery: Del
     }
     .instrument(span)
     .await;
+}
+
+/// Started attempts after which a redelivered message is dead-lettered: it keeps killing
+/// its worker (or the process) before it can finish.
+pub const MAX_STARTED_ATTEMPTS: i32 = 5;
+
+/// Counts a redelivered message's start; `false` (the delivery settled here) when it has
+/// been started too often, or when the count cannot be recorded (returned to the queue).
+/// Deliveries returned unstarted by a dropped connection are never counted, unlike the
+/// broker's own delivery count (see migration `0054_consumer_attempts.sql`).
+async fn started_again(
+    registration: &Registration,
+    delivery: &Delivery,
+    envelope: &Envelope,
+) -> bool {
+    let queue = registration.queue.clone();
+    match inbox::record_start(
+        &registration.pool,
+        &registration.queue,
+        &envelope.id.to_string(),
+    )
+    .await
+    {
+        Ok(started) if started > MAX_STARTED_ATTEMPTS => {
+            tracing::error!(started, message_type = %envelope.message_type, "rejecting a message started too often without finishing; it goes to the dead-letter queue");
+            metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => "dead_lettered").increment(1);
+            settle(
+                delivery
+                    .acker
+                    .reject(BasicRejectOptions { requeue: false })
+                    .await,
+                "reject",
+            );
+            false
+        }
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count the redelivery; returning the message to the queue");
+            metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => "requeued").increment(1);
+            settle(
+                delivery
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        multiple: false,
+                    })
+                    .await,
+                "nack",
+            );
+            false
+        }
+    }
 }
 
 /// Why a delivery's routing disagrees with its envelope, if it does. Events and commands

@@ -3,6 +3,11 @@
 //! The consumer runner inserts `(consumer, message_id)` in the same transaction as the
 //! message's effects. A redelivered message finds its row and is acknowledged without
 //! effect; a rolled-back effect leaves no row, so the retry applies it.
+//!
+//! Beside it, `consumer_attempts` counts how often a consumer *started* a redelivered
+//! message ([`record_start`]), committed before the handler runs, so a message that kills
+//! its worker every time is recognised, while one returned unstarted by a dropped
+//! connection is not counted against it.
 
 use std::time::Duration;
 
@@ -24,6 +29,25 @@ pub async fn record(
     Ok(result.rows_affected() == 1)
 }
 
+/// Counts one more started attempt of `message_id` by `consumer` (committed at once, in
+/// `pool`); returns how many it has started.
+pub async fn record_start(
+    pool: &PgPool,
+    consumer: &str,
+    message_id: &str,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO consumer_attempts (consumer, message_id, attempts) VALUES ($1, $2, 1)
+         ON CONFLICT (consumer, message_id)
+         DO UPDATE SET attempts = consumer_attempts.attempts + 1, updated_at = now()
+         RETURNING attempts",
+    )
+    .bind(consumer)
+    .bind(message_id)
+    .fetch_one(pool)
+    .await
+}
+
 /// Deletes entries older than `age` (far beyond any redelivery window); returns how many.
 pub async fn prune(pool: &PgPool, age: Duration) -> Result<u64, sqlx::Error> {
     let seconds = age.as_secs_f64();
@@ -32,5 +56,11 @@ pub async fn prune(pool: &PgPool, age: Duration) -> Result<u64, sqlx::Error> {
             .bind(seconds)
             .execute(pool)
             .await?;
+    sqlx::query(
+        "DELETE FROM consumer_attempts WHERE updated_at < now() - make_interval(secs => $1)",
+    )
+    .bind(seconds)
+    .execute(pool)
+    .await?;
     Ok(result.rows_affected())
 }

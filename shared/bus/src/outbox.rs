@@ -14,12 +14,12 @@
 //! broker is down the outbox grows and nothing is lost. A crash between the confirm and
 //! the commit publishes a row again: consumers' inboxes absorb it.
 //!
-//! Every message is published `mandatory`. One that the broker returns unroutable although
-//! the topology contract binds a queue for it (a binding removed by hand, a broker rebuilt
-//! without the contract) is not sent: it stays in the outbox, is retried with backoff and
-//! counted in `outbox_unroutable`, and is delivered once the binding is back. One the
-//! contract routes nowhere (an event no service consumes yet) is published to nobody,
-//! as the broker would do with any unbound message.
+//! Every message the topology contract routes (and every command) is published
+//! `mandatory`. One that the broker returns unroutable (a binding removed by hand, a
+//! broker rebuilt without the contract) is not sent: it stays in the outbox, is retried
+//! with backoff and counted in `outbox_unroutable`, and is delivered once the binding is
+//! back. One the contract routes nowhere (an event no service consumes yet) is published
+//! without `mandatory`, to nobody, as the broker does with any unbound message.
 
 use std::time::Duration;
 

@@ -215,18 +215,9 @@ impl OutboxRelay {
         verdicts: Vec<Result<(), PublishError>>,
     ) -> Result<(), sqlx::Error> {
         let mut published = Vec::with_capacity(rows.len());
-        let mut unrouted = 0_u64;
         for (row, verdict) in rows.iter().zip(verdicts) {
             match verdict {
                 Ok(()) => published.push(row.id),
-                // Nobody is meant to consume it (yet): routed nowhere, as without mandatory.
-                Err(PublishError::Unroutable { .. })
-                    if !row.mandatory
-                        && !topology::expects_route(&row.exchange, &row.routing_key) =>
-                {
-                    unrouted += 1;
-                    published.push(row.id);
-                }
                 Err(e) => self.retry_later(&mut *tx, row, &e).await?,
             }
         }
@@ -236,9 +227,6 @@ impl OutboxRelay {
             .await?;
         metrics::counter!("outbox_published_total", "publisher" => self.publisher.clone())
             .increment(published.len() as u64);
-        if unrouted > 0 {
-            tracing::debug!(publisher = %self.publisher, unrouted, "published events no queue is bound for");
-        }
         Ok(())
     }
 
@@ -297,7 +285,10 @@ async fn send_all(
                     message_id: &id,
                     message_type: &row.message_type,
                     body: row.payload.as_bytes(),
-                    mandatory: true,
+                    // Must reach a queue when the contract routes it (or it is a command);
+                    // one no service consumes yet goes nowhere, as the broker would do.
+                    mandatory: row.mandatory
+                        || topology::expects_route(&row.exchange, &row.routing_key),
                 },
                 trace_context::to_field_table(&row.headers.0),
             )

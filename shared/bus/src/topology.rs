@@ -29,10 +29,16 @@ pub const DLX: &str = "incidents.dlx";
 pub const DEAD_LETTER_QUEUE: &str = "incidents.dead-letter";
 /// Every exchange, all durable topic exchanges.
 pub const EXCHANGES: [&str; 4] = [EVENTS, COMMANDS, ALERTS_INGEST, DLX];
-/// Deliveries (first plus redeliveries) before a message is dead-lettered.
+/// Deliveries (first plus redeliveries) before RabbitMQ dead-letters a message: a
+/// backstop only. RabbitMQ 3.x also counts deliveries a dropped connection returned
+/// unstarted (every prefetched message, at every cut), so a low limit dead-letters
+/// messages nobody tried; the consumer dead-letters a message it keeps *starting* without
+/// finishing itself ([`crate::consumer::MAX_STARTED_ATTEMPTS`]).
 ///
-/// Always set: RabbitMQ 3.10 has no default, 4.x defaults to 20.
-pub const DEFAULT_DELIVERY_LIMIT: u32 = 5;
+/// Always set: RabbitMQ 3.10 has no default, 4.x defaults to 20. Changing it changes
+/// the queues' arguments: a broker where an older build declared them refuses the new
+/// declaration until the queues are deleted (see the README's upgrade notes).
+pub const DEFAULT_DELIVERY_LIMIT: u32 = 100;
 
 /// Core's commands (`incident.*` on [`COMMANDS`]).
 pub const CORE_COMMANDS: &str = "core.commands";

@@ -147,6 +147,98 @@ async fn a_message_whose_routing_key_disagrees_with_its_type_is_dead_lettered_un
     task.await.expect("supervisor ends");
 }
 
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn messages_a_dropped_connection_returns_unstarted_are_never_dead_lettered(pool: PgPool) {
+    const MESSAGES: usize = 24;
+    effects_table(&pool).await;
+    let vhost = TestVhost::create();
+    // One slow consumer with the default prefetch: most messages wait prefetched, and
+    // every cut returns them to the queue without their ever being started.
+    let handler = Slow {
+        started: Arc::new(tokio::sync::Notify::new()),
+        hold: Duration::from_millis(100),
+    };
+    let (bus, shutdown, task) = consuming(&vhost, &pool, handler, 3, queue()).await;
+    let mut ids = Vec::with_capacity(MESSAGES);
+    for n in 0..MESSAGES {
+        let message = event(&format!("test.m{n}"));
+        ids.push(message.id);
+        bus.publish(&OutgoingMessage::event(message))
+            .await
+            .expect("confirmed");
+    }
+    // More cuts than RabbitMQ 3.x's delivery count would forgive with a low limit.
+    for _ in 0..10 {
+        // Cut only a live connection: wait until the consumer is back at work.
+        eventually(Duration::from_secs(10), "the consumer is back", || async {
+            bus.is_connected()
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        vhost.close_all_connections();
+        eventually(Duration::from_secs(10), "the cut is noticed", || async {
+            !bus.is_connected()
+        })
+        .await;
+    }
+
+    eventually(
+        Duration::from_secs(60),
+        "every message is applied",
+        || async { effect_counts(&pool).await.1 == MESSAGES as i64 },
+    )
+    .await;
+    for id in ids {
+        assert_eq!(effects_of(&pool, id).await, 1, "{id} applied once");
+    }
+    let (_c, channel) = vhost.channel_with(&[]).await;
+    assert_eq!(
+        ready_count(&channel, DEAD_LETTER_QUEUE).await,
+        0,
+        "nothing dead-lettered"
+    );
+
+    shutdown.cancel();
+    task.await.expect("supervisor ends");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_message_started_too_often_without_finishing_is_dead_lettered_by_the_consumer(
+    pool: PgPool,
+) {
+    effects_table(&pool).await;
+    let vhost = TestVhost::create();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    // The queue's own (backstop) limit is far away: the consumer's count decides.
+    let (bus, shutdown, task) = consuming(
+        &vhost,
+        &pool,
+        Flaky {
+            failures: usize::MAX,
+            attempts: attempts.clone(),
+        },
+        1,
+        queue(),
+    )
+    .await;
+
+    bus.publish(&OutgoingMessage::event(event("test.doomed")))
+        .await
+        .expect("confirmed");
+    let (_c, channel) = vhost.channel_with(&[]).await;
+    let dead = collect(&channel, DEAD_LETTER_QUEUE, 1, Duration::from_secs(30)).await;
+    assert_eq!(dead.len(), 1, "dead-lettered");
+    assert_eq!(x_death(&dead[0].properties), ("rejected".to_owned(), 1));
+    // The first delivery plus MAX_STARTED_ATTEMPTS counted redeliveries, each tried
+    // once plus one in-process retry; the next redelivery is refused unstarted.
+    let expected = 2 * (1 + incident_bus::consumer::MAX_STARTED_ATTEMPTS as usize);
+    assert_eq!(attempts.load(Ordering::SeqCst), expected);
+    assert_eq!(effect_counts(&pool).await, (0, 0));
+
+    shutdown.cancel();
+    task.await.expect("supervisor ends");
+}
+
 /// (reason, count) of the first `x-death` entry.
 fn x_death(properties: &lapin::BasicProperties) -> (String, i64) {
     let headers = properties
