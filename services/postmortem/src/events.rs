@@ -33,11 +33,9 @@ pub async fn emit(
     mut data: serde_json::Map<String, Value>,
     cause: Option<&Envelope>,
 ) -> Result<(), sqlx::Error> {
-    let snapshot = IncidentSnapshot::of(incident);
-    let mut snapshot_json = serde_json::Map::new();
-    snapshot_json.insert("reference".into(), Value::String(snapshot.reference));
-    snapshot_json.extend(snapshot.incident);
-    data.insert("incident".into(), Value::Object(snapshot_json));
+    let snapshot = serde_json::to_value(IncidentSnapshot::of(incident))
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    data.insert("incident".into(), snapshot);
     let id = Uuid::now_v7();
     let mut envelope = Envelope {
         id,

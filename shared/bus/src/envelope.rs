@@ -12,6 +12,7 @@
 //! ignored: consumers must tolerate fields added later.
 
 use chrono::{DateTime, Utc};
+use incident_schema::contract::Message;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -56,6 +57,19 @@ impl Envelope {
             causation_id: None,
             data: serde_json::to_value(data)?,
         })
+    }
+
+    /// A new message of the contract's type `M`, starting its own correlation chain.
+    pub fn of<M: Message>(workspace_id: Uuid, payload: &M) -> Result<Self, serde_json::Error> {
+        Self::new(M::TYPE, workspace_id, payload)
+    }
+
+    /// Marks this message as caused by `cause`, if there is one.
+    pub fn caused_by_opt(self, cause: Option<&Envelope>) -> Self {
+        match cause {
+            Some(cause) => self.caused_by(cause),
+            None => self,
+        }
     }
 
     /// Marks this message as caused by `cause`, continuing its correlation chain.
