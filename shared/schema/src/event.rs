@@ -49,9 +49,9 @@ pub const INCIDENT_UPDATE_DUE: &str = <IncidentUpdateDue>::TYPE;
 /// `incident.warroom_opened` (data: `incident`, `channel_id`, `channel_url`).
 pub const INCIDENT_WARROOM_OPENED: &str = <IncidentWarroomOpened>::TYPE;
 /// `alert_group.opened`.
-pub const ALERT_GROUP_OPENED: &str = AlertGroupOpened::TYPE;
+pub const ALERT_GROUP_OPENED: &str = <AlertGroupOpened>::TYPE;
 /// `alert_group.resolved`.
-pub const ALERT_GROUP_RESOLVED: &str = AlertGroupResolved::TYPE;
+pub const ALERT_GROUP_RESOLVED: &str = <AlertGroupResolved>::TYPE;
 /// `postmortem.drafted`.
 pub const POSTMORTEM_DRAFTED: &str = <PostmortemDrafted>::TYPE;
 /// `postmortem.published`.

@@ -321,26 +321,42 @@ pub struct IncidentWarroomOpened<I = IncidentSnapshot> {
 }
 incident_event!(IncidentWarroomOpened = "incident.warroom_opened");
 
-/// `alert_group.opened`: a new alert group (ingestion).
+/// Implements [`Message`] for an alert group event, generic over how the group is read.
+macro_rules! alert_group_event {
+    ($ty:ident = $name:literal) => {
+        impl<G> Message for $ty<G>
+        where
+            G: Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+        {
+            const TYPE: &'static str = $name;
+            const KIND: Kind = Kind::Event;
+        }
+    };
+}
+
+/// `alert_group.opened`: a new alert group (ingestion). The group is ingestion's
+/// `GroupSummary` (`id`, `integration_id`, `group_key`, `title`, `status`, `labels`,
+/// `severity`, `service`, `decision`, `alert_count`, `firing_count`, `incident_id`); a
+/// consumer reads it as JSON or as its own type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertGroupOpened {
-    /// The group as ingestion summarises it (ingestion's `GroupSummary`).
-    pub alert_group: serde_json::Value,
+pub struct AlertGroupOpened<G = serde_json::Value> {
+    /// The group.
+    pub alert_group: G,
     /// Why it opened, in words.
     pub reason: String,
 }
-event!(AlertGroupOpened = "alert_group.opened");
+alert_group_event!(AlertGroupOpened = "alert_group.opened");
 
 /// `alert_group.resolved`: every alert of a group resolved (ingestion).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertGroupResolved {
-    /// The group as ingestion summarises it (ingestion's `GroupSummary`).
-    pub alert_group: serde_json::Value,
+pub struct AlertGroupResolved<G = serde_json::Value> {
+    /// The group (see [`AlertGroupOpened`]).
+    pub alert_group: G,
     /// Its incident, if core confirmed one.
     #[serde(default)]
     pub incident_id: Option<Uuid>,
 }
-event!(AlertGroupResolved = "alert_group.resolved");
+alert_group_event!(AlertGroupResolved = "alert_group.resolved");
 
 /// What asked for a postmortem draft, as `postmortem.drafted` records it: the name of
 /// the message that did, or `request` (HTTP).
