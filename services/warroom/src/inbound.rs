@@ -15,6 +15,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use incident_schema::contract::{
+    Acknowledge, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare, Message,
+};
+use incident_schema::{IncidentStatus, Role, Severity, TimelineKind};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -81,14 +85,13 @@ async fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<()
 }
 
 /// Enqueues one command to core in its own transaction.
-async fn command(
+async fn command<M: Message>(
     state: &AppState,
-    name: &str,
     workspace_id: Uuid,
-    data: Value,
+    command: &M,
 ) -> Result<(), Response> {
     let mut tx = state.pool.begin().await.map_err(server_error)?;
-    send_command(&mut tx, name, workspace_id, data, None)
+    send_command(&mut tx, workspace_id, command, None)
         .await
         .map_err(server_error)?;
     tx.commit().await.map_err(server_error)
@@ -273,17 +276,18 @@ async fn run_slash(
     match slash {
         Slash::Help => Ok(USAGE.to_owned()),
         Slash::Declare { title, severity } => {
-            command(
-                state,
-                "incident.declare",
-                ws,
-                json!({
-                    "idempotency_key": format!("slack:{trigger}"),
-                    "actor_id": person.id,
-                    "incident": { "title": title, "severity": severity, "commander_id": person.id },
-                }),
-            )
-            .await?;
+            // The parser only ever yields SEV1 to SEV4.
+            let Ok(level) = severity.parse::<Severity>() else {
+                return Ok(USAGE.to_owned());
+            };
+            let mut incident = Declaration::new(title.clone(), level);
+            incident.commander_id = Some(person.id);
+            let declare = Declare {
+                idempotency_key: Some(format!("slack:{trigger}")),
+                actor_id: Some(person.id),
+                incident,
+            };
+            command(state, ws, &declare).await?;
             Ok(format!(
                 "Declaring *{}* ({severity}). A war room follows for the configured severities.",
                 mrkdwn::escape(&title)
@@ -311,17 +315,35 @@ async fn run_slash(
                     })
                 }
                 Slash::Update(text) => {
-                    command(state, "incident.add_update", ws, json!({
-                        "incident_id": id, "message": text, "is_public": false, "kind": "UPDATE", "actor_id": person.id,
-                    }))
+                    command(
+                        state,
+                        ws,
+                        &AddUpdate {
+                            incident_id: id,
+                            message: text,
+                            is_public: false,
+                            kind: Some(TimelineKind::Update),
+                            actor_id: Some(person.id),
+                        },
+                    )
                     .await?;
                     Ok("Update added.".to_owned())
                 }
                 Slash::Resolve => {
-                    command(state, "incident.change_status", ws, json!({
-                        "incident_id": id, "status": "RESOLVED", "message": format!("Resolved from Slack by {}", person.display_name),
-                        "actor_id": person.id,
-                    }))
+                    command(
+                        state,
+                        ws,
+                        &ChangeStatus {
+                            incident_id: id,
+                            status: IncidentStatus::Resolved,
+                            message: Some(format!(
+                                "Resolved from Slack by {}",
+                                person.display_name
+                            )),
+                            actor_id: Some(person.id),
+                            force: false,
+                        },
+                    )
                     .await?;
                     Ok("Resolving.".to_owned())
                 }
@@ -332,9 +354,16 @@ async fn run_slash(
                             "<@{slack_user}> is not a user of this workspace; nothing was changed."
                         ));
                     };
-                    command(state, "incident.assign_role", ws, json!({
-                        "incident_id": id, "role": "commander", "user_id": target.id, "actor_id": person.id,
-                    }))
+                    command(
+                        state,
+                        ws,
+                        &AssignRole {
+                            incident_id: id,
+                            role: Role::Commander,
+                            user_id: Some(target.id),
+                            actor_id: Some(person.id),
+                        },
+                    )
                     .await?;
                     Ok(format!(
                         "{} is now the Incident Commander.",
@@ -436,17 +465,34 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
                 "/state/values/visibility/value/selected_option/value",
             ) == "public";
             let status = s(&view, "/state/values/status/value/selected_option/value");
-            if let Err(response) = command(&state, "incident.add_update", workspace, json!({
-                "incident_id": incident_id, "message": message, "is_public": public, "kind": "UPDATE", "actor_id": person.id,
-            }))
+            if let Err(response) = command(
+                &state,
+                workspace,
+                &AddUpdate {
+                    incident_id,
+                    message: message.clone(),
+                    is_public: public,
+                    kind: Some(TimelineKind::Update),
+                    actor_id: Some(person.id),
+                },
+            )
             .await
             {
                 return response;
             }
-            if !status.is_empty()
-                && let Err(response) = command(&state, "incident.change_status", workspace, json!({
-                    "incident_id": incident_id, "status": status, "message": message, "actor_id": person.id,
-                }))
+            // The modal offers the statuses themselves; anything else changes nothing.
+            if let Ok(status) = status.parse::<IncidentStatus>()
+                && let Err(response) = command(
+                    &state,
+                    workspace,
+                    &ChangeStatus {
+                        incident_id,
+                        status,
+                        message: Some(message),
+                        actor_id: Some(person.id),
+                        force: false,
+                    },
+                )
                 .await
             {
                 return response;
@@ -467,22 +513,44 @@ async fn button(
     let ws = person.workspace_id;
     match action_id {
         action::ACKNOWLEDGE => {
-            command(state, "incident.acknowledge", ws, json!({ "incident_id": incident_id, "actor_id": person.id })).await
+            command(
+                state,
+                ws,
+                &Acknowledge {
+                    incident_id,
+                    actor_id: Some(person.id),
+                },
+            )
+            .await
         }
         action::RESOLVE => {
-            command(state, "incident.change_status", ws, json!({
-                "incident_id": incident_id, "status": "RESOLVED",
-                "message": format!("Marked resolved from Slack by {}", person.display_name), "actor_id": person.id,
-            }))
+            command(
+                state,
+                ws,
+                &ChangeStatus {
+                    incident_id,
+                    status: IncidentStatus::Resolved,
+                    message: Some(format!(
+                        "Marked resolved from Slack by {}",
+                        person.display_name
+                    )),
+                    actor_id: Some(person.id),
+                    force: false,
+                },
+            )
             .await
         }
         action::ADD_UPDATE => {
-            let reference: Option<i32> = sqlx::query_scalar("SELECT number FROM incidents WHERE id = $1")
-                .bind(incident_id)
-                .fetch_optional(&state.pool)
-                .await
-                .map_err(server_error)?;
-            let modal = blocks::add_update_modal(&incident_id.to_string(), &format!("INC-{}", reference.unwrap_or(0)));
+            let reference: Option<i32> =
+                sqlx::query_scalar("SELECT number FROM incidents WHERE id = $1")
+                    .bind(incident_id)
+                    .fetch_optional(&state.pool)
+                    .await
+                    .map_err(server_error)?;
+            let modal = blocks::add_update_modal(
+                &incident_id.to_string(),
+                &format!("INC-{}", reference.unwrap_or(0)),
+            );
             if let Some(slack) = state.slack.clone() {
                 let trigger = trigger.to_owned();
                 tokio::spawn(async move {
@@ -560,16 +628,14 @@ async fn pin_to_timeline(
         room.channel_url.unwrap_or_default(),
         ts.replace('.', "")
     );
-    command(
-        state,
-        "incident.add_update",
-        room.workspace_id,
-        json!({
-            "incident_id": room.incident_id, "message": format!("📌 Pinned from Slack: {link}"),
-            "is_public": false, "kind": "NOTE", "actor_id": person.id,
-        }),
-    )
-    .await
+    let note = AddUpdate {
+        incident_id: room.incident_id,
+        message: format!("📌 Pinned from Slack: {link}"),
+        is_public: false,
+        kind: Some(TimelineKind::Note),
+        actor_id: Some(person.id),
+    };
+    command(state, room.workspace_id, &note).await
 }
 
 #[cfg(test)]
