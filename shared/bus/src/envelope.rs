@@ -93,19 +93,21 @@ impl Envelope {
 
 #[cfg(test)]
 mod tests {
+    use incident_schema::contract::{AlertGroupOpened, Declare, IncidentDeclared};
+
     use super::*;
 
     #[test]
     fn an_envelope_round_trips_through_its_flat_json_shape() {
         let workspace = Uuid::now_v7();
         let e = Envelope::new(
-            "incident.declared",
+            <IncidentDeclared>::TYPE,
             workspace,
             serde_json::json!({"number": 42}),
         )
         .expect("serializable");
         let json = serde_json::to_value(&e).expect("serializable");
-        assert_eq!(json["type"], "incident.declared");
+        assert_eq!(json["type"], <IncidentDeclared>::TYPE);
         assert_eq!(json["version"], 1);
         assert_eq!(json["data"]["number"], 42);
         assert_eq!(json["correlation_id"], json["id"]);
@@ -124,8 +126,9 @@ mod tests {
 
     #[test]
     fn a_caused_message_continues_the_correlation_chain() {
-        let first = Envelope::new("alert_group.opened", Uuid::now_v7(), 1).expect("serializable");
-        let second = Envelope::new("incident.declare", first.workspace_id, 2)
+        let first =
+            Envelope::new(<AlertGroupOpened>::TYPE, Uuid::now_v7(), 1).expect("serializable");
+        let second = Envelope::new(Declare::TYPE, first.workspace_id, 2)
             .expect("serializable")
             .caused_by(&first);
         assert_eq!(second.correlation_id, first.id);
