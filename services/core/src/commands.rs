@@ -1,22 +1,23 @@
 //! Commands on `incidents.commands`, consumed from the `core.commands` queue: the same
 //! domain functions as the HTTP API, each applied in the runner's transaction with its
 //! inbox row and outbox events. A command that fails validation changes nothing and is
-//! dead-lettered with the reason logged.
+//! dead-lettered with the reason logged; so is a command core does not know.
 //!
-//! Data shapes (the envelope's `workspace_id` scopes everything; `actor_id` is an
-//! optional user of that workspace):
-//! - `incident.declare`: `{ "idempotency_key": "…", "actor_id": …, "incident": { <POST /incidents body> } }`
-//! - `incident.acknowledge`: `{ "incident_id": … }`
-//! - `incident.change_status`: `{ "incident_id": …, "status": "RESOLVED", "message": "…", "force": false }`
-//! - `incident.add_update`: `{ "incident_id": …, "message": "…", "is_public": true, "kind": "UPDATE" }`
-//! - `incident.assign_role`: `{ "incident_id": …, "role": "commander", "user_id": … | null }`
-//! - `incident.link_alert_group`: `{ "incident_id": …, "alert_group_id": … }`
+//! The shapes are the contract's ([`incident_schema::contract::commands`]): the envelope's
+//! `workspace_id` scopes everything and `actor_id` is an optional user of that workspace.
+//! [`Declare`] (`{ "idempotency_key", "actor_id", "incident": { <POST /incidents body> } }`),
+//! [`Acknowledge`], [`ChangeStatus`], [`AddUpdate`], [`AssignRole`], [`LinkAlertGroup`].
+
+use std::sync::LazyLock;
 
 use futures_util::future::BoxFuture;
-use incident_bus::{Envelope, Handler, HandlerError, QueueSpec};
-use incident_schema::{IncidentStatus, Role, TimelineKind};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use incident_bus::dispatch::unknown_command;
+use incident_bus::{Dispatch, Envelope, Handler, HandlerError, Handles, QueueSpec};
+use incident_schema::TimelineKind;
+use incident_schema::contract::{
+    Acknowledge, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare, LinkAlertGroup,
+    Message as _,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -30,58 +31,29 @@ pub fn queue() -> QueueSpec {
     incident_bus::topology::queue(incident_bus::topology::CORE_COMMANDS)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Declare {
-    idempotency_key: Option<String>,
-    #[serde(default)]
-    actor_id: Option<Uuid>,
-    incident: DeclareIncident,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    incident_id: Uuid,
-    #[serde(default)]
-    actor_id: Option<Uuid>,
-}
-
-#[derive(Deserialize)]
-struct ChangeStatus {
-    status: IncidentStatus,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    force: bool,
-}
-
-#[derive(Deserialize)]
-struct AddUpdate {
-    message: String,
-    #[serde(default)]
-    is_public: bool,
-    #[serde(default)]
-    kind: Option<TimelineKind>,
-}
-
-#[derive(Deserialize)]
-struct AssignRole {
-    role: Role,
-    user_id: Option<Uuid>,
-}
-
-#[derive(Deserialize)]
-struct LinkAlertGroup {
-    alert_group_id: Uuid,
-}
-
 /// Applies incident commands.
 pub struct Commands;
 
-fn data<T: DeserializeOwned>(message: &Envelope) -> Result<T, HandlerError> {
-    message.data_as::<T>().map_err(|e| {
-        HandlerError::permanent(format!("{}: invalid data: {e}", message.message_type))
-    })
+/// Core's commands, each to its handler below; any other type is refused.
+static DISPATCH: LazyLock<Dispatch<Commands>> = LazyLock::new(|| {
+    Dispatch::new()
+        .on::<Declare>()
+        .on::<Acknowledge>()
+        .on::<ChangeStatus>()
+        .on::<AddUpdate>()
+        .on::<AssignRole>()
+        .on::<LinkAlertGroup>()
+        .otherwise(unknown_command)
+});
+
+impl Handler for Commands {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        message: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        DISPATCH.dispatch(self, tx, message)
+    }
 }
 
 async fn actor(
@@ -105,100 +77,147 @@ async fn actor(
     })
 }
 
-async fn apply(conn: &mut PgConnection, message: &Envelope) -> Result<(), HandlerError> {
-    let cause = Some(message);
-    match message.message_type.as_str() {
-        "incident.declare" => {
-            let cmd: Declare = data(message)?;
-            let actor = actor(conn, message, cmd.actor_id).await?;
-            let declared = declare::declare(
-                conn,
-                actor,
-                &cmd.incident,
-                cmd.idempotency_key
-                    .as_deref()
-                    .map(declare::IdempotencyKey::of_command),
-                cause,
-            )
-            .await?;
-            tracing::info!(incident_id = %declared.incident.id, created = declared.created, "incident.declare applied");
-        }
-        other => {
-            let target: Target = data(message)?;
-            let actor = actor(conn, message, target.actor_id).await?;
-            let id = target.incident_id;
-            match other {
-                "incident.acknowledge" => {
-                    lifecycle::acknowledge(conn, actor, id, cause).await?;
-                }
-                "incident.change_status" => {
-                    let c: ChangeStatus = data(message)?;
-                    lifecycle::change_status(
-                        conn,
-                        actor,
-                        id,
-                        c.status,
-                        c.message.as_deref(),
-                        c.force,
-                        cause,
-                    )
-                    .await?;
-                }
-                "incident.add_update" => {
-                    let c: AddUpdate = data(message)?;
-                    let entry = NewEntry {
-                        kind: c.kind.unwrap_or(TimelineKind::Update),
-                        message: c.message,
-                        is_public: c.is_public,
-                    };
-                    change::add_entry(conn, actor, id, &entry, cause).await?;
-                }
-                "incident.assign_role" => {
-                    let c: AssignRole = data(message)?;
-                    change::assign_role(conn, actor, id, c.role, c.user_id, cause).await?;
-                }
-                "incident.link_alert_group" => {
-                    let c: LinkAlertGroup = data(message)?;
-                    let incident = store::lock_incident(conn, actor.workspace_id, id)
-                        .await
-                        .map_err(DomainError::from)?
-                        .ok_or(DomainError::NotFound("incident"))?;
-                    if store::existing_alert_groups(conn, actor.workspace_id, &[c.alert_group_id])
-                        .await
-                        .map_err(DomainError::from)?
-                        .is_empty()
-                    {
-                        return Err(HandlerError::permanent(format!(
-                            "no alert group {} in this workspace",
-                            c.alert_group_id
-                        )));
-                    }
-                    declare::link_alert_group_entry(
-                        conn,
-                        actor,
-                        &incident,
-                        c.alert_group_id,
-                        cause,
-                    )
-                    .await?;
-                }
-                unknown => {
-                    return Err(HandlerError::permanent(format!(
-                        "unknown command {unknown}"
-                    )));
-                }
-            }
+impl From<Declaration> for DeclareIncident {
+    /// The declare a command asks for, with the defaults of `POST /incidents` for what
+    /// it leaves out.
+    fn from(d: Declaration) -> Self {
+        Self {
+            title: d.title,
+            description: d.description.unwrap_or_default(),
+            severity: d.severity,
+            detected_at: d.detected_at,
+            impact: d.impact,
+            affected_services: d.affected_services.unwrap_or_default(),
+            alert_group_ids: d.alert_group_ids.unwrap_or_default(),
+            is_drill: d.is_drill.unwrap_or_default(),
+            visibility: d.visibility,
+            commander_id: d.commander_id,
         }
     }
-    Ok(())
 }
 
-impl Handler for Commands {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut PgConnection,
-        message: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(apply(tx, message))
+impl Handles<Declare> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: Declare,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        let incident = DeclareIncident::from(cmd.incident);
+        let declared = declare::declare(
+            conn,
+            actor,
+            &incident,
+            cmd.idempotency_key
+                .as_deref()
+                .map(declare::IdempotencyKey::of_command),
+            Some(message),
+        )
+        .await?;
+        tracing::info!(incident_id = %declared.incident.id, created = declared.created, "{} applied", Declare::TYPE);
+        Ok(())
+    }
+}
+
+impl Handles<Acknowledge> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: Acknowledge,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        lifecycle::acknowledge(conn, actor, cmd.incident_id, Some(message)).await?;
+        Ok(())
+    }
+}
+
+impl Handles<ChangeStatus> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: ChangeStatus,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        lifecycle::change_status(
+            conn,
+            actor,
+            cmd.incident_id,
+            cmd.status,
+            cmd.message.as_deref(),
+            cmd.force,
+            Some(message),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Handles<AddUpdate> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: AddUpdate,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        let entry = NewEntry {
+            kind: cmd.kind.unwrap_or(TimelineKind::Update),
+            message: cmd.message,
+            is_public: cmd.is_public,
+        };
+        change::add_entry(conn, actor, cmd.incident_id, &entry, Some(message)).await?;
+        Ok(())
+    }
+}
+
+impl Handles<AssignRole> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: AssignRole,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        change::assign_role(
+            conn,
+            actor,
+            cmd.incident_id,
+            cmd.role,
+            cmd.user_id,
+            Some(message),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Handles<LinkAlertGroup> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: LinkAlertGroup,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        let incident = store::lock_incident(conn, actor.workspace_id, cmd.incident_id)
+            .await
+            .map_err(DomainError::from)?
+            .ok_or(DomainError::NotFound("incident"))?;
+        if store::existing_alert_groups(conn, actor.workspace_id, &[cmd.alert_group_id])
+            .await
+            .map_err(DomainError::from)?
+            .is_empty()
+        {
+            return Err(HandlerError::permanent(format!(
+                "no alert group {} in this workspace",
+                cmd.alert_group_id
+            )));
+        }
+        declare::link_alert_group_entry(conn, actor, &incident, cmd.alert_group_id, Some(message))
+            .await?;
+        Ok(())
     }
 }

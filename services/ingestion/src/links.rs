@@ -19,11 +19,12 @@
 //! group deciding to wait for a declare and the confirmation of that declare, nor a
 //! group resolving and the confirmation of its incident, ever miss each other.
 
+use std::sync::LazyLock;
+
 use futures_util::future::BoxFuture;
-use incident_bus::{Envelope, Handler, HandlerError, QueueSpec, outbox};
+use incident_bus::{Dispatch, Envelope, Handler, HandlerError, Handles, QueueSpec, outbox};
 use incident_schema::AlertGroupStatus;
-use incident_schema::event::{INCIDENT_ALERT_GROUP_LINKED, INCIDENT_DECLARED};
-use serde::Deserialize;
+use incident_schema::contract::{IncidentAlertGroupLinked, IncidentDeclared, IncidentRef};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -36,26 +37,15 @@ pub fn queue() -> QueueSpec {
     incident_bus::topology::queue(incident_bus::topology::INGESTION_EVENTS)
 }
 
-#[derive(Deserialize)]
-struct IncidentRef {
-    id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct Declared {
-    incident: IncidentRef,
-    #[serde(default)]
-    alert_group_ids: Vec<Uuid>,
-}
-
-#[derive(Deserialize)]
-struct Linked {
-    incident: IncidentRef,
-    alert_group_id: Uuid,
-}
-
 /// Applies core's events about alert groups.
 pub struct IncidentLinks;
+
+/// The two events, read as far as the incident's id; any other type is ignored.
+static DISPATCH: LazyLock<Dispatch<IncidentLinks>> = LazyLock::new(|| {
+    Dispatch::new()
+        .on::<IncidentDeclared<IncidentRef>>()
+        .on::<IncidentAlertGroupLinked<IncidentRef>>()
+});
 
 impl Handler for IncidentLinks {
     fn handle<'a>(
@@ -63,24 +53,50 @@ impl Handler for IncidentLinks {
         tx: &'a mut PgConnection,
         message: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let (incident, groups) = match message.message_type.as_str() {
-                INCIDENT_DECLARED => {
-                    let d: Declared = message.data_as()?;
-                    (d.incident.id, d.alert_group_ids)
-                }
-                INCIDENT_ALERT_GROUP_LINKED => {
-                    let l: Linked = message.data_as()?;
-                    (l.incident.id, vec![l.alert_group_id])
-                }
-                _ => return Ok(()),
-            };
-            if groups.is_empty() {
-                return Ok(());
-            }
-            link(tx, message.workspace_id, incident, &groups, Some(message)).await?;
-            Ok(())
-        })
+        DISPATCH.dispatch(self, tx, message)
+    }
+}
+
+impl Handles<IncidentDeclared<IncidentRef>> for IncidentLinks {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        message: &Envelope,
+        declared: IncidentDeclared<IncidentRef>,
+    ) -> Result<(), HandlerError> {
+        if declared.alert_group_ids.is_empty() {
+            return Ok(());
+        }
+        let groups = &declared.alert_group_ids;
+        link(
+            tx,
+            message.workspace_id,
+            declared.incident.id,
+            groups,
+            Some(message),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Handles<IncidentAlertGroupLinked<IncidentRef>> for IncidentLinks {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        message: &Envelope,
+        linked: IncidentAlertGroupLinked<IncidentRef>,
+    ) -> Result<(), HandlerError> {
+        let groups = [linked.alert_group_id];
+        link(
+            tx,
+            message.workspace_id,
+            linked.incident.id,
+            &groups,
+            Some(message),
+        )
+        .await?;
+        Ok(())
     }
 }
 

@@ -13,52 +13,30 @@
 //! - `action_item.updated`: `{ action_item, changed, from_status, to_status, incident,
 //!   actor_id }`; `changed` lists the fields that changed.
 
-use chrono::Utc;
 use incident_bus::Envelope;
 use incident_bus::outbox::{self, OutgoingMessage};
 use incident_schema::Incident;
-use incident_schema::event::IncidentSnapshot;
-use serde_json::Value;
+use incident_schema::contract::{IncidentSnapshot, Message};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::SERVICE;
 
-/// Writes event `message_type` with `data` (to which `incident` is added) to the outbox,
-/// caused by `cause` when a consumed message led to it.
-pub async fn emit(
-    conn: &mut PgConnection,
-    message_type: &str,
-    incident: &Incident,
-    mut data: serde_json::Map<String, Value>,
-    cause: Option<&Envelope>,
-) -> Result<(), sqlx::Error> {
-    let snapshot = IncidentSnapshot::of(incident);
-    let mut snapshot_json = serde_json::Map::new();
-    snapshot_json.insert("reference".into(), Value::String(snapshot.reference));
-    snapshot_json.extend(snapshot.incident);
-    data.insert("incident".into(), Value::Object(snapshot_json));
-    let id = Uuid::now_v7();
-    let mut envelope = Envelope {
-        id,
-        message_type: message_type.to_owned(),
-        version: 1,
-        occurred_at: Utc::now(),
-        workspace_id: incident.workspace_id,
-        correlation_id: id,
-        causation_id: None,
-        data: Value::Object(data),
-    };
-    if let Some(cause) = cause {
-        envelope = envelope.caused_by(cause);
-    }
-    outbox::enqueue(conn, SERVICE, &[OutgoingMessage::event(envelope)]).await
+/// The snapshot an event about `incident` carries.
+pub fn snapshot(incident: &Incident) -> IncidentSnapshot {
+    IncidentSnapshot::of(incident)
 }
 
-/// A `data` object from a `json!({...})` literal (anything else gives an empty object).
-pub fn object(value: Value) -> serde_json::Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    }
+/// Writes event `payload` of `workspace_id` to the outbox, caused by `cause` when a
+/// consumed message led to it.
+pub async fn emit<M: Message>(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    payload: &M,
+    cause: Option<&Envelope>,
+) -> Result<(), sqlx::Error> {
+    let message = OutgoingMessage::of(workspace_id, payload)
+        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?
+        .caused_by(cause);
+    outbox::enqueue(conn, SERVICE, &[message]).await
 }

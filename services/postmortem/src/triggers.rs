@@ -16,23 +16,18 @@
 //! draft. The LLM, when configured, is called inside that transaction (the runner owns
 //! it); its timeout bounds how long the transaction stays open.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use futures_util::future::BoxFuture;
-use incident_bus::{Envelope, Handler, HandlerError, QueueSpec};
-use incident_schema::IncidentStatus;
-use incident_schema::event::INCIDENT_STATUS_CHANGED;
-use serde::Deserialize;
+use incident_bus::dispatch::unknown_command;
+use incident_bus::{Dispatch, Envelope, Handler, HandlerError, Handles, QueueSpec};
+use incident_schema::contract::{GeneratePostmortem, IncidentRef, IncidentStatusChanged, Message};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::draft::llm::LlmClient;
 use crate::draft::{self, DraftOutcome, DraftRequest, Trigger};
 use crate::error::DomainError;
 use crate::settings;
-
-/// The command asking for a draft.
-pub const POSTMORTEM_GENERATE: &str = "postmortem.generate";
 
 /// The queue of incident events the service drafts from.
 pub fn events_queue() -> QueueSpec {
@@ -57,32 +52,24 @@ impl Drafts {
     }
 }
 
-#[derive(Deserialize)]
-struct IncidentRef {
-    id: Uuid,
-}
+/// The status changes (read as far as the incident's id) and the generate command.
+static DISPATCH: LazyLock<Dispatch<Drafts>> = LazyLock::new(|| {
+    Dispatch::new()
+        .on::<IncidentStatusChanged<IncidentRef>>()
+        .on::<GeneratePostmortem>()
+        .otherwise(not_ours)
+});
 
-#[derive(Deserialize)]
-struct StatusChanged {
-    incident: IncidentRef,
-    to: IncidentStatus,
-    #[serde(default)]
-    actor_id: Option<Uuid>,
-}
-
-#[derive(Deserialize)]
-struct Generate {
-    incident_id: Uuid,
-    #[serde(default)]
-    regenerate: bool,
-    #[serde(default)]
-    actor_id: Option<Uuid>,
-}
-
-fn data<T: for<'de> Deserialize<'de>>(message: &Envelope) -> Result<T, HandlerError> {
-    message.data_as::<T>().map_err(|e| {
-        HandlerError::permanent(format!("{}: invalid data: {e}", message.message_type))
-    })
+/// A command addressed to postmortem (its commands queue takes every one under the
+/// service's prefix) that it does not know violates the contract; another event type
+/// routed here by a wider binding is not ours to act on.
+fn not_ours(message: &Envelope) -> Result<(), HandlerError> {
+    let prefix = GeneratePostmortem::TYPE.split('.').next();
+    if message.message_type.split('.').next() == prefix {
+        unknown_command(message)
+    } else {
+        Ok(())
+    }
 }
 
 impl Drafts {
@@ -90,8 +77,8 @@ impl Drafts {
         &self,
         conn: &mut PgConnection,
         message: &Envelope,
+        event: IncidentStatusChanged<IncidentRef>,
     ) -> Result<(), HandlerError> {
-        let event: StatusChanged = data(message)?;
         let workspace_id = message.workspace_id;
         let trigger = settings::get(conn, workspace_id).await?.draft_trigger;
         if !trigger.fires_on(event.to) {
@@ -122,8 +109,8 @@ impl Drafts {
         &self,
         conn: &mut PgConnection,
         message: &Envelope,
+        command: GeneratePostmortem,
     ) -> Result<(), HandlerError> {
-        let command: Generate = data(message)?;
         let request = DraftRequest {
             workspace_id: message.workspace_id,
             incident_id: command.incident_id,
@@ -160,16 +147,28 @@ impl Handler for Drafts {
         tx: &'a mut PgConnection,
         message: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            match message.message_type.as_str() {
-                INCIDENT_STATUS_CHANGED => self.status_changed(tx, message).await,
-                POSTMORTEM_GENERATE => self.generate(tx, message).await,
-                other if other.starts_with("postmortem.") => {
-                    Err(HandlerError::permanent(format!("unknown command {other}")))
-                }
-                // Another event type routed here by a wider binding: not ours to act on.
-                _ => Ok(()),
-            }
-        })
+        DISPATCH.dispatch(self, tx, message)
+    }
+}
+
+impl Handles<IncidentStatusChanged<IncidentRef>> for Drafts {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        message: &Envelope,
+        event: IncidentStatusChanged<IncidentRef>,
+    ) -> Result<(), HandlerError> {
+        self.status_changed(tx, message, event).await
+    }
+}
+
+impl Handles<GeneratePostmortem> for Drafts {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        message: &Envelope,
+        command: GeneratePostmortem,
+    ) -> Result<(), HandlerError> {
+        self.generate(tx, message, command).await
     }
 }

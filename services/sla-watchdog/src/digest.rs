@@ -12,11 +12,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
-use incident_bus::{Envelope, OutgoingMessage, outbox};
-use incident_schema::event::WORKSPACE_DAILY_DIGEST;
+use chrono::{DateTime, Utc};
+use incident_bus::{OutgoingMessage, outbox};
+use incident_schema::contract::{
+    Breaches, OpenIncidents, OverdueActionItem, OverdueActionItems, WorkspaceDailyDigest,
+};
 use incident_schema::{Severity, SlaTarget};
-use serde::{Deserialize, Serialize};
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
@@ -55,75 +56,7 @@ pub enum DigestOutcome {
 }
 
 /// `data` of `workspace.daily_digest`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DailyDigestData {
-    /// The schedule occurrence this digest is for.
-    pub scheduled_for: DateTime<Utc>,
-    /// When the figures were taken (the database's `now()`).
-    pub generated_at: DateTime<Utc>,
-    /// Open incidents, drills left out.
-    pub open_incidents: OpenIncidents,
-    /// SLA breaches recorded in the 24 hours before `generated_at`, drills left out.
-    pub breaches_last_24h: Breaches,
-    /// Open action items past their due date, drills left out.
-    pub overdue_action_items: OverdueActionItems,
-}
-
-/// Open incidents of a workspace.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OpenIncidents {
-    /// All of them.
-    pub total: i64,
-    /// By severity: every severity is present, `SEV1` to `SEV4`.
-    pub by_severity: BTreeMap<String, i64>,
-}
-
-/// Breaches of a workspace.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Breaches {
-    /// All of them.
-    pub total: i64,
-    /// Acknowledge targets missed.
-    pub acknowledge: i64,
-    /// Resolve targets missed.
-    pub resolve: i64,
-}
-
-/// Overdue action items of a workspace.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct OverdueActionItems {
-    /// All of them.
-    pub total: i64,
-    /// The most overdue first, at most [`LISTED_ITEMS`].
-    pub items: Vec<OverdueActionItem>,
-}
-
-/// One overdue action item in a digest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
-pub struct OverdueActionItem {
-    /// The action item.
-    pub action_item_id: Uuid,
-    /// The incident whose postmortem it came from.
-    pub incident_id: Uuid,
-    /// What to do.
-    pub description: String,
-    /// Who does it.
-    pub assignee_id: Option<Uuid>,
-    /// When it was due.
-    pub due_date: NaiveDate,
-}
-
-impl OpenIncidents {
-    fn empty() -> Self {
-        Self {
-            total: 0,
-            by_severity: Severity::ALL
-                .iter()
-                .map(|s| (s.as_str().to_owned(), 0))
-                .collect(),
-        }
-    }
-}
+pub type DailyDigestData = WorkspaceDailyDigest;
 
 /// Emits the digest of the occurrence `scheduled_for`, unless some replica already did.
 #[tracing::instrument(skip_all, fields(scheduled_for = %scheduled_for, replica = %replica), err(level = "warn"))]
@@ -151,11 +84,7 @@ pub async fn emit_daily_digest(
     let messages = digests
         .into_iter()
         .map(|(workspace_id, data)| {
-            let envelope = Envelope::new(WORKSPACE_DAILY_DIGEST, workspace_id, &data)?;
-            Ok(OutgoingMessage::event(Envelope {
-                occurred_at: data.generated_at,
-                ..envelope
-            }))
+            Ok(OutgoingMessage::of(workspace_id, &data)?.occurred_at(data.generated_at))
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
     outbox::enqueue(&mut tx, SERVICE, &messages).await?;

@@ -12,6 +12,7 @@
 //! ignored: consumers must tolerate fields added later.
 
 use chrono::{DateTime, Utc};
+use incident_schema::contract::Message;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -58,6 +59,19 @@ impl Envelope {
         })
     }
 
+    /// A new message of the contract's type `M`, starting its own correlation chain.
+    pub fn of<M: Message>(workspace_id: Uuid, payload: &M) -> Result<Self, serde_json::Error> {
+        Self::new(M::TYPE, workspace_id, payload)
+    }
+
+    /// Marks this message as caused by `cause`, if there is one.
+    pub fn caused_by_opt(self, cause: Option<&Envelope>) -> Self {
+        match cause {
+            Some(cause) => self.caused_by(cause),
+            None => self,
+        }
+    }
+
     /// Marks this message as caused by `cause`, continuing its correlation chain.
     pub fn caused_by(mut self, cause: &Envelope) -> Self {
         self.correlation_id = cause.correlation_id;
@@ -79,19 +93,21 @@ impl Envelope {
 
 #[cfg(test)]
 mod tests {
+    use incident_schema::contract::{AlertGroupOpened, Declare, IncidentDeclared};
+
     use super::*;
 
     #[test]
     fn an_envelope_round_trips_through_its_flat_json_shape() {
         let workspace = Uuid::now_v7();
         let e = Envelope::new(
-            "incident.declared",
+            <IncidentDeclared>::TYPE,
             workspace,
             serde_json::json!({"number": 42}),
         )
         .expect("serializable");
         let json = serde_json::to_value(&e).expect("serializable");
-        assert_eq!(json["type"], "incident.declared");
+        assert_eq!(json["type"], <IncidentDeclared>::TYPE);
         assert_eq!(json["version"], 1);
         assert_eq!(json["data"]["number"], 42);
         assert_eq!(json["correlation_id"], json["id"]);
@@ -110,8 +126,9 @@ mod tests {
 
     #[test]
     fn a_caused_message_continues_the_correlation_chain() {
-        let first = Envelope::new("alert_group.opened", Uuid::now_v7(), 1).expect("serializable");
-        let second = Envelope::new("incident.declare", first.workspace_id, 2)
+        let first =
+            Envelope::new(<AlertGroupOpened>::TYPE, Uuid::now_v7(), 1).expect("serializable");
+        let second = Envelope::new(Declare::TYPE, first.workspace_id, 2)
             .expect("serializable")
             .caused_by(&first);
         assert_eq!(second.correlation_id, first.id);

@@ -7,6 +7,7 @@
 //! - [`supervisor`]: the [`Bus`] — one supervised connection that reconnects with
 //!   backoff, re-declares topology, resumes consumers and reports readiness;
 //! - [`publisher`]: publishing with confirms, where only a confirmed message is sent;
+//! - [`dispatch`]: typed handlers of the contract's messages, each payload parsed once;
 //! - [`consumer`]: the runner — manual ack after commit, bounded prefetch, transient
 //!   failures retried, permanent ones dead-lettered, duplicates absorbed by the inbox;
 //! - [`outbox`]: events written in the caller's transaction (the storage);
@@ -18,6 +19,7 @@
 //! killed worker or a database blip delays work and never drops or duplicates it.
 
 pub mod consumer;
+pub mod dispatch;
 pub mod envelope;
 pub mod inbox;
 pub mod outbox;
@@ -31,6 +33,7 @@ pub mod topology;
 pub mod trace_context;
 
 pub use consumer::{Handler, HandlerError, RetryPolicy};
+pub use dispatch::{Dispatch, Handles};
 pub use envelope::Envelope;
 pub use outbox::OutgoingMessage;
 pub use publisher::{PublishError, Publisher};

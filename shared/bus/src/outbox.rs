@@ -23,8 +23,10 @@
 
 use std::time::Duration;
 
+use incident_schema::contract::{Kind, Message};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::envelope::Envelope;
 use crate::{topology, trace_context};
@@ -56,6 +58,33 @@ impl OutgoingMessage {
             mandatory: false,
             envelope,
         }
+    }
+
+    /// The contract message `payload` of `workspace_id`, routed by its type: an event on
+    /// `incidents.events`, a command on `incidents.commands` (which must reach its owner).
+    pub fn of<M: Message>(workspace_id: Uuid, payload: &M) -> Result<Self, serde_json::Error> {
+        Ok(Self::routed::<M>(Envelope::of(workspace_id, payload)?))
+    }
+
+    /// `envelope`, made by [`Envelope::of::<M>`](Envelope::of) (and perhaps marked as
+    /// caused by another), routed as `M`.
+    pub fn routed<M: Message>(envelope: Envelope) -> Self {
+        match M::KIND {
+            Kind::Event => Self::event(envelope),
+            Kind::Command => Self::command(envelope),
+        }
+    }
+
+    /// Marks the message as caused by `cause`, if there is one.
+    pub fn caused_by(mut self, cause: Option<&Envelope>) -> Self {
+        self.envelope = self.envelope.caused_by_opt(cause);
+        self
+    }
+
+    /// Sets when the fact happened (by default, when the message was made).
+    pub fn occurred_at(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.envelope.occurred_at = at;
+        self
     }
 
     /// A command on `incidents.commands`, routed by its type; it must reach its owner.

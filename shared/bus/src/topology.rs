@@ -12,7 +12,10 @@
 //! re-declaration with different arguments with 406 PRECONDITION_FAILED and closes the
 //! channel. Queue arguments are therefore a contract; changing one means a new queue name.
 
-use incident_schema::event;
+use incident_schema::contract::{
+    IncidentAlertGroupLinked, IncidentDeclared, IncidentStatusChanged, Message as _,
+    PostmortemPublished,
+};
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
@@ -59,12 +62,12 @@ pub fn contract() -> Vec<QueueSpec> {
         QueueSpec::new(CORE_COMMANDS).bind(COMMANDS, "incident.*"),
         QueueSpec::new(INGESTION_ALERTS).bind(ALERTS_INGEST, "alert.#"),
         QueueSpec::new(INGESTION_EVENTS)
-            .bind(EVENTS, event::INCIDENT_DECLARED)
-            .bind(EVENTS, event::INCIDENT_ALERT_GROUP_LINKED),
+            .bind(EVENTS, <IncidentDeclared>::TYPE)
+            .bind(EVENTS, <IncidentAlertGroupLinked>::TYPE),
         QueueSpec::new(WARROOM_EVENTS)
             .bind(EVENTS, "incident.#")
-            .bind(EVENTS, event::POSTMORTEM_PUBLISHED),
-        QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, event::INCIDENT_STATUS_CHANGED),
+            .bind(EVENTS, <PostmortemPublished>::TYPE),
+        QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, <IncidentStatusChanged>::TYPE),
         QueueSpec::new(POSTMORTEM_COMMANDS).bind(COMMANDS, "postmortem.*"),
     ]
 }
@@ -240,6 +243,8 @@ pub async fn declare(channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<(
 
 #[cfg(test)]
 mod tests {
+    use incident_schema::contract::{ActionItemCreated, Declare, GeneratePostmortem};
+
     use super::*;
 
     #[test]
@@ -263,12 +268,12 @@ mod tests {
 
     #[test]
     fn the_contract_routes_what_its_consumers_need_and_nothing_else() {
-        assert!(expects_route(EVENTS, event::INCIDENT_DECLARED));
-        assert!(expects_route(EVENTS, event::POSTMORTEM_PUBLISHED));
-        assert!(expects_route(COMMANDS, "incident.declare"));
-        assert!(expects_route(COMMANDS, "postmortem.generate"));
+        assert!(expects_route(EVENTS, <IncidentDeclared>::TYPE));
+        assert!(expects_route(EVENTS, <PostmortemPublished>::TYPE));
+        assert!(expects_route(COMMANDS, Declare::TYPE));
+        assert!(expects_route(COMMANDS, GeneratePostmortem::TYPE));
         assert!(expects_route(ALERTS_INGEST, "alert.alertmanager"));
-        assert!(!expects_route(EVENTS, event::ACTION_ITEM_CREATED));
+        assert!(!expects_route(EVENTS, <ActionItemCreated>::TYPE));
         assert!(!expects_route(COMMANDS, "nobody.listens"));
         let names: Vec<String> = contract().into_iter().map(|q| q.name).collect();
         let mut unique = names.clone();

@@ -18,6 +18,7 @@
 pub mod access;
 pub mod alert;
 pub mod auth;
+pub mod contract;
 pub mod event;
 pub mod incident;
 mod parse;

@@ -63,7 +63,7 @@ domain_enum! {
 }
 
 /// A row of `incident_timeline`.
-#[derive(sqlx::FromRow, Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(sqlx::FromRow, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimelineEntry {
     /// Primary key.
     pub id: Uuid,

@@ -6,9 +6,9 @@
 //! member (as the declarer of a PRIVATE incident does), or they would lock themselves out.
 
 use incident_bus::Envelope;
-use incident_schema::event::{
-    INCIDENT_ROLE_ASSIGNED, INCIDENT_SERVICES_CHANGED, INCIDENT_SEVERITY_CHANGED,
-    INCIDENT_TIMELINE_ENTRY_ADDED, INCIDENT_UPDATED, INCIDENT_VISIBILITY_CHANGED,
+use incident_schema::contract::{
+    IncidentRoleAssigned, IncidentServicesChanged, IncidentSeverityChanged,
+    IncidentTimelineEntryAdded, IncidentUpdated, IncidentVisibilityChanged,
 };
 use incident_schema::sla::get_sla_policy;
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::declare::validate_services;
-use super::events::emit;
+use super::events::{emit, snapshot};
 use super::view::ServiceView;
 use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, members, store};
 use crate::error::{DomainError, DomainResult};
@@ -144,8 +144,13 @@ pub async fn update(
         emit(
             conn,
             &incident,
-            INCIDENT_SEVERITY_CHANGED,
-            json!({ "from": from, "to": to, "actor_id": actor.user_id }),
+            &IncidentSeverityChanged {
+                incident: snapshot(&incident),
+                is_drill: incident.is_drill,
+                from,
+                to,
+                actor_id: actor.user_id,
+            },
             None,
         )
         .await?;
@@ -163,8 +168,12 @@ pub async fn update(
         emit(
             conn,
             &incident,
-            INCIDENT_UPDATED,
-            json!({ "fields": changed, "actor_id": actor.user_id }),
+            &IncidentUpdated {
+                incident: snapshot(&incident),
+                is_drill: incident.is_drill,
+                fields: changed.iter().map(|f| f.to_string()).collect(),
+                actor_id: actor.user_id,
+            },
             None,
         )
         .await?;
@@ -195,8 +204,13 @@ async fn visibility_changed(
     emit(
         conn,
         &incident,
-        INCIDENT_VISIBILITY_CHANGED,
-        json!({ "from": from, "to": to, "actor_id": actor.user_id }),
+        &IncidentVisibilityChanged {
+            incident: snapshot(&incident),
+            is_drill: incident.is_drill,
+            from,
+            to,
+            actor_id: actor.user_id,
+        },
         None,
     )
     .await?;
@@ -291,7 +305,15 @@ pub async fn assign_role(
         json!({ "role": role, "user_id": user_id, "previous_user_id": previous }),
     )
     .await?;
-    emit(conn, &incident, INCIDENT_ROLE_ASSIGNED, json!({ "role": role, "user_id": user_id, "previous_user_id": previous, "actor_id": actor.user_id }), cause).await?;
+    let assigned = IncidentRoleAssigned {
+        incident: snapshot(&incident),
+        is_drill: incident.is_drill,
+        role,
+        user_id,
+        previous_user_id: previous,
+        actor_id: actor.user_id,
+    };
+    emit(conn, &incident, &assigned, cause).await?;
     Ok(incident)
 }
 
@@ -359,15 +381,14 @@ pub async fn add_entry(
         .fetch_one(&mut *conn)
         .await?;
     }
-    emit(
-        conn,
-        &incident,
-        INCIDENT_TIMELINE_ENTRY_ADDED,
-        json!({ "entry": created, "actor_id": actor.user_id }),
-        cause,
-    )
-    .await?;
-    Ok((incident, created))
+    let added = IncidentTimelineEntryAdded {
+        incident: snapshot(&incident),
+        is_drill: incident.is_drill,
+        entry: created,
+        actor_id: actor.user_id,
+    };
+    emit(conn, &incident, &added, cause).await?;
+    Ok((incident, added.entry))
 }
 
 /// Replaces the affected services.
@@ -424,8 +445,12 @@ pub async fn set_services(
     emit(
         conn,
         &incident,
-        INCIDENT_SERVICES_CHANGED,
-        json!({ "services": after, "actor_id": actor.user_id }),
+        &IncidentServicesChanged {
+            incident: snapshot(&incident),
+            is_drill: incident.is_drill,
+            services: after,
+            actor_id: actor.user_id,
+        },
         None,
     )
     .await?;

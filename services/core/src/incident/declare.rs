@@ -16,7 +16,7 @@
 
 use chrono::DateTime;
 use incident_bus::Envelope;
-use incident_schema::event::{INCIDENT_ALERT_GROUP_LINKED, INCIDENT_DECLARED};
+use incident_schema::contract::{IncidentAlertGroupLinked, IncidentDeclared};
 use incident_schema::incident::{NewIncident, insert_declared_incident};
 use incident_schema::sla::get_sla_policy;
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
@@ -30,7 +30,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::events::emit;
+use super::events::{emit, snapshot};
 use super::view::ServiceView;
 use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, members, store};
 use crate::error::{DomainError, DomainResult};
@@ -332,8 +332,13 @@ pub async fn declare(
     emit(
         conn,
         &incident,
-        INCIDENT_DECLARED,
-        json!({ "actor_id": actor.user_id, "affected_services": input.affected_services, "alert_group_ids": input.alert_group_ids }),
+        &IncidentDeclared {
+            incident: snapshot(&incident),
+            is_drill: incident.is_drill,
+            actor_id: actor.user_id,
+            affected_services: input.affected_services.clone(),
+            alert_group_ids: input.alert_group_ids.clone(),
+        },
         cause,
     )
     .await?;
@@ -409,8 +414,12 @@ pub async fn link_alert_group_entry(
     emit(
         conn,
         incident,
-        INCIDENT_ALERT_GROUP_LINKED,
-        json!({ "alert_group_id": alert_group_id, "actor_id": actor.user_id }),
+        &IncidentAlertGroupLinked {
+            incident: snapshot(incident),
+            is_drill: incident.is_drill,
+            alert_group_id,
+            actor_id: actor.user_id,
+        },
         cause,
     )
     .await

@@ -7,14 +7,14 @@
 //! a reopen keeps them and the timeline keeps the history.
 
 use incident_bus::Envelope;
-use incident_schema::event::{INCIDENT_ACKNOWLEDGED, INCIDENT_STATUS_CHANGED};
+use incident_schema::contract::{IncidentAcknowledged, IncidentStatusChanged};
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
 use incident_schema::{Incident, IncidentStatus, TimelineKind};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::events::emit;
+use super::events::{emit, snapshot};
 use super::{Actor, MAX_TEXT, store};
 use crate::error::{DomainError, DomainResult};
 
@@ -65,8 +65,11 @@ async fn acknowledged(
     emit(
         conn,
         incident,
-        INCIDENT_ACKNOWLEDGED,
-        json!({ "actor_id": actor.user_id }),
+        &IncidentAcknowledged {
+            incident: snapshot(incident),
+            is_drill: incident.is_drill,
+            actor_id: actor.user_id,
+        },
         cause,
     )
     .await
@@ -157,8 +160,16 @@ pub async fn change_status(
     emit(
         conn,
         &incident,
-        INCIDENT_STATUS_CHANGED,
-        json!({ "from": from, "to": to, "message": message, "reopen": reopen, "forced": forced, "actor_id": actor.user_id }),
+        &IncidentStatusChanged {
+            incident: snapshot(&incident),
+            is_drill: incident.is_drill,
+            from: Some(from),
+            to,
+            message: message.map(str::to_owned),
+            reopen,
+            forced,
+            actor_id: actor.user_id,
+        },
         cause,
     )
     .await?;

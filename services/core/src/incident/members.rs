@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use incident_bus::Envelope;
-use incident_schema::event::{INCIDENT_MEMBER_ADDED, INCIDENT_MEMBER_REMOVED};
+use incident_schema::contract::{IncidentMemberAdded, IncidentMemberRemoved};
 use incident_schema::user::{User, get_user};
 use incident_schema::{Incident, TimelineKind, access};
 use serde::Serialize;
@@ -19,7 +19,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::events::emit;
+use super::events::{emit, snapshot};
 use super::{Actor, change, store};
 use crate::error::{DomainError, DomainResult};
 
@@ -111,8 +111,12 @@ pub(crate) async fn added(
     emit(
         conn,
         &incident,
-        INCIDENT_MEMBER_ADDED,
-        json!({ "user_id": user.id, "actor_id": actor.user_id }),
+        &IncidentMemberAdded {
+            incident: snapshot(&incident),
+            is_drill: incident.is_drill,
+            user_id: user.id,
+            actor_id: actor.user_id,
+        },
         cause,
     )
     .await?;
@@ -149,8 +153,12 @@ pub async fn remove(
     emit(
         conn,
         &incident,
-        INCIDENT_MEMBER_REMOVED,
-        json!({ "user_id": user.id, "actor_id": actor.user_id }),
+        &IncidentMemberRemoved {
+            incident: snapshot(&incident),
+            is_drill: incident.is_drill,
+            user_id: user.id,
+            actor_id: actor.user_id,
+        },
         cause,
     )
     .await?;

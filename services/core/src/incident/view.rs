@@ -2,9 +2,7 @@
 //! linked alert groups.
 
 use chrono::{DateTime, Utc};
-use incident_schema::{
-    AffectedService, Incident, IncidentStatus, ServiceImpact, Severity, Visibility,
-};
+use incident_schema::{AffectedService, Incident, IncidentStatus, Severity, Visibility};
 use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
@@ -12,23 +10,7 @@ use uuid::Uuid;
 
 use super::store;
 
-/// An affected service.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema, PartialEq, Eq)]
-pub struct ServiceView {
-    /// The service's name.
-    pub name: String,
-    /// How badly it is affected.
-    pub impact: ServiceImpact,
-}
-
-impl From<&AffectedService> for ServiceView {
-    fn from(s: &AffectedService) -> Self {
-        Self {
-            name: s.service_name.clone(),
-            impact: s.impact,
-        }
-    }
-}
+pub use incident_schema::contract::ServiceView;
 
 /// An incident.
 #[derive(Debug, Clone, Serialize, ToSchema)]

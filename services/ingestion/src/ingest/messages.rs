@@ -14,22 +14,17 @@
 
 use chrono::{DateTime, Utc};
 use incident_bus::{Envelope, OutgoingMessage};
-use incident_schema::event::{ALERT_GROUP_OPENED, ALERT_GROUP_RESOLVED};
-use incident_schema::{AlertGroupStatus, ServiceImpact, Severity};
-use serde::Serialize;
-use serde_json::{Value, json};
+use incident_schema::contract::{
+    AddUpdate, AlertGroupOpened, AlertGroupResolved, Declaration, Declare as DeclareCommand,
+    LinkAlertGroup, Message, ServiceView,
+};
+use incident_schema::{AlertGroupStatus, ServiceImpact, Severity, TimelineKind};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::Decision;
 use crate::source::{IncomingAlert, Labels};
-
-/// `incident.declare`.
-pub const DECLARE: &str = "incident.declare";
-/// `incident.link_alert_group`.
-pub const LINK_ALERT_GROUP: &str = "incident.link_alert_group";
-/// `incident.add_update`.
-pub const ADD_UPDATE: &str = "incident.add_update";
 
 /// Longest incident title core accepts, in characters.
 const MAX_TITLE: usize = 200;
@@ -39,7 +34,7 @@ const MAX_DESCRIPTION: usize = 20_000;
 const LISTED_ALERTS: usize = 10;
 
 /// An alert group as events carry it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GroupSummary {
     /// Its id.
     pub id: Uuid,
@@ -86,77 +81,56 @@ impl<'a> Messages<'a> {
         }
     }
 
-    fn envelope(&self, message_type: &str, data: Value) -> Envelope {
-        // Built directly (not with `Envelope::new`): the data is already a `Value`, so
-        // there is nothing left that could fail to serialise.
-        let id = Uuid::now_v7();
-        let envelope = Envelope {
-            id,
-            message_type: message_type.to_owned(),
-            version: 1,
-            occurred_at: Utc::now(),
-            workspace_id: self.workspace_id,
-            correlation_id: id,
-            causation_id: None,
-            data,
-        };
-        match self.cause {
-            Some(cause) => envelope.caused_by(cause),
-            None => envelope,
-        }
-    }
-
-    fn event(&mut self, message_type: &str, data: Value) {
-        let envelope = self.envelope(message_type, data);
-        self.out.push(OutgoingMessage::event(envelope));
-    }
-
-    fn command(&mut self, message_type: &str, data: Value) {
-        let envelope = self.envelope(message_type, data);
-        self.out.push(OutgoingMessage::command(envelope));
+    fn push<M: Message>(&mut self, payload: &M) {
+        // As `json!` before it: the payloads have string keys only and cannot fail to
+        // serialise.
+        let envelope = Envelope::of(self.workspace_id, payload)
+            .expect("a contract payload serialises to JSON");
+        self.out.push(OutgoingMessage::routed::<M>(
+            envelope.caused_by_opt(self.cause),
+        ));
     }
 
     /// `alert_group.opened`.
     pub fn opened(&mut self, group: &GroupSummary, reason: &str) {
-        self.event(
-            ALERT_GROUP_OPENED,
-            json!({ "alert_group": group, "reason": reason }),
-        );
+        self.push(&AlertGroupOpened {
+            alert_group: group.clone(),
+            reason: reason.to_owned(),
+        });
     }
 
     /// `alert_group.resolved`.
     pub fn resolved(&mut self, group: &GroupSummary) {
-        self.event(
-            ALERT_GROUP_RESOLVED,
-            json!({ "alert_group": group, "incident_id": group.incident_id }),
-        );
+        self.push(&AlertGroupResolved {
+            alert_group: group.clone(),
+            incident_id: group.incident_id,
+        });
     }
 
     /// `incident.declare` for `group`.
     pub fn declare(&mut self, declare: &Declare<'_>) {
-        self.command(DECLARE, declare.data());
+        self.push(&declare.command());
     }
 
     /// `incident.link_alert_group`.
     pub fn link(&mut self, incident_id: Uuid, alert_group_id: Uuid) {
-        self.command(
-            LINK_ALERT_GROUP,
-            json!({ "incident_id": incident_id, "alert_group_id": alert_group_id }),
-        );
+        self.push(&LinkAlertGroup {
+            incident_id,
+            actor_id: None,
+            alert_group_id,
+        });
     }
 
     /// `incident.add_update`: a private note that the group resolved.
     pub fn resolved_note(&mut self, incident_id: Uuid, title: &str, alert_count: i32) {
         let alerts = if alert_count == 1 { "alert" } else { "alerts" };
-        self.command(
-            ADD_UPDATE,
-            json!({
-                "incident_id": incident_id,
-                "message": format!("Alert group \"{title}\" resolved ({alert_count} {alerts})"),
-                "is_public": false,
-                "kind": "NOTE",
-            }),
-        );
+        self.push(&AddUpdate {
+            incident_id,
+            actor_id: None,
+            message: format!("Alert group \"{title}\" resolved ({alert_count} {alerts})"),
+            is_public: false,
+            kind: Some(TimelineKind::Note),
+        });
     }
 }
 
@@ -181,7 +155,7 @@ pub struct Declare<'a> {
 }
 
 impl Declare<'_> {
-    fn data(&self) -> Value {
+    fn command(&self) -> DeclareCommand {
         let detected_at = self
             .alerts
             .iter()
@@ -189,22 +163,24 @@ impl Declare<'_> {
             .min()
             .unwrap_or(self.now)
             .min(self.now);
-        let services: Vec<Value> = self
+        let services: Vec<ServiceView> = self
             .service
             .iter()
-            .map(|(name, impact)| json!({ "name": truncate(name, 100), "impact": impact }))
+            .map(|(name, impact)| ServiceView {
+                name: truncate(name, 100),
+                impact: *impact,
+            })
             .collect();
-        json!({
-            "idempotency_key": self.group_id.to_string(),
-            "incident": {
-                "title": truncate(self.title, MAX_TITLE),
-                "description": truncate(&self.description(), MAX_DESCRIPTION),
-                "severity": self.severity,
-                "detected_at": detected_at,
-                "affected_services": services,
-                "alert_group_ids": [self.group_id],
-            }
-        })
+        let mut incident = Declaration::new(truncate(self.title, MAX_TITLE), self.severity);
+        incident.description = Some(truncate(&self.description(), MAX_DESCRIPTION));
+        incident.detected_at = Some(detected_at.into());
+        incident.affected_services = Some(services);
+        incident.alert_group_ids = Some(vec![self.group_id]);
+        DeclareCommand {
+            idempotency_key: Some(self.group_id.to_string()),
+            actor_id: None,
+            incident,
+        }
     }
 
     fn description(&self) -> String {

@@ -2,11 +2,9 @@
 //! (`action_item.created`, `action_item.updated`, in the same transaction as the change).
 
 use chrono::NaiveDate;
-use incident_bus::Envelope;
-use incident_schema::event::{ACTION_ITEM_CREATED, ACTION_ITEM_UPDATED};
+use incident_schema::contract::{ActionItemCreated, ActionItemUpdated, IncidentSnapshot};
 use incident_schema::{ActionItemPriority, ActionItemStatus};
 use serde::Deserialize;
-use serde_json::json;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -122,22 +120,18 @@ async fn check_assignee(
     Ok(())
 }
 
-async fn emit(
+async fn about(
     conn: &mut PgConnection,
-    message_type: &str,
-    item: &ActionItemView,
-    mut data: serde_json::Map<String, serde_json::Value>,
     actor: Actor,
-    cause: Option<&Envelope>,
-) -> DomainResult<()> {
+    item: &ActionItemView,
+) -> DomainResult<(IncidentSnapshot, serde_json::Value)> {
     let record = postmortems::get(conn, actor.workspace_id, item.postmortem_id)
         .await?
         .ok_or(DomainError::NotFound("postmortem"))?;
     let incident = postmortem::incident_of(conn, &record).await?;
-    data.insert("action_item".into(), json!(item));
-    data.insert("actor_id".into(), json!(actor.user_id));
-    events::emit(conn, message_type, &incident, data, cause).await?;
-    Ok(())
+    let action_item = serde_json::to_value(item)
+        .map_err(|e| DomainError::from(sqlx::Error::Encode(Box::new(e))))?;
+    Ok((events::snapshot(&incident), action_item))
 }
 
 /// Adds an action item to postmortem `postmortem_id` and emits `action_item.created`.
@@ -174,15 +168,13 @@ pub async fn create(
     let item = store::view(conn, ws, id)
         .await?
         .ok_or(DomainError::NotFound("action item"))?;
-    emit(
-        conn,
-        ACTION_ITEM_CREATED,
-        &item,
-        serde_json::Map::new(),
-        actor,
-        None,
-    )
-    .await?;
+    let (incident, action_item) = about(conn, actor, &item).await?;
+    let created = ActionItemCreated {
+        incident,
+        action_item,
+        actor_id: actor.user_id,
+    };
+    events::emit(conn, ws, &created, None).await?;
     Ok(item)
 }
 
@@ -278,19 +270,16 @@ pub async fn update(
         .await?
         .ok_or(DomainError::NotFound("action item"))?;
     if !changed.is_empty() {
-        emit(
-            conn,
-            ACTION_ITEM_UPDATED,
-            &item,
-            events::object(json!({
-                "changed": changed,
-                "from_status": from,
-                "to_status": to,
-            })),
-            actor,
-            None,
-        )
-        .await?;
+        let (incident, action_item) = about(conn, actor, &item).await?;
+        let updated = ActionItemUpdated {
+            incident,
+            action_item,
+            changed: changed.iter().map(|c| c.to_string()).collect(),
+            from_status: from,
+            to_status: to,
+            actor_id: actor.user_id,
+        };
+        events::emit(conn, ws, &updated, None).await?;
     }
     Ok(item)
 }

@@ -24,8 +24,7 @@ pub mod llm;
 pub mod template;
 
 use incident_bus::Envelope;
-use incident_schema::event::POSTMORTEM_DRAFTED;
-use serde::Serialize;
+use incident_schema::contract::PostmortemDrafted;
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -39,18 +38,7 @@ use crate::events;
 use crate::postmortem::{self, FrozenEntry, PostmortemRecord, store};
 
 /// What asked for a draft (recorded in `postmortem.drafted`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-pub enum Trigger {
-    /// The incident reached RESOLVED or CLOSED (`incident.status_changed`).
-    #[serde(rename = "incident.status_changed")]
-    StatusChanged,
-    /// The `postmortem.generate` command.
-    #[serde(rename = "postmortem.generate")]
-    Command,
-    /// `POST /api/v1/incidents/{id}/postmortem`.
-    #[serde(rename = "request")]
-    Request,
-}
+pub use incident_schema::contract::DraftTrigger as Trigger;
 
 /// A request for a draft.
 #[derive(Debug, Clone, Copy)]
@@ -235,22 +223,17 @@ pub async fn save(
         },
     };
     let record = outcome.record();
-    events::emit(
-        conn,
-        POSTMORTEM_DRAFTED,
-        &facts.incident,
-        events::object(json!({
-            "postmortem_id": record.row.id,
-            "trigger": request.trigger,
-            "regenerated": matches!(outcome, DraftOutcome::Regenerated(_)),
-            "generation": record.row.generation,
-            "link": postmortem::path(record.row.id),
-            "markdown_link": postmortem::markdown_path(record.row.id),
-            "actor_id": request.actor_id,
-        })),
-        cause,
-    )
-    .await?;
+    let drafted = PostmortemDrafted {
+        incident: events::snapshot(&facts.incident),
+        postmortem_id: record.row.id,
+        trigger: request.trigger,
+        regenerated: matches!(outcome, DraftOutcome::Regenerated(_)),
+        generation: record.row.generation.clone(),
+        link: postmortem::path(record.row.id),
+        markdown_link: postmortem::markdown_path(record.row.id),
+        actor_id: request.actor_id,
+    };
+    events::emit(conn, facts.incident.workspace_id, &drafted, cause).await?;
     tracing::info!(
         postmortem_id = %record.row.id,
         incident_id = %incident_id,

@@ -7,7 +7,7 @@
 //! `generation` and makes the document `edited_by_human`.
 
 use incident_schema::PostmortemStatus;
-use incident_schema::event::POSTMORTEM_PUBLISHED;
+use incident_schema::contract::PostmortemPublished;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::PgConnection;
@@ -227,22 +227,17 @@ pub async fn publish(
     let incident = incident_of(conn, &published).await?;
     let markdown = super::markdown_path(id);
     let url = public_url.map(|base| format!("{}{markdown}", base.trim_end_matches('/')));
-    events::emit(
-        conn,
-        POSTMORTEM_PUBLISHED,
-        &incident,
-        events::object(json!({
-            "postmortem_id": id,
-            "summary": published.row.summary,
-            "link": super::path(id),
-            "markdown_link": markdown,
-            "url": url,
-            "published_at": published.row.published_at,
-            "actor_id": actor.user_id,
-        })),
-        None,
-    )
-    .await?;
+    let event = PostmortemPublished {
+        incident: events::snapshot(&incident),
+        postmortem_id: id,
+        summary: published.row.summary.clone(),
+        link: super::path(id),
+        markdown_link: markdown,
+        url,
+        published_at: published.row.published_at,
+        actor_id: actor.user_id,
+    };
+    events::emit(conn, incident.workspace_id, &event, None).await?;
     tracing::info!(postmortem_id = %id, "postmortem published");
     Ok(published)
 }

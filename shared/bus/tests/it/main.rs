@@ -2,6 +2,8 @@
 //! Postgres (a database per test). One binary for the crate: linking dominates on 2 cores.
 
 mod consumer;
+mod contract;
+mod dispatch;
 mod outbox;
 mod shutdown;
 mod supervisor;
