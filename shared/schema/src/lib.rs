@@ -24,6 +24,7 @@ pub mod incident;
 mod parse;
 pub mod postmortem;
 pub mod sla;
+pub mod text;
 pub mod timeline;
 pub mod timestamp;
 pub mod user;

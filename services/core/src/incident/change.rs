@@ -25,8 +25,9 @@ use uuid::Uuid;
 use super::declare::validate_services;
 use super::events::{emit, snapshot};
 use super::view::ServiceView;
-use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, members, store};
+use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, members, store};
 use crate::error::{DomainError, DomainResult};
+use incident_schema::text::IncidentTitle;
 
 /// Fields a PATCH may change; absent fields stay as they are.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -66,13 +67,7 @@ pub async fn update(
     patch: &IncidentPatch,
 ) -> DomainResult<Incident> {
     if let Some(title) = &patch.title {
-        let t = title.trim();
-        if t.is_empty() || t.chars().count() > MAX_TITLE {
-            return Err(DomainError::invalid(
-                "title",
-                format!("must be 1 to {MAX_TITLE} characters"),
-            ));
-        }
+        IncidentTitle::parse(title).map_err(|e| DomainError::invalid("title", e.to_string()))?;
     }
     text_field("description", &patch.description, MAX_DESCRIPTION)?;
     text_field("impact", &patch.impact, MAX_TEXT)?;

@@ -32,8 +32,9 @@ use uuid::Uuid;
 
 use super::events::{emit, snapshot};
 use super::view::ServiceView;
-use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, MAX_TITLE, members, store};
+use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, members, store};
 use crate::error::{DomainError, DomainResult};
+use incident_schema::text::{IncidentTitle, ServiceName};
 
 /// What a declare asks for (the HTTP body and the `incident.declare` command's data).
 // Serialised, it is the canonical form an idempotency fingerprint is taken of.
@@ -135,13 +136,7 @@ pub struct Declared {
 
 /// Checks lengths and values; trims the title.
 fn validate(input: &DeclareIncident) -> DomainResult<()> {
-    let title = input.title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE {
-        return Err(DomainError::invalid(
-            "title",
-            format!("must be 1 to {MAX_TITLE} characters"),
-        ));
-    }
+    IncidentTitle::parse(&input.title).map_err(|e| DomainError::invalid("title", e.to_string()))?;
     if input.description.chars().count() > MAX_DESCRIPTION {
         return Err(DomainError::invalid(
             "description",
@@ -175,14 +170,9 @@ pub fn validate_services(services: &[ServiceView], field: &str) -> DomainResult<
     }
     let mut seen = std::collections::HashSet::new();
     for (i, s) in services.iter().enumerate() {
-        let name = s.name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(DomainError::invalid(
-                format!("{field}[{i}].name"),
-                "must be 1 to 100 characters",
-            ));
-        }
-        if !seen.insert(name.to_lowercase()) {
+        let name = ServiceName::parse(&s.name)
+            .map_err(|e| DomainError::invalid(format!("{field}[{i}].name"), e.to_string()))?;
+        if !seen.insert(name.key()) {
             return Err(DomainError::invalid(
                 format!("{field}[{i}].name"),
                 format!("{name} is listed twice"),

@@ -27,8 +27,6 @@ pub struct Actor {
     pub user_id: Option<Uuid>,
 }
 
-/// Longest title, in characters.
-pub const MAX_TITLE: usize = 200;
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 20_000;
 /// Longest free text elsewhere (impact, root cause, timeline messages), in characters.
