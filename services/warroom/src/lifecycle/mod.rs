@@ -48,11 +48,10 @@ use failures::note_failures;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use incident_bus::{Envelope, Handler, HandlerError, OutgoingMessage, QueueSpec, outbox};
-use incident_schema::event;
-use serde::Deserialize;
+use incident_schema::{IncidentStatus, Visibility, event};
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
@@ -69,46 +68,8 @@ pub fn queue() -> QueueSpec {
     incident_bus::topology::queue(incident_bus::topology::WARROOM_EVENTS)
 }
 
-/// The incident fields the war room reads from `data.incident`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Snapshot {
-    /// Incident id.
-    pub id: Uuid,
-    /// Workspace.
-    pub workspace_id: Uuid,
-    /// `INC-42`.
-    pub reference: String,
-    /// Per-workspace number.
-    pub number: i64,
-    /// Title.
-    pub title: String,
-    /// Description.
-    #[serde(default)]
-    pub description: String,
-    /// `SEV1`...
-    pub severity: String,
-    /// `INVESTIGATING`...
-    pub status: String,
-    /// Detection time.
-    pub detected_at: DateTime<Utc>,
-    /// Incident Commander.
-    #[serde(default)]
-    pub commander_id: Option<Uuid>,
-    /// Tech Lead.
-    #[serde(default)]
-    pub tech_lead_id: Option<Uuid>,
-    /// Comms Lead.
-    #[serde(default)]
-    pub comms_lead_id: Option<Uuid>,
-    /// Row version.
-    pub version: i64,
-    /// Drill?
-    #[serde(default)]
-    pub is_drill: bool,
-    /// `PUBLIC` or `PRIVATE`; absent from older snapshots (then read from the row).
-    #[serde(default)]
-    pub visibility: Option<String>,
-}
+/// The incident the war room reads from `data.incident`: the contract's snapshot.
+pub use incident_schema::contract::IncidentSnapshot as Snapshot;
 
 /// Slack, when a bot token is configured.
 pub struct Slack {
@@ -227,9 +188,15 @@ impl Run<'_> {
 }
 
 fn eligible(settings: &store::Settings, snap: &Snapshot) -> bool {
-    settings.severities.contains(&snap.severity)
+    settings
+        .severities
+        .iter()
+        .any(|s| s == snap.severity.as_str())
         && (!snap.is_drill || settings.drills)
-        && !matches!(snap.status.as_str(), "RESOLVED" | "CLOSED")
+        && !matches!(
+            snap.status,
+            IncidentStatus::Resolved | IncidentStatus::Closed
+        )
 }
 
 async fn handle(
@@ -246,7 +213,7 @@ async fn handle(
     let Some(incident) = message.data.get("incident") else {
         return Ok(());
     };
-    let snap: Snapshot = serde_json::from_value(incident.clone()).map_err(|e| {
+    let snap = Snapshot::deserialize(incident).map_err(|e| {
         HandlerError::permanent(format!("{}: data.incident: {e}", message.message_type))
     })?;
     // One delivery per incident at a time, across replicas.
@@ -254,16 +221,18 @@ async fn handle(
         .bind(snap.id.to_string())
         .execute(&mut *conn)
         .await?;
-    let visibility = match &snap.visibility {
-        Some(v) => Some(v.clone()),
-        None => store::visibility(&war_room.pool, snap.id).await?,
+    let visibility = match snap.visibility {
+        Some(v) => Some(v),
+        None => store::visibility(&war_room.pool, snap.id)
+            .await?
+            .and_then(|v| v.parse::<Visibility>().ok()),
     };
     let run = Run {
         pool: &war_room.pool,
         slack,
         message,
         snap: &snap,
-        private: visibility.as_deref() == Some("PRIVATE"),
+        private: visibility == Some(Visibility::Private),
     };
     match step(&run, conn).await {
         Ok(()) => note_failures(conn, &snap, message).await,
@@ -331,7 +300,7 @@ async fn step(run: &Run<'_>, conn: &mut PgConnection) -> Result<(), StepError> {
     let newest = snap.version >= room.applied_version;
     run.converge(&room, &channel, newest).await?;
 
-    if newest && snap.status == "CLOSED" {
+    if newest && snap.status == IncidentStatus::Closed {
         let settings = store::settings(pool, snap.workspace_id).await?;
         if settings.archive_on_close {
             tolerate(
