@@ -8,6 +8,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use incident_schema::TimelineKind;
+use incident_schema::contract::AddUpdate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -108,14 +110,12 @@ async fn pin_to_timeline(
         room.channel_url.unwrap_or_default(),
         ts.replace('.', "")
     );
-    command(
-        state,
-        "incident.add_update",
-        room.workspace_id,
-        json!({
-            "incident_id": room.incident_id, "message": format!("📌 Pinned from Slack: {link}"),
-            "is_public": false, "kind": "NOTE", "actor_id": person.id,
-        }),
-    )
-    .await
+    let note = AddUpdate {
+        incident_id: room.incident_id,
+        message: format!("📌 Pinned from Slack: {link}"),
+        is_public: false,
+        kind: Some(TimelineKind::Note),
+        actor_id: Some(person.id),
+    };
+    command(state, room.workspace_id, &note).await
 }

@@ -8,6 +8,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use incident_schema::contract::{Acknowledge, AddUpdate, ChangeStatus};
+use incident_schema::{IncidentStatus, TimelineKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -215,14 +217,31 @@ async fn view_submission(
     }
     let public = values.visibility.value.selected_option.value == "public";
     let status = values.status.value.selected_option.value;
-    command(state, "incident.add_update", workspace, json!({
-        "incident_id": incident_id, "message": message, "is_public": public, "kind": "UPDATE", "actor_id": person.id,
-    }))
+    command(
+        state,
+        workspace,
+        &AddUpdate {
+            incident_id,
+            message: message.clone(),
+            is_public: public,
+            kind: Some(TimelineKind::Update),
+            actor_id: Some(person.id),
+        },
+    )
     .await?;
-    if !status.is_empty() {
-        command(state, "incident.change_status", workspace, json!({
-            "incident_id": incident_id, "status": status, "message": message, "actor_id": person.id,
-        }))
+    // The modal offers the statuses themselves; anything else changes nothing.
+    if let Ok(status) = status.parse::<IncidentStatus>() {
+        command(
+            state,
+            workspace,
+            &ChangeStatus {
+                incident_id,
+                status,
+                message: Some(message),
+                actor_id: Some(person.id),
+                force: false,
+            },
+        )
         .await?;
     }
     Ok(StatusCode::OK.into_response())
@@ -238,20 +257,41 @@ async fn button(
     let ws = person.workspace_id;
     match action_id {
         action::ACKNOWLEDGE => {
-            command(state, "incident.acknowledge", ws, json!({ "incident_id": incident_id, "actor_id": person.id })).await
+            command(
+                state,
+                ws,
+                &Acknowledge {
+                    incident_id,
+                    actor_id: Some(person.id),
+                },
+            )
+            .await
         }
         action::RESOLVE => {
-            command(state, "incident.change_status", ws, json!({
-                "incident_id": incident_id, "status": "RESOLVED",
-                "message": format!("Marked resolved from Slack by {}", person.display_name), "actor_id": person.id,
-            }))
+            command(
+                state,
+                ws,
+                &ChangeStatus {
+                    incident_id,
+                    status: IncidentStatus::Resolved,
+                    message: Some(format!(
+                        "Marked resolved from Slack by {}",
+                        person.display_name
+                    )),
+                    actor_id: Some(person.id),
+                    force: false,
+                },
+            )
             .await
         }
         action::ADD_UPDATE => {
             let reference = store::incident_number(&state.pool, incident_id)
                 .await
                 .map_err(InboundError::failed)?;
-            let modal = blocks::add_update_modal(&incident_id.to_string(), &format!("INC-{}", reference.unwrap_or(0)));
+            let modal = blocks::add_update_modal(
+                &incident_id.to_string(),
+                &format!("INC-{}", reference.unwrap_or(0)),
+            );
             if let Some(slack) = state.slack.clone() {
                 let trigger = trigger.to_owned();
                 tokio::spawn(async move {

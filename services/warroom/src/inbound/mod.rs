@@ -23,6 +23,7 @@ mod slash_commands;
 use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use incident_schema::contract::Message;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -62,14 +63,13 @@ where
 }
 
 /// Enqueues one command to core in its own transaction.
-async fn command(
+async fn command<M: Message>(
     state: &AppState,
-    name: &str,
     workspace_id: Uuid,
-    data: Value,
+    command: &M,
 ) -> Result<(), InboundError> {
     let mut tx = state.pool.begin().await.map_err(InboundError::failed)?;
-    send_command(&mut tx, name, workspace_id, data, None)
+    send_command(&mut tx, workspace_id, command, None)
         .await
         .map_err(InboundError::failed)?;
     tx.commit().await.map_err(InboundError::failed)

@@ -5,7 +5,8 @@
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use incident_schema::contract::{AddUpdate, AssignRole, ChangeStatus, Declaration, Declare};
+use incident_schema::{IncidentStatus, Role, Severity, TimelineKind};
 use uuid::Uuid;
 
 use super::request::{self, SlackRequest};
@@ -170,17 +171,18 @@ async fn run_slash(
     match slash {
         Slash::Help => Ok(USAGE.to_owned()),
         Slash::Declare { title, severity } => {
-            command(
-                state,
-                "incident.declare",
-                ws,
-                json!({
-                    "idempotency_key": format!("slack:{trigger}"),
-                    "actor_id": person.id,
-                    "incident": { "title": title, "severity": severity, "commander_id": person.id },
-                }),
-            )
-            .await?;
+            // The parser only ever yields SEV1 to SEV4.
+            let Ok(level) = severity.parse::<Severity>() else {
+                return Ok(USAGE.to_owned());
+            };
+            let mut incident = Declaration::new(title.clone(), level);
+            incident.commander_id = Some(person.id);
+            let declare = Declare {
+                idempotency_key: Some(format!("slack:{trigger}")),
+                actor_id: Some(person.id),
+                incident,
+            };
+            command(state, ws, &declare).await?;
             Ok(format!(
                 "Declaring *{}* ({severity}). A war room follows for the configured severities.",
                 mrkdwn::escape(&title)
@@ -216,17 +218,32 @@ async fn in_incident(
             })
         }
         Slash::Update(text) => {
-            command(state, "incident.add_update", ws, json!({
-                "incident_id": id, "message": text, "is_public": false, "kind": "UPDATE", "actor_id": person.id,
-            }))
+            command(
+                state,
+                ws,
+                &AddUpdate {
+                    incident_id: id,
+                    message: text,
+                    is_public: false,
+                    kind: Some(TimelineKind::Update),
+                    actor_id: Some(person.id),
+                },
+            )
             .await?;
             Ok("Update added.".to_owned())
         }
         Slash::Resolve => {
-            command(state, "incident.change_status", ws, json!({
-                "incident_id": id, "status": "RESOLVED", "message": format!("Resolved from Slack by {}", person.display_name),
-                "actor_id": person.id,
-            }))
+            command(
+                state,
+                ws,
+                &ChangeStatus {
+                    incident_id: id,
+                    status: IncidentStatus::Resolved,
+                    message: Some(format!("Resolved from Slack by {}", person.display_name)),
+                    actor_id: Some(person.id),
+                    force: false,
+                },
+            )
             .await?;
             Ok("Resolving.".to_owned())
         }
@@ -236,9 +253,16 @@ async fn in_incident(
                     "<@{slack_user}> is not a user of this workspace; nothing was changed."
                 ));
             };
-            command(state, "incident.assign_role", ws, json!({
-                "incident_id": id, "role": "commander", "user_id": target.id, "actor_id": person.id,
-            }))
+            command(
+                state,
+                ws,
+                &AssignRole {
+                    incident_id: id,
+                    role: Role::Commander,
+                    user_id: Some(target.id),
+                    actor_id: Some(person.id),
+                },
+            )
             .await?;
             Ok(format!(
                 "{} is now the Incident Commander.",

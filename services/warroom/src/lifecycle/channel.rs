@@ -2,7 +2,7 @@
 //! our own channel (one a previous attempt created before its id could be stored) or by
 //! a suffix.
 
-use super::{Run, StepError};
+use super::{Run, Snapshot, StepError};
 use crate::naming;
 use crate::slack::SlackError;
 use crate::slack::client::Identity;
@@ -21,9 +21,9 @@ impl Run<'_> {
             let current = name.take().unwrap_or_else(|| {
                 let attempt = u32::try_from(attempt).unwrap_or(0);
                 if self.private {
-                    naming::private_channel_name(snap.number, snap.is_drill, attempt)
+                    naming::private_channel_name(number(snap), snap.is_drill, attempt)
                 } else {
-                    naming::channel_name(snap.number, &snap.title, snap.is_drill, attempt)
+                    naming::channel_name(number(snap), &snap.title, snap.is_drill, attempt)
                 }
             });
             store::begin_create(self.pool, snap.id, snap.workspace_id, &current, attempt).await?;
@@ -95,4 +95,9 @@ fn channel_url(identity: &Identity, channel: &str) -> String {
             identity.team_id
         ),
     }
+}
+
+/// The incident's number, as the channel names take it.
+fn number(snap: &Snapshot) -> i64 {
+    i64::from(snap.number.get())
 }

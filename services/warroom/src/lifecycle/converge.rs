@@ -36,9 +36,9 @@ impl Run<'_> {
         let client = &self.slack.client;
         // Topic.
         let topic = naming::topic(
-            &snap.severity,
+            snap.severity.as_str(),
             (!self.private).then_some(snap.title.as_str()),
-            &snap.status,
+            snap.status.as_str(),
             commander,
             snap.is_drill,
         );
@@ -138,8 +138,8 @@ impl Run<'_> {
             incident_id: snap.id.to_string(),
             title: &snap.title,
             description: &snap.description,
-            severity: &snap.severity,
-            status: &snap.status,
+            severity: snap.severity.as_str(),
+            status: snap.status.as_str(),
             commander: commander_label,
             detected_at: snap.detected_at.timestamp(),
             services,

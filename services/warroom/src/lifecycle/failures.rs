@@ -2,10 +2,9 @@
 //! and put on the incident's timeline once per step and code.
 
 use incident_bus::{Envelope, HandlerError};
-use serde_json::json;
 use sqlx::PgConnection;
 
-use super::{Run, Snapshot, StepError, send_command};
+use super::{Run, Snapshot, StepError, note, send_command};
 use crate::slack::SlackError;
 use crate::store;
 
@@ -59,22 +58,13 @@ pub(super) async fn note_failures(
     message: &Envelope,
 ) -> Result<(), HandlerError> {
     for failure in store::take_unnoted_failures(conn, snap.id).await? {
-        send_command(
-            conn,
-            "incident.add_update",
-            snap.workspace_id,
-            json!({
-                "incident_id": snap.id,
-                "message": format!(
-                    "Slack war room: {} ({}) failed with `{}`; the war room carries on without it",
-                    describe_step(&failure.step), failure.method, failure.code
-                ),
-                "is_public": false,
-                "kind": "NOTE",
-            }),
-            Some(message),
-        )
-        .await?;
+        let text = format!(
+            "Slack war room: {} ({}) failed with `{}`; the war room carries on without it",
+            describe_step(&failure.step),
+            failure.method,
+            failure.code
+        );
+        send_command(conn, snap.workspace_id, &note(snap.id, text), Some(message)).await?;
     }
     Ok(())
 }

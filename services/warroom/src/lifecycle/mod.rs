@@ -48,12 +48,11 @@ use failures::note_failures;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use incident_bus::{Envelope, Handler, HandlerError, OutgoingMessage, QueueSpec, outbox};
-use incident_schema::event;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use incident_schema::contract::{AddUpdate, IncidentWarroomOpened, Message};
+use incident_schema::{IncidentStatus, TimelineKind, Visibility};
+use serde::Deserialize as _;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::OnceCell;
@@ -69,46 +68,8 @@ pub fn queue() -> QueueSpec {
     incident_bus::topology::queue(incident_bus::topology::WARROOM_EVENTS)
 }
 
-/// The incident fields the war room reads from `data.incident`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Snapshot {
-    /// Incident id.
-    pub id: Uuid,
-    /// Workspace.
-    pub workspace_id: Uuid,
-    /// `INC-42`.
-    pub reference: String,
-    /// Per-workspace number.
-    pub number: i64,
-    /// Title.
-    pub title: String,
-    /// Description.
-    #[serde(default)]
-    pub description: String,
-    /// `SEV1`...
-    pub severity: String,
-    /// `INVESTIGATING`...
-    pub status: String,
-    /// Detection time.
-    pub detected_at: DateTime<Utc>,
-    /// Incident Commander.
-    #[serde(default)]
-    pub commander_id: Option<Uuid>,
-    /// Tech Lead.
-    #[serde(default)]
-    pub tech_lead_id: Option<Uuid>,
-    /// Comms Lead.
-    #[serde(default)]
-    pub comms_lead_id: Option<Uuid>,
-    /// Row version.
-    pub version: i64,
-    /// Drill?
-    #[serde(default)]
-    pub is_drill: bool,
-    /// `PUBLIC` or `PRIVATE`; absent from older snapshots (then read from the row).
-    #[serde(default)]
-    pub visibility: Option<String>,
-}
+/// The incident the war room reads from `data.incident`: the contract's snapshot.
+pub use incident_schema::contract::IncidentSnapshot as Snapshot;
 
 /// Slack, when a bot token is configured.
 pub struct Slack {
@@ -172,20 +133,28 @@ fn tolerate(result: Result<(), SlackError>, codes: &[&str]) -> Result<(), SlackE
 }
 
 /// Puts a command to core into the outbox, in `conn`'s transaction.
-pub async fn send_command(
+pub async fn send_command<M: Message>(
     conn: &mut PgConnection,
-    command: &str,
     workspace_id: Uuid,
-    data: Value,
+    command: &M,
     cause: Option<&Envelope>,
 ) -> Result<(), HandlerError> {
-    let mut envelope = Envelope::new(command, workspace_id, data)
-        .map_err(|e| HandlerError::permanent(format!("encoding {command}: {e}")))?;
-    if let Some(cause) = cause {
-        envelope = envelope.caused_by(cause);
-    }
-    outbox::enqueue(conn, SERVICE, &[OutgoingMessage::command(envelope)]).await?;
+    let message = OutgoingMessage::of(workspace_id, command)
+        .map_err(|e| HandlerError::permanent(format!("encoding {}: {e}", M::TYPE)))?
+        .caused_by(cause);
+    outbox::enqueue(conn, SERVICE, &[message]).await?;
     Ok(())
+}
+
+/// An internal timeline note from the war room.
+fn note(incident_id: Uuid, message: String) -> AddUpdate {
+    AddUpdate {
+        incident_id,
+        actor_id: None,
+        message,
+        is_public: false,
+        kind: Some(TimelineKind::Note),
+    }
 }
 
 struct Run<'a> {
@@ -227,9 +196,15 @@ impl Run<'_> {
 }
 
 fn eligible(settings: &store::Settings, snap: &Snapshot) -> bool {
-    settings.severities.contains(&snap.severity)
+    settings
+        .severities
+        .iter()
+        .any(|s| s == snap.severity.as_str())
         && (!snap.is_drill || settings.drills)
-        && !matches!(snap.status.as_str(), "RESOLVED" | "CLOSED")
+        && !matches!(
+            snap.status,
+            IncidentStatus::Resolved | IncidentStatus::Closed
+        )
 }
 
 async fn handle(
@@ -240,13 +215,13 @@ async fn handle(
     let Some(slack) = war_room.slack.as_deref() else {
         return Ok(());
     };
-    if message.message_type == event::INCIDENT_WARROOM_OPENED {
+    if message.message_type == <IncidentWarroomOpened>::TYPE {
         return Ok(());
     }
     let Some(incident) = message.data.get("incident") else {
         return Ok(());
     };
-    let snap: Snapshot = serde_json::from_value(incident.clone()).map_err(|e| {
+    let snap = Snapshot::deserialize(incident).map_err(|e| {
         HandlerError::permanent(format!("{}: data.incident: {e}", message.message_type))
     })?;
     // One delivery per incident at a time, across replicas.
@@ -254,16 +229,18 @@ async fn handle(
         .bind(snap.id.to_string())
         .execute(&mut *conn)
         .await?;
-    let visibility = match &snap.visibility {
-        Some(v) => Some(v.clone()),
-        None => store::visibility(&war_room.pool, snap.id).await?,
+    let visibility = match snap.visibility {
+        Some(v) => Some(v),
+        None => store::visibility(&war_room.pool, snap.id)
+            .await?
+            .and_then(|v| v.parse::<Visibility>().ok()),
     };
     let run = Run {
         pool: &war_room.pool,
         slack,
         message,
         snap: &snap,
-        private: visibility.as_deref() == Some("PRIVATE"),
+        private: visibility == Some(Visibility::Private),
     };
     match step(&run, conn).await {
         Ok(()) => note_failures(conn, &snap, message).await,
@@ -290,19 +267,8 @@ async fn refused(
         && room.last_error.as_deref() != Some(label.as_str())
     {
         store::set(&war_room.pool, snap.id, "last_error", label.clone()).await?;
-        send_command(
-            conn,
-            "incident.add_update",
-            snap.workspace_id,
-            json!({
-                "incident_id": snap.id,
-                "message": format!("Slack war room: {} failed with `{code}`", e.method()),
-                "is_public": false,
-                "kind": "NOTE",
-            }),
-            Some(message),
-        )
-        .await?;
+        let text = format!("Slack war room: {} failed with `{code}`", e.method());
+        send_command(conn, snap.workspace_id, &note(snap.id, text), Some(message)).await?;
     }
     note_failures(conn, snap, message).await
 }
@@ -331,7 +297,7 @@ async fn step(run: &Run<'_>, conn: &mut PgConnection) -> Result<(), StepError> {
     let newest = snap.version >= room.applied_version;
     run.converge(&room, &channel, newest).await?;
 
-    if newest && snap.status == "CLOSED" {
+    if newest && snap.status == IncidentStatus::Closed {
         let settings = store::settings(pool, snap.workspace_id).await?;
         if settings.archive_on_close {
             tolerate(
@@ -361,43 +327,27 @@ async fn announce(
 ) -> Result<(), StepError> {
     let snap = run.snap;
     store::announce(conn, snap.id, channel, url).await?;
-    let mut incident = run
-        .message
-        .data
-        .get("incident")
-        .cloned()
-        .unwrap_or_default();
-    incident["slack_channel_id"] = json!(channel);
-    incident["slack_channel_url"] = json!(url);
-    let opened = Envelope::new(
-        event::INCIDENT_WARROOM_OPENED,
-        snap.workspace_id,
-        json!({ "incident": incident, "channel_id": channel, "channel_url": url }),
-    )
-    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
-    .caused_by(run.message);
+    let mut incident = snap.clone();
+    incident.slack_channel_id = Some(channel.to_owned());
+    incident.slack_channel_url = Some(url.to_owned());
     let name = room.channel_name.clone().unwrap_or_default();
-    let note = Envelope::new(
-        "incident.add_update",
-        snap.workspace_id,
-        json!({
-            "incident_id": snap.id,
-            "message": format!("War room opened in Slack: #{name} ({url})"),
-            "is_public": false,
-            "kind": "NOTE",
-        }),
-    )
-    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
-    .caused_by(run.message);
-    outbox::enqueue(
-        conn,
-        SERVICE,
-        &[
-            OutgoingMessage::event(opened),
-            OutgoingMessage::command(note),
-        ],
-    )
-    .await?;
+    let text = format!("War room opened in Slack: #{name} ({url})");
+    let opened = IncidentWarroomOpened {
+        incident,
+        channel_id: channel.to_owned(),
+        channel_url: url.to_owned(),
+    };
+    let encoding = |e: serde_json::Error| sqlx::Error::Protocol(e.to_string());
+    let cause = Some(run.message);
+    let messages = [
+        OutgoingMessage::of(snap.workspace_id, &opened)
+            .map_err(encoding)?
+            .caused_by(cause),
+        OutgoingMessage::of(snap.workspace_id, &note(snap.id, text))
+            .map_err(encoding)?
+            .caused_by(cause),
+    ];
+    outbox::enqueue(conn, SERVICE, &messages).await?;
     Ok(())
 }
 
@@ -408,5 +358,27 @@ impl Handler for WarRoom {
         message: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(handle(self, tx, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_note_is_the_internal_note_sent_before_the_contract() {
+        let id = Uuid::from_u128(7);
+        let data = serde_json::to_value(note(id, "War room opened".to_owned())).expect("encodes");
+        assert_eq!(
+            data,
+            json!({
+                "incident_id": id,
+                "message": "War room opened",
+                "is_public": false,
+                "kind": "NOTE",
+            })
+        );
     }
 }
