@@ -55,6 +55,22 @@ impl ServiceName {
     }
 }
 
+/// `text` with `&`, `<` and `>` as the entities `&amp;`, `&lt;`, `&gt;`: what HTML (and so
+/// Markdown) and Slack's mrkdwn both need for user text to be shown as written, never read
+/// as markup or a control sequence.
+pub fn escape_markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn bounded(raw: &str, max: usize) -> Result<String, TextError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() || trimmed.chars().count() > max {

@@ -149,16 +149,7 @@ fn cell_filter(value: Option<String>) -> minijinja::Value {
 
 /// `text` with `&`, `<` and `>` as HTML entities: inert in Markdown, shown as written.
 pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            other => out.push(other),
-        }
-    }
-    out
+    incident_schema::text::escape_markup(text)
 }
 
 /// Writes every `{{ … }}` value escaped, unless a filter marked it safe.

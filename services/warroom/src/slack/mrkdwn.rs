@@ -10,16 +10,7 @@
 
 /// `text` with `&`, `<` and `>` escaped as Slack documents.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            other => out.push(other),
-        }
-    }
-    out
+    incident_schema::text::escape_markup(text)
 }
 
 #[cfg(test)]
