@@ -100,19 +100,15 @@ impl TestStack {
 
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self, timeout: Duration) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Ok(r) = self.client.get(self.url("/readyz")).send().await
-                && r.status().is_success()
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the stack did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let url = self.url("/readyz");
+        eventually(timeout, "the stack becomes ready", || async {
+            self.client
+                .get(&url)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
     }
 
     /// Shuts the stack down and returns how its run ended.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use incident_bus::testing::TestVhost;
-use incident_system_tests::{Client, eventually, run_services};
+use incident_system_tests::{Client, Running, eventually, run_services};
 use incident_warroom::testing::fake_slack::{self, FakeSlack};
 use reqwest::Method;
 use serde_json::json;
@@ -20,6 +20,19 @@ async fn core_outbox_drained(pool: &PgPool) -> bool {
     pending == 0
 }
 
+/// Declares INC-1, a SEV1, through `core`'s API.
+async fn declare_sev1(core: &Running) {
+    let declared = Client::for_base(&core.base)
+        .send(
+            Method::POST,
+            "/api/v1/incidents",
+            TOKEN,
+            &json!({ "title": "Checkout is down", "severity": "SEV1" }),
+        )
+        .await;
+    assert_eq!(declared.status, 201, "{}", declared.text);
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_sev1_declared_before_the_war_room_ever_ran_gets_its_channel_once_it_starts(
     pool: PgPool,
@@ -33,18 +46,7 @@ async fn a_sev1_declared_before_the_war_room_ever_ran_gets_its_channel_once_it_s
         &[("bootstrap_token", TOKEN)],
     )
     .await;
-    let declared = Client::for_base(&core.base)
-        .call(
-            Method::POST,
-            "/api/v1/incidents",
-            Some(TOKEN),
-            Some(
-                serde_json::to_vec(&json!({ "title": "Checkout is down", "severity": "SEV1" }))
-                    .expect("json"),
-            ),
-        )
-        .await;
-    assert_eq!(declared.status, 201, "{}", declared.text);
+    declare_sev1(&core).await;
     eventually(Duration::from_secs(20), "core's outbox is drained", || {
         core_outbox_drained(&pool)
     })
@@ -95,28 +97,13 @@ async fn a_resolve_before_postmortem_ever_ran_is_drafted_once_it_starts(pool: Pg
         &[("bootstrap_token", TOKEN)],
     )
     .await;
-    let client = Client::for_base(&core.base);
-    let declared = client
-        .call(
-            Method::POST,
-            "/api/v1/incidents",
-            Some(TOKEN),
-            Some(
-                serde_json::to_vec(&json!({ "title": "Checkout is down", "severity": "SEV1" }))
-                    .expect("json"),
-            ),
-        )
-        .await;
-    assert_eq!(declared.status, 201, "{}", declared.text);
-    let resolved = client
-        .call(
+    declare_sev1(&core).await;
+    let resolved = Client::for_base(&core.base)
+        .send(
             Method::POST,
             "/api/v1/incidents/INC-1/status",
-            Some(TOKEN),
-            Some(
-                serde_json::to_vec(&json!({ "status": "RESOLVED", "message": "rolled back" }))
-                    .expect("json"),
-            ),
+            TOKEN,
+            &json!({ "status": "RESOLVED", "message": "rolled back" }),
         )
         .await;
     assert_eq!(resolved.status, 200, "{}", resolved.text);

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use incident_bus::Envelope;
-use incident_schema::contract::{IncidentMemberAdded, IncidentMemberRemoved};
+use incident_schema::contract::{IncidentMemberAdded, IncidentMemberRemoved, Message};
 use incident_schema::user::{User, get_user};
 use incident_schema::{Incident, TimelineKind, access};
 use serde::Serialize;
@@ -98,29 +98,25 @@ pub(crate) async fn added(
     {
         return Ok(incident);
     }
-    let incident = store::touch(conn, incident.id).await?;
-    change::timeline(
+    let entry = Change {
+        kind: TimelineKind::MemberAdded,
+        message: format!("{} added as a member", user.display_name),
+    };
+    record(
         conn,
         actor,
         incident.id,
-        TimelineKind::MemberAdded,
-        &format!("{} added as a member", user.display_name),
-        json!({ "user_id": user.id }),
-    )
-    .await?;
-    emit(
-        conn,
-        &incident,
-        &IncidentMemberAdded {
-            incident: snapshot(&incident),
-            is_drill: incident.is_drill,
-            user_id: user.id,
-            actor_id: actor.user_id,
-        },
+        user,
+        entry,
         cause,
+        |incident, user_id, actor_id| IncidentMemberAdded {
+            incident: snapshot(incident),
+            is_drill: incident.is_drill,
+            user_id,
+            actor_id,
+        },
     )
-    .await?;
-    Ok(incident)
+    .await
 }
 
 /// Takes `user_id` (a user of the workspace, else not found) off the members. Their role,
@@ -140,25 +136,58 @@ pub async fn remove(
     if !access::remove_member(conn, actor.workspace_id, incident_id, user.id).await? {
         return Ok(incident);
     }
+    let entry = Change {
+        kind: TimelineKind::MemberRemoved,
+        message: format!("{} removed from the members", user.display_name),
+    };
+    record(
+        conn,
+        actor,
+        incident_id,
+        &user,
+        entry,
+        cause,
+        |incident, user_id, actor_id| IncidentMemberRemoved {
+            incident: snapshot(incident),
+            is_drill: incident.is_drill,
+            user_id,
+            actor_id,
+        },
+    )
+    .await
+}
+
+/// A membership change's timeline entry.
+struct Change {
+    kind: TimelineKind,
+    message: String,
+}
+
+/// Records a membership change that happened: moves the incident's version, writes the
+/// timeline entry naming the person and the event `event` builds.
+async fn record<M: Message>(
+    conn: &mut PgConnection,
+    actor: Actor,
+    incident_id: Uuid,
+    user: &User,
+    entry: Change,
+    cause: Option<&Envelope>,
+    event: impl FnOnce(&Incident, Uuid, Option<Uuid>) -> M,
+) -> DomainResult<Incident> {
     let incident = store::touch(conn, incident_id).await?;
     change::timeline(
         conn,
         actor,
         incident_id,
-        TimelineKind::MemberRemoved,
-        &format!("{} removed from the members", user.display_name),
+        entry.kind,
+        &entry.message,
         json!({ "user_id": user.id }),
     )
     .await?;
     emit(
         conn,
         &incident,
-        &IncidentMemberRemoved {
-            incident: snapshot(&incident),
-            is_drill: incident.is_drill,
-            user_id: user.id,
-            actor_id: actor.user_id,
-        },
+        &event(&incident, user.id, actor.user_id),
         cause,
     )
     .await?;
