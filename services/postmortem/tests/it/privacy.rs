@@ -11,8 +11,13 @@ use uuid::Uuid;
 use crate::support::{ADMIN, TestApp, fixture};
 use incident_schema::Visibility;
 
-/// Every route naming the private postmortem, with a body that succeeds for a reader.
-fn routes(incident: &str, postmortem: &str, item: &str) -> Vec<(Method, String, Option<Value>)> {
+/// Every route naming a postmortem (its incident, it, one of its action items), with a
+/// body that succeeds for a reader; the tenancy tests walk the same table.
+pub fn routes(
+    incident: &str,
+    postmortem: &str,
+    item: &str,
+) -> Vec<(Method, String, Option<Value>)> {
     let p = |s: &str| format!("/api/v1/postmortems/{postmortem}{s}");
     vec![
         (

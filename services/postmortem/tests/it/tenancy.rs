@@ -6,40 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use crate::privacy::routes;
 use crate::support::{ADMIN, TestApp};
-
-/// Every route that names something of workspace A, with a valid body.
-fn routes(incident: &str, postmortem: &str, item: &str) -> Vec<(Method, String, Option<Value>)> {
-    let p = |s: &str| format!("/api/v1/postmortems/{postmortem}{s}");
-    vec![
-        (
-            Method::POST,
-            format!("/api/v1/incidents/{incident}/postmortem"),
-            Some(json!({ "regenerate": true })),
-        ),
-        (
-            Method::GET,
-            format!("/api/v1/incidents/{incident}/postmortem"),
-            None,
-        ),
-        (Method::GET, p(""), None),
-        (Method::GET, p(".md"), None),
-        (Method::PATCH, p(""), Some(json!({ "summary": "stolen" }))),
-        (Method::POST, p("/publish"), Some(json!({}))),
-        (Method::GET, p("/action-items"), None),
-        (
-            Method::POST,
-            p("/action-items"),
-            Some(json!({ "description": "planted" })),
-        ),
-        (Method::GET, format!("/api/v1/action-items/{item}"), None),
-        (
-            Method::PATCH,
-            format!("/api/v1/action-items/{item}"),
-            Some(json!({ "status": "DONE" })),
-        ),
-    ]
-}
 
 struct WorkspaceA {
     incident: String,
