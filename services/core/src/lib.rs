@@ -5,6 +5,7 @@
 //! - [`incident`]: the domain (declare, lifecycle, changes, queries, views, events);
 //! - [`access`]: workspaces, users, API tokens, authentication, the first-start bootstrap;
 //! - [`http`]: the API adapters and the OpenAPI document;
+//! - [`ui`]: the web app's incident pages (`/ui`) and the public status page (`/status`);
 //! - [`commands`]: the AMQP command consumer;
 //! - [`error`]: the error table (problem+json types).
 
@@ -13,6 +14,7 @@ pub mod commands;
 pub mod error;
 pub mod http;
 pub mod incident;
+pub mod ui;
 
 use axum::Router;
 use incident_bus::Bus;
@@ -34,9 +36,10 @@ pub struct AppState {
     pub bus: Bus,
 }
 
-/// The service's HTTP surface: the public API and its OpenAPI document.
+/// The service's HTTP surface: the public API and its OpenAPI document, the web app's
+/// pages and the public status page.
 pub fn router(state: AppState) -> Router {
-    http::router(state)
+    http::router(state.clone()).merge(ui::router(state))
 }
 
 /// Starts the service on a shared pool: bootstrap, its bus (consuming commands), relay

@@ -95,3 +95,45 @@ pub async fn next_incident_number(
     .fetch_one(conn)
     .await
 }
+
+/// A workspace's public status page (`settings.status_page`): off unless enabled, under
+/// the workspace's name unless named.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusPageSettings {
+    /// Whether `/status/{slug}` answers at all (404 otherwise).
+    #[serde(default)]
+    pub enabled: bool,
+    /// The page's title; the workspace's name when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Workspace {
+    /// The status page settings; the defaults (off) when unset or unreadable.
+    pub fn status_page(&self) -> StatusPageSettings {
+        self.settings
+            .get("status_page")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Replaces the status page settings of workspace `id` (the other settings stay).
+pub async fn set_status_page(
+    conn: &mut PgConnection,
+    id: Uuid,
+    page: &StatusPageSettings,
+) -> Result<Workspace, sqlx::Error> {
+    let value = serde_json::to_value(page).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query_as::<_, Workspace>(
+        "UPDATE workspaces
+         SET settings = jsonb_set(settings, '{status_page}', $2), updated_at = now()
+         WHERE id = $1
+         RETURNING *",
+    )
+    .bind(id)
+    .bind(value)
+    .fetch_one(conn)
+    .await
+}

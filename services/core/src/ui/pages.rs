@@ -1,0 +1,370 @@
+//! The pages' templates and the plain data they render (strings and flags, built from
+//! the domain's views by [`super::incidents`] and [`super::status_page`]), so the
+//! snapshot tests can render every page from fixed data.
+
+use askama::Template;
+use incident_web::Shell;
+use incident_web::shell::Section;
+
+/// A timestamp as pages show it: the RFC 3339 value for `<time datetime>` (the script
+/// shows it in the viewer's zone) and a UTC label for readers without JavaScript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct When {
+    /// RFC 3339, UTC.
+    pub iso: String,
+    /// `2026-12-02 04:30 UTC`.
+    pub label: String,
+}
+
+impl When {
+    /// The display of `at`.
+    pub fn of(at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            label: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+/// A choice of a `<select>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The submitted value.
+    pub value: String,
+    /// What people read.
+    pub label: String,
+    /// Currently chosen.
+    pub selected: bool,
+}
+
+impl Choice {
+    /// The choices of `values`, `chosen` selected.
+    pub fn of(values: &[&str], chosen: &str) -> Vec<Self> {
+        values
+            .iter()
+            .map(|v| Self {
+                value: (*v).to_owned(),
+                label: (*v).to_owned(),
+                selected: *v == chosen,
+            })
+            .collect()
+    }
+}
+
+/// One incident in the list.
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    /// `INC-42`.
+    pub reference: String,
+    /// Its title.
+    pub title: String,
+    /// `SEV1`...
+    pub severity: String,
+    /// `INVESTIGATING`...
+    pub status: String,
+    /// The affected services, comma-separated.
+    pub services: String,
+    /// A drill.
+    pub drill: bool,
+    /// PRIVATE.
+    pub private: bool,
+    /// When it was declared.
+    pub created: When,
+}
+
+/// The list's filters as the form shows them.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Status choices.
+    pub statuses: Vec<Choice>,
+    /// Severity choices.
+    pub severities: Vec<Choice>,
+    /// Drill choices (`""`, `true`, `false`).
+    pub drills: Vec<Choice>,
+    /// The service filter.
+    pub service: String,
+    /// The text filter.
+    pub q: String,
+}
+
+/// `/ui/incidents`.
+#[derive(Template)]
+#[template(path = "ui/list.html")]
+pub struct ListPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The filters.
+    pub filters: Filters,
+    /// The incidents, newest first.
+    pub rows: Vec<ListRow>,
+    /// The next page's URL.
+    pub next: Option<String>,
+    /// This list's rows fragment (same query), for live refreshes.
+    pub refresh: String,
+}
+
+/// The rows of the list alone (the live region's refresh).
+#[derive(Template)]
+#[template(path = "ui/list_rows.html")]
+pub struct ListRows {
+    /// The incidents.
+    pub rows: Vec<ListRow>,
+    /// The next page's URL.
+    pub next: Option<String>,
+}
+
+/// One affected service row of the declare form.
+#[derive(Debug, Clone)]
+pub struct ServiceInput {
+    /// Its index (field names `service_N`, `impact_N`).
+    pub index: usize,
+    /// The name typed.
+    pub name: String,
+    /// Impact choices.
+    pub impacts: Vec<Choice>,
+}
+
+/// `/ui/incidents/new`.
+#[derive(Template)]
+#[template(path = "ui/declare.html")]
+pub struct DeclarePage {
+    /// The shell.
+    pub shell: Shell,
+    /// Why the last attempt was refused.
+    pub error: Option<String>,
+    /// The title typed.
+    pub title: String,
+    /// The description typed.
+    pub description: String,
+    /// Severity choices.
+    pub severities: Vec<Choice>,
+    /// Service rows.
+    pub services: Vec<ServiceInput>,
+    /// A drill.
+    pub drill: bool,
+    /// PRIVATE.
+    pub private: bool,
+}
+
+/// A role of the incident and its holder.
+#[derive(Debug, Clone)]
+pub struct RoleRow {
+    /// `commander`...
+    pub key: String,
+    /// `Incident Commander`...
+    pub title: String,
+    /// The holder's name.
+    pub holder: Option<String>,
+    /// People to assign (the holder selected).
+    pub people: Vec<Choice>,
+}
+
+/// The incident's header: what the live region refreshes besides the timeline.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// `INC-42`.
+    pub reference: String,
+    /// Its title.
+    pub title: String,
+    /// Its description.
+    pub description: String,
+    /// `SEV2`.
+    pub severity: String,
+    /// `INVESTIGATING`.
+    pub status: String,
+    /// A drill.
+    pub drill: bool,
+    /// PRIVATE.
+    pub private: bool,
+    /// Affected services as `name (IMPACT)`.
+    pub services: Vec<String>,
+    /// The roles.
+    pub roles: Vec<RoleRow>,
+    /// The statuses it may move to (only legal moves are offered).
+    pub next_statuses: Vec<String>,
+    /// Declared.
+    pub created: When,
+    /// The SLA deadline to acknowledge or resolve, if one is running.
+    pub sla: Option<String>,
+    /// The war room link.
+    pub warroom: Option<String>,
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// `NOTE`, `UPDATE`, `STATUS_CHANGE`...
+    pub kind: String,
+    /// The text.
+    pub message: String,
+    /// On the status page.
+    pub public: bool,
+    /// Who wrote it.
+    pub author: Option<String>,
+    /// When.
+    pub at: When,
+}
+
+/// `/ui/incidents/{id}`.
+#[derive(Template)]
+#[template(path = "ui/incident.html")]
+pub struct IncidentPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The header.
+    pub head: Head,
+    /// The timeline, oldest first.
+    pub timeline: Vec<Entry>,
+}
+
+/// The header fragment.
+#[derive(Template)]
+#[template(path = "ui/incident_head.html")]
+pub struct HeadFragment {
+    /// The shell (for the forms' CSRF token and the role).
+    pub shell: Shell,
+    /// The header.
+    pub head: Head,
+}
+
+/// The timeline fragment.
+#[derive(Template)]
+#[template(path = "ui/incident_timeline.html")]
+pub struct TimelineFragment {
+    /// The timeline.
+    pub timeline: Vec<Entry>,
+}
+
+/// `/ui/login`.
+#[derive(Template)]
+#[template(path = "ui/login.html")]
+pub struct LoginPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The double-submit token.
+    pub csrf: String,
+    /// Where to go after.
+    pub next: String,
+    /// Why the last attempt failed.
+    pub error: Option<String>,
+}
+
+/// `/ui/settings/status-page`.
+#[derive(Template)]
+#[template(path = "ui/status_settings.html")]
+pub struct StatusSettingsPage {
+    /// The shell.
+    pub shell: Shell,
+    /// On.
+    pub enabled: bool,
+    /// The page's name.
+    pub name: String,
+    /// The public URL path.
+    pub path: String,
+    /// Saved just now.
+    pub saved: bool,
+}
+
+/// An affected service on the status page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublicService {
+    /// Its name.
+    pub name: String,
+    /// `operational`, `degraded`, `partial_outage`, `major_outage`.
+    pub state: String,
+}
+
+/// A public update.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublicUpdate {
+    /// Its id.
+    pub id: String,
+    /// The text.
+    pub message: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// When, for people.
+    #[serde(skip)]
+    pub label: String,
+}
+
+/// An incident on the status page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublicIncident {
+    /// `INC-42`.
+    pub reference: String,
+    /// Its title.
+    pub title: String,
+    /// Its status.
+    pub status: String,
+    /// Still being worked on.
+    pub open: bool,
+    /// Started (RFC 3339).
+    pub started_at: String,
+    /// Resolved (RFC 3339).
+    pub resolved_at: Option<String>,
+    /// Affected services and how.
+    pub services: Vec<PublicService>,
+    /// Public updates, newest first.
+    pub updates: Vec<PublicUpdate>,
+    /// Last change (RFC 3339).
+    #[serde(skip)]
+    pub updated_at: String,
+}
+
+/// What the status page, its feed and its JSON show.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatusView {
+    /// The page's name.
+    pub name: String,
+    /// `operational`, `degraded`, `partial_outage`, `major_outage`.
+    pub state: String,
+    /// The state for people.
+    pub summary: String,
+    /// Services with their current state (the worst of the open incidents').
+    pub services: Vec<PublicService>,
+    /// Open incidents, newest first.
+    pub current: Vec<PublicIncident>,
+    /// Incidents of the last 90 days that are over, newest first.
+    pub recent: Vec<PublicIncident>,
+    /// When this was rendered (RFC 3339).
+    pub generated_at: String,
+    /// The page's path.
+    #[serde(skip)]
+    pub path: String,
+}
+
+/// `/status/{slug}`.
+#[derive(Template)]
+#[template(path = "ui/status.html")]
+pub struct StatusPage {
+    /// The shell (public).
+    pub shell: Shell,
+    /// The content.
+    pub view: StatusView,
+}
+
+/// `/status/{slug}/feed.atom`.
+#[derive(Template)]
+#[template(path = "ui/status_feed.xml")]
+pub struct StatusFeed {
+    /// The content.
+    pub view: StatusView,
+    /// Absolute base URL for links and ids.
+    pub base: String,
+}
+
+impl StatusFeed {
+    /// Every incident's updates, with their incident, newest first.
+    pub fn entries(&self) -> Vec<(&PublicIncident, &PublicUpdate)> {
+        let mut all: Vec<_> = self
+            .view
+            .current
+            .iter()
+            .chain(&self.view.recent)
+            .flat_map(|i| i.updates.iter().map(move |u| (i, u)))
+            .collect();
+        all.sort_by(|a, b| b.1.at.cmp(&a.1.at));
+        all
+    }
+}

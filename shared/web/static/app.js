@@ -1,0 +1,42 @@
+// incident: progressive enhancement only; every page reads and every form posts without it.
+(function () {
+  "use strict";
+  // Times: shown in the viewer's time zone, UTC on hover.
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (t) {
+      if (t.dataset.local) return;
+      var iso = t.getAttribute("datetime");
+      var d = new Date(iso);
+      if (isNaN(d.getTime())) return;
+      t.title = d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+      t.textContent = d.toLocaleString();
+      t.dataset.local = "1";
+    });
+  }
+  // Live regions: an element with data-live="<event stream>" refreshes every descendant
+  // with data-refresh="<fragment URL>" when the stream says something changed.
+  var source = null;
+  function live(root) {
+    var page = root.querySelector ? root.querySelector("[data-live]") : null;
+    if (!page && root.matches && root.matches("[data-live]")) page = root;
+    if (!page) return;
+    if (source) source.close();
+    source = new EventSource(page.dataset.live);
+    source.addEventListener("changed", function () {
+      page.querySelectorAll("[data-refresh]").forEach(function (region) {
+        htmx.ajax("GET", region.dataset.refresh, { target: region, swap: "innerHTML" });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    live(document);
+    if (window.htmx) {
+      htmx.onLoad(function (el) { localTimes(el); });
+      document.body.addEventListener("htmx:afterSwap", function (e) {
+        if (e.detail.target === document.body) live(document);
+      });
+    }
+  });
+  window.addEventListener("pagehide", function () { if (source) source.close(); });
+})();
