@@ -6,11 +6,14 @@
 //!   `application/problem+json`;
 //! - [`fixtures`]: workspaces, users and API tokens written straight through the schema
 //!   crate, so a service's tests need no other service to mint a token;
+//! - [`browser`]: a real headless Chromium driven over WebDriver (skipped, loudly,
+//!   where `chromium` and `chromium-driver` are not installed), with screenshots;
 //! - [`services`]: some services hosted in the test's process as a binary hosts them;
 //! - [`TestVhost`]: a RabbitMQ vhost per test (from the bus crate's `testing` feature).
 //!
 //! A crate's own `tests/it/support.rs` keeps only what is its own.
 
+pub mod browser;
 pub mod db;
 pub mod fixtures;
 pub mod http;

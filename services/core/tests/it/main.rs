@@ -10,3 +10,4 @@ mod numbering;
 mod privacy;
 mod support;
 mod tenancy;
+mod web;
