@@ -22,9 +22,28 @@
     if (!page) return;
     if (source) source.close();
     source = new EventSource(page.dataset.live);
+    function refresh(region) {
+      // Each region is its own request source, so htmx queues one refresh per region
+      // (the latest wins) instead of one refresh for the whole page.
+      htmx.ajax("GET", region.dataset.refresh, { source: region, target: region, swap: "innerHTML" });
+    }
+    page.querySelectorAll("[data-refresh]").forEach(function (region) {
+      // Someone working a control in the region is not interrupted: the refresh waits
+      // until the focus leaves it.
+      region.addEventListener("focusout", function (e) {
+        if (region.dataset.stale && !region.contains(e.relatedTarget)) {
+          delete region.dataset.stale;
+          refresh(region);
+        }
+      });
+    });
     source.addEventListener("changed", function () {
       page.querySelectorAll("[data-refresh]").forEach(function (region) {
-        htmx.ajax("GET", region.dataset.refresh, { target: region, swap: "innerHTML" });
+        if (region.contains(document.activeElement) && document.activeElement !== region) {
+          region.dataset.stale = "1";
+          return;
+        }
+        refresh(region);
       });
     });
   }

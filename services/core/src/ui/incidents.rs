@@ -423,6 +423,17 @@ async fn head_of(state: &UiState, incident: Incident) -> Result<Head, UiError> {
     })
 }
 
+/// A role entry names its user by id ("assigned to user <id>"); pages show the name.
+fn with_names(users: &[User], message: String, data: &serde_json::Value) -> String {
+    let Some(id) = data.get("user_id").and_then(|v| v.as_str()) else {
+        return message;
+    };
+    match users.iter().find(|u| u.id.to_string() == id) {
+        Some(user) => message.replace(&format!("user {id}"), &user.display_name),
+        None => message,
+    }
+}
+
 async fn timeline_of(state: &UiState, incident: &Incident) -> Result<Vec<Entry>, UiError> {
     let mut conn = state.app.pool.acquire().await?;
     let users = admin::list_users(&mut conn, incident.workspace_id).await?;
@@ -433,7 +444,7 @@ async fn timeline_of(state: &UiState, incident: &Incident) -> Result<Vec<Entry>,
         .into_iter()
         .map(|e| Entry {
             kind: e.kind.to_string(),
-            message: e.message,
+            message: with_names(&users, e.message, &e.data),
             public: e.is_public,
             author: name_of(&users, e.author_id),
             at: When::of(e.occurred_at),

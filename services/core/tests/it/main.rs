@@ -3,6 +3,7 @@
 
 mod api;
 mod bootstrap;
+mod browser;
 mod commands;
 mod declare;
 mod lifecycle;
@@ -11,3 +12,4 @@ mod privacy;
 mod support;
 mod tenancy;
 mod web;
+mod web_pages;
