@@ -11,7 +11,6 @@ CREATE TABLE web_sessions (
     api_token_id  uuid        NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
     session_hash  bytea       NOT NULL UNIQUE CHECK (octet_length(session_hash) = 32),
     created_at    timestamptz NOT NULL DEFAULT now(),
-    last_seen_at  timestamptz NOT NULL DEFAULT now(),
     expires_at    timestamptz NOT NULL,
     revoked_at    timestamptz,
     CHECK (expires_at > created_at)

@@ -3,7 +3,10 @@
 //!
 //! - declares through HTTP with 8 concurrent clients (target ≥ 2,000/s, p99 < 25 ms),
 //!   next to bare single-row Postgres inserts with 8 concurrent connections;
-//! - `GET /incidents` with filters over 100,000 incidents (target p99 < 20 ms).
+//! - `GET /incidents` with filters over 100,000 incidents (target p99 < 20 ms);
+//! - the web app's pages over the same 100,000 incidents, signed in with a session: the
+//!   list (filtered too), an incident's page, its fragments, and the public status page
+//!   (target p99 < 50 ms).
 //!
 //! Each figure is the median of several runs.
 
@@ -232,6 +235,71 @@ async fn bench() -> anyhow::Result<()> {
             median(p99)
         );
     }
+    pages(&client, &base, &pool, workspace).await?;
     shutdown.cancel();
+    Ok(())
+}
+
+/// The web app's pages over the 100,000 incidents, as a signed-in browser without
+/// JavaScript asks for them, and the public status page.
+async fn pages(
+    client: &reqwest::Client,
+    base: &str,
+    pool: &PgPool,
+    workspace: uuid::Uuid,
+) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let token = incident_web::session::verify_token(&mut conn, TOKEN)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the bootstrap token"))?;
+    let session = incident_web::session::open(&mut conn, &token).await?;
+    let settings = incident_schema::workspace::StatusPageSettings {
+        enabled: true,
+        name: None,
+    };
+    incident_schema::workspace::set_status_page(&mut conn, workspace, &settings).await?;
+    let middle: i32 =
+        sqlx::query_scalar("SELECT last_incident_number / 2 FROM workspaces WHERE id = $1")
+            .bind(workspace)
+            .fetch_one(&mut *conn)
+            .await?;
+    drop(conn);
+    let cookie = format!("incident_session={}", session.secret);
+    let paths = [
+        "/ui/incidents".to_owned(),
+        "/ui/incidents?severity=SEV1&status=INVESTIGATING".to_owned(),
+        "/ui/incidents?service=payments".to_owned(),
+        "/ui/incidents?q=database".to_owned(),
+        format!("/ui/incidents/INC-{middle}"),
+        format!("/ui/incidents/INC-{middle}/timeline"),
+        "/status/default".to_owned(),
+        "/status/default/index.json".to_owned(),
+    ];
+    for path in paths {
+        let mut p99 = Vec::new();
+        let mut p50 = Vec::new();
+        for _ in 0..RUNS {
+            let mut latencies = Vec::with_capacity(LIST_REQUESTS);
+            for _ in 0..LIST_REQUESTS {
+                let t = Instant::now();
+                let r = client
+                    .get(format!("{base}{path}"))
+                    .header("cookie", &cookie)
+                    .send()
+                    .await?;
+                assert_eq!(r.status(), 200, "{path}");
+                let _ = r.bytes().await;
+                latencies.push(t.elapsed());
+            }
+            latencies.sort();
+            p50.push(percentile(&latencies, 0.5).as_secs_f64() * 1000.0);
+            p99.push(percentile(&latencies, 0.99).as_secs_f64() * 1000.0);
+        }
+        println!(
+            "page {path:<52} over 100k: p50 {:.1} ms  p99 {:.1} ms (target p99 < 50 ms)",
+            median(p50),
+            median(p99)
+        );
+    }
     Ok(())
 }

@@ -86,6 +86,11 @@ pub async fn verify_token(
 /// Opens a session for a verified token. It ends after [`LIFETIME`], or when the token
 /// does if that is sooner.
 pub async fn open(conn: &mut PgConnection, token: &ApiToken) -> Result<Opened, sqlx::Error> {
+    // Sessions that ended more than a day ago are of no use to anyone: signing in prunes
+    // them (by the expiry index), so the table holds roughly the live ones.
+    sqlx::query("DELETE FROM web_sessions WHERE expires_at < now() - interval '1 day'")
+        .execute(&mut *conn)
+        .await?;
     let generated = token::generate();
     let mut expires_at = Utc::now() + LIFETIME;
     if let Some(token_end) = token.expires_at {

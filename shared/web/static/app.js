@@ -19,8 +19,8 @@
   function live(root) {
     var page = root.querySelector ? root.querySelector("[data-live]") : null;
     if (!page && root.matches && root.matches("[data-live]")) page = root;
+    if (source) { source.close(); source = null; }
     if (!page) return;
-    if (source) source.close();
     source = new EventSource(page.dataset.live);
     function refresh(region) {
       // Each region is its own request source, so htmx queues one refresh per region

@@ -69,16 +69,16 @@ async fn fresh_entry_form(browser: &Browser) {
     .await;
 }
 
-/// Picks the commander and assigns. The header is a live region: a refresh that lands
-/// between finding a control and using it replaces it, so a stale control is found again.
+/// Picks the commander and assigns, as a person does: focus the select (the live region
+/// then holds its refreshes until the focus leaves it), pick, press the button. A refresh
+/// that landed before the focus did replaces the controls; then they are found again.
 async fn assign_commander(browser: &Browser, user: &str) {
     let c = &browser.client;
     for _ in 0..10 {
         let attempt = async {
-            c.find(Locator::Id("role-commander"))
-                .await?
-                .select_by_value(user)
-                .await?;
+            let select = c.find(Locator::Id("role-commander")).await?;
+            select.click().await?;
+            select.select_by_value(user).await?;
             c.find(Locator::Css(
                 "form[action$='/roles']:has(#role-commander) button",
             ))
@@ -298,6 +298,12 @@ async fn a_responder_works_an_incident_in_a_real_browser(pool: PgPool) {
         "/api/v1/incidents/INC-2/timeline",
         json!({ "kind": "UPDATE", "message": "breach contained", "is_public": true }),
     )
+    .await;
+    // Declared through the API, it appears on the open list without a reload (the admin
+    // may read it).
+    eventually(WAIT, "the new incident on the open list", || async {
+        browser.count("table.incidents tbody tr").await == 2
+    })
     .await;
 
     // Turn the status page on and read it.
