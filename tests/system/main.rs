@@ -1,5 +1,6 @@
 //! Whole-system tests: the stack in process against real PostgreSQL and RabbitMQ.
 
 mod first_install;
+mod openapi;
 mod problems;
 mod startup;

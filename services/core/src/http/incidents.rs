@@ -45,7 +45,7 @@ pub struct IncidentPage {
 /// reused with a different body answers 422 naming `Idempotency-Key`. An alert group
 /// already linked to another incident that is still open answers 409.
 #[utoipa::path(
-    post, path = "/api/v1/incidents", tag = "incidents",
+    post, path = "/api/v1/incidents", operation_id = "declare_incident", tag = "incidents",
     request_body = DeclareIncident,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: one incident per key")),
     responses(
@@ -120,7 +120,7 @@ pub async fn declare(
 
 /// List incidents, newest first, with filters and cursor pagination.
 #[utoipa::path(
-    get, path = "/api/v1/incidents", tag = "incidents", params(ListFilter),
+    get, path = "/api/v1/incidents", operation_id = "list_incidents", tag = "incidents", params(ListFilter),
     responses((status = 200, body = IncidentPage), (status = 401, body = Problem), (status = 422, body = Problem))
 )]
 pub async fn list(
@@ -138,7 +138,7 @@ pub async fn list(
 
 /// Read one incident.
 #[utoipa::path(
-    get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    get, path = "/api/v1/incidents/{id}", operation_id = "get_incident", tag = "incidents",
     params(("id" = String, Path, description = "Id or reference (INC-42)")),
     responses((status = 200, body = IncidentView), (status = 401, body = Problem), (status = 404, body = Problem))
 )]
@@ -160,7 +160,7 @@ pub async fn get_one(
 /// everyone but workspace admins, its role holders and its members; whoever makes it
 /// private becomes a member.
 #[utoipa::path(
-    patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = IncidentPatch,
+    patch, path = "/api/v1/incidents/{id}", operation_id = "patch_incident", tag = "incidents", request_body = IncidentPatch,
     params(("id" = String, Path, description = "Id or reference")),
     responses((status = 200, body = IncidentView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
 )]
@@ -182,7 +182,7 @@ pub async fn patch(
 
 /// Acknowledge an incident (stamps `acknowledged_at` once).
 #[utoipa::path(
-    post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents",
+    post, path = "/api/v1/incidents/{id}/acknowledge", operation_id = "acknowledge_incident", tag = "incidents",
     params(("id" = String, Path, description = "Id or reference")),
     responses((status = 200, body = IncidentView), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
@@ -221,7 +221,7 @@ pub struct StatusChange {
 /// CLOSED. An illegal move answers 409 naming the allowed statuses; closing while the
 /// postmortem has open action items answers 409 unless `force` is set.
 #[utoipa::path(
-    post, path = "/api/v1/incidents/{id}/status", tag = "incidents", request_body = StatusChange,
+    post, path = "/api/v1/incidents/{id}/status", operation_id = "change_incident_status", tag = "incidents", request_body = StatusChange,
     params(("id" = String, Path, description = "Id or reference")),
     responses((status = 200, body = IncidentView), (status = 404, body = Problem), (status = 409, description = "Illegal transition", body = Problem), (status = 422, body = Problem))
 )]
