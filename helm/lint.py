@@ -53,7 +53,7 @@ FULL_VALUES: dict[str, Any] = {
     "imagePullSecrets": [{"name": "registry"}],
     "config": {
         "logFormat": "text",
-        "otelExporterOtlpEndpoint": "http://otel-collector:4317",
+        "otelExporterOtlpEndpoint": "http://otel-collector:4318",
         "slackApiUrl": "http://slack-fake:8080/api",
         "llmApiUrl": "http://llm:8080/v1",
         "llmModel": "small",

@@ -6,6 +6,8 @@
 //!   `application/problem+json`;
 //! - [`fixtures`]: workspaces, users and API tokens written straight through the schema
 //!   crate, so a service's tests need no other service to mint a token;
+//! - [`metrics`]: `/metrics` parsed with a Prometheus text parser, every family required
+//!   to carry `# HELP` and the `incident_` prefix;
 //! - [`services`]: some services hosted in the test's process as a binary hosts them;
 //! - [`TestVhost`]: a RabbitMQ vhost per test (from the bus crate's `testing` feature).
 //!
@@ -14,6 +16,7 @@
 pub mod db;
 pub mod fixtures;
 pub mod http;
+pub mod metrics;
 pub mod services;
 pub mod wait;
 
