@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use incident_schema::access;
+use incident_schema::text::IdempotencyKey;
 use incident_schema::timeline::list_timeline as timeline_of;
 use incident_schema::{IncidentStatus, Role, TimelineEntry};
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use crate::access::auth::{Auth, Responder};
 use crate::error::{ApiError, DomainError};
 use crate::http::incident_path::IncidentPath;
 use crate::incident::change::{self, IncidentPatch, NewEntry};
-use crate::incident::declare::{self, DeclareIncident, IdempotencyKey};
+use crate::incident::declare::{self, DeclareIncident, DeclareKey};
 use crate::incident::members::{self, MemberView};
 use crate::incident::query::{self, ListFilter};
 use crate::incident::store;
@@ -63,17 +64,17 @@ pub async fn declare(
     headers: HeaderMap,
     ApiJson(body): ApiJson<DeclareIncident>,
 ) -> ApiResult<(StatusCode, Json<IncidentView>)> {
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| DomainError::invalid("Idempotency-Key", "must be visible ASCII"))?
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            // Bytes past ASCII become U+FFFD, which the key's rule refuses.
+            IdempotencyKey::parse(&String::from_utf8_lossy(v.as_bytes()))
+                .map_err(|e| DomainError::invalid("Idempotency-Key", e.to_string()))
+        })
+        .transpose()?;
     let key = key
-        .as_deref()
-        .map(|k| IdempotencyKey::of_request(k, &body))
+        .as_ref()
+        .map(|k| DeclareKey::of_request(k, &body))
         .transpose()?;
     let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
     let declared = declare::declare(&mut tx, Actor::from(&auth), &body, key, None).await?;
@@ -96,10 +97,7 @@ pub async fn declare(
         let services: Vec<ServiceView> = body
             .affected_services
             .iter()
-            .map(|s| ServiceView {
-                name: s.name.trim().to_owned(),
-                impact: s.impact,
-            })
+            .map(ServiceView::from)
             .collect();
         IncidentView::with(declared.incident, services, body.alert_group_ids.clone())
     } else {
