@@ -197,6 +197,10 @@ def must_fail(chart: Path) -> dict[str, tuple[dict[str, Any], str]]:
         "pools above the budget": (merge(production, many), "above database.connectionBudget=97"),
         "a pool below two": (merge(production, {"core": {"databaseMaxConnections": 1}}), "databaseMaxConnections"),
         "an unknown key": (merge(production, {"core": {"replica": 3}}), "replica"),
+        "a rolling update that cannot progress": (
+            merge(production, {"warroom": {"strategy": {"maxSurge": 0, "maxUnavailable": 0}}}),
+            "cannot both be 0",
+        ),
         "a split host missing": (merge(production, {"ingress": {"hostPerService": True}}), "ingress.hosts.core"),
     }
 

@@ -18,6 +18,15 @@ stamp="$venv/.incident-requirements"
 
 if [[ ! -x "$venv/bin/python" ]] || [[ "$(cat "$stamp" 2>/dev/null)" != "${requirements[*]}" ]]; then
     echo "lint.sh: creating $venv with ${requirements[*]}" >&2
+    if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
+        # Debian and Ubuntu ship venv's pip bootstrap separately.
+        if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        else
+            echo "lint.sh: $python cannot create a virtualenv: install python3-venv (Debian/Ubuntu) or set PYTHON" >&2
+            exit 1
+        fi
+    fi
     mkdir -p "$(dirname "$venv")"
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
