@@ -1,5 +1,7 @@
 //! Whole-system tests: the stack in process against real PostgreSQL and RabbitMQ.
 
+mod deploy;
 mod first_install;
+mod ingress;
 mod problems;
 mod startup;

@@ -68,12 +68,15 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
 /// The full router, the OpenAPI document included.
 pub fn router(state: AppState) -> axum::Router {
     let (api, doc) = routes();
     let doc = std::sync::Arc::new(doc);
     api.route(
-        "/api/v1/openapi.json",
+        OPENAPI_PATH,
         get(move || async move { Json(doc.as_ref().clone()) }),
     )
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
