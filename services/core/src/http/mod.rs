@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod incident_path;
 pub mod incidents;
+pub mod unit;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
