@@ -2,7 +2,8 @@
 # Shared by deploy/dev/run and deploy/dev/test: make sure PostgreSQL and RabbitMQ are
 # reachable, starting local ones that are installed but stopped and, on Debian/Ubuntu,
 # installing them (packages `postgresql` and `rabbitmq-server`) when they are missing;
-# then create the database. Honours DATABASE_URL and AMQP_URL.
+# then create the database, and the RabbitMQ vhost named in AMQP_URL. Honours
+# DATABASE_URL and AMQP_URL.
 
 set -euo pipefail
 
@@ -89,6 +90,48 @@ ensure_rabbitmq() {
     rabbitmq-server -detached >/dev/null 2>&1 || true
     wait_port "$host" "$port" RabbitMQ 90
   fi
+  ensure_vhost
+}
+
+# The vhost of an AMQP URL, percent-decoded: amqp://u:p@host:5672/incident -> incident;
+# an empty path or %2f -> /.
+url_vhost() {
+  local u="${1#*://}" v
+  u="${u%%\?*}"
+  [[ "$u" == */* ]] && v="${u#*/}" || v=""
+  [ -n "$v" ] || { echo /; return; }
+  printf '%b\n' "${v//%/\\x}"
+}
+# The user of an AMQP URL (RabbitMQ's default, guest, when none is given).
+url_user() { local u="${1#*://}"; u="${u%%/*}"; [[ "$u" == *@* ]] && { u="${u%%@*}"; echo "${u%%:*}"; } || echo guest; }
+
+# A broker answers every connection to a vhost that does not exist with an error, so a
+# service would log errors until someone creates it: create it (and give the URL's user
+# every permission in it) when rabbitmqctl can reach the local node; say what to create
+# otherwise.
+ensure_vhost() {
+  local vhost user host
+  vhost=$(url_vhost "$AMQP_URL"); user=$(url_user "$AMQP_URL"); host=$(url_host "$AMQP_URL")
+  [ "$vhost" = / ] && return 0
+  if is_local "$host" && command -v rabbitmqctl >/dev/null 2>&1 && rabbitmqctl -q list_vhosts name >/tmp/incident-vhosts.$$ 2>/dev/null; then
+    if ! grep -qxF -- "$vhost" /tmp/incident-vhosts.$$; then
+      say "creating the RabbitMQ vhost $vhost (AMQP_URL) for user $user"
+      rabbitmqctl -q add_vhost "$vhost" >/dev/null
+      rabbitmqctl -q set_permissions -p "$vhost" "$user" '.*' '.*' '.*' >/dev/null \
+        || say "could not grant $user permissions on $vhost: rabbitmqctl set_permissions -p '$vhost' '$user' '.*' '.*' '.*'"
+    fi
+    rm -f /tmp/incident-vhosts.$$
+  else
+    rm -f /tmp/incident-vhosts.$$
+    say "cannot check the RabbitMQ vhost '$vhost' (AMQP_URL) here; if it does not exist, create it on the broker:"
+    say "  rabbitmqctl add_vhost '$vhost' && rabbitmqctl set_permissions -p '$vhost' '$user' '.*' '.*' '.*'"
+  fi
+}
+
+# Cargo's output directory: CARGO_TARGET_DIR, build.target-dir in a cargo config, or ./target.
+cargo_target_dir() {
+  cargo metadata --format-version 1 --no-deps 2>/dev/null \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p' | grep . || echo "${CARGO_TARGET_DIR:-target}"
 }
 
 ensure_cargo() {

@@ -1,5 +1,10 @@
 //! Whole-system tests: the stack in process against real PostgreSQL and RabbitMQ.
 
+mod deploy;
 mod first_install;
+mod ingress;
+mod metrics;
+mod openapi;
 mod problems;
 mod startup;
+mod traces;

@@ -24,7 +24,7 @@ fn assert_problem(reply: &Reply, what: &str) {
 async fn documented_routes(stack: &TestStack) -> Vec<(Method, String)> {
     let mut routes = Vec::new();
     for doc in [
-        "/api/v1/openapi.json",
+        "/api/v1/core/openapi.json",
         "/api/v1/ingestion/openapi.json",
         "/api/v1/postmortem/openapi.json",
     ] {

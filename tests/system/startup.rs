@@ -37,7 +37,10 @@ async fn readiness_reports_the_broker_down_while_its_connections_are_cut(pool: P
     let stack = TestStack::spawn(&pool).await;
     let (_, metrics) = stack.get("/metrics").await;
     let metrics = metrics.as_str().unwrap_or_default().to_owned();
-    assert!(metrics.contains("bus_connected"), "metrics: {metrics}");
+    assert!(
+        metrics.contains("incident_bus_connected"),
+        "metrics: {metrics}"
+    );
 
     // Cut repeatedly until a probe lands inside the reconnect window.
     let mut saw_down = false;

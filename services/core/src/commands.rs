@@ -18,12 +18,13 @@ use incident_schema::contract::{
     Acknowledge, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare, LinkAlertGroup,
     Message as _,
 };
+use incident_schema::text::{IdempotencyKey, IncidentTitle};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::error::DomainError;
+use crate::error::{DomainError, DomainResult};
 use crate::incident::change::{self, NewEntry};
-use crate::incident::declare::{self, DeclareIncident};
+use crate::incident::declare::{self, DeclareIncident, ServiceInput};
 use crate::incident::{Actor, lifecycle, store};
 
 /// The queue core consumes commands from.
@@ -77,22 +78,28 @@ async fn actor(
     })
 }
 
-impl From<Declaration> for DeclareIncident {
+impl TryFrom<Declaration> for DeclareIncident {
+    type Error = DomainError;
+
     /// The declare a command asks for, with the defaults of `POST /incidents` for what
-    /// it leaves out.
-    fn from(d: Declaration) -> Self {
-        Self {
-            title: d.title,
+    /// it leaves out; its text parsed as a request's is.
+    fn try_from(d: Declaration) -> DomainResult<Self> {
+        Ok(Self {
+            title: IncidentTitle::try_from(d.title)
+                .map_err(|e| DomainError::invalid("title", e.to_string()))?,
             description: d.description.unwrap_or_default(),
             severity: d.severity,
             detected_at: d.detected_at,
             impact: d.impact,
-            affected_services: d.affected_services.unwrap_or_default(),
+            affected_services: ServiceInput::parse_all(
+                d.affected_services.as_deref().unwrap_or_default(),
+                "affected_services",
+            )?,
             alert_group_ids: d.alert_group_ids.unwrap_or_default(),
             is_drill: d.is_drill.unwrap_or_default(),
             visibility: d.visibility,
             commander_id: d.commander_id,
-        }
+        })
     }
 }
 
@@ -104,17 +111,14 @@ impl Handles<Declare> for Commands {
         cmd: Declare,
     ) -> Result<(), HandlerError> {
         let actor = actor(conn, message, cmd.actor_id).await?;
-        let incident = DeclareIncident::from(cmd.incident);
-        let declared = declare::declare(
-            conn,
-            actor,
-            &incident,
-            cmd.idempotency_key
-                .as_deref()
-                .map(declare::IdempotencyKey::of_command),
-            Some(message),
-        )
-        .await?;
+        let incident = DeclareIncident::try_from(cmd.incident)?;
+        let key = cmd
+            .idempotency_key
+            .map(IdempotencyKey::try_from)
+            .transpose()
+            .map_err(|e| DomainError::invalid("idempotency_key", e.to_string()))?;
+        let key = key.as_ref().map(declare::DeclareKey::of_command);
+        let declared = declare::declare(conn, actor, &incident, key, Some(message)).await?;
         tracing::info!(incident_id = %declared.incident.id, created = declared.created, "{} applied", Declare::TYPE);
         Ok(())
     }

@@ -1,15 +1,17 @@
 //! The watchdog's metrics, recorded through the process-wide `metrics` recorder (which
 //! `incident-runtime` installs and serves at `/metrics`; without one they cost nothing):
 //!
-//! - `sla_sweep_duration_seconds` (histogram, label `outcome` = `ok` | `error`): how long
+//! - `incident_sla_sweep_duration_seconds` (histogram, label `outcome` = `ok` | `error`): how long
 //!   one sweep took;
-//! - `sla_flags_total` (counter, labels `kind` = `breach` | `warning` | `update_due` |
+//! - `incident_sla_flags_total` (counter, labels `kind` = `breach` | `warning` | `update_due` |
 //!   `overdue` and `target` = `acknowledge` | `resolve` | `update` | `action_item`):
 //!   findings reported, counted once their transaction committed;
-//! - `sla_incidents` (gauge, label `state` = `breached` | `at_risk` | `on_track`): open
+//! - `incident_sla_open_incidents` (gauge, label `state` = `breached` | `at_risk` | `on_track`): open
 //!   incidents by SLA state, drills left out (`at_risk`: warned, not breached).
 
 use std::time::Duration;
+
+use incident_runtime::metrics::{SLA_FLAGS, SLA_INCIDENTS, SLA_SWEEP_DURATION};
 
 use crate::sla::store::SlaStateCounts;
 use crate::sla::sweep::SweepReport;
@@ -17,8 +19,7 @@ use crate::sla::sweep::SweepReport;
 /// Records one sweep's duration; `report` is `None` when it failed.
 pub fn record_sweep(took: Duration, report: Option<&SweepReport>) {
     let outcome = if report.is_some() { "ok" } else { "error" };
-    metrics::histogram!("sla_sweep_duration_seconds", "outcome" => outcome)
-        .record(took.as_secs_f64());
+    metrics::histogram!(SLA_SWEEP_DURATION, "outcome" => outcome).record(took.as_secs_f64());
 }
 
 /// Counts the findings of a committed batch.
@@ -33,8 +34,7 @@ pub fn record_flags(report: &SweepReport) {
     ];
     for (kind, target, n) in counts {
         if n > 0 {
-            metrics::counter!("sla_flags_total", "kind" => kind, "target" => target)
-                .increment(n as u64);
+            metrics::counter!(SLA_FLAGS, "kind" => kind, "target" => target).increment(n as u64);
         }
     }
 }
@@ -47,6 +47,6 @@ pub fn record_states(counts: &SlaStateCounts) {
         ("on_track", counts.on_track),
     ];
     for (state, n) in states {
-        metrics::gauge!("sla_incidents", "state" => state).set(n as f64);
+        metrics::gauge!(SLA_INCIDENTS, "state" => state).set(n as f64);
     }
 }

@@ -3,6 +3,9 @@
 //! This is what a new user runs first (`deploy/dev/run`) and what the whole-system tests
 //! drive. Each service keeps its own broker connection, queues and outbox relay exactly
 //! as in a cluster; only the HTTP routers are merged and the database pool is shared.
+//! [`openapi`] merges the services' OpenAPI parts into the whole API's document.
+
+pub mod openapi;
 
 use incident_bus::service::{self, Starter};
 use incident_runtime::Config;

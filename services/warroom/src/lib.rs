@@ -63,11 +63,23 @@ pub fn system_clock() -> Clock {
     Arc::new(|| chrono::Utc::now().timestamp())
 }
 
+/// The war room's settings route.
+pub const SETTINGS_PATH: &str = "/api/v1/warroom/settings";
+
+/// Every path [`router`] serves (the war room has no OpenAPI document; the Helm chart's
+/// Ingress test checks each of these reaches this service).
+pub const ROUTES: [&str; 4] = [
+    inbound::COMMANDS_PATH,
+    inbound::INTERACTIONS_PATH,
+    inbound::EVENTS_PATH,
+    SETTINGS_PATH,
+];
+
 /// The service's HTTP surface: the Slack endpoints and the settings route.
 pub fn router(state: AppState) -> Router {
     inbound::router()
         .route(
-            "/api/v1/warroom/settings",
+            SETTINGS_PATH,
             axum::routing::get(admin::get_settings).put(admin::put_settings),
         )
         .with_state(state)

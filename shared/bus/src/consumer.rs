@@ -35,6 +35,8 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use incident_runtime::metrics::{BUS_MESSAGE_HANDLING, BUS_MESSAGES_CONSUMED};
+
 use crate::envelope::Envelope;
 use crate::{inbox, topology, trace_context};
 
@@ -222,25 +224,25 @@ async fn process(registration: &Registration, retry: &RetryPolicy, delivery: Del
         redelivered = delivery.redelivered,
     );
     trace_context::set_parent_from(&span, delivery.properties.headers().as_ref());
-    async {
-        let queue = registration.queue.clone();
+    let started = std::time::Instant::now();
+    let outcome = async {
         let envelope: Envelope = match serde_json::from_slice(&delivery.data) {
             Ok(envelope) => envelope,
             Err(e) => {
                 tracing::error!(reason = %e, "rejecting a message that is not a valid envelope; it goes to the dead-letter queue");
-                metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => "dead_lettered").increment(1);
                 settle(delivery.acker.reject(BasicRejectOptions { requeue: false }).await, "reject");
-                return;
+                return Some("dead_lettered");
             }
         };
         if let Some(reason) = misrouted(&delivery, &envelope) {
             tracing::error!(%reason, "rejecting a misrouted message; it goes to the dead-letter queue");
-            metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => "dead_lettered").increment(1);
             settle(delivery.acker.reject(BasicRejectOptions { requeue: false }).await, "reject");
-            return;
+            return Some("dead_lettered");
         }
-        if delivery.redelivered && !started_again(registration, &delivery, &envelope).await {
-            return;
+        if delivery.redelivered
+            && let Some(settled) = started_again(registration, &delivery, &envelope).await
+        {
+            return Some(settled);
         }
         let attempt = || apply(registration, &envelope);
         let result = attempt
@@ -269,26 +271,33 @@ async fn process(registration: &Registration, retry: &RetryPolicy, delivery: Del
                 "requeued"
             }
         };
-        metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => outcome).increment(1);
+        Some(outcome)
     }
     .instrument(span)
     .await;
+    if let Some(outcome) = outcome {
+        let queue = registration.queue.clone();
+        metrics::histogram!(BUS_MESSAGE_HANDLING, "queue" => queue.clone(), "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!(BUS_MESSAGES_CONSUMED, "queue" => queue, "outcome" => outcome)
+            .increment(1);
+    }
 }
 
 /// Started attempts after which a redelivered message is dead-lettered: it keeps killing
 /// its worker (or the process) before it can finish.
 pub const MAX_STARTED_ATTEMPTS: i32 = 5;
 
-/// Counts a redelivered message's start; `false` (the delivery settled here) when it has
-/// been started too often, or when the count cannot be recorded (returned to the queue).
+/// Counts a redelivered message's start; the outcome (the delivery settled here) when it
+/// has been started too often, or when the count cannot be recorded (returned to the
+/// queue); `None` to go on handling it.
 /// Deliveries returned unstarted by a dropped connection are never counted, unlike the
 /// broker's own delivery count (see migration `0054_consumer_attempts.sql`).
 async fn started_again(
     registration: &Registration,
     delivery: &Delivery,
     envelope: &Envelope,
-) -> bool {
-    let queue = registration.queue.clone();
+) -> Option<&'static str> {
     match inbox::record_start(
         &registration.pool,
         &registration.queue,
@@ -298,7 +307,6 @@ async fn started_again(
     {
         Ok(started) if started > MAX_STARTED_ATTEMPTS => {
             tracing::error!(started, message_type = %envelope.message_type, "rejecting a message started too often without finishing; it goes to the dead-letter queue");
-            metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => "dead_lettered").increment(1);
             settle(
                 delivery
                     .acker
@@ -306,12 +314,11 @@ async fn started_again(
                     .await,
                 "reject",
             );
-            false
+            Some("dead_lettered")
         }
-        Ok(_) => true,
+        Ok(_) => None,
         Err(e) => {
             tracing::warn!(error = %e, "cannot count the redelivery; returning the message to the queue");
-            metrics::counter!("bus_messages_consumed_total", "queue" => queue, "outcome" => "requeued").increment(1);
             settle(
                 delivery
                     .acker
@@ -322,7 +329,7 @@ async fn started_again(
                     .await,
                 "nack",
             );
-            false
+            Some("requeued")
         }
     }
 }

@@ -17,7 +17,7 @@
 //! Every message the topology contract routes (and every command) is published
 //! `mandatory`. One that the broker returns unroutable (a binding removed by hand, a
 //! broker rebuilt without the contract) is not sent: it stays in the outbox, is retried
-//! with backoff and counted in `outbox_unroutable`, and is delivered once the binding is
+//! with backoff and counted in `incident_outbox_unroutable_messages`, and is delivered once the binding is
 //! back. One the contract routes nowhere (an event no service consumes yet) is published
 //! without `mandatory`, to nobody, as the broker does with any unbound message.
 

@@ -20,6 +20,11 @@ use sqlx::types::Json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use incident_runtime::metrics::{
+    OUTBOX_OLDEST_AGE, OUTBOX_PENDING, OUTBOX_PUBLISH_FAILURES, OUTBOX_PUBLISHED,
+    OUTBOX_UNROUTABLE, OUTBOX_UNROUTABLE_RETURNS,
+};
+
 use crate::outbox::{CHANNEL, backlog};
 use crate::publisher::{PublishError, RawMessage};
 use crate::supervisor::Bus;
@@ -155,11 +160,11 @@ impl OutboxRelay {
 
     async fn record_backlog(&self) {
         if let Ok(b) = backlog(&self.pool, &self.publisher).await {
-            metrics::gauge!("outbox_pending", "publisher" => self.publisher.clone())
+            metrics::gauge!(OUTBOX_PENDING, "publisher" => self.publisher.clone())
                 .set(b.pending as f64);
-            metrics::gauge!("outbox_oldest_pending_seconds", "publisher" => self.publisher.clone())
+            metrics::gauge!(OUTBOX_OLDEST_AGE, "publisher" => self.publisher.clone())
                 .set(b.oldest_age_secs);
-            metrics::gauge!("outbox_unroutable", "publisher" => self.publisher.clone())
+            metrics::gauge!(OUTBOX_UNROUTABLE, "publisher" => self.publisher.clone())
                 .set(b.unroutable as f64);
         }
     }
@@ -225,7 +230,7 @@ impl OutboxRelay {
             .bind(&published)
             .execute(&mut *tx)
             .await?;
-        metrics::counter!("outbox_published_total", "publisher" => self.publisher.clone())
+        metrics::counter!(OUTBOX_PUBLISHED, "publisher" => self.publisher.clone())
             .increment(published.len() as u64);
         Ok(())
     }
@@ -239,7 +244,7 @@ impl OutboxRelay {
         error: &PublishError,
     ) -> Result<(), sqlx::Error> {
         if matches!(error, PublishError::Unroutable { .. }) {
-            metrics::counter!("outbox_unroutable_total", "publisher" => self.publisher.clone())
+            metrics::counter!(OUTBOX_UNROUTABLE_RETURNS, "publisher" => self.publisher.clone())
                 .increment(1);
         }
         tracing::warn!(id = %row.id, message_type = %row.message_type, %error, attempts = row.attempts + 1, "outbox row not published; will retry");
@@ -258,7 +263,7 @@ impl OutboxRelay {
 
     /// Records a failed attempt on rows whose claim was rolled back (best effort).
     async fn note_failure(&self, ids: Vec<Uuid>, error: &str) {
-        metrics::counter!("outbox_publish_failures_total", "publisher" => self.publisher.clone())
+        metrics::counter!(OUTBOX_PUBLISH_FAILURES, "publisher" => self.publisher.clone())
             .increment(ids.len() as u64);
         let _ = sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1) AND published_at IS NULL")
             .bind(&ids)

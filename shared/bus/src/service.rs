@@ -1,7 +1,8 @@
 //! A service's messaging, started the same way in every service: the supervised bus
 //! (with the service's queues and consumers), the outbox relay for the service's own
 //! events, and the pruning of old outbox and inbox rows; and [`main`], the entry point of
-//! every binary (`<binary>` serves, `<binary> topology` declares the broker topology).
+//! every binary (`<binary>` serves, `<binary> migrate` applies the database migrations,
+//! `<binary> topology` declares the broker topology).
 
 use std::time::Duration;
 
@@ -18,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::{Bus, BusBuilder, OutboxRelay, inbox, outbox, topology};
 
 /// The entry point of every binary. Without arguments it runs the service (`run`) until
-/// SIGTERM; `topology` declares the whole broker topology ([`topology::contract`]) and
-/// exits, the step a Helm pre-install/pre-upgrade Job runs before the services start.
+/// SIGTERM; `migrate` applies the pending database migrations and exits; `topology`
+/// declares the whole broker topology ([`topology::contract`]) and exits. The last two
+/// are the steps a Helm pre-install/pre-upgrade Job runs before the services start.
 pub fn main<F, Fut>(binary: &'static str, run: F) -> anyhow::Result<()>
 where
     F: FnOnce(Config, CancellationToken) -> Fut,
@@ -27,6 +29,18 @@ where
 {
     match std::env::args().nth(1).as_deref() {
         None => incident_runtime::launch(binary, run),
+        Some("migrate") => incident_runtime::launch(binary, |config, shutdown| async move {
+            let pool = database::connect(&config, &shutdown).await?;
+            incident_schema::migrate(&pool)
+                .await
+                .context("applying database migrations")?;
+            pool.close().await;
+            tracing::info!(
+                known = incident_schema::MIGRATOR.iter().count(),
+                "database migrations applied"
+            );
+            Ok(())
+        }),
         Some("topology") => incident_runtime::launch(binary, |config, _| async move {
             topology::declare_contract(config.amqp_url.expose_secret())
                 .await
@@ -39,6 +53,7 @@ where
         }),
         Some(other) => anyhow::bail!(
             "unknown command {other:?}: run {binary} without arguments to serve, \
+             `{binary} migrate` to apply the database migrations and exit, \
              or `{binary} topology` to declare the broker topology and exit"
         ),
     }

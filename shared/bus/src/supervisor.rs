@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::StreamExt as _;
-use lapin::options::ConfirmSelectOptions;
+use incident_runtime::metrics::{BUS_CONNECTED, BUS_DEAD_LETTER, BUS_QUEUE_READY};
+use lapin::options::{ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
 use lapin::types::LongString;
 use lapin::{Channel, Connection, ConnectionProperties, Event};
 use sqlx::PgPool;
@@ -207,7 +209,7 @@ fn reconnect_backoff(min_delay: Duration) -> impl Iterator<Item = Duration> {
 }
 
 async fn supervise(config: BusBuilder, bus: Bus, shutdown: CancellationToken) {
-    let connected_gauge = metrics::gauge!("bus_connected", "service" => config.service.clone());
+    let connected_gauge = metrics::gauge!(BUS_CONNECTED, "service" => config.service.clone());
     let mut backoff = reconnect_backoff(config.reconnect_min_delay);
     let mut generation: u64 = 0;
     while !shutdown.is_cancelled() {
@@ -259,6 +261,51 @@ async fn connect(config: &BusBuilder) -> lapin::Result<(Connection, Channel)> {
     Ok((connection, channel))
 }
 
+/// How often the depths of the consumed queues (consumer lag) and of the dead-letter
+/// queue are sampled into the metrics.
+const QUEUE_SAMPLE_EVERY: Duration = Duration::from_secs(15);
+
+/// Samples the ready messages of every queue this bus consumes, and of the dead-letter
+/// queue, with passive declares on a channel of their own (a failed declare closes its
+/// channel; the next sample opens another).
+async fn sample_queues(
+    config: &BusBuilder,
+    connection: &Connection,
+    channel: &mut Option<Channel>,
+) {
+    if channel.as_ref().is_none_or(|c| !c.status().connected()) {
+        *channel = connection.create_channel().await.ok();
+    }
+    let Some(sampler) = channel.as_ref() else {
+        return;
+    };
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let queues = config.consumers.iter().map(|r| r.queue.as_str());
+    for queue in queues.chain([topology::DEAD_LETTER_QUEUE]) {
+        match sampler
+            .queue_declare(queue.into(), passive, FieldTable::default())
+            .await
+        {
+            Ok(declared) => {
+                let depth = f64::from(declared.message_count());
+                if queue == topology::DEAD_LETTER_QUEUE {
+                    metrics::gauge!(BUS_DEAD_LETTER).set(depth);
+                } else {
+                    metrics::gauge!(BUS_QUEUE_READY, "queue" => queue.to_owned()).set(depth);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(queue, error = %e, "cannot sample the queue's depth");
+                *channel = None;
+                return;
+            }
+        }
+    }
+}
+
 /// Runs the consumers on `connection` until it fails or `shutdown`; returns why it ended.
 async fn run_connected(
     config: &BusBuilder,
@@ -290,8 +337,12 @@ async fn run_connected(
         }
     }
     let mut events = connection.events_listener();
+    let mut sample_every = tokio::time::interval(QUEUE_SAMPLE_EVERY);
+    sample_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sampling = None;
     let reason = loop {
         tokio::select! {
+            _ = sample_every.tick() => sample_queues(config, connection, &mut sampling).await,
             event = events.next() => match event {
                 Some(Event::Error(e)) => break format!("connection error: {e}"),
                 None => break "connection closed".to_owned(),

@@ -99,7 +99,15 @@ async fn readyz(State(readiness): State<Arc<Readiness>>) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn metrics() -> Response {
+/// Renders the metrics, with readiness evaluated now (`incident_ready`,
+/// `incident_readiness_check_up`), so an alert sees what `/readyz` would answer.
+async fn metrics(State(readiness): State<Arc<Readiness>>) -> Response {
+    let (ready, checks) = readiness.check().await;
+    metrics::gauge!(crate::metrics::READY).set(if ready { 1.0 } else { 0.0 });
+    for (name, status) in checks {
+        let up = if status == "up" { 1.0 } else { 0.0 };
+        metrics::gauge!(crate::metrics::READINESS_CHECK, "check" => name).set(up);
+    }
     (
         [(
             header::CONTENT_TYPE,

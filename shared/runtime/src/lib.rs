@@ -5,7 +5,8 @@
 //! - [`config`]: one typed configuration, loaded once (defaults, optional TOML file,
 //!   environment) and validated at start-up, with errors that name the bad key;
 //! - [`telemetry`]: tracing to stdout, with OpenTelemetry export when configured;
-//! - [`metrics`]: the process-wide Prometheus recorder;
+//! - [`metrics`]: the process-wide Prometheus recorder and the one table of metric
+//!   families (names, kinds, units, help);
 //! - [`health`]: `/healthz`, `/readyz` and `/metrics`;
 //! - [`host`]: one or several service components served in one process;
 //! - [`server`]: serving a router with graceful shutdown;

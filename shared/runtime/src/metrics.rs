@@ -1,23 +1,165 @@
-//! The Prometheus recorder, installed once per process: `services/stack` runs every
-//! service in one process, and each of them asks for it.
+//! The Prometheus recorder, installed once per process (`services/stack` runs every
+//! service in one process, and each of them asks for it), and the one table of metric
+//! families: every name is written once here, as a constant the recording code uses,
+//! with its kind, unit and `# HELP` text ([`FAMILIES`], described when the recorder is
+//! installed). Names start with `incident_` and end with their unit (`_seconds`,
+//! `_messages`, `_incidents`) or `_total` for counters.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// What a family is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// A distribution (rendered as a Prometheus histogram).
+    Histogram,
+}
+
+/// One metric family: name, kind, unit, help text.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    /// The full name, with the `incident_` prefix.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: Kind,
+    /// Its unit.
+    pub unit: Unit,
+    /// The `# HELP` text.
+    pub help: &'static str,
+}
+
+macro_rules! families {
+    ($($(#[$doc:meta])* $const:ident = $name:literal, $kind:ident, $unit:ident, $help:literal;)*) => {
+        $($(#[$doc])* pub const $const: &str = $name;)*
+        /// Every family any binary records, described when the recorder is installed.
+        pub const FAMILIES: &[Family] = &[
+            $(Family { name: $name, kind: Kind::$kind, unit: Unit::$unit, help: $help },)*
+        ];
+    };
+}
+
+families! {
+    /// HTTP requests answered, by `method`, matched `route` and `status`.
+    HTTP_REQUESTS = "incident_http_requests_total", Counter, Count,
+        "HTTP requests answered, by method, matched route (the route template, parameters as :name; unmatched for none) and status code.";
+    /// HTTP request latency, by `method` and matched `route`.
+    HTTP_REQUEST_DURATION = "incident_http_request_duration_seconds", Histogram, Seconds,
+        "Time from receiving an HTTP request to its response head, by method and matched route.";
+    /// 1 while every readiness check passes (as last scraped).
+    READY = "incident_ready", Gauge, Count,
+        "1 when every readiness check of the process passes (what /readyz answers), 0 otherwise; evaluated at each scrape.";
+    /// One readiness check, by `check`.
+    READINESS_CHECK = "incident_readiness_check_up", Gauge, Count,
+        "1 when the named readiness check passes, 0 when it fails; evaluated at each scrape.";
+    /// 1 while a service's broker connection is up, by `service`.
+    BUS_CONNECTED = "incident_bus_connected", Gauge, Count,
+        "1 while the service's RabbitMQ connection is up, 0 while it reconnects.";
+    /// Deliveries settled, by `queue` and `outcome`.
+    BUS_MESSAGES_CONSUMED = "incident_bus_messages_consumed_total", Counter, Count,
+        "Deliveries settled by a consumer, by queue and outcome (applied, duplicate, requeued, dead_lettered).";
+    /// Handling time of a delivery, by `queue` and `outcome`.
+    BUS_MESSAGE_HANDLING = "incident_bus_message_handling_seconds", Histogram, Seconds,
+        "Time from a delivery's arrival to its settlement (handler, retries and the inbox commit included), by queue and outcome.";
+    /// Messages waiting in a consumed queue: the consumer lag, by `queue`.
+    BUS_QUEUE_READY = "incident_bus_queue_ready_messages", Gauge, Count,
+        "Messages ready in a queue this process consumes and not yet delivered (consumer lag), sampled every 15 s, by queue.";
+    /// Messages in the dead-letter queue.
+    BUS_DEAD_LETTER = "incident_bus_dead_letter_messages", Gauge, Count,
+        "Messages in the dead-letter queue incidents.dead-letter, sampled every 15 s; an operator drains it.";
+    /// Outbox messages not yet published, by `publisher`.
+    OUTBOX_PENDING = "incident_outbox_pending_messages", Gauge, Count,
+        "Outbox messages written and not yet published, by publisher.";
+    /// Age of the oldest unpublished outbox message, by `publisher`.
+    OUTBOX_OLDEST_AGE = "incident_outbox_oldest_pending_age_seconds", Gauge, Seconds,
+        "Age of the oldest unpublished outbox message, by publisher (0 when none waits).";
+    /// Outbox messages held because the broker returned them unroutable, by `publisher`.
+    OUTBOX_UNROUTABLE = "incident_outbox_unroutable_messages", Gauge, Count,
+        "Outbox messages held because RabbitMQ returned them unroutable although the topology routes them, by publisher.";
+    /// Outbox messages published, by `publisher`.
+    OUTBOX_PUBLISHED = "incident_outbox_published_messages_total", Counter, Count,
+        "Outbox messages published and confirmed by the broker, by publisher.";
+    /// Unroutable returns, by `publisher`.
+    OUTBOX_UNROUTABLE_RETURNS = "incident_outbox_unroutable_returns_total", Counter, Count,
+        "Publications RabbitMQ returned unroutable (held in the outbox for a retry), by publisher.";
+    /// Failed publish batches, by `publisher`.
+    OUTBOX_PUBLISH_FAILURES = "incident_outbox_publish_failures_total", Counter, Count,
+        "Outbox publish batches that failed (broker down, nack, timeout) and will be retried, by publisher.";
+    /// Slack Web API calls, by `method` and `outcome`.
+    SLACK_CALLS = "incident_slack_api_calls_total", Counter, Count,
+        "Slack Web API calls (after retries), by method and outcome (ok, or the Slack error code, ratelimited, http_error, transport, decode).";
+    /// Slack Web API call failures, by `method` and `error`.
+    SLACK_ERRORS = "incident_slack_api_errors_total", Counter, Count,
+        "Slack Web API calls that failed after retries, by method and error (the Slack error code, http_error, transport, decode).";
+    /// HTTP 429 answers from Slack, by `method`.
+    SLACK_RATE_LIMITED = "incident_slack_api_rate_limited_total", Counter, Count,
+        "HTTP 429 (rate limited) answers from the Slack Web API, each attempt counted, by method.";
+    /// Slack Web API call latency, by `method`.
+    SLACK_CALL_DURATION = "incident_slack_api_call_duration_seconds", Histogram, Seconds,
+        "Time of one Slack Web API call, retries and Retry-After waits included, by method.";
+    /// LLM calls, by `outcome`.
+    LLM_CALLS = "incident_llm_calls_total", Counter, Count,
+        "Calls to the postmortem drafting LLM, by outcome (ok, timeout, http_status, transport, invalid_json, empty).";
+    /// LLM call latency, by `outcome`.
+    LLM_CALL_DURATION = "incident_llm_call_duration_seconds", Histogram, Seconds,
+        "Time of one call to the postmortem drafting LLM, by outcome.";
+    /// Open incidents by SLA state, by `state`.
+    SLA_INCIDENTS = "incident_sla_open_incidents", Gauge, Count,
+        "Open incidents (drills left out) by SLA state: breached, at_risk (warned, not breached), on_track.";
+    /// SLA findings, by `kind` and `target`.
+    SLA_FLAGS = "incident_sla_flags_total", Counter, Count,
+        "SLA findings reported once their transaction committed, by kind (breach, warning, update_due, overdue) and target (acknowledge, resolve, update, action_item).";
+    /// SLA sweep duration, by `outcome`.
+    SLA_SWEEP_DURATION = "incident_sla_sweep_duration_seconds", Histogram, Seconds,
+        "Time of one SLA sweep, by outcome (ok, error).";
+    /// Webhook and AMQP deliveries refused, by `reason`.
+    INGESTION_REJECTED = "incident_ingestion_rejected_total", Counter, Count,
+        "Alert deliveries refused, by reason (invalid, malformed, unknown_integration, unauthorized, disabled, too_large, error).";
+    /// Alerts ingested, by `front`.
+    INGESTION_ALERTS = "incident_ingestion_alerts_total", Counter, Count,
+        "Alerts ingested, by front (http or amqp).";
+    /// Notifications older than what is stored, by `front`.
+    INGESTION_STALE = "incident_ingestion_stale_notifications_total", Counter, Count,
+        "Alert notifications ignored because they are older than the alert's stored state, by front.";
+    /// Alert groups opened.
+    INGESTION_GROUPS_OPENED = "incident_ingestion_alert_groups_opened_total", Counter, Count,
+        "Alert groups opened.";
+    /// Alert groups resolved.
+    INGESTION_GROUPS_RESOLVED = "incident_ingestion_alert_groups_resolved_total", Counter, Count,
+        "Alert groups resolved (every alert in them resolved).";
+    /// Declare decisions, by `decision`.
+    INGESTION_DECISIONS = "incident_ingestion_decisions_total", Counter, Count,
+        "Declare decisions taken for an alert group, by decision (NONE, DECLARE, JOIN).";
+}
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// The process's Prometheus handle, installing the global recorder on first use.
+/// The buckets of every histogram, in seconds: from a fast HTTP answer to a slow LLM.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// The process's Prometheus handle, installing the global recorder (with every family
+/// of [`FAMILIES`] described) on first use.
 ///
 /// If another recorder was installed first (a test harness, say), a private recorder is
 /// used: `/metrics` still renders, but only what was recorded through the global one.
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let builder = PrometheusBuilder::new();
+            // Histograms with buckets, not summaries: they aggregate across replicas.
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&LATENCY_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
                 Ok(handle) => {
+                    describe();
                     spawn_upkeep(handle.clone());
                     handle
                 }
@@ -30,6 +172,19 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Describes every family to the installed recorder.
+fn describe() {
+    for family in FAMILIES {
+        match family.kind {
+            Kind::Counter => metrics::describe_counter!(family.name, family.unit, family.help),
+            Kind::Gauge => metrics::describe_gauge!(family.name, family.unit, family.help),
+            Kind::Histogram => {
+                metrics::describe_histogram!(family.name, family.unit, family.help)
+            }
+        }
+    }
+}
+
 /// Histograms need periodic upkeep to drain their buckets.
 fn spawn_upkeep(handle: PrometheusHandle) {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -40,5 +195,60 @@ fn spawn_upkeep(handle: PrometheusHandle) {
                 handle.run_upkeep();
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_prefixed_named_with_its_unit_and_described_once() {
+        let mut names: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+        for f in FAMILIES {
+            assert!(f.name.starts_with("incident_"), "{}", f.name);
+            assert!(!f.help.trim().is_empty(), "{}", f.name);
+            match (f.kind, f.unit) {
+                (Kind::Counter, _) => assert!(f.name.ends_with("_total"), "{}", f.name),
+                (_, Unit::Seconds) => assert!(f.name.ends_with("_seconds"), "{}", f.name),
+                _ => assert!(!f.name.ends_with("_total"), "{}", f.name),
+            }
+        }
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "a family is listed once");
+    }
+
+    /// Every `incident_...` metric the dashboard and the alert rules query exists, so a
+    /// rename here cannot leave them querying nothing.
+    #[test]
+    fn the_dashboard_and_the_alert_rules_query_only_families_of_the_table() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/observability");
+        for file in ["grafana-dashboard.json", "alerts.yaml", "alerts.test.yaml"] {
+            let text = std::fs::read_to_string(format!("{dir}/{file}")).expect(file);
+            let mut queried = 0;
+            for (at, _) in text.match_indices("incident_") {
+                let name: String = text[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|base| {
+                        FAMILIES
+                            .iter()
+                            .any(|f| f.name == *base && f.kind == Kind::Histogram)
+                    })
+                    .unwrap_or(&name);
+                assert!(
+                    FAMILIES.iter().any(|f| f.name == family),
+                    "{file} queries {name}, which no binary records"
+                );
+                queried += 1;
+            }
+            assert!(queried > 0, "{file} queries no metric");
+        }
     }
 }

@@ -13,6 +13,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::api::problem;
 
+pub mod observe;
+
 /// Binds the listening socket (port 0 picks a free one; tests use that).
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
@@ -20,8 +22,9 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding the HTTP server to {addr}"))
 }
 
-/// Serves `router` on `listener` until `shutdown` is cancelled, with request tracing,
-/// a request timeout, panics turned into 500s, and every error answered as
+/// Serves `router` on `listener` until `shutdown` is cancelled, with a server span per
+/// request continuing the caller's `traceparent`, request counts and latency per matched
+/// route ([`observe`]), a request timeout, panics turned into 500s, and every error answered as
 /// `application/problem+json` (unknown paths, wrong methods and the framework's own
 /// rejections included).
 pub async fn serve(
@@ -39,7 +42,12 @@ pub async fn serve(
         ))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::map_response(problem::normalise))
-        .layer(TraceLayer::new_for_http());
+        .layer(axum::middleware::from_fn(observe::record))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(observe::span)
+                .on_response(observe::on_response),
+        );
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -25,6 +25,13 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
+    /// Exports every finished span now (on a blocking thread: it does HTTP).
+    pub async fn flush(&self) {
+        if let Some(provider) = self.provider.clone() {
+            let _ = tokio::task::spawn_blocking(move || provider.force_flush()).await;
+        }
+    }
+
     /// Flushes and stops the span exporter (on a blocking thread: it does HTTP).
     pub async fn shutdown(self) {
         if let Some(provider) = self.provider {

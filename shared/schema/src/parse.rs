@@ -102,6 +102,12 @@ macro_rules! domain_enum {
             }
         }
 
+        impl ::std::convert::AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
         impl ::std::str::FromStr for $name {
             type Err = $crate::parse::ParseError;
 

@@ -1,6 +1,10 @@
 //! Validated text: each rule on a piece of user text lives here once, as a newtype parsed
-//! at the edge (`IncidentTitle::parse`, `ServiceName::parse`); code past the edge holds the
-//! type and never checks the string again.
+//! at the edge (`IncidentTitle`, `ServiceName`, `IdempotencyKey`); code past the edge holds
+//! the type and never checks the string again.
+//!
+//! Each is `TryFrom<String>` and deserializes through it (`#[serde(try_from = "String")]`),
+//! so a request body that parses holds valid text; the JSON extractor names the field of a
+//! refusal (`title: must be 1 to 200 characters`). They serialize as the plain string.
 
 use std::fmt;
 
@@ -10,8 +14,8 @@ use std::fmt;
 pub struct TextError(String);
 
 /// An incident's title: trimmed, 1 to [`IncidentTitle::MAX`] characters.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct IncidentTitle(String);
 
 impl IncidentTitle {
@@ -31,8 +35,8 @@ impl IncidentTitle {
 
 /// The name of an affected service: trimmed, 1 to [`ServiceName::MAX`] characters;
 /// compared case-insensitively ([`ServiceName::key`]).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct ServiceName(String);
 
 impl ServiceName {
@@ -52,6 +56,39 @@ impl ServiceName {
     /// What two names are compared by: the same service whatever its case.
     pub fn key(&self) -> String {
         self.0.to_lowercase()
+    }
+}
+
+/// The key that makes retrying a declare safe (the `Idempotency-Key` header, a
+/// command's `idempotency_key`): 1 to [`IdempotencyKey::MAX`] printable ASCII characters
+/// (space to `~`), kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The longest key, in characters.
+    pub const MAX: usize = 255;
+
+    /// The key, if it is 1 to [`Self::MAX`] printable ASCII characters.
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        if raw.is_empty() || raw.len() > Self::MAX {
+            return Err(TextError(format!("must be 1 to {} characters", Self::MAX)));
+        }
+        if !raw.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            return Err(TextError("must be printable ASCII".to_owned()));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The key of a command about `id` (an alert group's id, say): always valid.
+    pub fn of_id(id: uuid::Uuid) -> Self {
+        Self(id.to_string())
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -79,17 +116,32 @@ fn bounded(raw: &str, max: usize) -> Result<String, TextError> {
     Ok(trimmed.to_owned())
 }
 
-impl fmt::Display for IncidentTitle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// `TryFrom<String>`, `From<T> for String` and `Display` for a text newtype with `parse`.
+macro_rules! text_conversions {
+    ($($ty:ident),+) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = TextError;
+
+            fn try_from(raw: String) -> Result<Self, TextError> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(text: $ty) -> String {
+                text.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )+};
 }
 
-impl fmt::Display for ServiceName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_conversions!(IncidentTitle, ServiceName, IdempotencyKey);
 
 #[cfg(test)]
 mod tests {
@@ -117,5 +169,37 @@ mod tests {
         assert_eq!(a.key(), b.key());
         assert_eq!(a.as_str(), "Payments");
         assert!(ServiceName::parse(&"s".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_are_one_to_255_printable_ascii_characters_kept_as_sent() {
+        assert_eq!(
+            IdempotencyKey::parse(" slack:1.2 ").map(|k| k.to_string()),
+            Ok(" slack:1.2 ".to_owned())
+        );
+        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
+        let long = IdempotencyKey::parse(&"k".repeat(256)).expect_err("too long");
+        assert_eq!(long.to_string(), "must be 1 to 255 characters");
+        assert!(IdempotencyKey::parse("").is_err());
+        for bad in ["tab\there", "é", "nul\0"] {
+            let refused = IdempotencyKey::parse(bad).expect_err(bad);
+            assert_eq!(refused.to_string(), "must be printable ASCII");
+        }
+    }
+
+    #[test]
+    fn text_deserializes_through_its_rules_and_serializes_as_the_string() {
+        let title: IncidentTitle = serde_json::from_str(r#"" Checkout down ""#).expect("valid");
+        assert_eq!(
+            serde_json::to_string(&title).expect("json"),
+            r#""Checkout down""#
+        );
+        let refused = serde_json::from_str::<ServiceName>(r#""   ""#).expect_err("blank");
+        assert!(
+            refused.to_string().contains("must be 1 to 100 characters"),
+            "{refused}"
+        );
+        let key: IdempotencyKey = serde_json::from_str(r#""group-7""#).expect("valid");
+        assert_eq!(key.as_str(), "group-7");
     }
 }

@@ -67,3 +67,15 @@ pub async fn outbox(pool: &PgPool, message_type: &str) -> Vec<Value> {
         .await
         .expect("outbox")
 }
+
+/// The envelopes of `message_type` that `publisher` wrote to the outbox, oldest first.
+pub async fn outbox_of(pool: &PgPool, publisher: &str, message_type: &str) -> Vec<Value> {
+    sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE publisher = $1 AND message_type = $2 ORDER BY id",
+    )
+    .bind(publisher)
+    .bind(message_type)
+    .fetch_all(pool)
+    .await
+    .expect("outbox")
+}

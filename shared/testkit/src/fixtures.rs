@@ -88,3 +88,12 @@ pub async fn tenant(pool: &PgPool, slug: &str) -> Tenant {
         admin_token,
     }
 }
+
+/// The id of the workspace `slug` (such as the `default` one a bootstrap creates).
+pub async fn workspace_id(pool: &PgPool, slug: &str) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = $1")
+        .bind(slug)
+        .fetch_one(pool)
+        .await
+        .expect("workspace")
+}

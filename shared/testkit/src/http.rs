@@ -28,12 +28,7 @@ pub async fn serve(router: axum::Router, shutdown: CancellationToken) -> String 
 /// asserting that an error is `application/problem+json`.
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = content_type(&response);
     let url = response.url().path().to_owned();
     let text = response.text().await.expect("body");
     if status.is_client_error() || status.is_server_error() {
@@ -48,6 +43,16 @@ pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
     (status, body)
+}
+
+/// The `Content-Type` of `response` (empty when absent).
+pub fn content_type(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// What a request got back.
@@ -157,12 +162,7 @@ impl Client {
         }
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type = content_type(&response);
         let text = response.text().await.unwrap_or_default();
         Reply {
             status,

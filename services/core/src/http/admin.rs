@@ -14,6 +14,7 @@ use crate::access::admin::{
 };
 use crate::access::auth::{Admin, Auth, InstanceAdmin};
 use crate::error::{ApiError, DomainError};
+use crate::http::unit::{reading, within};
 use crate::incident::sla_policy::{self, PolicyInput};
 use incident_runtime::api::json::ApiJson;
 use incident_runtime::api::problem::Problem;
@@ -26,14 +27,11 @@ pub async fn list_users(
     State(state): State<AppState>,
     auth: Auth,
 ) -> ApiResult<Json<Vec<UserView>>> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(
-        admin::list_users(&mut conn, auth.workspace_id)
-            .await?
-            .into_iter()
-            .map(UserView::from)
-            .collect(),
-    ))
+    reading(&state.pool, async |conn| {
+        let users = admin::list_users(conn, auth.workspace_id).await?;
+        Ok(Json(users.into_iter().map(UserView::from).collect()))
+    })
+    .await
 }
 
 /// Create a user (admin).
@@ -44,9 +42,11 @@ pub async fn create_user(
     Admin(auth): Admin,
     ApiJson(body): ApiJson<NewUserRequest>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let user = admin::add_user(&mut conn, auth.workspace_id, &body).await?;
-    Ok((StatusCode::CREATED, Json(user.into())))
+    reading(&state.pool, async |conn| {
+        let user = admin::add_user(conn, auth.workspace_id, &body).await?;
+        Ok((StatusCode::CREATED, Json(user.into())))
+    })
+    .await
 }
 
 /// Change a user (admin).
@@ -59,12 +59,11 @@ pub async fn patch_user(
     ApiJson(body): ApiJson<UserPatch>,
 ) -> ApiResult<Json<UserView>> {
     let id: Uuid = id.parse().map_err(|_| DomainError::NotFound("user"))?;
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(
-        admin::update_user(&mut conn, auth.workspace_id, id, &body)
-            .await?
-            .into(),
-    ))
+    reading(&state.pool, async |conn| {
+        let user = admin::update_user(conn, auth.workspace_id, id, &body).await?;
+        Ok(Json(user.into()))
+    })
+    .await
 }
 
 /// The workspace's API tokens (admin; secrets are never shown again).
@@ -73,14 +72,11 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     Admin(auth): Admin,
 ) -> ApiResult<Json<Vec<TokenView>>> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(
-        admin::list_tokens(&mut conn, auth.workspace_id)
-            .await?
-            .into_iter()
-            .map(TokenView::from)
-            .collect(),
-    ))
+    reading(&state.pool, async |conn| {
+        let tokens = admin::list_tokens(conn, auth.workspace_id).await?;
+        Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
+    })
+    .await
 }
 
 /// Create an API token (admin); its secret is in this answer only.
@@ -91,11 +87,11 @@ pub async fn create_token(
     Admin(auth): Admin,
     ApiJson(body): ApiJson<NewTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(admin::add_token(&mut conn, auth.workspace_id, &body, false).await?),
-    ))
+    reading(&state.pool, async |conn| {
+        let token = admin::add_token(conn, auth.workspace_id, &body, false).await?;
+        Ok((StatusCode::CREATED, Json(token)))
+    })
+    .await
 }
 
 /// Revoke an API token (admin).
@@ -107,12 +103,11 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenView>> {
     let id: Uuid = id.parse().map_err(|_| DomainError::NotFound("token"))?;
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(
-        admin::revoke_token(&mut conn, auth.workspace_id, id)
-            .await?
-            .into(),
-    ))
+    reading(&state.pool, async |conn| {
+        let token = admin::revoke_token(conn, auth.workspace_id, id).await?;
+        Ok(Json(token.into()))
+    })
+    .await
 }
 
 /// Create a workspace (instance administrators): answers with an admin token for it.
@@ -123,10 +118,11 @@ pub async fn create_workspace(
     _: InstanceAdmin,
     ApiJson(body): ApiJson<NewWorkspaceRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedWorkspace>)> {
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let created = admin::add_workspace(&mut tx, &body).await?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok((StatusCode::CREATED, Json(created)))
+    within(&state.pool, async |tx| {
+        let created = admin::add_workspace(tx, &body).await?;
+        Ok((StatusCode::CREATED, Json(created)))
+    })
+    .await
 }
 
 /// The workspace's SLA policies, one per severity.
@@ -135,8 +131,10 @@ pub async fn list_sla_policies(
     State(state): State<AppState>,
     auth: Auth,
 ) -> ApiResult<Json<Vec<SlaPolicy>>> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(sla_policy::list(&mut conn, auth.workspace_id).await?))
+    reading(&state.pool, async |conn| {
+        Ok(Json(sla_policy::list(conn, auth.workspace_id).await?))
+    })
+    .await
 }
 
 /// Set the SLA policy of a severity (admin); applies to incidents declared afterwards.
@@ -151,8 +149,10 @@ pub async fn put_sla_policy(
     let severity: Severity = severity.parse().map_err(|e: incident_schema::ParseError| {
         DomainError::invalid("severity", e.to_string())
     })?;
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(
-        sla_policy::put(&mut conn, auth.workspace_id, severity, &body).await?,
-    ))
+    reading(&state.pool, async |conn| {
+        Ok(Json(
+            sla_policy::put(conn, auth.workspace_id, severity, &body).await?,
+        ))
+    })
+    .await
 }

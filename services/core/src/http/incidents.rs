@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use incident_schema::access;
+use incident_schema::text::IdempotencyKey;
 use incident_schema::timeline::list_timeline as timeline_of;
 use incident_schema::{IncidentStatus, Role, TimelineEntry};
 use serde::{Deserialize, Serialize};
@@ -17,8 +18,9 @@ use crate::AppState;
 use crate::access::auth::{Auth, Responder};
 use crate::error::{ApiError, DomainError};
 use crate::http::incident_path::IncidentPath;
+use crate::http::unit::{reading, view, within};
 use crate::incident::change::{self, IncidentPatch, NewEntry};
-use crate::incident::declare::{self, DeclareIncident, IdempotencyKey};
+use crate::incident::declare::{self, DeclareIncident, DeclareKey};
 use crate::incident::members::{self, MemberView};
 use crate::incident::query::{self, ListFilter};
 use crate::incident::store;
@@ -45,7 +47,7 @@ pub struct IncidentPage {
 /// reused with a different body answers 422 naming `Idempotency-Key`. An alert group
 /// already linked to another incident that is still open answers 409.
 #[utoipa::path(
-    post, path = "/api/v1/incidents", tag = "incidents",
+    post, path = "/api/v1/incidents", operation_id = "declare_incident", tag = "incidents",
     request_body = DeclareIncident,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: one incident per key")),
     responses(
@@ -63,64 +65,45 @@ pub async fn declare(
     headers: HeaderMap,
     ApiJson(body): ApiJson<DeclareIncident>,
 ) -> ApiResult<(StatusCode, Json<IncidentView>)> {
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| DomainError::invalid("Idempotency-Key", "must be visible ASCII"))?
-                .to_owned(),
-        ),
-        None => None,
-    };
-    let key = key
-        .as_deref()
-        .map(|k| IdempotencyKey::of_request(k, &body))
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            // Bytes past ASCII become U+FFFD, which the key's rule refuses.
+            IdempotencyKey::parse(&String::from_utf8_lossy(v.as_bytes()))
+                .map_err(|e| DomainError::invalid("Idempotency-Key", e.to_string()))
+        })
         .transpose()?;
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let declared = declare::declare(&mut tx, Actor::from(&auth), &body, key, None).await?;
-    // A retry answers with the first incident only to someone who may read it.
-    if !declared.created
-        && !access::can_read(&mut tx, &auth.reader(), declared.incident.id)
-            .await
-            .map_err(DomainError::from)?
-    {
-        return Err(DomainError::invalid(
-            "Idempotency-Key",
-            "the key was already used to declare an incident you cannot read; use a new key",
-        )
-        .into());
-    }
-    // A new incident's services and alert groups are the ones just given (ingestion links
-    // the groups when it sees the event), so the view needs no second read under the
-    // counter's lock; a repeated key reads the first incident as it stands.
-    let view = if declared.created {
-        let services: Vec<ServiceView> = body
-            .affected_services
-            .iter()
-            .map(|s| ServiceView {
-                name: s.name.trim().to_owned(),
-                impact: s.impact,
-            })
-            .collect();
-        IncidentView::with(declared.incident, services, body.alert_group_ids.clone())
-    } else {
-        IncidentView::load(&mut tx, declared.incident)
-            .await
-            .map_err(DomainError::from)?
-    };
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok((
-        if declared.created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(view),
-    ))
+    let key = key
+        .as_ref()
+        .map(|k| DeclareKey::of_request(k, &body))
+        .transpose()?;
+    within(&state.pool, async |tx| {
+        let declared = declare::declare(tx, Actor::from(&auth), &body, key, None).await?;
+        if !declared.created {
+            // A retry answers with the first incident only to someone who may read it,
+            // as it stands now.
+            if !access::can_read(tx, &auth.reader(), declared.incident.id).await? {
+                return Err(DomainError::invalid(
+                    "Idempotency-Key",
+                    "the key was already used to declare an incident you cannot read; use a new key",
+                ));
+            }
+            return Ok((StatusCode::OK, view(tx, declared.incident).await?));
+        }
+        // A new incident's services and alert groups are the ones just given (ingestion
+        // links the groups when it sees the event), so the view needs no second read
+        // under the counter's lock.
+        let services = body.affected_services.iter().map(ServiceView::from).collect();
+        let groups = body.alert_group_ids.clone();
+        let view = IncidentView::with(declared.incident, services, groups);
+        Ok((StatusCode::CREATED, Json(view)))
+    })
+    .await
 }
 
 /// List incidents, newest first, with filters and cursor pagination.
 #[utoipa::path(
-    get, path = "/api/v1/incidents", tag = "incidents", params(ListFilter),
+    get, path = "/api/v1/incidents", operation_id = "list_incidents", tag = "incidents", params(ListFilter),
     responses((status = 200, body = IncidentPage), (status = 401, body = Problem), (status = 422, body = Problem))
 )]
 pub async fn list(
@@ -128,17 +111,19 @@ pub async fn list(
     auth: Auth,
     Query(filter): Query<ListFilter>,
 ) -> ApiResult<Json<IncidentPage>> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let page = query::list(&mut conn, &auth.reader(), &filter).await?;
-    Ok(Json(IncidentPage {
-        items: page.items,
-        next_cursor: page.next_cursor,
-    }))
+    reading(&state.pool, async |conn| {
+        let page = query::list(conn, &auth.reader(), &filter).await?;
+        Ok(Json(IncidentPage {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }))
+    })
+    .await
 }
 
 /// Read one incident.
 #[utoipa::path(
-    get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    get, path = "/api/v1/incidents/{id}", operation_id = "get_incident", tag = "incidents",
     params(("id" = String, Path, description = "Id or reference (INC-42)")),
     responses((status = 200, body = IncidentView), (status = 401, body = Problem), (status = 404, body = Problem))
 )]
@@ -146,12 +131,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     path: IncidentPath,
 ) -> ApiResult<Json<IncidentView>> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(
-        IncidentView::load(&mut conn, path.incident)
-            .await
-            .map_err(DomainError::from)?,
-    ))
+    reading(&state.pool, async |conn| view(conn, path.incident).await).await
 }
 
 /// Change title, description, impact, root cause, severity or visibility.
@@ -160,7 +140,7 @@ pub async fn get_one(
 /// everyone but workspace admins, its role holders and its members; whoever makes it
 /// private becomes a member.
 #[utoipa::path(
-    patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = IncidentPatch,
+    patch, path = "/api/v1/incidents/{id}", operation_id = "patch_incident", tag = "incidents", request_body = IncidentPatch,
     params(("id" = String, Path, description = "Id or reference")),
     responses((status = 200, body = IncidentView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem))
 )]
@@ -170,19 +150,16 @@ pub async fn patch(
     Responder(auth): Responder,
     ApiJson(body): ApiJson<IncidentPatch>,
 ) -> ApiResult<Json<IncidentView>> {
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = path.id();
-    let incident = change::update(&mut tx, Actor::from(&auth), id, &body).await?;
-    let view = IncidentView::load(&mut tx, incident)
-        .await
-        .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(view))
+    within(&state.pool, async |tx| {
+        let incident = change::update(tx, Actor::from(&auth), path.id(), &body).await?;
+        view(tx, incident).await
+    })
+    .await
 }
 
 /// Acknowledge an incident (stamps `acknowledged_at` once).
 #[utoipa::path(
-    post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents",
+    post, path = "/api/v1/incidents/{id}/acknowledge", operation_id = "acknowledge_incident", tag = "incidents",
     params(("id" = String, Path, description = "Id or reference")),
     responses((status = 200, body = IncidentView), (status = 403, body = Problem), (status = 404, body = Problem))
 )]
@@ -191,14 +168,11 @@ pub async fn acknowledge(
     path: IncidentPath,
     Responder(auth): Responder,
 ) -> ApiResult<Json<IncidentView>> {
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = path.id();
-    let incident = lifecycle::acknowledge(&mut tx, Actor::from(&auth), id, None).await?;
-    let view = IncidentView::load(&mut tx, incident)
-        .await
-        .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(view))
+    within(&state.pool, async |tx| {
+        let incident = lifecycle::acknowledge(tx, Actor::from(&auth), path.id(), None).await?;
+        view(tx, incident).await
+    })
+    .await
 }
 
 /// A status change.
@@ -221,7 +195,7 @@ pub struct StatusChange {
 /// CLOSED. An illegal move answers 409 naming the allowed statuses; closing while the
 /// postmortem has open action items answers 409 unless `force` is set.
 #[utoipa::path(
-    post, path = "/api/v1/incidents/{id}/status", tag = "incidents", request_body = StatusChange,
+    post, path = "/api/v1/incidents/{id}/status", operation_id = "change_incident_status", tag = "incidents", request_body = StatusChange,
     params(("id" = String, Path, description = "Id or reference")),
     responses((status = 200, body = IncidentView), (status = 404, body = Problem), (status = 409, description = "Illegal transition", body = Problem), (status = 422, body = Problem))
 )]
@@ -231,23 +205,15 @@ pub async fn change_status(
     Responder(auth): Responder,
     ApiJson(body): ApiJson<StatusChange>,
 ) -> ApiResult<Json<IncidentView>> {
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = path.id();
-    let incident = lifecycle::change_status(
-        &mut tx,
-        Actor::from(&auth),
-        id,
-        body.status,
-        body.message.as_deref(),
-        body.force,
-        None,
-    )
-    .await?;
-    let view = IncidentView::load(&mut tx, incident)
-        .await
-        .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(view))
+    let message = body.message.as_deref();
+    within(&state.pool, async |tx| {
+        let actor = Actor::from(&auth);
+        let incident =
+            lifecycle::change_status(tx, actor, path.id(), body.status, message, body.force, None)
+                .await?;
+        view(tx, incident).await
+    })
+    .await
 }
 
 /// A role holder.
@@ -277,22 +243,13 @@ pub async fn assign_role(
     ApiJson(body): ApiJson<RoleAssignment>,
 ) -> ApiResult<Json<IncidentView>> {
     let role = parse_role(&role)?;
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = path.id();
-    let incident = change::assign_role(
-        &mut tx,
-        Actor::from(&auth),
-        id,
-        role,
-        Some(body.user_id),
-        None,
-    )
-    .await?;
-    let view = IncidentView::load(&mut tx, incident)
-        .await
-        .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(view))
+    let holder = Some(body.user_id);
+    within(&state.pool, async |tx| {
+        let actor = Actor::from(&auth);
+        let incident = change::assign_role(tx, actor, path.id(), role, holder, None).await?;
+        view(tx, incident).await
+    })
+    .await
 }
 
 /// Clear a role.
@@ -308,14 +265,12 @@ pub async fn clear_role(
     Path((_id, role)): Path<(String, String)>,
 ) -> ApiResult<Json<IncidentView>> {
     let role = parse_role(&role)?;
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = path.id();
-    let incident = change::assign_role(&mut tx, Actor::from(&auth), id, role, None, None).await?;
-    let view = IncidentView::load(&mut tx, incident)
-        .await
-        .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(view))
+    within(&state.pool, async |tx| {
+        let actor = Actor::from(&auth);
+        let incident = change::assign_role(tx, actor, path.id(), role, None, None).await?;
+        view(tx, incident).await
+    })
+    .await
 }
 
 /// The timeline, oldest first.
@@ -328,12 +283,12 @@ pub async fn list_timeline(
     State(state): State<AppState>,
     path: IncidentPath,
 ) -> ApiResult<Json<Vec<TimelineEntry>>> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(
-        timeline_of(&mut conn, path.auth.workspace_id, path.id())
-            .await
-            .map_err(DomainError::from)?,
-    ))
+    reading(&state.pool, async |conn| {
+        Ok(Json(
+            timeline_of(conn, path.auth.workspace_id, path.id()).await?,
+        ))
+    })
+    .await
 }
 
 /// Add a NOTE or an UPDATE (public or internal) to the timeline.
@@ -348,11 +303,11 @@ pub async fn add_timeline_entry(
     Responder(auth): Responder,
     ApiJson(body): ApiJson<NewEntry>,
 ) -> ApiResult<(StatusCode, Json<TimelineEntry>)> {
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = path.id();
-    let (_, entry) = change::add_entry(&mut tx, Actor::from(&auth), id, &body, None).await?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok((StatusCode::CREATED, Json(entry)))
+    within(&state.pool, async |tx| {
+        let (_, entry) = change::add_entry(tx, Actor::from(&auth), path.id(), &body, None).await?;
+        Ok((StatusCode::CREATED, Json(entry)))
+    })
+    .await
 }
 
 /// The affected services.
@@ -365,11 +320,11 @@ pub async fn get_services(
     State(state): State<AppState>,
     path: IncidentPath,
 ) -> ApiResult<Json<Vec<ServiceView>>> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    let services = store::affected_services(&mut conn, path.auth.workspace_id, path.id())
-        .await
-        .map_err(DomainError::from)?;
-    Ok(Json(services.iter().map(ServiceView::from).collect()))
+    reading(&state.pool, async |conn| {
+        let services = store::affected_services(conn, path.auth.workspace_id, path.id()).await?;
+        Ok(Json(services.iter().map(ServiceView::from).collect()))
+    })
+    .await
 }
 
 /// Replace the affected services.
@@ -384,14 +339,12 @@ pub async fn put_services(
     Responder(auth): Responder,
     ApiJson(body): ApiJson<Vec<ServiceView>>,
 ) -> ApiResult<Json<Vec<ServiceView>>> {
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    let id = path.id();
-    change::set_services(&mut tx, Actor::from(&auth), id, &body).await?;
-    let services = store::affected_services(&mut tx, auth.workspace_id, id)
-        .await
-        .map_err(DomainError::from)?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(services.iter().map(ServiceView::from).collect()))
+    within(&state.pool, async |tx| {
+        change::set_services(tx, Actor::from(&auth), path.id(), &body).await?;
+        let services = store::affected_services(tx, auth.workspace_id, path.id()).await?;
+        Ok(Json(services.iter().map(ServiceView::from).collect()))
+    })
+    .await
 }
 
 /// The members of an incident: people given access explicitly (role holders and admins
@@ -405,10 +358,12 @@ pub async fn list_members(
     State(state): State<AppState>,
     path: IncidentPath,
 ) -> ApiResult<Json<Vec<MemberView>>> {
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
-    Ok(Json(
-        members::list(&mut conn, path.auth.workspace_id, path.id()).await?,
-    ))
+    reading(&state.pool, async |conn| {
+        Ok(Json(
+            members::list(conn, path.auth.workspace_id, path.id()).await?,
+        ))
+    })
+    .await
 }
 
 fn parse_user(user_id: &str) -> Result<Uuid, ApiError> {
@@ -431,11 +386,11 @@ pub async fn add_member(
     Path((_id, user_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<MemberView>>> {
     let user_id = parse_user(&user_id)?;
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    members::add(&mut tx, Actor::from(&auth), path.id(), user_id, None).await?;
-    let list = members::list(&mut tx, auth.workspace_id, path.id()).await?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(list))
+    within(&state.pool, async |tx| {
+        members::add(tx, Actor::from(&auth), path.id(), user_id, None).await?;
+        Ok(Json(members::list(tx, auth.workspace_id, path.id()).await?))
+    })
+    .await
 }
 
 /// Remove a member. A role they hold still lets them read the incident; removing a
@@ -452,9 +407,9 @@ pub async fn remove_member(
     Path((_id, user_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<MemberView>>> {
     let user_id = parse_user(&user_id)?;
-    let mut tx = state.pool.begin().await.map_err(DomainError::from)?;
-    members::remove(&mut tx, Actor::from(&auth), path.id(), user_id, None).await?;
-    let list = members::list(&mut tx, auth.workspace_id, path.id()).await?;
-    tx.commit().await.map_err(DomainError::from)?;
-    Ok(Json(list))
+    within(&state.pool, async |tx| {
+        members::remove(tx, Actor::from(&auth), path.id(), user_id, None).await?;
+        Ok(Json(members::list(tx, auth.workspace_id, path.id()).await?))
+    })
+    .await
 }

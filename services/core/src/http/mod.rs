@@ -1,15 +1,20 @@
 //! The public HTTP API under `/api/v1`: thin adapters that parse, authorise through
 //! extractors ([`crate::access::auth::Auth`], the role-requiring `Responder` / `Admin`,
 //! and [`incident_path::IncidentPath`] for an incident the caller may read), call one domain function in a transaction and map the
-//! result. The OpenAPI document is generated from the same handlers and served at
-//! `/api/v1/openapi.json`.
+//! result. Core's part of the OpenAPI document is generated from the same handlers and
+//! served at [`OPENAPI_PATH`]; core also serves the whole API's document at
+//! [`WHOLE_OPENAPI_PATH`]: `services/core/openapi.json`, merged from every service's part
+//! by `incident_stack::openapi` (services do not depend on each other, so core cannot
+//! generate it) and committed; a system test fails when it is stale.
 
 pub mod admin;
 pub mod incident_path;
 pub mod incidents;
+pub mod unit;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
+use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -17,6 +22,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+
+/// Where core's part of the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/core/openapi.json";
+
+/// Where the whole API's OpenAPI document is served.
+pub const WHOLE_OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// The whole API's OpenAPI document, as committed (regenerated with
+/// `cargo run -p incident-stack --example openapi -- --write`).
+pub const WHOLE_OPENAPI: &str = include_str!("../../openapi.json");
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -26,7 +41,7 @@ pub const BODY_LIMIT: usize = 256 * 1024;
     info(title = "incident", description = "Incident management: the lifecycle, roles, timeline and administration."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(incident_runtime::api::problem::Problem))
+    components(schemas(incident_runtime::api::problem::Problem, incident_schema::Role))
 )]
 struct ApiDoc;
 
@@ -44,7 +59,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The routes and the OpenAPI document describing them.
 pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(incidents::declare, incidents::list))
         .routes(routes!(incidents::get_one, incidents::patch))
         .routes(routes!(incidents::acknowledge))
@@ -64,7 +79,9 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::create_workspace))
         .routes(routes!(admin::list_sla_policies))
         .routes(routes!(admin::put_sla_policy))
-        .split_for_parts()
+        .split_for_parts();
+    incident_runtime::api::openapi::finish(&mut doc);
+    (router, doc)
 }
 
 /// The full router, the OpenAPI document included.
@@ -72,14 +89,18 @@ pub fn router(state: AppState) -> axum::Router {
     let (api, doc) = routes();
     let doc = std::sync::Arc::new(doc);
     api.route(
-        "/api/v1/openapi.json",
+        OPENAPI_PATH,
         get(move || async move { Json(doc.as_ref().clone()) }),
+    )
+    .route(
+        WHOLE_OPENAPI_PATH,
+        get(|| async { ([(CONTENT_TYPE, "application/json")], WHOLE_OPENAPI) }),
     )
     .layer(DefaultBodyLimit::max(BODY_LIMIT))
     .with_state(state)
 }
 
-/// The OpenAPI document (for the snapshot test and tooling).
+/// Core's part of the OpenAPI document (for the snapshot test and the merge).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().1
 }

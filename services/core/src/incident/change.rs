@@ -22,7 +22,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::declare::validate_services;
+use super::declare::{ServiceInput, validate_services};
 use super::events::{emit, snapshot};
 use super::view::ServiceView;
 use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, members, store};
@@ -34,7 +34,8 @@ use incident_schema::text::IncidentTitle;
 #[serde(deny_unknown_fields)]
 pub struct IncidentPatch {
     /// New title, 1 to 200 characters.
-    pub title: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub title: Option<IncidentTitle>,
     /// New description.
     pub description: Option<String>,
     /// New impact statement.
@@ -66,9 +67,6 @@ pub async fn update(
     incident_id: Uuid,
     patch: &IncidentPatch,
 ) -> DomainResult<Incident> {
-    if let Some(title) = &patch.title {
-        IncidentTitle::parse(title).map_err(|e| DomainError::invalid("title", e.to_string()))?;
-    }
     text_field("description", &patch.description, MAX_DESCRIPTION)?;
     text_field("impact", &patch.impact, MAX_TEXT)?;
     text_field("root_cause", &patch.root_cause, MAX_TEXT)?;
@@ -77,7 +75,7 @@ pub async fn update(
         .ok_or(DomainError::NotFound("incident"))?;
 
     let mut changed = Vec::new();
-    let title = patch.title.as_deref().map(str::trim);
+    let title = patch.title.as_ref().map(IncidentTitle::as_str);
     if title.is_some_and(|t| t != before.title) {
         changed.push("title");
     }
@@ -394,7 +392,8 @@ pub async fn set_services(
     incident_id: Uuid,
     services: &[ServiceView],
 ) -> DomainResult<Incident> {
-    validate_services(services, "services")?;
+    let services = ServiceInput::parse_all(services, "services")?;
+    validate_services(&services, "services")?;
     let incident = store::lock_incident(conn, actor.workspace_id, incident_id)
         .await?
         .ok_or(DomainError::NotFound("incident"))?;
@@ -403,13 +402,7 @@ pub async fn set_services(
         .iter()
         .map(ServiceView::from)
         .collect();
-    let mut after: Vec<ServiceView> = services
-        .iter()
-        .map(|s| ServiceView {
-            name: s.name.trim().to_owned(),
-            impact: s.impact,
-        })
-        .collect();
+    let mut after: Vec<ServiceView> = services.iter().map(ServiceView::from).collect();
     after.sort_by(|a, b| a.name.cmp(&b.name));
     if before == after {
         return Ok(incident);

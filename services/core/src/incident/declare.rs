@@ -5,7 +5,7 @@
 //! and gap-free (a rolled-back declare gives its number back). The same lock makes
 //! idempotency safe: a retry with the same key waits for the first declare to commit,
 //! then finds its incident and returns it instead of creating a second. A key a client
-//! sent is bound to its request ([`IdempotencyKey::of_request`]): reused with another
+//! sent is bound to its request ([`DeclareKey::of_request`]): reused with another
 //! body it is refused (422 naming `Idempotency-Key`), like Stripe does; a command's key
 //! is not, so re-sent commands are absorbed as before.
 //!
@@ -34,7 +34,7 @@ use super::events::{emit, snapshot};
 use super::view::ServiceView;
 use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, members, store};
 use crate::error::{DomainError, DomainResult};
-use incident_schema::text::{IncidentTitle, ServiceName};
+use incident_schema::text::{IdempotencyKey, IncidentTitle, ServiceName};
 
 /// What a declare asks for (the HTTP body and the `incident.declare` command's data).
 // Serialised, it is the canonical form an idempotency fingerprint is taken of.
@@ -42,7 +42,8 @@ use incident_schema::text::{IncidentTitle, ServiceName};
 #[serde(deny_unknown_fields)]
 pub struct DeclareIncident {
     /// One-line summary, 1 to 200 characters.
-    pub title: String,
+    #[schema(value_type = String)]
+    pub title: IncidentTitle,
     /// Longer description, up to 20,000 characters.
     #[serde(default)]
     pub description: String,
@@ -56,7 +57,7 @@ pub struct DeclareIncident {
     pub impact: Option<String>,
     /// Affected services.
     #[serde(default)]
-    pub affected_services: Vec<ServiceView>,
+    pub affected_services: Vec<ServiceInput>,
     /// Alert groups that triggered it.
     #[serde(default)]
     pub alert_group_ids: Vec<Uuid>,
@@ -73,16 +74,16 @@ pub struct DeclareIncident {
 
 /// The idempotency key of a declare, and what a reuse of it must match.
 #[derive(Debug, Clone, Copy)]
-pub struct IdempotencyKey<'a> {
-    key: &'a str,
+pub struct DeclareKey<'a> {
+    key: &'a IdempotencyKey,
     /// SHA-256 of the request's canonical JSON; none for commands.
     fingerprint: Option<[u8; 32]>,
 }
 
-impl<'a> IdempotencyKey<'a> {
+impl<'a> DeclareKey<'a> {
     /// A key a client sent with `input` (`Idempotency-Key`): a reuse with the same request
     /// is a retry, a reuse with another one is refused.
-    pub fn of_request(key: &'a str, input: &DeclareIncident) -> DomainResult<Self> {
+    pub fn of_request(key: &'a IdempotencyKey, input: &DeclareIncident) -> DomainResult<Self> {
         let canonical = serde_json::to_vec(
             &serde_json::to_value(input)
                 .map_err(|e| DomainError::invalid("body", e.to_string()))?,
@@ -97,7 +98,7 @@ impl<'a> IdempotencyKey<'a> {
     /// A key a command carries (`incident.declare` from another service, e.g. the alert
     /// group's id): any declare with it gets the first incident, so a re-sent command is
     /// absorbed whatever else changed in it.
-    pub fn of_command(key: &'a str) -> Self {
+    pub fn of_command(key: &'a IdempotencyKey) -> Self {
         Self {
             key,
             fingerprint: None,
@@ -114,7 +115,7 @@ impl<'a> IdempotencyKey<'a> {
                 format!(
                     "the key {:?} was already used to declare an incident with a different request; \
                      retry with the same body, or use a new key for a new incident",
-                    self.key
+                    self.key.as_str()
                 ),
             ));
         }
@@ -134,9 +135,9 @@ pub struct Declared {
     pub created: bool,
 }
 
-/// Checks lengths and values; trims the title.
+/// Checks the lengths and values the types do not hold (the title is an
+/// [`IncidentTitle`] already).
 fn validate(input: &DeclareIncident) -> DomainResult<()> {
-    IncidentTitle::parse(&input.title).map_err(|e| DomainError::invalid("title", e.to_string()))?;
     if input.description.chars().count() > MAX_DESCRIPTION {
         return Err(DomainError::invalid(
             "description",
@@ -163,19 +164,55 @@ fn validate(input: &DeclareIncident) -> DomainResult<()> {
     Ok(())
 }
 
-/// Service names are 1..=100 characters and unique.
-pub fn validate_services(services: &[ServiceView], field: &str) -> DomainResult<()> {
+// An affected service as a request names it (a declare's `affected_services`, a command's,
+// `PUT /incidents/{id}/services`): the name parsed. It is documented as the `ServiceView`
+// it becomes, with the same docs, so the OpenAPI document shows one schema.
+/// An affected service.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[schema(as = ServiceView)]
+pub struct ServiceInput {
+    /// The service's name.
+    #[schema(value_type = String)]
+    pub name: ServiceName,
+    /// How badly it is affected.
+    pub impact: ServiceImpact,
+}
+
+impl ServiceInput {
+    /// `services` as sent, each name parsed; a refusal names `{field}[i].name`.
+    pub fn parse_all(services: &[ServiceView], field: &str) -> DomainResult<Vec<Self>> {
+        let parse = |(i, s): (usize, &ServiceView)| {
+            Ok(Self {
+                name: ServiceName::parse(&s.name).map_err(|e| {
+                    DomainError::invalid(format!("{field}[{i}].name"), e.to_string())
+                })?,
+                impact: s.impact,
+            })
+        };
+        services.iter().enumerate().map(parse).collect()
+    }
+}
+
+impl From<&ServiceInput> for ServiceView {
+    fn from(s: &ServiceInput) -> Self {
+        Self {
+            name: s.name.to_string(),
+            impact: s.impact,
+        }
+    }
+}
+
+/// At most 100 services, each named once (whatever the case).
+pub fn validate_services(services: &[ServiceInput], field: &str) -> DomainResult<()> {
     if services.len() > 100 {
         return Err(DomainError::invalid(field, "at most 100 services"));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, s) in services.iter().enumerate() {
-        let name = ServiceName::parse(&s.name)
-            .map_err(|e| DomainError::invalid(format!("{field}[{i}].name"), e.to_string()))?;
-        if !seen.insert(name.key()) {
+        if !seen.insert(s.name.key()) {
             return Err(DomainError::invalid(
                 format!("{field}[{i}].name"),
-                format!("{name} is listed twice"),
+                format!("{} is listed twice", s.name),
             ));
         }
     }
@@ -188,18 +225,10 @@ pub async fn declare(
     conn: &mut PgConnection,
     actor: Actor,
     input: &DeclareIncident,
-    idempotency_key: Option<IdempotencyKey<'_>>,
+    idempotency_key: Option<DeclareKey<'_>>,
     cause: Option<&Envelope>,
 ) -> DomainResult<Declared> {
     validate(input)?;
-    if let Some(key) = idempotency_key.map(|k| k.key)
-        && (key.is_empty() || key.len() > 255)
-    {
-        return Err(DomainError::invalid(
-            "idempotency_key",
-            "must be 1 to 255 characters",
-        ));
-    }
     let now = store::now(conn).await?;
     let detected_at = input.detected_at.map_or(now, DateTime::from);
     if detected_at > now + chrono::Duration::minutes(5) {
@@ -235,7 +264,7 @@ pub async fn declare(
     // The common retry finds its incident without touching the counter.
     if let Some(key) = idempotency_key
         && let Some(existing) =
-            store::find_by_idempotency_key(conn, actor.workspace_id, key.key).await?
+            store::find_by_idempotency_key(conn, actor.workspace_id, key.key.as_str()).await?
     {
         return key.reuse(existing);
     }
@@ -255,7 +284,7 @@ pub async fn declare(
         })?;
     if let Some(key) = idempotency_key
         && let Some(existing) =
-            store::find_by_idempotency_key(conn, actor.workspace_id, key.key).await?
+            store::find_by_idempotency_key(conn, actor.workspace_id, key.key.as_str()).await?
     {
         // Give the number back: we still hold the counter's row lock, so nobody took one since.
         sqlx::query(
@@ -272,7 +301,7 @@ pub async fn declare(
         &NewIncident {
             workspace_id: actor.workspace_id,
             number,
-            title: input.title.trim(),
+            title: input.title.as_str(),
             description: &input.description,
             severity: input.severity,
             impact: input.impact.as_deref(),
@@ -283,7 +312,7 @@ pub async fn declare(
             is_drill: input.is_drill,
             visibility: input.visibility.unwrap_or(Visibility::Public),
             declared_by: actor.user_id,
-            idempotency_key: idempotency_key.map(|k| k.key),
+            idempotency_key: idempotency_key.map(|k| k.key.as_str()),
         },
         idempotency_key
             .and_then(|k| k.fingerprint)
@@ -295,7 +324,7 @@ pub async fn declare(
     let services: Vec<(String, ServiceImpact)> = input
         .affected_services
         .iter()
-        .map(|s| (s.name.trim().to_owned(), s.impact))
+        .map(|s| (s.name.to_string(), s.impact))
         .collect();
     if !services.is_empty() {
         store::replace_affected_services(conn, actor.workspace_id, incident.id, &services).await?;
@@ -326,7 +355,11 @@ pub async fn declare(
             incident: snapshot(&incident),
             is_drill: incident.is_drill,
             actor_id: actor.user_id,
-            affected_services: input.affected_services.clone(),
+            affected_services: input
+                .affected_services
+                .iter()
+                .map(ServiceView::from)
+                .collect(),
             alert_group_ids: input.alert_group_ids.clone(),
         },
         cause,

@@ -29,8 +29,9 @@ use crate::error::DomainError;
 use crate::incident::change::{self, NewEntry};
 use crate::incident::declare::{self, DeclareIncident};
 use crate::incident::query::{self, ListFilter};
-use crate::incident::view::{IncidentView, ServiceView};
+use crate::incident::view::IncidentView;
 use crate::incident::{Actor, lifecycle};
+use incident_schema::text::{IncidentTitle, ServiceName};
 
 type PageResult = Result<Response, UiError>;
 
@@ -282,13 +283,16 @@ impl DeclareForm {
                 impact.parse().map_err(|e: incident_schema::ParseError| {
                     DomainError::invalid(format!("impact of service {}", index + 1), e.to_string())
                 })?;
-            affected_services.push(ServiceView {
-                name: name.trim().to_owned(),
+            affected_services.push(declare::ServiceInput {
+                name: ServiceName::try_from(name.trim().to_owned()).map_err(|e| {
+                    DomainError::invalid(format!("service {}", index + 1), e.to_string())
+                })?,
                 impact,
             });
         }
         Ok(DeclareIncident {
-            title: self.title.clone(),
+            title: IncidentTitle::try_from(self.title.clone())
+                .map_err(|e| DomainError::invalid("title", e.to_string()))?,
             description: self.description.clone(),
             severity,
             detected_at: None,

@@ -404,7 +404,7 @@ async fn the_openapi_document_describes_the_api(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let response = app
         .client
-        .get(format!("{}/api/v1/openapi.json", app.base))
+        .get(format!("{}/api/v1/core/openapi.json", app.base))
         .send()
         .await
         .expect("request");
@@ -424,6 +424,29 @@ async fn the_openapi_document_describes_the_api(pool: PgPool) {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
     insta::assert_json_snapshot!("openapi", doc);
+
+    // The whole API's document (every service's part, merged and committed) is core's too.
+    let response = app
+        .client
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let whole: Value = response.json().await.expect("json");
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        assert_eq!(&whole["paths"][path], item, "{path} in the whole document");
+    }
+    assert!(
+        whole["paths"].get("/api/v1/postmortems").is_some(),
+        "postmortem's part too"
+    );
+    assert!(
+        whole["paths"]
+            .get("/webhooks/alertmanager/{integration}")
+            .is_some(),
+        "ingestion's part too"
+    );
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]

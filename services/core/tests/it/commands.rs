@@ -44,7 +44,7 @@ async fn commands_declare_once_per_key_and_drive_the_lifecycle(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let ws = workspace(&app).await;
     let shutdown = CancellationToken::new();
-    let (bus, task) = BusBuilder::new(&app.vhost.url, "core")
+    let (bus, task) = BusBuilder::new(&app.vhost().url, "core")
         .consume(queue(), app.pool.clone(), Commands)
         .start(shutdown.clone());
     bus.wait_connected(&shutdown).await.expect("connects");
@@ -113,7 +113,7 @@ async fn an_invalid_command_is_dead_lettered_and_changes_nothing(pool: PgPool) {
     let incident = app.declare(crate::support::ADMIN, "stable").await;
     let incident_id = incident["id"].as_str().expect("id");
     let shutdown = CancellationToken::new();
-    let (bus, task) = BusBuilder::new(&app.vhost.url, "core")
+    let (bus, task) = BusBuilder::new(&app.vhost().url, "core")
         .retry_policy(RetryPolicy {
             min_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(20),
@@ -146,7 +146,7 @@ async fn an_invalid_command_is_dead_lettered_and_changes_nothing(pool: PgPool) {
         .await
         .expect("routed");
 
-    let (_c, channel) = app.vhost.channel_with(&[]).await;
+    let (_c, channel) = app.vhost().channel_with(&[]).await;
     let dead = collect(
         &channel,
         DEAD_LETTER_QUEUE,

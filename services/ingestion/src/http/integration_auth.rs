@@ -4,7 +4,7 @@
 //! In order: the `{integration}` path segment must be the id of an integration of the
 //! webhook's kind (404), the secret must be given, as `Authorization: Bearer <secret>` or
 //! `?token=<secret>`, and be its secret (401), and the integration must be enabled (403).
-//! A refusal is counted (`ingestion_rejected_total`) and logged at WARN.
+//! A refusal is counted (`incident_ingestion_rejected_total`) and logged at WARN.
 
 use std::marker::PhantomData;
 
@@ -92,7 +92,7 @@ async fn resolve(
         integration::authenticate(&mut conn, id, kind, secret.as_deref()).await
     };
     Ok(found.inspect_err(|e| {
-        metrics::counter!("ingestion_rejected_total", "reason" => rejection(e)).increment(1);
+        metrics::counter!(incident_runtime::metrics::INGESTION_REJECTED, "reason" => rejection(e)).increment(1);
     })?)
 }
 

@@ -68,7 +68,7 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// The routes and the OpenAPI document describing them.
 pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(webhooks::alertmanager))
         .routes(routes!(webhooks::grafana))
         .routes(routes!(webhooks::generic))
@@ -82,7 +82,9 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(integrations::dry_run))
         .routes(routes!(alert_groups::list))
         .routes(routes!(alert_groups::get_one))
-        .split_for_parts()
+        .split_for_parts();
+    incident_runtime::api::openapi::finish(&mut doc);
+    (router, doc)
 }
 
 /// The full router, the OpenAPI document included.

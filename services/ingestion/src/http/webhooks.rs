@@ -140,7 +140,7 @@ async fn receive_notification(
     let kind = integration.kind;
     let bytes = body(request, &state).await?;
     let notification = source::parse(kind, &bytes, Utc::now()).inspect_err(|e| {
-        metrics::counter!("ingestion_rejected_total", "reason" => rejection(e)).increment(1);
+        metrics::counter!(incident_runtime::metrics::INGESTION_REJECTED, "reason" => rejection(e)).increment(1);
     })?;
     let outcome = ingest::ingest_committed(&state.pool, integration, &notification).await?;
     ingest::record_metrics(&outcome, "http");

@@ -475,18 +475,19 @@ fn retry_pause(attempt: u32) -> Duration {
 
 /// Counts a committed outcome in the service's metrics.
 pub fn record_metrics(outcome: &IngestOutcome, front: &'static str) {
-    metrics::counter!("ingestion_alerts_total", "front" => front).increment(outcome.alerts as u64);
-    metrics::counter!("ingestion_stale_notifications_total", "front" => front)
+    use incident_runtime::metrics as metric;
+    metrics::counter!(metric::INGESTION_ALERTS, "front" => front).increment(outcome.alerts as u64);
+    metrics::counter!(metric::INGESTION_STALE, "front" => front)
         .increment(outcome.stale_notifications as u64);
     for g in &outcome.alert_groups {
         if g.opened {
-            metrics::counter!("ingestion_alert_groups_opened_total").increment(1);
+            metrics::counter!(metric::INGESTION_GROUPS_OPENED).increment(1);
         }
         if g.resolved {
-            metrics::counter!("ingestion_alert_groups_resolved_total").increment(1);
+            metrics::counter!(metric::INGESTION_GROUPS_RESOLVED).increment(1);
         }
         if g.decided {
-            metrics::counter!("ingestion_decisions_total", "decision" => g.decision.as_str())
+            metrics::counter!(metric::INGESTION_DECISIONS, "decision" => g.decision.as_str())
                 .increment(1);
         }
     }

@@ -4,12 +4,15 @@
 //! core and ingestion together (their buses, relays and consumers) on a test vhost, for
 //! the flows that need core to apply the commands.
 
+use std::ops::Deref;
 use std::time::Duration;
 
 use incident_bus::testing::TestVhost;
 use incident_ingestion::{AppState, router};
 use incident_runtime::Config;
-use incident_testkit::http::{self, Client};
+use incident_testkit::app::Api;
+use incident_testkit::fixtures;
+use incident_testkit::http::Client;
 use incident_testkit::services::Running;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -17,8 +20,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// The bootstrap token every test app starts with.
-pub const ADMIN: &str = "test-bootstrap-token-0123456789";
+pub use incident_testkit::app::ADMIN;
 
 /// An integration as created: its id and secret.
 #[derive(Debug, Clone)]
@@ -28,32 +30,31 @@ pub struct Created {
     pub body: Value,
 }
 
-pub struct TestApp {
-    pub pool: PgPool,
-    pub base: String,
-    /// A plain client, for requests of any shape.
-    pub client: reqwest::Client,
-    /// The API client (problem-asserting).
-    pub api: Client,
-    pub workspace_id: Uuid,
-    pub shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+impl From<(StatusCode, Value)> for Created {
+    /// The integration a `POST /api/v1/integrations` answered, asserting `201 Created`.
+    fn from((status, body): (StatusCode, Value)) -> Self {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Self {
+            id: body["id"].as_str().expect("id").parse().expect("uuid"),
+            secret: body["secret"].as_str().expect("secret").to_owned(),
+            body,
+        }
     }
 }
 
-async fn bootstrap(pool: &PgPool) -> Uuid {
-    let secret = secrecy::SecretString::from(ADMIN.to_owned());
-    incident_core::access::bootstrap::bootstrap(pool, &secret)
-        .await
-        .expect("bootstrap");
-    sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'default'")
-        .fetch_one(pool)
-        .await
-        .expect("workspace")
+/// Ingestion's router on the kit's [`Api`] (its bus is never used: ingestion's
+/// routers write commands to the outbox), and the `default` workspace.
+pub struct TestApp {
+    api: Api,
+    pub workspace_id: Uuid,
+}
+
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl TestApp {
@@ -62,52 +63,24 @@ impl TestApp {
     }
 
     pub async fn spawn_with(pool: PgPool, public_url: Option<&str>) -> Self {
-        let workspace_id = bootstrap(&pool).await;
-        let shutdown = CancellationToken::new();
-        let app = router(AppState {
-            pool: pool.clone(),
-            public_url: public_url.map(str::to_owned),
-        });
-        let base = http::serve(app, shutdown.clone()).await;
-        let api = Client::for_base(&base);
-        Self {
-            pool,
-            client: api.http().clone(),
-            api,
-            base,
-            workspace_id,
-            shutdown,
-        }
-    }
-
-    /// Calls the API with `token`; returns status and JSON body (Null when empty).
-    pub async fn call(
-        &self,
-        token: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        self.api.json(token, method, path, body).await
-    }
-
-    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        self.call(token, Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(token, Method::POST, path, Some(body)).await
+        let secret = secrecy::SecretString::from(ADMIN.to_owned());
+        incident_core::access::bootstrap::bootstrap(&pool, &secret)
+            .await
+            .expect("bootstrap");
+        let workspace_id = fixtures::workspace_id(&pool, "default").await;
+        let api = Api::start(pool, "ingestion-test", false, |pool, _bus| {
+            router(AppState {
+                pool: pool.clone(),
+                public_url: public_url.map(str::to_owned),
+            })
+        })
+        .await;
+        Self { api, workspace_id }
     }
 
     /// Creates an integration as the admin.
     pub async fn integration(&self, body: Value) -> Created {
-        let (status, body) = self.post(ADMIN, "/api/v1/integrations", body).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        Created {
-            id: body["id"].as_str().expect("id").parse().expect("uuid"),
-            secret: body["secret"].as_str().expect("secret").to_owned(),
-            body,
-        }
+        Created::from(self.post(ADMIN, "/api/v1/integrations", body).await)
     }
 
     /// Sends a webhook with the integration's secret as bearer token.
@@ -227,13 +200,7 @@ impl TestStack {
     }
 
     pub async fn integration(&self, body: Value) -> Created {
-        let (status, body) = self.post(ADMIN, "/api/v1/integrations", body).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        Created {
-            id: body["id"].as_str().expect("id").parse().expect("uuid"),
-            secret: body["secret"].as_str().expect("secret").to_owned(),
-            body,
-        }
+        Created::from(self.post(ADMIN, "/api/v1/integrations", body).await)
     }
 
     pub async fn stop(mut self) {

@@ -10,7 +10,10 @@
 //!   (`llm_allow_private`), and internal timeline entries (`is_public = false`) are left
 //!   out unless it allows them (`llm_allow_internal`). People's names are never sent.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use incident_runtime::metrics::{LLM_CALL_DURATION, LLM_CALLS};
+use tracing::Instrument as _;
 
 use anyhow::Context as _;
 use incident_runtime::Config;
@@ -144,8 +147,28 @@ impl LlmClient {
         &self.model
     }
 
-    /// Asks the model for the sections described by `prompt`.
+    /// Asks the model for the sections described by `prompt`, in a client span, counted
+    /// and timed by outcome.
     pub async fn draft(&self, prompt: &Value) -> Result<LlmSections, LlmError> {
+        let span = tracing::info_span!(
+            "llm",
+            otel.name = "llm chat.completions",
+            otel.kind = "client",
+            gen_ai.operation.name = "chat",
+            gen_ai.request.model = %self.model,
+            outcome = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = self.ask(prompt).instrument(span.clone()).await;
+        let outcome = result.as_ref().map_or_else(LlmError::code, |_| "ok");
+        span.record("outcome", outcome);
+        metrics::histogram!(LLM_CALL_DURATION, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!(LLM_CALLS, "outcome" => outcome).increment(1);
+        result
+    }
+
+    async fn ask(&self, prompt: &Value) -> Result<LlmSections, LlmError> {
         let body = json!({
             "model": self.model,
             "temperature": 0.2,

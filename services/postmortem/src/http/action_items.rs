@@ -28,7 +28,7 @@ pub struct ActionItemPage {
 
 /// List a postmortem's action items.
 #[utoipa::path(
-    get, path = "/api/v1/postmortems/{id}/action-items", tag = "action items",
+    get, path = "/api/v1/postmortems/{id}/action-items", operation_id = "list_postmortem_action_items", tag = "action items",
     params(("id" = String, Path, description = "Postmortem id")),
     responses((status = 200, body = ActionItemPage), (status = 404, body = Problem))
 )]
@@ -48,7 +48,7 @@ pub async fn list_of_postmortem(
 ///
 /// It starts OPEN (priority P3 unless given) and `action_item.created` is emitted.
 #[utoipa::path(
-    post, path = "/api/v1/postmortems/{id}/action-items", tag = "action items",
+    post, path = "/api/v1/postmortems/{id}/action-items", operation_id = "create_action_item", tag = "action items",
     request_body = NewActionItem,
     params(("id" = String, Path, description = "Postmortem id")),
     responses(
@@ -138,7 +138,7 @@ fn filter(query: &ItemQuery, auth: &Auth) -> Result<ItemFilter, DomainError> {
 
 /// List the workspace's action items.
 #[utoipa::path(
-    get, path = "/api/v1/action-items", tag = "action items", params(ItemQuery),
+    get, path = "/api/v1/action-items", operation_id = "list_action_items", tag = "action items", params(ItemQuery),
     responses((status = 200, body = ActionItemPage), (status = 401, body = Problem), (status = 422, body = Problem))
 )]
 pub async fn list(
@@ -154,7 +154,7 @@ pub async fn list(
 
 /// Read an action item.
 #[utoipa::path(
-    get, path = "/api/v1/action-items/{id}", tag = "action items",
+    get, path = "/api/v1/action-items/{id}", operation_id = "get_action_item", tag = "action items",
     params(("id" = String, Path, description = "Action item id")),
     responses((status = 200, body = ActionItemView), (status = 404, body = Problem))
 )]
@@ -174,7 +174,7 @@ pub async fn get_one(
 /// `wont_do_reason`); DONE and WONT_DO are final (409 naming the allowed statuses).
 /// `action_item.updated` is emitted when anything changed, listing what.
 #[utoipa::path(
-    patch, path = "/api/v1/action-items/{id}", tag = "action items", request_body = ActionItemPatch,
+    patch, path = "/api/v1/action-items/{id}", operation_id = "patch_action_item", tag = "action items", request_body = ActionItemPatch,
     params(("id" = String, Path, description = "Action item id")),
     responses(
         (status = 200, body = ActionItemView), (status = 403, body = Problem), (status = 404, body = Problem),

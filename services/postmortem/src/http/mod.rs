@@ -66,7 +66,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The routes and the OpenAPI fragment describing them.
 pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(postmortems::draft, postmortems::of_incident))
         .routes(routes!(postmortems::list))
         .routes(routes!(postmortems::get_one, postmortems::patch))
@@ -83,7 +83,9 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             settings::put_template,
             settings::delete_template
         ))
-        .split_for_parts()
+        .split_for_parts();
+    incident_runtime::api::openapi::finish(&mut doc);
+    (router, doc)
 }
 
 /// The full router, the OpenAPI fragment included.

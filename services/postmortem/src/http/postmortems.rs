@@ -36,7 +36,7 @@ pub struct DraftOptions {
 /// race). With `"regenerate": true` an unedited DRAFT is rewritten (200). The body is
 /// optional.
 #[utoipa::path(
-    post, path = "/api/v1/incidents/{id}/postmortem", tag = "postmortems",
+    post, path = "/api/v1/incidents/{id}/postmortem", operation_id = "draft_postmortem", tag = "postmortems",
     params(("id" = String, Path, description = "Incident id or reference (INC-42)")),
     request_body(content = Option<DraftOptions>, description = "Optional"),
     responses(
@@ -91,7 +91,7 @@ pub async fn draft(
 
 /// Read the incident's postmortem.
 #[utoipa::path(
-    get, path = "/api/v1/incidents/{id}/postmortem", tag = "postmortems",
+    get, path = "/api/v1/incidents/{id}/postmortem", operation_id = "get_incident_postmortem", tag = "postmortems",
     params(("id" = String, Path, description = "Incident id or reference (INC-42)")),
     responses((status = 200, body = PostmortemView), (status = 404, description = "No such incident, or not drafted yet", body = Problem))
 )]
@@ -129,7 +129,7 @@ pub struct PostmortemPage {
 
 /// List the workspace's postmortems, newest first.
 #[utoipa::path(
-    get, path = "/api/v1/postmortems", tag = "postmortems", params(PostmortemFilter),
+    get, path = "/api/v1/postmortems", operation_id = "list_postmortems", tag = "postmortems", params(PostmortemFilter),
     responses((status = 200, body = PostmortemPage), (status = 401, body = Problem), (status = 422, body = Problem))
 )]
 pub async fn list(
@@ -156,7 +156,7 @@ pub async fn list(
 
 /// Read a postmortem; `{id}.md` answers its Markdown export instead.
 #[utoipa::path(
-    get, path = "/api/v1/postmortems/{id}", tag = "postmortems",
+    get, path = "/api/v1/postmortems/{id}", operation_id = "get_postmortem", tag = "postmortems",
     params(("id" = String, Path, description = "Postmortem id")),
     responses((status = 200, body = PostmortemView), (status = 404, body = Problem))
 )]
@@ -181,7 +181,7 @@ pub async fn get_one(
 /// `x-postmortem-template` says which: `workspace`, `default`, or `default-fallback` when
 /// the workspace's template failed on this postmortem.
 #[utoipa::path(
-    get, path = "/api/v1/postmortems/{id}.md", tag = "postmortems",
+    get, path = "/api/v1/postmortems/{id}.md", operation_id = "export_postmortem_markdown", tag = "postmortems",
     params(("id" = String, Path, description = "Postmortem id")),
     responses(
         (status = 200, description = "The postmortem as Markdown", content_type = "text/markdown", body = String),
@@ -226,7 +226,7 @@ async fn markdown(state: &AppState, auth: &Auth, id: &str) -> ApiResult<Response
 /// Each section given replaces it and is marked `human` in `generation`; the postmortem is
 /// then never regenerated. Changing a published postmortem stamps `amended_at`.
 #[utoipa::path(
-    patch, path = "/api/v1/postmortems/{id}", tag = "postmortems", request_body = PostmortemPatch,
+    patch, path = "/api/v1/postmortems/{id}", operation_id = "patch_postmortem", tag = "postmortems", request_body = PostmortemPatch,
     params(("id" = String, Path, description = "Postmortem id")),
     responses(
         (status = 200, body = PostmortemView), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -255,7 +255,7 @@ pub async fn patch(
 /// Stamps `published_at` and emits `postmortem.published` (the war room posts its summary
 /// and link). Publishing again answers the published postmortem and emits nothing.
 #[utoipa::path(
-    post, path = "/api/v1/postmortems/{id}/publish", tag = "postmortems",
+    post, path = "/api/v1/postmortems/{id}/publish", operation_id = "publish_postmortem", tag = "postmortems",
     params(("id" = String, Path, description = "Postmortem id")),
     responses((status = 200, body = PostmortemView), (status = 403, body = Problem), (status = 404, body = Problem))
 )]

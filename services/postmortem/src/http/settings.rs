@@ -18,7 +18,7 @@ use crate::settings::{self, PostmortemSettings, TemplateView};
 
 /// Read the workspace's postmortem settings.
 #[utoipa::path(
-    get, path = "/api/v1/postmortem/settings", tag = "postmortem settings",
+    get, path = "/api/v1/postmortem/settings", operation_id = "get_postmortem_settings", tag = "postmortem settings",
     responses((status = 200, body = PostmortemSettings), (status = 401, body = Problem))
 )]
 pub async fn get_settings(
@@ -35,7 +35,7 @@ pub async fn get_settings(
 /// and `llm_allow_internal` (default false) let PRIVATE incidents and internal timeline
 /// entries be sent to the LLM. Absent fields take their defaults.
 #[utoipa::path(
-    put, path = "/api/v1/postmortem/settings", tag = "postmortem settings",
+    put, path = "/api/v1/postmortem/settings", operation_id = "put_postmortem_settings", tag = "postmortem settings",
     request_body = PostmortemSettings,
     responses((status = 200, body = PostmortemSettings), (status = 403, body = Problem), (status = 422, body = Problem))
 )]
@@ -54,7 +54,7 @@ pub async fn put_settings(
 
 /// Read the workspace's Markdown template (the built-in one when it has none).
 #[utoipa::path(
-    get, path = "/api/v1/postmortem/template", tag = "postmortem settings",
+    get, path = "/api/v1/postmortem/template", operation_id = "get_postmortem_template", tag = "postmortem settings",
     responses((status = 200, body = TemplateView), (status = 401, body = Problem))
 )]
 pub async fn get_template(
@@ -80,7 +80,7 @@ pub struct TemplateBody {
 /// The template must compile and render a sample postmortem without touching an undefined
 /// name; otherwise 422 with `line`, the line at fault.
 #[utoipa::path(
-    put, path = "/api/v1/postmortem/template", tag = "postmortem settings",
+    put, path = "/api/v1/postmortem/template", operation_id = "put_postmortem_template", tag = "postmortem settings",
     request_body = TemplateBody,
     responses(
         (status = 200, body = TemplateView), (status = 403, body = Problem),
@@ -102,7 +102,7 @@ pub async fn put_template(
 
 /// Drop the workspace's template: exports use the built-in one again (admin).
 #[utoipa::path(
-    delete, path = "/api/v1/postmortem/template", tag = "postmortem settings",
+    delete, path = "/api/v1/postmortem/template", operation_id = "delete_postmortem_template", tag = "postmortem settings",
     responses((status = 200, body = TemplateView), (status = 403, body = Problem))
 )]
 #[tracing::instrument(skip_all, fields(workspace_id = %auth.workspace_id), err(Debug))]

@@ -3,13 +3,12 @@
 //! vhost, and helpers to call the API, build incidents with fixed times, and read the
 //! outbox.
 
+use std::ops::Deref;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use incident_bus::testing::TestVhost;
-use incident_bus::{Bus, BusBuilder};
 use incident_core::access::bootstrap::bootstrap;
 use incident_postmortem::draft::llm::LlmClient;
 use incident_runtime::Config;
@@ -17,14 +16,14 @@ use incident_schema::incident::{NewIncident, insert_incident};
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
 use incident_schema::workspace::next_incident_number;
 use incident_schema::{Severity, TimelineKind, Visibility};
-use reqwest::{Method, StatusCode};
+use incident_testkit::app::Api;
+use incident_testkit::{db, eventually, fixtures};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// The bootstrap token every test app starts with.
-pub const ADMIN: &str = "test-bootstrap-token-0123456789";
+pub use incident_testkit::app::ADMIN;
 
 /// 2026-03-02 10:00:00 UTC: the detection time of the fixture incidents.
 pub fn t0() -> DateTime<Utc> {
@@ -38,20 +37,18 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
     t0() + TimeDelta::minutes(minutes)
 }
 
+/// Core's and the postmortem service's routers on the kit's [`Api`], and the
+/// `default` workspace.
 pub struct TestApp {
-    pub pool: PgPool,
-    pub base: String,
-    pub client: reqwest::Client,
-    /// A RabbitMQ vhost, for the tests that need the broker (creating one costs seconds).
-    pub vhost: Option<TestVhost>,
-    pub bus: Bus,
+    api: Api,
     pub workspace_id: Uuid,
-    pub shutdown: CancellationToken,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 
@@ -75,59 +72,21 @@ impl TestApp {
     async fn start(pool: PgPool, llm: Option<LlmClient>, broker: bool) -> Self {
         let secret = secrecy::SecretString::from(ADMIN.to_owned());
         assert!(bootstrap(&pool, &secret).await.expect("bootstrap"));
-        let workspace_id = sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'default'")
-            .fetch_one(&pool)
-            .await
-            .expect("workspace");
-        let vhost = broker.then(TestVhost::create);
-        // Without a vhost the bus points at a closed port: it never connects (the routers
-        // only write to the outbox) and stops with the app.
-        let url = vhost.as_ref().map_or_else(
-            || "amqp://guest:guest@127.0.0.1:1/none".to_owned(),
-            |v| v.url.clone(),
-        );
-        let shutdown = CancellationToken::new();
-        let (bus, _task) = BusBuilder::new(&url, "test").start(shutdown.clone());
-        let core = incident_core::router(incident_core::AppState {
-            pool: pool.clone(),
-            bus: bus.clone(),
-        });
-        let postmortem = incident_postmortem::router(incident_postmortem::AppState {
-            pool: pool.clone(),
-            bus: bus.clone(),
-            llm: llm.map(Arc::new),
-            public_url: Some("https://incidents.example.com".into()),
-        });
-        let app = core.merge(postmortem);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-                .expect("serve");
-        });
-        Self {
-            pool,
-            base,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
-            vhost,
-            bus,
-            workspace_id,
-            shutdown,
-        }
-    }
-
-    fn vhost(&self) -> &TestVhost {
-        self.vhost
-            .as_ref()
-            .expect("this test needs TestApp::spawn_with_broker")
+        let workspace_id = fixtures::workspace_id(&pool, "default").await;
+        let api = Api::start(pool, "test", broker, |pool, bus| {
+            let core = incident_core::router(incident_core::AppState {
+                pool: pool.clone(),
+                bus: bus.clone(),
+            });
+            core.merge(incident_postmortem::router(incident_postmortem::AppState {
+                pool: pool.clone(),
+                bus: bus.clone(),
+                llm: llm.map(Arc::new),
+                public_url: Some("https://incidents.example.com".into()),
+            }))
+        })
+        .await;
+        Self { api, workspace_id }
     }
 
     /// A configuration pointing at this app's vhost (the pool is passed separately).
@@ -137,31 +96,6 @@ impl TestApp {
             &self.vhost().url,
         )
         .expect("config")
-    }
-
-    /// Calls the API with `token`; returns status and JSON body (Null when empty).
-    pub async fn call(
-        &self,
-        token: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        incident_testkit::http::Client::with_http(&self.base, self.client.clone())
-            .json(token, method, path, body)
-            .await
-    }
-
-    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        self.call(token, Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(token, Method::POST, path, Some(body)).await
-    }
-
-    pub async fn patch(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call(token, Method::PATCH, path, Some(body)).await
     }
 
     /// The Markdown export of a postmortem: status, template header, body.
@@ -185,9 +119,7 @@ impl TestApp {
 
     /// Declares an incident through core and returns it.
     pub async fn declare(&self, token: &str, body: Value) -> Value {
-        let (status, incident) = self.post(token, "/api/v1/incidents", body).await;
-        assert_eq!(status, StatusCode::CREATED, "{incident}");
-        incident
+        self.create(token, "/api/v1/incidents", body).await
     }
 
     /// Moves an incident to `status` through core.
@@ -227,114 +159,50 @@ impl TestApp {
         body
     }
 
-    /// Creates a token with `role` (acting as `user_id`, if given); returns its secret.
-    pub async fn token(&self, admin: &str, role: &str, user_id: Option<Uuid>) -> String {
-        let (status, body) = self
-            .post(
-                admin,
-                "/api/v1/tokens",
-                json!({ "name": format!("{role} token"), "role": role, "user_id": user_id }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["secret"].as_str().expect("secret").to_owned()
-    }
-
-    /// Creates a user; returns its id.
-    pub async fn user(&self, admin: &str, email: &str, name: &str) -> Uuid {
-        let (status, body) = self
-            .post(
-                admin,
-                "/api/v1/users",
-                json!({ "email": email, "display_name": name }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["id"].as_str().expect("id").parse().expect("uuid")
-    }
-
-    /// Creates another workspace; returns its admin token.
-    pub async fn other_workspace(&self, slug: &str) -> String {
-        let (status, body) = self
-            .post(
-                ADMIN,
-                "/api/v1/workspaces",
-                json!({ "slug": slug, "name": slug }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["admin_token"]["secret"]
-            .as_str()
-            .expect("secret")
-            .to_owned()
-    }
-
     /// The postmortem service's outbox envelopes of `message_type`, oldest first.
     pub async fn events(&self, message_type: &str) -> Vec<Value> {
-        sqlx::query_scalar(
-            "SELECT payload FROM outbox WHERE publisher = 'postmortem' AND message_type = $1
-             ORDER BY id",
-        )
-        .bind(message_type)
-        .fetch_all(&self.pool)
-        .await
-        .expect("outbox")
+        db::outbox_of(&self.pool, "postmortem", message_type).await
     }
 
-    /// Runs `sql` (a count) until it answers `expected`; fails after 30 s.
+    /// Runs `sql` (a count bound to `bind`) until it answers `expected`; fails after 30 s.
     pub async fn wait_for(&self, sql: &'static str, bind: Uuid, expected: i64) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let n: i64 = sqlx::query_scalar(sql)
-                .bind(bind)
-                .fetch_one(&self.pool)
-                .await
-                .expect("count");
-            if n == expected {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {sql} = {expected} (is {n})"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(
+            Duration::from_secs(30),
+            &format!("{sql} = {expected}"),
+            || async {
+                let n: i64 = sqlx::query_scalar(sql)
+                    .bind(bind)
+                    .fetch_one(&self.pool)
+                    .await
+                    .expect("count");
+                n == expected
+            },
+        )
+        .await;
     }
 
     /// Waits until `queue` holds no message, ready or unacknowledged (every delivery
     /// settled); fails after 30 s.
     pub async fn wait_until_settled(&self, queue: &str) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let out = Command::new("rabbitmqctl")
-                .args([
-                    "-q",
-                    "list_queues",
-                    "-p",
-                    &self.vhost().name,
-                    "name",
-                    "messages",
-                ])
-                .output()
-                .expect("rabbitmqctl");
-            let listing = String::from_utf8_lossy(&out.stdout).into_owned();
-            let pending = listing
-                .lines()
-                .filter_map(|l| {
-                    let mut cols = l.split_whitespace();
-                    (cols.next() == Some(queue)).then(|| cols.next().map(str::to_owned))
-                })
-                .flatten()
-                .next();
-            if pending.as_deref() == Some("0") {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {queue} to settle: {listing}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!("{queue} to settle");
+        eventually(Duration::from_secs(30), &what, || async {
+            self.pending(queue).await.as_deref() == Some("0")
+        })
+        .await;
+    }
+
+    /// The messages in `queue`, ready or unacknowledged, as `rabbitmqctl` lists them.
+    async fn pending(&self, queue: &str) -> Option<String> {
+        let vhost = &self.vhost().name;
+        let out = Command::new("rabbitmqctl")
+            .args(["-q", "list_queues", "-p", vhost, "name", "messages"])
+            .output()
+            .expect("rabbitmqctl");
+        let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+        listing.lines().find_map(|l| {
+            let mut cols = l.split_whitespace();
+            (cols.next() == Some(queue)).then(|| cols.next().map(str::to_owned))?
+        })
     }
 }
 

@@ -5,27 +5,21 @@
 //! [`travel`] moves one incident's whole history back, which is the same to the sweep as
 //! the clock moving forward.
 
-use std::time::Duration;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use incident_bus::Envelope;
 use incident_schema::incident::{self, NewIncident};
 use incident_schema::workspace as workspaces;
 use incident_schema::{
     Incident, IncidentNumber, Severity, SlaEventKind, SlaTarget, TimelineKind, Visibility,
-    Workspace,
 };
 use incident_sla_watchdog::sla::sweep::{self, SweepOptions, SweepReport};
+use incident_testkit::db;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-/// A workspace with the default SLA policies.
-pub async fn workspace(pool: &PgPool, slug: &str) -> Workspace {
-    let mut conn = pool.acquire().await.expect("connection");
-    workspaces::create_workspace(&mut conn, slug, &format!("Workspace {slug}"))
-        .await
-        .expect("workspace")
-}
+pub use incident_testkit::db::count;
+pub use incident_testkit::eventually;
+pub use incident_testkit::fixtures::workspace;
 
 /// The database's clock.
 pub async fn db_now(pool: &PgPool) -> DateTime<Utc> {
@@ -167,31 +161,36 @@ pub async fn reload(pool: &PgPool, incident: &Incident) -> Incident {
 
 /// Acknowledges the incident `at_minute` minutes after its detection, as core would.
 pub async fn acknowledge(pool: &PgPool, incident_id: Uuid, at_minute: i64) {
-    sqlx::query(
-        "UPDATE incidents SET acknowledged_at = detected_at + make_interval(mins => $2::int),
-                status = 'IDENTIFIED'
-         WHERE id = $1",
+    reach(
+        pool,
+        incident_id,
+        "acknowledged_at",
+        "IDENTIFIED",
+        at_minute,
     )
-    .bind(incident_id)
-    .bind(at_minute as i32)
-    .execute(pool)
-    .await
-    .expect("acknowledge");
+    .await;
 }
 
 /// Resolves the incident `at_minute` minutes after its detection (acknowledging it then
 /// too if nobody had), as core would.
 pub async fn resolve(pool: &PgPool, incident_id: Uuid, at_minute: i64) {
-    sqlx::query(
-        "UPDATE incidents SET resolved_at = detected_at + make_interval(mins => $2::int),
-                status = 'RESOLVED'
-         WHERE id = $1",
-    )
-    .bind(incident_id)
-    .bind(at_minute as i32)
-    .execute(pool)
-    .await
-    .expect("resolve");
+    reach(pool, incident_id, "resolved_at", "RESOLVED", at_minute).await;
+}
+
+/// Sets the incident's `status` and its `moment` column `at_minute` after detection.
+async fn reach(pool: &PgPool, incident_id: Uuid, moment: &str, status: &str, at_minute: i64) {
+    let sql = format!(
+        "UPDATE incidents SET {moment} = detected_at + make_interval(mins => $2::int),
+                status = $3::incident_status
+         WHERE id = $1"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(incident_id)
+        .bind(at_minute as i32)
+        .bind(status)
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{status}: {e}"));
 }
 
 /// Moves the incident's whole history (and the watchdog's findings about it) `minutes`
@@ -282,15 +281,11 @@ pub async fn system_timeline(pool: &PgPool, incident_id: Uuid) -> Vec<TimelineKi
 
 /// The envelopes of `message_type` waiting in (or published from) the watchdog's outbox.
 pub async fn outbox_events(pool: &PgPool, message_type: &str) -> Vec<Envelope> {
-    let payloads: Vec<sqlx::types::Json<Envelope>> = sqlx::query_scalar(
-        "SELECT payload FROM outbox
-         WHERE publisher = 'sla-watchdog' AND message_type = $1 ORDER BY id",
-    )
-    .bind(message_type)
-    .fetch_all(pool)
-    .await
-    .expect("outbox");
-    payloads.into_iter().map(|p| p.0).collect()
+    db::outbox_of(pool, "sla-watchdog", message_type)
+        .await
+        .into_iter()
+        .map(|payload| serde_json::from_value(payload).expect("an envelope"))
+        .collect()
 }
 
 /// The events of `message_type` about one incident.
@@ -300,28 +295,4 @@ pub async fn events_about(pool: &PgPool, message_type: &str, incident_id: Uuid) 
         .into_iter()
         .filter(|e| e.data["incident"]["id"] == serde_json::json!(incident_id))
         .collect()
-}
-
-/// A count from the database.
-pub async fn count(pool: &PgPool, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
-}
-
-/// Waits until `check` holds, polling every 50 ms, up to `timeout`.
-pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

@@ -36,12 +36,19 @@ use crate::error::InboundError;
 use crate::lifecycle::send_command;
 use crate::store::{self, Person};
 
+/// Slash commands' request URL (`deploy/slack/manifest.yaml` names the three).
+pub const COMMANDS_PATH: &str = "/slack/commands";
+/// Interactivity's request URL.
+pub const INTERACTIONS_PATH: &str = "/slack/interactions";
+/// The Events API's request URL.
+pub const EVENTS_PATH: &str = "/slack/events";
+
 /// The Slack routes (state: [`AppState`]).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/slack/commands", post(slash_commands::commands))
-        .route("/slack/interactions", post(interactions::interactions))
-        .route("/slack/events", post(events::events))
+        .route(COMMANDS_PATH, post(slash_commands::commands))
+        .route(INTERACTIONS_PATH, post(interactions::interactions))
+        .route(EVENTS_PATH, post(events::events))
 }
 
 const UNKNOWN_USER: &str = "I can't match your Slack account to a user of this incident workspace \

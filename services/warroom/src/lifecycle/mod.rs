@@ -201,10 +201,11 @@ fn eligible(settings: &store::Settings, snap: &Snapshot) -> bool {
         .iter()
         .any(|s| s == snap.severity.as_str())
         && (!snap.is_drill || settings.drills)
-        && !matches!(
-            snap.status,
-            IncidentStatus::Resolved | IncidentStatus::Closed
-        )
+        // A status this build does not know opens no room: it may well be a final one.
+        && snap
+            .status
+            .known()
+            .is_some_and(|s| !matches!(s, IncidentStatus::Resolved | IncidentStatus::Closed))
 }
 
 async fn handle(
@@ -229,8 +230,9 @@ async fn handle(
         .bind(snap.id.to_string())
         .execute(&mut *conn)
         .await?;
-    let visibility = match snap.visibility {
-        Some(v) => Some(v),
+    let visibility = match &snap.visibility {
+        // One this build does not know is kept private.
+        Some(v) => Some(v.known().unwrap_or(Visibility::Private)),
         None => store::visibility(&war_room.pool, snap.id)
             .await?
             .and_then(|v| v.parse::<Visibility>().ok()),

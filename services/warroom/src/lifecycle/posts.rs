@@ -24,98 +24,101 @@ impl Run<'_> {
         })
     }
 
-    /// What this event says in the channel, if anything.
+    /// What this event says in the channel, if anything: one renderer per event kind.
     pub(super) async fn post_text(&self) -> Result<Option<String>, StepError> {
-        let data = &self.message.data;
-        let actor = || {
-            data.get("actor_id")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse().ok())
-        };
-        let s = |key: &str| {
-            data.get(key)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
         Ok(match self.message.message_type.as_str() {
-            event::INCIDENT_ACKNOWLEDGED => Some(format!(
-                "✅ Acknowledged by {}",
-                self.mention(actor()).await?
-            )),
-            event::INCIDENT_STATUS_CHANGED => {
-                let mut text = format!(
-                    "🔄 Status: *{}* → *{}* (by {})",
-                    s("from"),
-                    s("to"),
-                    self.mention(actor()).await?
-                );
-                let message = s("message");
-                if !message.trim().is_empty() {
-                    text.push_str(&format!(
-                        "\n> {}",
-                        naming::truncate(&escape(message.trim()), 3000)
-                    ));
-                }
-                Some(text)
-            }
-            event::INCIDENT_SEVERITY_CHANGED => Some(format!(
-                "📈 Severity: *{}* → *{}* (by {})",
-                s("from"),
-                s("to"),
-                self.mention(actor()).await?
-            )),
-            event::INCIDENT_ROLE_ASSIGNED => {
-                let role = s("role").replace('_', " ");
-                let user = data
-                    .get("user_id")
-                    .and_then(Value::as_str)
-                    .and_then(|u| u.parse().ok());
-                Some(match user {
-                    Some(user) => {
-                        format!("👤 {} is now the {role}", self.mention(Some(user)).await?)
-                    }
-                    None => format!("👤 The {role} role is unassigned"),
-                })
-            }
-            event::INCIDENT_TIMELINE_ENTRY_ADDED => {
-                let entry = data.get("entry").cloned().unwrap_or_default();
-                let kind = entry
-                    .get("kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let public = entry
-                    .get("is_public")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                let message = entry
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                (kind == "UPDATE").then(|| {
-                    format!(
-                        "📣 {} update: {}",
-                        if public { "Public" } else { "Internal" },
-                        naming::truncate(&escape(message), 3000)
-                    )
-                })
-            }
-            event::INCIDENT_SLA_WARNING => Some(format!(
-                "⚠️ SLA warning: the {} deadline is {}",
-                s("target").to_lowercase(),
-                s("deadline")
-            )),
-            event::INCIDENT_SLA_BREACHED => Some(format!(
-                "🔴 SLA breached: the {} deadline ({}) passed",
-                s("target").to_lowercase(),
-                s("deadline")
-            )),
-            event::INCIDENT_UPDATE_DUE => Some(format!(
-                "⏰ An update is due (since {}). Use *Add update* on the pinned summary.",
-                s("due_at")
-            )),
+            event::INCIDENT_ACKNOWLEDGED => Some(self.acknowledged().await?),
+            event::INCIDENT_STATUS_CHANGED => Some(self.status_changed().await?),
+            event::INCIDENT_SEVERITY_CHANGED => Some(self.severity_changed().await?),
+            event::INCIDENT_ROLE_ASSIGNED => Some(self.role_assigned().await?),
+            event::INCIDENT_TIMELINE_ENTRY_ADDED => self.update_posted(),
+            event::INCIDENT_SLA_WARNING => Some(self.sla_warning()),
+            event::INCIDENT_SLA_BREACHED => Some(self.sla_breached()),
+            event::INCIDENT_UPDATE_DUE => Some(self.update_due()),
             event::POSTMORTEM_PUBLISHED => Some("📝 The postmortem is published.".to_owned()),
             _ => None,
         })
+    }
+
+    /// `data.<key>` as text (empty when absent).
+    fn text(&self, key: &str) -> String {
+        let value = self.message.data.get(key).and_then(Value::as_str);
+        value.unwrap_or_default().to_owned()
+    }
+
+    /// `data.<key>` as a user id, if it is one.
+    fn user(&self, key: &str) -> Option<Uuid> {
+        let value = self.message.data.get(key).and_then(Value::as_str);
+        value.and_then(|s| s.parse().ok())
+    }
+
+    async fn acknowledged(&self) -> Result<String, StepError> {
+        let by = self.mention(self.user("actor_id")).await?;
+        Ok(format!("✅ Acknowledged by {by}"))
+    }
+
+    async fn status_changed(&self) -> Result<String, StepError> {
+        let by = self.mention(self.user("actor_id")).await?;
+        let (from, to) = (self.text("from"), self.text("to"));
+        let mut text = format!("🔄 Status: *{from}* → *{to}* (by {by})");
+        let message = self.text("message");
+        if !message.trim().is_empty() {
+            let quoted = naming::truncate(&escape(message.trim()), 3000);
+            text.push_str(&format!("\n> {quoted}"));
+        }
+        Ok(text)
+    }
+
+    async fn severity_changed(&self) -> Result<String, StepError> {
+        let by = self.mention(self.user("actor_id")).await?;
+        let (from, to) = (self.text("from"), self.text("to"));
+        Ok(format!("📈 Severity: *{from}* → *{to}* (by {by})"))
+    }
+
+    async fn role_assigned(&self) -> Result<String, StepError> {
+        let role = self.text("role").replace('_', " ");
+        Ok(match self.user("user_id") {
+            Some(user) => format!("👤 {} is now the {role}", self.mention(Some(user)).await?),
+            None => format!("👤 The {role} role is unassigned"),
+        })
+    }
+
+    /// An UPDATE entry on the timeline, public or internal; other entries say nothing.
+    fn update_posted(&self) -> Option<String> {
+        let entry = self.message.data.get("entry")?;
+        let field = |key: &str| entry.get(key);
+        if field("kind").and_then(Value::as_str) != Some("UPDATE") {
+            return None;
+        }
+        let public = field("is_public").and_then(Value::as_bool).unwrap_or(false);
+        let message = field("message").and_then(Value::as_str).unwrap_or_default();
+        Some(format!(
+            "📣 {} update: {}",
+            if public { "Public" } else { "Internal" },
+            naming::truncate(&escape(message), 3000)
+        ))
+    }
+
+    fn sla_warning(&self) -> String {
+        let target = self.text("target").to_lowercase();
+        format!(
+            "⚠️ SLA warning: the {target} deadline is {}",
+            self.text("deadline")
+        )
+    }
+
+    fn sla_breached(&self) -> String {
+        let target = self.text("target").to_lowercase();
+        format!(
+            "🔴 SLA breached: the {target} deadline ({}) passed",
+            self.text("deadline")
+        )
+    }
+
+    fn update_due(&self) -> String {
+        format!(
+            "⏰ An update is due (since {}). Use *Add update* on the pinned summary.",
+            self.text("due_at")
+        )
     }
 }

@@ -12,7 +12,12 @@
 //!   retried with exponential backoff, but only for methods whose repetition is harmless:
 //!   a post is never blindly repeated after an answer that may hide a success.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use incident_runtime::metrics::{
+    SLACK_CALL_DURATION, SLACK_CALLS, SLACK_ERRORS, SLACK_RATE_LIMITED,
+};
+use tracing::Instrument as _;
 
 use backon::{ExponentialBuilder, Retryable as _};
 use secrecy::{ExposeSecret, SecretString};
@@ -85,6 +90,18 @@ impl SlackError {
             Self::Api { code, .. } => Some(code),
             Self::RateLimited { .. } => Some("ratelimited"),
             _ => None,
+        }
+    }
+
+    /// The kind of failure, for errors without a Slack code: `http_error`, `transport`,
+    /// `decode` (`api` and `ratelimited` carry [`SlackError::code`]).
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Api { .. } => "api",
+            Self::RateLimited { .. } => "ratelimited",
+            Self::Http { .. } => "http_error",
+            Self::Transport { .. } => "transport",
+            Self::Decode { .. } => "decode",
         }
     }
 
@@ -294,6 +311,7 @@ impl SlackClient {
         })?;
         let status = response.status().as_u16();
         if status == 429 {
+            metrics::counter!(SLACK_RATE_LIMITED, "method" => method).increment(1);
             let retry_after = response
                 .headers()
                 .get("retry-after")
@@ -347,6 +365,15 @@ impl SlackClient {
             .with_max_times(self.retry.max_attempts.saturating_sub(1))
             .with_jitter();
         let max_retry_after = self.retry.max_retry_after;
+        let span = tracing::info_span!(
+            "slack",
+            otel.name = format!("slack {method}"),
+            otel.kind = "client",
+            rpc.system = "slack",
+            rpc.method = method,
+            outcome = tracing::field::Empty,
+        );
+        let started = Instant::now();
         let result = (|| self.attempt(method, encoding, &args))
             .retry(backoff)
             .when(|e: &SlackError| match e {
@@ -361,8 +388,9 @@ impl SlackClient {
             .notify(|e: &SlackError, wait: Duration| {
                 tracing::debug!(method, error = %e, ?wait, "slack call failed; retrying");
             })
+            .instrument(span.clone())
             .await;
-        metrics_outcome(method, &result);
+        record_call(method, &result, started.elapsed(), &span);
         result
     }
 
@@ -641,10 +669,21 @@ impl SlackClient {
     }
 }
 
-fn metrics_outcome(method: &'static str, result: &Result<Value, SlackError>) {
+/// Counts and times one call (after its retries) and records its outcome on its span.
+fn record_call(
+    method: &'static str,
+    result: &Result<Value, SlackError>,
+    took: Duration,
+    span: &tracing::Span,
+) {
     let outcome = match result {
         Ok(_) => "ok".to_owned(),
-        Err(e) => e.code().unwrap_or("failed").to_owned(),
+        Err(e) => e.code().map_or_else(|| e.kind().to_owned(), str::to_owned),
     };
-    tracing::trace!(method, %outcome, "slack call");
+    span.record("outcome", outcome.as_str());
+    metrics::histogram!(SLACK_CALL_DURATION, "method" => method).record(took.as_secs_f64());
+    metrics::counter!(SLACK_CALLS, "method" => method, "outcome" => outcome.clone()).increment(1);
+    if result.is_err() {
+        metrics::counter!(SLACK_ERRORS, "method" => method, "error" => outcome).increment(1);
+    }
 }

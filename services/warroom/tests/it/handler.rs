@@ -184,3 +184,46 @@ async fn an_older_version_arriving_late_never_rolls_the_summary_back(pool: PgPoo
     assert_eq!(posts, 2, "both changes are still told once");
     assert_eq!(room.applied_version, version + 2);
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_severity_and_status_this_build_does_not_know_are_shown_as_named_not_refused(
+    pool: PgPool,
+) {
+    let direct = Direct::new(pool).await;
+    let (id, declared) = direct.declare("From the future").await;
+    direct.deliver(&declared).await;
+    let mut snapshot = direct.snapshot(id).await;
+    let version = snapshot["version"].as_i64().expect("version");
+    // What a newer core might send: a severity and a status added after this build.
+    snapshot["severity"] = json!("SEV0");
+    snapshot["status"] = json!("PAUSED");
+    snapshot["version"] = json!(version + 1);
+    let changed = Envelope::new(
+        event::INCIDENT_SEVERITY_CHANGED,
+        declared.workspace_id,
+        json!({ "incident": snapshot, "from": "SEV1", "to": "SEV0" }),
+    )
+    .expect("env");
+    direct.deliver(&changed).await;
+    let room = store::room(&direct.stack.pool, id)
+        .await
+        .expect("room")
+        .expect("room");
+    assert_eq!(room.applied_version, version + 1);
+    let channel = direct
+        .fake
+        .channel(room.channel_id.as_deref().expect("channel"))
+        .expect("channel");
+    assert!(channel.topic.contains("[SEV0]"), "{}", channel.topic);
+    assert!(
+        channel.topic.contains("Status: PAUSED"),
+        "{}",
+        channel.topic
+    );
+    let told = direct
+        .fake
+        .messages(&channel.id)
+        .into_iter()
+        .any(|m| m.text.contains("*SEV1* → *SEV0*"));
+    assert!(told, "the change is told in the channel");
+}

@@ -3,13 +3,14 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::Serialized;
 use incident_bus::testing::TestVhost;
 use incident_runtime::Config;
 use incident_runtime::host::Component;
+use incident_testkit::http::{self, Client};
 use incident_warroom::slack::{form, signature};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -31,6 +32,8 @@ pub struct Stack {
     pub core: String,
     pub warroom: String,
     pub http: reqwest::Client,
+    /// The problem-asserting client for core's API.
+    pub api: Client,
     pub shutdown: CancellationToken,
     _components: Vec<Component>,
 }
@@ -54,22 +57,6 @@ pub fn config(vhost: &TestVhost, fake: &FakeSlack, with_token: bool) -> Config {
     Config::from_figment(figment).expect("config")
 }
 
-async fn serve(component: &Component, shutdown: &CancellationToken) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = component.router.clone();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-            .expect("serve");
-    });
-    base
-}
-
 impl Stack {
     pub async fn spawn(pool: PgPool) -> Self {
         Self::spawn_with(pool, true).await
@@ -88,53 +75,41 @@ impl Stack {
             .expect("warroom");
         // Events published before a consumer's queue exists go nowhere: wait until both
         // services are connected, which means their queues are declared.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !core
-            .checks
-            .iter()
-            .chain(warroom.checks.iter())
-            .all(|(_, up)| up())
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the services never connected to the broker"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let core_base = serve(&core, &shutdown).await;
-        let warroom_base = serve(&warroom, &shutdown).await;
+        let connected = || async {
+            let mut checks = core.checks.iter().chain(warroom.checks.iter());
+            checks.all(|(_, up)| up())
+        };
+        incident_testkit::eventually(
+            Duration::from_secs(30),
+            "the services connect to the broker",
+            connected,
+        )
+        .await;
+        let core_base = http::serve(core.router.clone(), shutdown.clone()).await;
+        let warroom_base = http::serve(warroom.router.clone(), shutdown.clone()).await;
+        let api = Client::for_base(&core_base);
         Self {
             pool,
             fake,
             vhost,
             core: core_base,
             warroom: warroom_base,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            http: api.http().clone(),
+            api,
             shutdown,
             _components: vec![core, warroom],
         }
     }
 
+    /// Calls core's API as the admin; returns status and JSON body (see
+    /// [`http::read`]: an error must be a problem document).
     pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.core))
-            .bearer_auth(ADMIN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.api.json(ADMIN, method, path, body).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Value {
@@ -290,20 +265,10 @@ pub fn now() -> i64 {
 }
 
 /// Polls `check` until it yields a value (60 s at most, then panics naming `what`).
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    incident_testkit::eventually_some(Duration::from_secs(60), what, check).await
 }

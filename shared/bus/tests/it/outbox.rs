@@ -346,7 +346,9 @@ async fn an_event_whose_binding_is_missing_waits_in_the_outbox_and_is_delivered_
             .render()
             .lines()
             .any(|l| {
-                l.starts_with("outbox_unroutable{") && l.contains(PUBLISHER) && l.ends_with(" 1")
+                l.starts_with("incident_outbox_unroutable_messages{")
+                    && l.contains(PUBLISHER)
+                    && l.ends_with(" 1")
             })
     })
     .await;

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 pub use incident_bus::testing::TestVhost;
+pub use incident_testkit::eventually;
 
 /// Creates the effects table in the test database.
 pub async fn effects_table(pool: &PgPool) {
@@ -36,25 +37,6 @@ pub async fn effect_counts(pool: &PgPool) -> (i64, i64) {
         .fetch_one(pool)
         .await
         .expect("count effects")
-}
-
-/// Waits until `check` holds, polling every 50 ms, up to `timeout`.
-pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn record(tx: &mut PgConnection, message: &Envelope) -> Result<(), HandlerError> {

@@ -25,7 +25,7 @@ pub use commands::{
     LinkAlertGroup, ServiceView,
 };
 pub use events::*;
-pub use snapshot::{IncidentPart, IncidentRef, IncidentSnapshot};
+pub use snapshot::{IncidentPart, IncidentRef, IncidentSnapshot, Reported};
 
 /// Whether a message is a fact (on `incidents.events`) or a request to the data's owner
 /// (on `incidents.commands`).

@@ -6,11 +6,14 @@
 //! (every event about an incident is generic over how much of it the consumer reads).
 //! Fields added to the row after the first release default when absent, so a consumer
 //! reads a snapshot from an older producer; unknown fields are ignored, so a newer
-//! producer's snapshot parses too.
+//! producer's snapshot parses too. So are values of the domain enums a consumer does not
+//! know yet (a future `SEV0` severity or status): severity, status and visibility are
+//! [`Reported`], the known value or the name as written, so an old consumer acts on what
+//! it knows and shows the rest as named instead of dead-lettering the event.
 
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::{Incident, IncidentNumber, IncidentStatus, Severity, Visibility};
@@ -41,9 +44,9 @@ pub struct IncidentSnapshot {
     #[serde(default)]
     pub description: String,
     /// Current severity.
-    pub severity: Severity,
+    pub severity: Reported<Severity>,
     /// Current lifecycle status.
-    pub status: IncidentStatus,
+    pub status: Reported<IncidentStatus>,
     /// Who or what is affected, in words.
     #[serde(default)]
     pub impact: Option<String>,
@@ -96,7 +99,7 @@ pub struct IncidentSnapshot {
     /// Who may see it; absent from snapshots older than visibility (see
     /// [`IncidentSnapshot::visibility`]).
     #[serde(default)]
-    pub visibility: Option<Visibility>,
+    pub visibility: Option<Reported<Visibility>>,
     /// The user who declared it.
     #[serde(default)]
     pub declared_by: Option<Uuid>,
@@ -124,8 +127,8 @@ impl IncidentSnapshot {
             number: incident.number,
             title: incident.title.clone(),
             description: incident.description.clone(),
-            severity: incident.severity,
-            status: incident.status,
+            severity: incident.severity.into(),
+            status: incident.status.into(),
             impact: incident.impact.clone(),
             detected_at: incident.detected_at,
             acknowledged_at: incident.acknowledged_at,
@@ -143,7 +146,7 @@ impl IncidentSnapshot {
             root_cause: incident.root_cause.clone(),
             version: incident.version,
             is_drill: incident.is_drill,
-            visibility: Some(incident.visibility),
+            visibility: Some(incident.visibility.into()),
             declared_by: incident.declared_by,
             idempotency_key: incident.idempotency_key.clone(),
             last_public_update_at: incident.last_public_update_at,
@@ -152,10 +155,81 @@ impl IncidentSnapshot {
         }
     }
 
-    /// Who may see the incident. A snapshot without `visibility` counts as PRIVATE: a
-    /// consumer that cannot tell keeps it to itself.
+    /// Who may see the incident. A snapshot without `visibility`, or with one this build
+    /// does not know, counts as PRIVATE: a consumer that cannot tell keeps it to itself.
     pub fn visibility(&self) -> Visibility {
-        self.visibility.unwrap_or(Visibility::Private)
+        self.visibility
+            .as_ref()
+            .and_then(Reported::known)
+            .unwrap_or(Visibility::Private)
+    }
+}
+
+/// A domain value as a snapshot carries it: one this build knows, or one a newer producer
+/// wrote that it does not, kept as its name. On the wire both are the plain string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reported<T> {
+    /// A value this build knows.
+    Known(T),
+    /// A value this build does not know, as written.
+    Unknown(String),
+}
+
+impl<T: Copy> Reported<T> {
+    /// The value, if this build knows it.
+    pub fn known(&self) -> Option<T> {
+        match self {
+            Self::Known(value) => Some(*value),
+            Self::Unknown(_) => None,
+        }
+    }
+}
+
+impl<T: AsRef<str>> Reported<T> {
+    /// The value's name, known or not.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Known(value) => value.as_ref(),
+            Self::Unknown(name) => name,
+        }
+    }
+}
+
+impl<T> From<T> for Reported<T> {
+    fn from(value: T) -> Self {
+        Self::Known(value)
+    }
+}
+
+impl<T: PartialEq> PartialEq<T> for Reported<T> {
+    /// Equal to a known value only: an unknown one is none of this build's values.
+    fn eq(&self, other: &T) -> bool {
+        matches!(self, Self::Known(value) if value == other)
+    }
+}
+
+impl<T: AsRef<str>> std::fmt::Display for Reported<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl<T: Serialize> Serialize for Reported<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Known(value) => value.serialize(serializer),
+            Self::Unknown(name) => serializer.serialize_str(name),
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Reported<T> {
+    /// A string always parses: as `T` when it is one of `T`'s spellings, else as the name.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        let known: Result<T, serde::de::value::Error> =
+            T::deserialize(name.as_str().into_deserializer());
+        Ok(known.map_or(Self::Unknown(name), Self::Known))
     }
 }
 
@@ -247,6 +321,34 @@ pub(crate) mod tests {
         assert_eq!(with(Some("PRIVATE")).visibility(), Visibility::Private);
         assert_eq!(with(Some("PUBLIC")).visibility(), Visibility::Public);
         assert_eq!(with(None).visibility(), Visibility::Private);
+    }
+
+    #[test]
+    fn a_snapshot_with_values_from_a_newer_producer_parses_and_is_written_back_as_it_came() {
+        let mut json = serde_json::to_value(IncidentSnapshot::of(&incident())).expect("json");
+        json["severity"] = "SEV0".into();
+        json["status"] = "PAUSED".into();
+        json["visibility"] = "INTERNAL".into();
+        let snapshot: IncidentSnapshot = serde_json::from_value(json.clone()).expect("parses");
+        assert_eq!(snapshot.severity, Reported::Unknown("SEV0".into()));
+        assert_eq!(snapshot.severity.as_str(), "SEV0");
+        assert_eq!(snapshot.status.known(), None);
+        assert!(snapshot.status != IncidentStatus::Closed);
+        assert_eq!(snapshot.status.to_string(), "PAUSED");
+        assert_eq!(
+            snapshot.visibility(),
+            Visibility::Private,
+            "an unknown visibility is kept private"
+        );
+        assert_eq!(serde_json::to_value(&snapshot).expect("json"), json);
+        let known = IncidentSnapshot::of(&incident());
+        assert_eq!(known.severity, Severity::Sev1);
+        assert_eq!(known.status.known(), Some(IncidentStatus::Identified));
+        json["severity"] = 1.into();
+        assert!(
+            serde_json::from_value::<IncidentSnapshot>(json).is_err(),
+            "a value that is not a name is still refused"
+        );
     }
 
     #[test]
