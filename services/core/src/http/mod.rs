@@ -5,8 +5,10 @@
 //! `/api/v1/openapi.json`.
 
 pub mod admin;
+pub mod analytics;
 pub mod incident_path;
 pub mod incidents;
+pub mod settings;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
@@ -64,6 +66,10 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::create_workspace))
         .routes(routes!(admin::list_sla_policies))
         .routes(routes!(admin::put_sla_policy))
+        .routes(routes!(settings::get_settings, settings::put_settings))
+        .routes(routes!(analytics::summary))
+        .routes(routes!(analytics::series))
+        .routes(routes!(analytics::breakdown))
         .split_for_parts()
 }
 
