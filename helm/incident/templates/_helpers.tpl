@@ -168,6 +168,8 @@ non-secret settings as values, the secrets by reference. Call with
   value: {{ $c.slaSweepIntervalSecs | int | toString | quote }}
 - name: INCIDENT_SLA_DIGEST_CRON
   value: {{ $c.slaDigestCron | quote }}
+- name: INCIDENT_SLA_WEEKLY_DIGEST_CRON
+  value: {{ $c.slaWeeklyDigestCron | quote }}
 {{- with $c.publicUrl }}
 - name: INCIDENT_PUBLIC_URL
   value: {{ . | quote }}

@@ -46,9 +46,29 @@ pub enum DomainError {
     /// The caller's role does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// An analytics range that is empty, reversed or too long.
+    #[error("{0}")]
+    InvalidRange(String),
+    /// A time zone Postgres does not know.
+    #[error("unknown time zone {0:?}: expected an IANA name such as Europe/Berlin or UTC")]
+    UnknownTimeZone(String),
+    /// The `Accept` header allows nothing the route produces.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl From<incident_schema::analytics::params::AnalyticsError> for DomainError {
+    fn from(e: incident_schema::analytics::params::AnalyticsError) -> Self {
+        use incident_schema::analytics::params::AnalyticsError as A;
+        match e {
+            A::Invalid { field, message } => Self::invalid(field, message),
+            A::Range(message) => Self::InvalidRange(message),
+            A::Database(db) => Self::Database(db),
+        }
+    }
 }
 
 impl DomainError {
@@ -71,6 +91,9 @@ impl ToProblem for DomainError {
             Self::OpenActionItems(_) => Code::OpenActionItems,
             Self::Conflict(_) => Code::Conflict,
             Self::Forbidden(_) => Code::Forbidden,
+            Self::InvalidRange(_) => Code::InvalidRange,
+            Self::UnknownTimeZone(_) => Code::UnknownTimeZone,
+            Self::NotAcceptable(_) => Code::NotAcceptable,
             Self::Database(e) => Code::of_database(e),
         }
     }
@@ -85,6 +108,7 @@ impl ToProblem for DomainError {
     fn extend(&self, p: &mut ApiProblem) {
         match self {
             Self::Validation { field, .. } => p.problem.field = Some(field.clone()),
+            Self::UnknownTimeZone(_) => p.problem.field = Some("time_zone".into()),
             Self::IllegalTransition { allowed, .. } => {
                 p.problem.allowed = serde_json::to_value(allowed).ok()
             }

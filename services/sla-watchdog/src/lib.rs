@@ -11,6 +11,7 @@
 //! - [`sla::store`]: its queries;
 //! - [`sla::event`]: the events it publishes and their `data`;
 //! - [`digest`]: the daily digest per workspace, once per occurrence;
+//! - [`weekly`]: the weekly digest per workspace (this week against the last), likewise;
 //! - [`schedule`]: the interval and cron loops that drive them;
 //! - [`metrics`]: what it measures.
 //!
@@ -21,6 +22,7 @@ pub mod digest;
 pub mod metrics;
 pub mod schedule;
 pub mod sla;
+pub mod weekly;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -66,6 +68,11 @@ pub fn start(
     Box::pin(async move {
         let digest_schedule =
             CalendarSchedule::parse(&config.sla_digest_cron).context("starting sla-watchdog")?;
+        let weekly_schedule = CalendarSchedule::parse_for(
+            "INCIDENT_SLA_WEEKLY_DIGEST_CRON",
+            &config.sla_weekly_digest_cron,
+        )
+        .context("starting sla-watchdog")?;
         let mut messaging: Messaging =
             service::start(&config, SERVICE, pool.clone(), |bus| bus, shutdown.clone());
         messaging.tasks.spawn(schedule::sweep_periodically(
@@ -74,10 +81,22 @@ pub fn start(
             config.sla_sweep_interval(),
             shutdown.clone(),
         ));
+        let replica = format!("{SERVICE}/{}", Uuid::now_v7());
         messaging.tasks.spawn(schedule::digest_on_schedule(
             pool.clone(),
             digest_schedule,
-            format!("{SERVICE}/{}", Uuid::now_v7()),
+            replica.clone(),
+            shutdown.clone(),
+        ));
+        messaging.tasks.spawn(schedule::weekly_digest_on_schedule(
+            pool.clone(),
+            weekly_schedule,
+            replica,
+            shutdown.clone(),
+        ));
+        messaging.tasks.spawn(schedule::gauges_periodically(
+            pool.clone(),
+            schedule::GAUGES_EVERY,
             shutdown,
         ));
         let state = AppState {

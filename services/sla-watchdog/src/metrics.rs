@@ -7,11 +7,20 @@
 //!   `overdue` and `target` = `acknowledge` | `resolve` | `update` | `action_item`):
 //!   findings reported, counted once their transaction committed;
 //! - `incident_sla_open_incidents` (gauge, label `state` = `breached` | `at_risk` | `on_track`): open
-//!   incidents by SLA state, drills left out (`at_risk`: warned, not breached).
+//!   incidents by SLA state, drills left out (`at_risk`: warned, not breached);
+//! - `incident_open_incidents` (gauge, labels `workspace` = slug, `severity` = `SEV1` ..
+//!   `SEV4`) and `incident_sla_breaches` (gauge, label `workspace`): per workspace, open
+//!   incidents and SLA breaches recorded ever, drills left out, refreshed every minute
+//!   ([`crate::schedule::gauges_periodically`]). At most 200 workspaces by slug, the rest
+//!   under `workspace="other"` (`incident_schema::analytics::gauges`), so at most 201 × 5
+//!   series.
 
 use std::time::Duration;
 
-use incident_runtime::metrics::{SLA_FLAGS, SLA_INCIDENTS, SLA_SWEEP_DURATION};
+use incident_runtime::metrics::{
+    SLA_FLAGS, SLA_INCIDENTS, SLA_SWEEP_DURATION, WORKSPACE_OPEN_INCIDENTS, WORKSPACE_SLA_BREACHES,
+};
+use incident_schema::analytics::gauges::WorkspaceGauges;
 
 use crate::sla::store::SlaStateCounts;
 use crate::sla::sweep::SweepReport;
@@ -48,5 +57,17 @@ pub fn record_states(counts: &SlaStateCounts) {
     ];
     for (state, n) in states {
         metrics::gauge!(SLA_INCIDENTS, "state" => state).set(n as f64);
+    }
+}
+
+/// Sets the per-workspace gauges.
+pub fn record_workspace_gauges(gauges: &[WorkspaceGauges]) {
+    for g in gauges {
+        for (severity, n) in &g.open_by_severity {
+            metrics::gauge!(WORKSPACE_OPEN_INCIDENTS, "workspace" => g.workspace.clone(), "severity" => *severity)
+                .set(*n as f64);
+        }
+        metrics::gauge!(WORKSPACE_SLA_BREACHES, "workspace" => g.workspace.clone())
+            .set(g.sla_breaches as f64);
     }
 }

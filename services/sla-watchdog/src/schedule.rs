@@ -10,6 +10,8 @@
 //!   the claim in [`crate::digest::emit_daily_digest`] lets one of them emit each
 //!   occurrence. An occurrence missed while no replica ran (a deploy across 09:00) is
 //!   caught up at start-up if it is less than [`CATCH_UP`] old.
+//! - [`weekly_digest_on_schedule`]: the weekly digest ([`crate::weekly`]) the same way, on
+//!   `INCIDENT_SLA_WEEKLY_DIGEST_CRON`.
 //!
 //! Deadlines are compared inside the database with its `now()`; the host clock only
 //! decides when to wake up (and names the cron occurrence, which every replica computes
@@ -27,9 +29,14 @@ use crate::digest::{self, DigestOutcome};
 use crate::metrics;
 use crate::sla::store;
 use crate::sla::sweep::{self, SweepOptions};
+use crate::weekly;
 
 /// How old a missed digest occurrence may be and still be emitted at start-up.
 pub const CATCH_UP: TimeDelta = TimeDelta::hours(1);
+
+/// How often the per-workspace gauges ([`metrics::record_workspace_gauges`]) are
+/// refreshed.
+pub const GAUGES_EVERY: Duration = Duration::from_secs(60);
 
 /// The gauge of incidents by SLA state is refreshed at most this often (it counts every
 /// open incident, so it is kept off the sweep's hot path).
@@ -40,10 +47,12 @@ const STATES_EVERY: Duration = Duration::from_secs(60);
 pub enum ScheduleError {
     /// Not a cron expression.
     #[error(
-        "configuration: INCIDENT_SLA_DIGEST_CRON: `{expression}` is not a valid cron expression \
+        "configuration: {key}: `{expression}` is not a valid cron expression \
          (6 fields with seconds, e.g. `0 0 9 * * *`): {reason}"
     )]
     InvalidCron {
+        /// The configuration key.
+        key: &'static str,
         /// What was configured.
         expression: String,
         /// What the parser said.
@@ -60,7 +69,13 @@ pub struct CalendarSchedule {
 impl CalendarSchedule {
     /// Parses a 6-field cron expression with seconds (`sec min hour day month weekday`).
     pub fn parse(expression: &str) -> Result<Self, ScheduleError> {
+        Self::parse_for("INCIDENT_SLA_DIGEST_CRON", expression)
+    }
+
+    /// Parses the expression configured under `key` (named by the error).
+    pub fn parse_for(key: &'static str, expression: &str) -> Result<Self, ScheduleError> {
         let invalid = |reason: String| ScheduleError::InvalidCron {
+            key,
             expression: expression.to_owned(),
             reason,
         };
@@ -123,8 +138,73 @@ pub async fn sweep_periodically(
     }
 }
 
+/// Refreshes the per-workspace gauges every `every` until `shutdown` (the first at once).
+/// A failed refresh keeps the last values and is logged.
+pub async fn gauges_periodically(pool: PgPool, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let refreshed = async {
+            let mut conn = pool.acquire().await?;
+            incident_schema::analytics::gauges::workspace_gauges(&mut conn).await
+        };
+        match refreshed.await {
+            Ok(gauges) => metrics::record_workspace_gauges(&gauges),
+            Err(e) => tracing::warn!(error = %e, "refreshing the workspace gauges failed"),
+        }
+    }
+}
+
+/// A calendar job: the daily or the weekly digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// [`digest::emit_daily_digest`].
+    Daily,
+    /// [`weekly::emit_weekly_digest`].
+    Weekly,
+}
+
+impl Job {
+    async fn emit(
+        self,
+        conn: &mut sqlx::PgConnection,
+        occurrence: DateTime<Utc>,
+        replica: &str,
+    ) -> Result<DigestOutcome, digest::DigestError> {
+        match self {
+            Self::Daily => digest::emit_daily_digest(conn, occurrence, replica).await,
+            Self::Weekly => weekly::emit_weekly_digest(conn, occurrence, replica).await,
+        }
+    }
+}
+
 /// Emits the daily digest at every occurrence of `schedule` until `shutdown`.
 pub async fn digest_on_schedule(
+    pool: PgPool,
+    schedule: CalendarSchedule,
+    replica: String,
+    shutdown: CancellationToken,
+) {
+    job_on_schedule(Job::Daily, pool, schedule, replica, shutdown).await
+}
+
+/// Emits the weekly digest at every occurrence of `schedule` until `shutdown`.
+pub async fn weekly_digest_on_schedule(
+    pool: PgPool,
+    schedule: CalendarSchedule,
+    replica: String,
+    shutdown: CancellationToken,
+) {
+    job_on_schedule(Job::Weekly, pool, schedule, replica, shutdown).await
+}
+
+/// Runs `job` at every occurrence of `schedule` until `shutdown`.
+async fn job_on_schedule(
+    job: Job,
     pool: PgPool,
     schedule: CalendarSchedule,
     replica: String,
@@ -141,15 +221,16 @@ pub async fn digest_on_schedule(
             () = shutdown.cancelled() => return,
         }
         let following = schedule.next_after(occurrence);
-        emit_with_retries(&pool, occurrence, following, &replica, &shutdown).await;
+        emit_with_retries(job, &pool, occurrence, following, &replica, &shutdown).await;
         next = following;
     }
-    tracing::warn!("the digest schedule has no further occurrence");
+    tracing::warn!(?job, "the digest schedule has no further occurrence");
 }
 
 /// Tries one occurrence until it is emitted (here or elsewhere), the next occurrence is
 /// due, or shutdown.
 async fn emit_with_retries(
+    job: Job,
     pool: &PgPool,
     occurrence: DateTime<Utc>,
     following: Option<DateTime<Utc>>,
@@ -160,23 +241,23 @@ async fn emit_with_retries(
     loop {
         let attempt = async {
             let mut conn = pool.acquire().await?;
-            digest::emit_daily_digest(&mut conn, occurrence, replica).await
+            job.emit(&mut conn, occurrence, replica).await
         };
         match attempt.await {
             Ok(DigestOutcome::Emitted { workspaces }) => {
-                tracing::info!(%occurrence, workspaces, "daily digest emitted");
+                tracing::info!(?job, %occurrence, workspaces, "digest emitted");
                 return;
             }
             Ok(DigestOutcome::AlreadyClaimed) => {
-                tracing::debug!(%occurrence, "daily digest already emitted by another replica");
+                tracing::debug!(?job, %occurrence, "digest already emitted by another replica");
                 return;
             }
             Err(e) => {
                 if following.is_some_and(|f| f <= Utc::now()) {
-                    tracing::error!(%occurrence, error = %e, "daily digest not emitted; its next occurrence is due");
+                    tracing::error!(?job, %occurrence, error = %e, "digest not emitted; its next occurrence is due");
                     return;
                 }
-                tracing::warn!(%occurrence, error = %e, ?delay, "daily digest failed; retrying");
+                tracing::warn!(?job, %occurrence, error = %e, ?delay, "digest failed; retrying");
             }
         }
         tokio::select! {

@@ -1,5 +1,6 @@
 //! `GET`/`PUT /api/v1/warroom/settings`: which incidents of the caller's workspace get a
-//! war room (bearer token; changing needs the admin role).
+//! war room and where the weekly digest is announced (bearer token; changing needs the
+//! admin role).
 
 use axum::Json;
 use axum::extract::State;
@@ -45,7 +46,22 @@ pub async fn put_settings(
     }
     severities.sort();
     severities.dedup();
-    let settings = Settings { severities, ..body };
+    let announcement_channel = match body.announcement_channel.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric()) => Some(id.to_owned()),
+        Some(_) => {
+            return Err(WarRoomError::Validation {
+                field: "announcement_channel",
+                message: "a Slack channel id such as C0123ABCD (not its #name)".into(),
+            }
+            .into());
+        }
+    };
+    let settings = Settings {
+        severities,
+        announcement_channel,
+        ..body
+    };
     store::put_settings(&state.pool, auth.workspace_id, &settings).await?;
     Ok(Json(settings))
 }

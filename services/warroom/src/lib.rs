@@ -6,7 +6,9 @@
 //! - [`inbound`]: `/slack/commands`, `/slack/interactions`, `/slack/events`,
 //!   authenticated by Slack's request signature; they answer within Slack's 3 seconds and
 //!   act on incidents only through commands to core, via the outbox.
-//! - [`admin`]: `/api/v1/warroom/settings` (bearer token): which severities get a room.
+//! - [`admin`]: `/api/v1/warroom/settings` (bearer token): which severities get a room,
+//!   and the announcement channel;
+//! - [`announce`]: the SLA watchdog's weekly digest, posted to the announcement channel.
 //! - [`error`]: the error table of both surfaces.
 //! - [`slack`]: our Web API client, signing, form bodies and Block Kit.
 //!
@@ -14,6 +16,7 @@
 //! (logged once); without `INCIDENT_SLACK_SIGNING_SECRET` the Slack endpoints answer 503.
 
 pub mod admin;
+pub mod announce;
 pub mod error;
 pub mod inbound;
 pub mod lifecycle;

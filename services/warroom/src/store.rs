@@ -14,6 +14,9 @@ pub struct Settings {
     pub drills: bool,
     /// Whether closing archives the channel.
     pub archive_on_close: bool,
+    /// The Slack channel id the weekly digest is posted to; none: not posted.
+    #[serde(default)]
+    pub announcement_channel: Option<String>,
 }
 
 impl Default for Settings {
@@ -22,6 +25,7 @@ impl Default for Settings {
             severities: vec!["SEV1".to_owned(), "SEV2".to_owned()],
             drills: true,
             archive_on_close: true,
+            announcement_channel: None,
         }
     }
 }
@@ -31,18 +35,20 @@ pub async fn settings(
     db: impl PgExecutor<'_>,
     workspace_id: Uuid,
 ) -> Result<Settings, sqlx::Error> {
-    let row: Option<(Vec<String>, bool, bool)> = sqlx::query_as(
-        "SELECT severities::text[], drills, archive_on_close FROM warroom_settings WHERE workspace_id = $1",
+    let row: Option<(Vec<String>, bool, bool, Option<String>)> = sqlx::query_as(
+        "SELECT severities::text[], drills, archive_on_close, announcement_channel
+         FROM warroom_settings WHERE workspace_id = $1",
     )
     .bind(workspace_id)
     .fetch_optional(db)
     .await?;
     Ok(row.map_or_else(
         Settings::default,
-        |(severities, drills, archive_on_close)| Settings {
+        |(severities, drills, archive_on_close, announcement_channel)| Settings {
             severities,
             drills,
             archive_on_close,
+            announcement_channel,
         },
     ))
 }
@@ -54,15 +60,47 @@ pub async fn put_settings(
     settings: &Settings,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO warroom_settings (workspace_id, severities, drills, archive_on_close)
-         VALUES ($1, $2::text[]::incident_severity[], $3, $4)
+        "INSERT INTO warroom_settings (workspace_id, severities, drills, archive_on_close,
+             announcement_channel)
+         VALUES ($1, $2::text[]::incident_severity[], $3, $4, $5)
          ON CONFLICT (workspace_id) DO UPDATE SET severities = EXCLUDED.severities,
-             drills = EXCLUDED.drills, archive_on_close = EXCLUDED.archive_on_close, updated_at = now()",
+             drills = EXCLUDED.drills, archive_on_close = EXCLUDED.archive_on_close,
+             announcement_channel = EXCLUDED.announcement_channel, updated_at = now()",
     )
     .bind(workspace_id)
     .bind(&settings.severities)
     .bind(settings.drills)
     .bind(settings.archive_on_close)
+    .bind(&settings.announcement_channel)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Whether the announcement of event `event_id` was posted.
+pub async fn announced(db: impl PgExecutor<'_>, event_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM warroom_announcements WHERE event_id = $1)")
+        .bind(event_id)
+        .fetch_one(db)
+        .await
+}
+
+/// Records that event `event_id` was posted as message `ts` in `channel_id`.
+pub async fn record_announcement(
+    db: impl PgExecutor<'_>,
+    event_id: Uuid,
+    workspace_id: Uuid,
+    channel_id: &str,
+    ts: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO warroom_announcements (event_id, workspace_id, channel_id, ts)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(workspace_id)
+    .bind(channel_id)
+    .bind(ts)
     .execute(db)
     .await?;
     Ok(())

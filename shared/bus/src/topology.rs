@@ -14,7 +14,7 @@
 
 use incident_schema::contract::{
     IncidentAlertGroupLinked, IncidentDeclared, IncidentStatusChanged, Message as _,
-    PostmortemPublished,
+    PostmortemPublished, WorkspaceWeeklyDigest,
 };
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -49,7 +49,7 @@ pub const CORE_COMMANDS: &str = "core.commands";
 pub const INGESTION_ALERTS: &str = "ingestion.alerts";
 /// The incident events ingestion links alert groups from.
 pub const INGESTION_EVENTS: &str = "ingestion.events";
-/// Everything the war room mirrors into Slack.
+/// Everything the war room mirrors into Slack, and the weekly digest it announces.
 pub const WARROOM_EVENTS: &str = "warroom.events";
 /// The status changes postmortem drafts on.
 pub const POSTMORTEM_EVENTS: &str = "postmortem.events";
@@ -66,7 +66,8 @@ pub fn contract() -> Vec<QueueSpec> {
             .bind(EVENTS, <IncidentAlertGroupLinked>::TYPE),
         QueueSpec::new(WARROOM_EVENTS)
             .bind(EVENTS, "incident.#")
-            .bind(EVENTS, <PostmortemPublished>::TYPE),
+            .bind(EVENTS, <PostmortemPublished>::TYPE)
+            .bind(EVENTS, WorkspaceWeeklyDigest::TYPE),
         QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, <IncidentStatusChanged>::TYPE),
         QueueSpec::new(POSTMORTEM_COMMANDS).bind(COMMANDS, "postmortem.*"),
     ]
@@ -270,6 +271,7 @@ mod tests {
     fn the_contract_routes_what_its_consumers_need_and_nothing_else() {
         assert!(expects_route(EVENTS, <IncidentDeclared>::TYPE));
         assert!(expects_route(EVENTS, <PostmortemPublished>::TYPE));
+        assert!(expects_route(EVENTS, WorkspaceWeeklyDigest::TYPE));
         assert!(expects_route(COMMANDS, Declare::TYPE));
         assert!(expects_route(COMMANDS, GeneratePostmortem::TYPE));
         assert!(expects_route(ALERTS_INGEST, "alert.alertmanager"));

@@ -73,6 +73,9 @@ pub struct Config {
     /// When the daily digest is emitted: a 6-field cron expression with seconds, UTC
     /// (`INCIDENT_SLA_DIGEST_CRON`).
     pub sla_digest_cron: String,
+    /// When the weekly digest is emitted: a 6-field cron expression with seconds, UTC
+    /// (`INCIDENT_SLA_WEEKLY_DIGEST_CRON`).
+    pub sla_weekly_digest_cron: String,
 }
 
 /// The defaults, as the lowest layer of the figment.
@@ -89,6 +92,7 @@ struct Defaults {
     shutdown_grace_secs: u64,
     sla_sweep_interval_secs: u64,
     sla_digest_cron: &'static str,
+    sla_weekly_digest_cron: &'static str,
 }
 
 impl Default for Defaults {
@@ -105,6 +109,7 @@ impl Default for Defaults {
             shutdown_grace_secs: 30,
             sla_sweep_interval_secs: 15,
             sla_digest_cron: "0 0 9 * * *",
+            sla_weekly_digest_cron: "0 0 9 * * Mon",
         }
     }
 }
@@ -234,6 +239,13 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "INCIDENT_SLA_DIGEST_CRON",
                 message: "must be a 6-field cron expression with seconds, e.g. `0 0 9 * * *`"
+                    .into(),
+            });
+        }
+        if self.sla_weekly_digest_cron.split_whitespace().count() != 6 {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_SLA_WEEKLY_DIGEST_CRON",
+                message: "must be a 6-field cron expression with seconds, e.g. `0 0 9 * * Mon`"
                     .into(),
             });
         }

@@ -112,6 +112,12 @@ families! {
     /// Open incidents by SLA state, by `state`.
     SLA_INCIDENTS = "incident_sla_open_incidents", Gauge, Count,
         "Open incidents (drills left out) by SLA state: breached, at_risk (warned, not breached), on_track.";
+    /// Open incidents per workspace, by `workspace` (slug, at most 200, the rest `other`) and `severity`.
+    WORKSPACE_OPEN_INCIDENTS = "incident_open_incidents", Gauge, Count,
+        "Open incidents (investigating, identified, monitoring) per workspace (slug; beyond 200 workspaces the rest under other) and severity, drills left out; refreshed every minute.";
+    /// SLA breaches recorded ever, by `workspace`.
+    WORKSPACE_SLA_BREACHES = "incident_sla_breaches", Gauge, Count,
+        "SLA breaches recorded per workspace (slug; beyond 200 workspaces the rest under other) since it began, drills left out; refreshed every minute.";
     /// SLA findings, by `kind` and `target`.
     SLA_FLAGS = "incident_sla_flags_total", Counter, Count,
         "SLA findings reported once their transaction committed, by kind (breach, warning, update_due, overdue) and target (acknowledge, resolve, update, action_item).";

@@ -17,6 +17,7 @@
 
 pub mod access;
 pub mod alert;
+pub mod analytics;
 pub mod auth;
 pub mod contract;
 pub mod event;

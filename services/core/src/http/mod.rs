@@ -8,8 +8,10 @@
 //! generate it) and committed; a system test fails when it is stale.
 
 pub mod admin;
+pub mod analytics;
 pub mod incident_path;
 pub mod incidents;
+pub mod settings;
 pub mod unit;
 
 use axum::Json;
@@ -79,6 +81,10 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::create_workspace))
         .routes(routes!(admin::list_sla_policies))
         .routes(routes!(admin::put_sla_policy))
+        .routes(routes!(settings::get_settings, settings::put_settings))
+        .routes(routes!(analytics::summary))
+        .routes(routes!(analytics::series))
+        .routes(routes!(analytics::breakdown))
         .split_for_parts();
     incident_runtime::api::openapi::finish(&mut doc);
     (router, doc)

@@ -28,7 +28,10 @@ impl UiError {
     /// The status a page answers for this error.
     pub fn status(&self) -> StatusCode {
         match &self.0 {
-            DomainError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            DomainError::Validation { .. }
+            | DomainError::InvalidRange(_)
+            | DomainError::UnknownTimeZone(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            DomainError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             DomainError::NotFound(_) => StatusCode::NOT_FOUND,
             DomainError::IllegalTransition { .. }
             | DomainError::OpenActionItems(_)

@@ -1,6 +1,7 @@
 //! Integration tests of the core service: the real router on 127.0.0.1:0 against a
 //! fresh database per test (and a RabbitMQ vhost where messages matter).
 
+mod analytics;
 mod api;
 mod bootstrap;
 mod browser;

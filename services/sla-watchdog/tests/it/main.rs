@@ -11,3 +11,4 @@ mod replicas;
 mod startup;
 mod support;
 mod warnings;
+mod weekly;

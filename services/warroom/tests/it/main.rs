@@ -1,6 +1,7 @@
 //! Integration tests of the warroom: core and the warroom started as in the stack, on a
 //! fresh database and RabbitMQ vhost per test, against the stateful fake Slack.
 
+mod announce;
 mod client;
 pub use incident_warroom::testing::fake_slack;
 mod handler;

@@ -626,9 +626,47 @@ fn workspace_daily_digest() {
 }
 
 #[test]
+fn workspace_weekly_digest() {
+    let week = |label: &str, incidents: i64| WeekFigures {
+        label: label.into(),
+        starts_at: at(),
+        ends_at: at(),
+        incidents,
+        by_severity: [("SEV1", incidents), ("SEV2", 0), ("SEV3", 0), ("SEV4", 0)]
+            .into_iter()
+            .map(|(s, n)| (s.to_owned(), n))
+            .collect(),
+        mtta_median_seconds: Some(300.0),
+        mttr_median_seconds: None,
+        acknowledge_met_share: Some(0.5),
+        resolve_met_share: None,
+        sla_breaches: 1,
+        postmortems_published: 0,
+    };
+    let week_json = |label: &str, incidents: i64| {
+        json!({ "label": label, "starts_at": TIME, "ends_at": TIME, "incidents": incidents,
+                "by_severity": { "SEV1": incidents, "SEV2": 0, "SEV3": 0, "SEV4": 0 },
+                "mtta_median_seconds": 300.0, "mttr_median_seconds": null,
+                "acknowledge_met_share": 0.5, "resolve_met_share": null,
+                "sla_breaches": 1, "postmortems_published": 0 })
+    };
+    pinned(
+        WorkspaceWeeklyDigest {
+            scheduled_for: at(),
+            generated_at: at(),
+            time_zone: "Europe/Berlin".into(),
+            week: week("2026-W48", 2),
+            previous: week("2026-W47", 1),
+        },
+        json!({ "scheduled_for": TIME, "generated_at": TIME, "time_zone": "Europe/Berlin",
+                "week": week_json("2026-W48", 2), "previous": week_json("2026-W47", 1) }),
+    );
+}
+
+#[test]
 fn every_contract_type_is_pinned_above() {
     // One test per message type: adding a type to the contract without pinning its wire
     // format fails here.
-    let pinned_here = 31;
+    let pinned_here = 32;
     assert_eq!(ALL.len(), pinned_here);
 }

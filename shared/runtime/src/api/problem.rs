@@ -62,6 +62,12 @@ pub enum Code {
     PostmortemEdited,
     /// A workspace template does not compile or render (422).
     Template,
+    /// An analytics range whose start is not before its end, or too long (422).
+    InvalidRange,
+    /// A time zone the database does not know (422).
+    UnknownTimeZone,
+    /// No representation the `Accept` header allows (406).
+    NotAcceptable,
 }
 
 impl Code {
@@ -111,11 +117,18 @@ impl Code {
                 "Postmortem edited by a person",
             ),
             Self::Template => (S::UNPROCESSABLE_ENTITY, "template", "Invalid template"),
+            Self::InvalidRange => (S::UNPROCESSABLE_ENTITY, "invalid-range", "Invalid range"),
+            Self::UnknownTimeZone => (
+                S::UNPROCESSABLE_ENTITY,
+                "unknown-time-zone",
+                "Unknown time zone",
+            ),
+            Self::NotAcceptable => (S::NOT_ACCEPTABLE, "not-acceptable", "Not acceptable"),
         }
     }
 
     /// Every kind, in table order.
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 23] = [
         Self::Validation,
         Self::NotFound,
         Self::IllegalTransition,
@@ -136,6 +149,9 @@ impl Code {
         Self::IncidentOpen,
         Self::PostmortemEdited,
         Self::Template,
+        Self::InvalidRange,
+        Self::UnknownTimeZone,
+        Self::NotAcceptable,
     ];
 
     /// The kinds the framework answers by status, in the order they are matched.

@@ -518,6 +518,51 @@ pub struct WorkspaceDailyDigest {
 }
 event!(WorkspaceDailyDigest = "workspace.daily_digest");
 
+/// `workspace.weekly_digest`: the last complete ISO week, in the workspace's time zone,
+/// against the week before it (the watchdog, from `incident_schema::analytics`; drills
+/// left out, PRIVATE incidents counted and never named).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceWeeklyDigest {
+    /// The schedule occurrence this digest is for.
+    pub scheduled_for: DateTime<Utc>,
+    /// When the figures were taken (the database's `now()`).
+    pub generated_at: DateTime<Utc>,
+    /// The zone the weeks are cut in.
+    pub time_zone: String,
+    /// The last complete week.
+    pub week: WeekFigures,
+    /// The week before it.
+    pub previous: WeekFigures,
+}
+event!(WorkspaceWeeklyDigest = "workspace.weekly_digest");
+
+/// One week's figures in a weekly digest, of the incidents detected in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeekFigures {
+    /// The ISO week, `2026-W53`.
+    pub label: String,
+    /// Its start (Monday 00:00 in the workspace's zone).
+    pub starts_at: DateTime<Utc>,
+    /// The next week's start.
+    pub ends_at: DateTime<Utc>,
+    /// Incidents detected.
+    pub incidents: i64,
+    /// By severity, every severity present.
+    pub by_severity: BTreeMap<String, i64>,
+    /// Median detected → acknowledged, in seconds; none without an acknowledgement.
+    pub mtta_median_seconds: Option<f64>,
+    /// Median detected → resolved, in seconds; none without a resolved incident.
+    pub mttr_median_seconds: Option<f64>,
+    /// Share of decided incidents that met the acknowledge target.
+    pub acknowledge_met_share: Option<f64>,
+    /// Share of decided incidents that met the resolve target.
+    pub resolve_met_share: Option<f64>,
+    /// SLA breaches found about them.
+    pub sla_breaches: i64,
+    /// Their postmortems published so far.
+    pub postmortems_published: i64,
+}
+
 /// Open incidents of a workspace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenIncidents {

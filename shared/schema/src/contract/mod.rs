@@ -78,6 +78,7 @@ pub const ALL: &[(&str, Kind)] = &[
     (<ActionItemUpdated>::TYPE, Kind::Event),
     (ActionItemOverdue::TYPE, Kind::Event),
     (WorkspaceDailyDigest::TYPE, Kind::Event),
+    (WorkspaceWeeklyDigest::TYPE, Kind::Event),
 ];
 
 /// The kind of the contract's message type `message_type`, if it is one.
@@ -111,11 +112,12 @@ mod tests {
             kind::<GeneratePostmortem>(),
             kind::<IncidentDeclared>(),
             kind::<WorkspaceDailyDigest>(),
+            kind::<WorkspaceWeeklyDigest>(),
         ] {
             assert_eq!(kind_of(name), Some(kind), "{name}");
         }
         assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Command).count(), 7);
-        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Event).count(), 24);
+        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Event).count(), 25);
         assert_eq!(kind_of("nobody.knows"), None);
     }
 }

@@ -8,6 +8,7 @@ mod access;
 mod auth;
 mod enums;
 mod fixture;
+mod gauges;
 mod incident;
 mod lifecycle;
 mod migrations;
