@@ -66,18 +66,7 @@ pub async fn emit_daily_digest(
     replica: &str,
 ) -> Result<DigestOutcome, DigestError> {
     let mut tx = conn.begin().await?;
-    let claimed = sqlx::query(
-        "INSERT INTO job_runs (job, scheduled_for, claimed_by) VALUES ($1, $2, $3)
-         ON CONFLICT (job, scheduled_for) DO NOTHING",
-    )
-    .bind(JOB)
-    .bind(scheduled_for)
-    .bind(replica)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !claimed {
+    if !claim(&mut tx, JOB, scheduled_for, replica).await? {
         return Ok(DigestOutcome::AlreadyClaimed);
     }
     let digests = build_digests(&mut tx, scheduled_for).await?;
@@ -88,14 +77,6 @@ pub async fn emit_daily_digest(
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
     outbox::enqueue(&mut tx, SERVICE, &messages).await?;
-    sqlx::query(
-        "DELETE FROM job_runs
-         WHERE job = $1 AND scheduled_for < now() - make_interval(days => $2)",
-    )
-    .bind(JOB)
-    .bind(CLAIM_RETENTION_DAYS)
-    .execute(&mut *tx)
-    .await?;
     tx.commit().await?;
     Ok(DigestOutcome::Emitted {
         workspaces: messages.len(),
@@ -196,4 +177,38 @@ pub async fn build_digests(
         }
     }
     Ok(digests.into_iter().collect())
+}
+
+/// Claims the occurrence `scheduled_for` of `job` in `job_runs`, in the caller's
+/// transaction: true for the one transaction that inserts it; a racing replica waits on
+/// the first one's uncommitted key and then gets false. Claims of `job` older than the
+/// retention are deleted on the way.
+pub(crate) async fn claim(
+    tx: &mut PgConnection,
+    job: &str,
+    scheduled_for: DateTime<Utc>,
+    replica: &str,
+) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "INSERT INTO job_runs (job, scheduled_for, claimed_by) VALUES ($1, $2, $3)
+         ON CONFLICT (job, scheduled_for) DO NOTHING",
+    )
+    .bind(job)
+    .bind(scheduled_for)
+    .bind(replica)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if claimed {
+        sqlx::query(
+            "DELETE FROM job_runs
+             WHERE job = $1 AND scheduled_for < now() - make_interval(days => $2)",
+        )
+        .bind(job)
+        .bind(CLAIM_RETENTION_DAYS)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(claimed)
 }

@@ -19,7 +19,7 @@ use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
 use crate::SERVICE;
-use crate::digest::{DigestError, DigestOutcome};
+use crate::digest::{DigestError, DigestOutcome, claim};
 
 /// The job's name in `job_runs`.
 pub const JOB: &str = "sla.weekly_digest";
@@ -33,18 +33,7 @@ pub async fn emit_weekly_digest(
     replica: &str,
 ) -> Result<DigestOutcome, DigestError> {
     let mut tx = conn.begin().await?;
-    let claimed = sqlx::query(
-        "INSERT INTO job_runs (job, scheduled_for, claimed_by) VALUES ($1, $2, $3)
-         ON CONFLICT (job, scheduled_for) DO NOTHING",
-    )
-    .bind(JOB)
-    .bind(scheduled_for)
-    .bind(replica)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !claimed {
+    if !claim(&mut tx, JOB, scheduled_for, replica).await? {
         return Ok(DigestOutcome::AlreadyClaimed);
     }
     let workspaces: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id")

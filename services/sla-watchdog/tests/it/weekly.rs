@@ -2,7 +2,7 @@
 //! the workspace's time zone against the one before, figures from the analytics (drills
 //! left out).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use incident_schema::Severity;
 use incident_schema::contract::{Message as _, WorkspaceWeeklyDigest};
 use incident_sla_watchdog::digest::DigestOutcome;
@@ -140,4 +140,46 @@ async fn the_weekly_digest_compares_the_last_week_with_the_one_before_once_per_o
     assert_eq!(g.week.incidents, 0);
     assert_eq!(g.week.mttr_median_seconds, None, "null, never 0");
     assert_eq!(g.week.acknowledge_met_share, None);
+}
+
+/// A claim of either digest older than the retention goes when that job claims its next
+/// occurrence; the other job's old claims stay until it claims one of its own.
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn each_digest_prunes_its_own_old_claims_when_it_claims_the_next(pool: PgPool) {
+    let old: DateTime<Utc> = "2020-01-06T09:00:00Z".parse().expect("time");
+    for job in [weekly::JOB, incident_sla_watchdog::digest::JOB] {
+        sqlx::query("INSERT INTO job_runs (job, scheduled_for, claimed_by) VALUES ($1, $2, 'old')")
+            .bind(job)
+            .bind(old)
+            .execute(&pool)
+            .await
+            .expect("old claim");
+    }
+    let claims = |job: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, DateTime<Utc>>(
+                "SELECT scheduled_for FROM job_runs WHERE job = $1 ORDER BY scheduled_for",
+            )
+            .bind(job)
+            .fetch_all(&pool)
+            .await
+            .expect("claims")
+        }
+    };
+    let now = Utc::now();
+    let mut conn = pool.acquire().await.expect("connection");
+    weekly::emit_weekly_digest(&mut conn, now, "replica-1")
+        .await
+        .expect("weekly digest");
+    assert_eq!(claims(weekly::JOB).await, [now.trunc_subsecs(6)]);
+    assert_eq!(claims(incident_sla_watchdog::digest::JOB).await, [old]);
+
+    incident_sla_watchdog::digest::emit_daily_digest(&mut conn, now, "replica-1")
+        .await
+        .expect("daily digest");
+    assert_eq!(
+        claims(incident_sla_watchdog::digest::JOB).await,
+        [now.trunc_subsecs(6)]
+    );
 }
