@@ -1,0 +1,177 @@
+//! `TestStack`: core's and the postmortem service's routers on a free port over a
+//! bootstrapped `default` workspace, and [`Run`]: the `incident` binary run against it
+//! with a configuration directory of its own, so nothing of the machine's user leaks in.
+
+use std::io::Write;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use incident_core::access::bootstrap::bootstrap;
+use incident_testkit::app::Api;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+pub use incident_testkit::app::ADMIN;
+
+/// The routers, and a home for the CLI's configuration.
+pub struct TestStack {
+    api: Api,
+    home: TempDir,
+}
+
+impl Deref for TestStack {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestStack {
+    /// Core and postmortem on one port, no broker (events stay in the outbox).
+    pub async fn spawn(pool: PgPool) -> Self {
+        let secret = secrecy::SecretString::from(ADMIN.to_owned());
+        assert!(bootstrap(&pool, &secret).await.expect("bootstrap"));
+        let api = Api::start(pool, "cli-test", false, |pool, bus| {
+            incident_core::router(incident_core::AppState {
+                pool: pool.clone(),
+                bus: bus.clone(),
+            })
+            .merge(incident_postmortem::router(incident_postmortem::AppState {
+                pool: pool.clone(),
+                bus: bus.clone(),
+                llm: None,
+                public_url: None,
+            }))
+        })
+        .await;
+        let home = tempfile::tempdir().expect("home");
+        Self { api, home }
+    }
+
+    /// `$XDG_CONFIG_HOME` of the CLI runs.
+    pub fn config_home(&self) -> PathBuf {
+        self.home.path().join("config")
+    }
+
+    /// The CLI with `args`, as the admin (`INCIDENT_URL`, `INCIDENT_TOKEN`).
+    pub async fn cli(&self, args: &[&str]) -> Run {
+        self.cli_as(Some(ADMIN), args).await
+    }
+
+    /// The CLI with `args` and `token` (none: only what `login` saved).
+    pub async fn cli_as(&self, token: Option<&str>, args: &[&str]) -> Run {
+        let mut env = vec![("INCIDENT_URL", self.base.clone())];
+        if let Some(token) = token {
+            env.push(("INCIDENT_TOKEN", token.to_owned()));
+        }
+        run(self.home.path(), &env, args, None).await
+    }
+
+    /// The CLI with `args` and nothing in its environment but its home.
+    pub async fn bare(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        run(self.home.path(), &[], args, stdin).await
+    }
+
+    /// An incident as the API shows it to the admin.
+    pub async fn incident(&self, reference: &str) -> Value {
+        let (status, body) = self
+            .get(ADMIN, &format!("/api/v1/incidents/{reference}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// The timeline kinds of an incident, oldest first.
+    pub async fn timeline(&self, reference: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(ADMIN, &format!("/api/v1/incidents/{reference}/timeline"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body.as_array().expect("array").clone()
+    }
+}
+
+/// How a run of the CLI ended.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success; returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "{self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts success; returns stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("{e}: {self:#?}"))
+    }
+
+    /// Asserts the exit code `code`; returns stderr as JSON (a `--json` failure).
+    #[track_caller]
+    pub fn failed_json(&self, code: i32) -> Value {
+        assert_eq!(self.code, code, "{self:#?}");
+        assert!(self.stdout.is_empty(), "{self:#?}");
+        serde_json::from_str(&self.stderr).unwrap_or_else(|e| panic!("{e}: {self:#?}"))
+    }
+}
+
+/// Runs the binary off the test's runtime (the server answers on it meanwhile).
+pub async fn run(home: &Path, env: &[(&str, String)], args: &[&str], stdin: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_incident"));
+    command
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let stdin = stdin.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let mut child = command.spawn().expect("spawn incident");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(input);
+        let out = child.wait_with_output().expect("incident ran");
+        Run {
+            code: out.status.code().expect("exited, not killed"),
+            stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+        }
+    })
+    .await
+    .expect("join")
+}
+
+/// `value` with every id and timestamp replaced by a placeholder, for snapshots.
+pub fn redacted(value: &Value) -> Value {
+    match value {
+        Value::String(s) if s.parse::<Uuid>().is_ok() => Value::String("[id]".into()),
+        Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => {
+            Value::String("[time]".into())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), redacted(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
