@@ -73,10 +73,11 @@ pub async fn declare(api: &Api, args: &Declare) -> Result<Output, Failure> {
     let value = answer.json(&api.url(path))?;
     let incident: Incident = render::parse(&value, "the declared incident")?;
     let url = render::incident_url(api.base(), &incident);
-    let verb = if answer.status == reqwest::StatusCode::CREATED {
-        "Declared"
-    } else {
+    // A 200 after one of this run's retries is this run's own first declare.
+    let verb = if answer.status == reqwest::StatusCode::OK && attempt == 0 {
         "Already declared with this key:"
+    } else {
+        "Declared"
     };
     Ok(Output::Report {
         human: format!("{verb} {}: {}\n{url}", incident.reference, incident.title),

@@ -236,3 +236,26 @@ async fn declaring_again_with_the_same_idempotency_key_returns_the_first_inciden
         "{listed}"
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_declare_whose_answer_was_lost_is_retried_with_its_key_and_declares_once(pool: PgPool) {
+    let stack = TestStack::spawn(pool).await;
+    let proxy = crate::support::losing_first_answer(&stack.base).await;
+    let home = tempfile::tempdir().expect("home");
+    let env = [
+        ("INCIDENT_URL", proxy),
+        ("INCIDENT_TOKEN", ADMIN.to_owned()),
+    ];
+    let args = ["declare", "--title", "Cache stampede", "--severity", "SEV2"];
+    let declared = crate::support::run(home.path(), &env, &args, None).await;
+    assert!(
+        declared.ok().starts_with("Declared INC-1: Cache stampede"),
+        "{declared:#?}"
+    );
+    assert!(
+        declared.stderr.contains("retrying with the same key"),
+        "{declared:#?}"
+    );
+    let (_, page) = stack.get(ADMIN, "/api/v1/incidents").await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+}

@@ -175,3 +175,40 @@ pub fn redacted(value: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+/// A TCP proxy to `upstream` that loses the answer to the first request: it forwards the
+/// request, waits until the server starts answering, and closes the connection without
+/// passing the answer on, as a network cut at the worst moment would. Later connections
+/// are passed through. Returns its base URL.
+pub async fn losing_first_answer(upstream: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut client, _)) = listener.accept().await {
+            let mut server = TcpStream::connect(&upstream).await.expect("upstream");
+            if std::mem::take(&mut first) {
+                tokio::spawn(async move {
+                    let (mut from_client, mut to_server) = client.split();
+                    let (mut from_server, _) = server.split();
+                    let mut answer = [0u8; 1];
+                    tokio::select! {
+                        _ = tokio::io::copy(&mut from_client, &mut to_server) => {}
+                        _ = from_server.read_exact(&mut answer) => {}
+                    }
+                    // Dropping both ends loses the answer.
+                    let _ = client.shutdown().await;
+                });
+            } else {
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        }
+    });
+    base
+}
