@@ -128,9 +128,13 @@ pub async fn show(api: &Api, args: &Target) -> Result<Output, Failure> {
     let timeline = api
         .get(&format!("/api/v1/incidents/{}/timeline", incident.id))
         .await?;
-    let users = api.get("/api/v1/users").await?;
     let entries: Vec<Entry> = render::parse(&timeline, "the timeline")?;
-    let users: Vec<User> = render::parse(&users, "the users")?;
+    // Names are a courtesy: where the API will not list users, ids are shown instead.
+    let users: Vec<User> = match api.get("/api/v1/users").await {
+        Ok(users) => render::parse(&users, "the users")?,
+        Err(Failure::Api { .. }) => Vec::new(),
+        Err(other) => return Err(other),
+    };
     Ok(Output::Report {
         human: render::incident(api.base(), &incident, &entries, &users),
         json: json!({ "incident": value, "timeline": timeline }),

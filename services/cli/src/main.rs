@@ -47,29 +47,24 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<Output, Failure> {
     let global = &cli.global;
+    // Only the commands that call the API need a login.
+    let api = || session::connect(global);
     match &cli.command {
-        Command::Login => return session::login(global).await,
-        Command::Logout => return session::logout(global),
+        Command::Login => session::login(global).await,
+        Command::Logout => session::logout(global),
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "incident", &mut script);
-            return Ok(Output::Raw(String::from_utf8_lossy(&script).into_owned()));
+            Ok(Output::Raw(String::from_utf8_lossy(&script).into_owned()))
         }
-        _ => {}
-    }
-    let api = session::connect(global)?;
-    match &cli.command {
-        Command::Declare(args) => incidents::declare(&api, args).await,
-        Command::List(args) => incidents::list(&api, args).await,
-        Command::Show(args) => incidents::show(&api, args).await,
-        Command::Status(args) => incidents::status(&api, args).await,
-        Command::Ack(args) => incidents::acknowledge(&api, args).await,
-        Command::Assign(args) => incidents::assign(&api, args).await,
-        Command::Update(args) => incidents::update(&api, args).await,
-        Command::Resolve(args) => incidents::resolve(&api, args).await,
-        Command::Postmortem(Postmortem::Export(args)) => postmortem::export(&api, args).await,
-        Command::Login | Command::Logout | Command::Completions(_) => {
-            unreachable!("handled before connecting")
-        }
+        Command::Declare(args) => incidents::declare(&api()?, args).await,
+        Command::List(args) => incidents::list(&api()?, args).await,
+        Command::Show(args) => incidents::show(&api()?, args).await,
+        Command::Status(args) => incidents::status(&api()?, args).await,
+        Command::Ack(args) => incidents::acknowledge(&api()?, args).await,
+        Command::Assign(args) => incidents::assign(&api()?, args).await,
+        Command::Update(args) => incidents::update(&api()?, args).await,
+        Command::Resolve(args) => incidents::resolve(&api()?, args).await,
+        Command::Postmortem(Postmortem::Export(args)) => postmortem::export(&api()?, args).await,
     }
 }

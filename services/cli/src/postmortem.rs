@@ -21,7 +21,16 @@ pub async fn export(api: &Api, args: &Export) -> Result<Output, Failure> {
             args.incident.path_segment()
         ))
         .await?;
-    let id = postmortem["id"].as_str().unwrap_or_default().to_owned();
+    let id = postmortem["id"]
+        .as_str()
+        .ok_or_else(|| Failure::Unexpected {
+            url: api.url(&format!(
+                "/api/v1/incidents/{}/postmortem",
+                args.incident.path_segment()
+            )),
+            reason: "the postmortem has no id".to_owned(),
+        })?
+        .to_owned();
     let path = postmortem["markdown_url"]
         .as_str()
         .filter(|p| p.starts_with('/'))
