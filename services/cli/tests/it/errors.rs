@@ -103,4 +103,18 @@ async fn exit_codes_tell_refused_usage_not_found_auth_and_unreachable_apart(pool
         .await
         .failed_json(5);
     assert_eq!(down["type"], "urn:incident-cli:network", "{down}");
+
+    // A 5xx → 5, its problem shown.
+    let env = [
+        ("INCIDENT_URL", crate::support::unavailable().await),
+        ("INCIDENT_TOKEN", ADMIN.to_owned()),
+    ];
+    let failing = run(home.path(), &env, &["show", "INC-1"], None).await;
+    assert_eq!(failing.code, 5, "{failing:#?}");
+    assert!(
+        failing
+            .stderr
+            .starts_with("error: Service unavailable: restarting"),
+        "{failing:#?}"
+    );
 }

@@ -212,3 +212,30 @@ pub async fn losing_first_answer(upstream: &str) -> String {
     });
     base
 }
+
+/// A server answering every request with `503 Service Unavailable` and a problem
+/// document, as a proxy in front of a restarting API would. Returns its base URL.
+pub async fn unavailable() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let body = r#"{"type":"https://incident.dev/problems/unavailable","title":"Service unavailable","status":503,"detail":"restarting"}"#;
+                let answer = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    base
+}
