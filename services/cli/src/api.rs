@@ -79,10 +79,10 @@ impl Api {
     /// Sends `request`; a 2xx is an [`Answer`], anything else a [`Failure`].
     pub async fn send(&self, request: RequestBuilder, path: &str) -> Result<Answer, Failure> {
         let url = self.url(path);
-        let response = request.send().await.map_err(|e| network(&url, &e))?;
+        let response = request.send().await.map_err(|e| network(&url, e))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.text().await.map_err(|e| network(&url, &e))?;
+        let body = response.text().await.map_err(|e| network(&url, e))?;
         if status.is_success() {
             return Ok(Answer {
                 status,
@@ -133,17 +133,18 @@ pub fn normalise_url(url: &str) -> Result<String, Failure> {
 }
 
 /// A transport failure with its causes (reqwest's own message alone says only "error
-/// sending request").
-fn network(url: &str, error: &reqwest::Error) -> Failure {
-    let mut reason = if error.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        error.to_string()
-    };
-    let mut source = std::error::Error::source(error);
+/// sending request"; the URL is said once, by [`Failure::Network`]).
+fn network(url: &str, error: reqwest::Error) -> Failure {
+    let timed_out = error.is_timeout();
+    let error = error.without_url();
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
         reason.push_str(&format!(": {cause}"));
         source = cause.source();
+    }
+    if timed_out {
+        reason = format!("timed out ({reason})");
     }
     Failure::Network {
         url: url.to_owned(),

@@ -130,7 +130,12 @@ impl Failure {
 fn api_message(status: u16, problem: &Value) -> String {
     let text = |key: &str| problem.get(key).and_then(Value::as_str);
     let Some(title) = text("title") else {
-        return format!("the API answered {status}: {problem}");
+        // Not the API's problem document: a proxy's page, or nothing.
+        return match problem.as_str().map(str::trim) {
+            Some("") => format!("the server answered {status} with an empty body"),
+            Some(body) => format!("the server answered {status}: {body}"),
+            None => format!("the server answered {status}: {problem}"),
+        };
     };
     let mut message = match text("detail") {
         Some(detail) if !detail.is_empty() => format!("{title}: {detail}"),

@@ -104,6 +104,15 @@ async fn exit_codes_tell_refused_usage_not_found_auth_and_unreachable_apart(pool
         .failed_json(5);
     assert_eq!(down["type"], "urn:incident-cli:network", "{down}");
 
+    // No answer within --timeout → 5.
+    let env = [
+        ("INCIDENT_URL", crate::support::silent().await),
+        ("INCIDENT_TOKEN", ADMIN.to_owned()),
+    ];
+    let slow = run(home.path(), &env, &["list", "--timeout", "1"], None).await;
+    assert_eq!(slow.code, 5, "{slow:#?}");
+    assert!(slow.stderr.contains(": timed out"), "{slow:#?}");
+
     // A 5xx → 5, its problem shown.
     let env = [
         ("INCIDENT_URL", crate::support::unavailable().await),

@@ -239,3 +239,18 @@ pub async fn unavailable() -> String {
     });
     base
 }
+
+/// A server that accepts connections and never answers. Returns its base URL.
+pub async fn silent() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    base
+}
