@@ -140,6 +140,12 @@ pub struct List {
     /// Only these severities (repeatable or comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub severity: Vec<String>,
+    /// Only incidents affecting this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only incidents whose title contains this text (case-insensitive).
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
     /// At most this many (1 to 200).
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
@@ -156,6 +162,9 @@ pub struct StatusChange {
     /// Why, for the timeline.
     #[arg(long, short)]
     pub message: Option<String>,
+    /// Close even though the postmortem has open action items (recorded on the timeline).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// The roles of an incident's response.

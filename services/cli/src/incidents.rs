@@ -101,6 +101,12 @@ pub async fn list(api: &Api, args: &List) -> Result<Output, Failure> {
     if !args.severity.is_empty() {
         query.push(("severity", joined(&args.severity)));
     }
+    if let Some(service) = &args.service {
+        query.push(("service", service.clone()));
+    }
+    if let Some(text) = &args.search {
+        query.push(("q", text.clone()));
+    }
     // Encoded by `Url` (reqwest's `query` is behind a feature the workspace leaves off).
     let encoded = reqwest::Url::parse_with_params("http://query.invalid/", &query)
         .map_err(|e| Failure::Usage(format!("cannot encode the filters: {e}")))?;
@@ -147,8 +153,9 @@ async fn change_status(
     incident: &IncidentRef,
     status: &str,
     message: Option<&str>,
+    force: bool,
 ) -> Result<Output, Failure> {
-    let mut body = json!({ "status": status.trim().to_uppercase() });
+    let mut body = json!({ "status": status.trim().to_uppercase(), "force": force });
     if let Some(message) = message {
         body["message"] = json!(message);
     }
@@ -164,12 +171,26 @@ async fn change_status(
 
 /// `status`.
 pub async fn status(api: &Api, args: &StatusChange) -> Result<Output, Failure> {
-    change_status(api, &args.incident, &args.status, args.message.as_deref()).await
+    change_status(
+        api,
+        &args.incident,
+        &args.status,
+        args.message.as_deref(),
+        args.force,
+    )
+    .await
 }
 
 /// `resolve`.
 pub async fn resolve(api: &Api, args: &Resolve) -> Result<Output, Failure> {
-    change_status(api, &args.incident, "RESOLVED", args.message.as_deref()).await
+    change_status(
+        api,
+        &args.incident,
+        "RESOLVED",
+        args.message.as_deref(),
+        false,
+    )
+    .await
 }
 
 /// `ack`.

@@ -86,6 +86,23 @@ async fn an_incident_declared_from_the_cli_is_listed_shown_assigned_acknowledged
         .await
         .json();
     assert_eq!(sev2["items"].as_array().map(Vec::len), Some(1), "{sev2}");
+    let payments = stack
+        .cli(&[
+            "list",
+            "--json",
+            "--service",
+            "payments",
+            "--search",
+            "CHECKOUT",
+        ])
+        .await
+        .json();
+    assert_eq!(payments["items"][0]["reference"], "INC-1", "{payments}");
+    assert_eq!(
+        payments["items"].as_array().map(Vec::len),
+        Some(1),
+        "{payments}"
+    );
 
     // assign by email
     let assigned = stack
