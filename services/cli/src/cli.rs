@@ -27,7 +27,12 @@ Errors go to stderr as `error: <title>: <detail>`; with --json, as the API's pro
 /// `incident`: declare and run incidents from a terminal or a script, through the public
 /// API.
 #[derive(Debug, Parser)]
-#[command(name = "incident", version, about, after_help = EXIT_CODES)]
+#[command(
+    name = "incident",
+    version,
+    about = "Declare and run incidents through the incident API",
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -39,6 +44,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The API's base URL (overrides the one saved by `login`).
     #[arg(long, global = true, env = "INCIDENT_URL", value_name = "URL")]
