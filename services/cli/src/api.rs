@@ -135,6 +135,10 @@ pub fn normalise_url(url: &str) -> Result<String, Failure> {
 /// A transport failure with its causes (reqwest's own message alone says only "error
 /// sending request"; the URL is said once, by [`Failure::Network`]).
 fn network(url: &str, error: reqwest::Error) -> Failure {
+    if error.is_builder() {
+        // The request could not be built (a header value, a URL): nothing was sent.
+        return Failure::Usage(format!("cannot send a request to {url}: {error}"));
+    }
     let timed_out = error.is_timeout();
     let error = error.without_url();
     let mut reason = error.to_string();

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
+use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -52,20 +53,29 @@ pub async fn declare(api: &Api, args: &Declare) -> Result<Output, Failure> {
         .idempotency_key
         .clone()
         .unwrap_or_else(|| Uuid::new_v4().to_string());
+    let header = HeaderValue::from_str(&key)
+        .map_err(|_| Failure::Usage("--idempotency-key must be printable ASCII".to_owned()))?;
     let path = "/api/v1/incidents";
     let mut attempt = 0;
     let answer = loop {
         let request = api
             .request(Method::POST, path)
-            .header("Idempotency-Key", &key)
+            .header("Idempotency-Key", header.clone())
             .json(&body);
         match api.send(request, path).await {
             Err(Failure::Network { reason, .. }) if attempt < DECLARE_RETRIES => {
                 attempt += 1;
                 note(&format!(
-                    "declare failed ({reason}); retrying with the same key"
+                    "declare failed ({reason}); retrying with the same Idempotency-Key {key}"
                 ));
                 tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+            Err(failure @ Failure::Network { .. }) => {
+                // The declare may have arrived: say how to retry without a duplicate.
+                note(&format!(
+                    "the incident may have been declared; retry with --idempotency-key {key}"
+                ));
+                return Err(failure);
             }
             other => break other?,
         }

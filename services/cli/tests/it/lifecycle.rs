@@ -270,7 +270,9 @@ async fn a_declare_whose_answer_was_lost_is_retried_with_its_key_and_declares_on
         "{declared:#?}"
     );
     assert!(
-        declared.stderr.contains("retrying with the same key"),
+        declared
+            .stderr
+            .contains("retrying with the same Idempotency-Key "),
         "{declared:#?}"
     );
     let (_, page) = stack.get(ADMIN, "/api/v1/incidents").await;
