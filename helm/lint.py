@@ -76,6 +76,7 @@ FULL_VALUES: dict[str, Any] = {
         "slackBotToken": "xoxb-1",
         "slackSigningSecret": "signing",
         "llmApiKey": "key",
+        "secretsKey": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
     },
     "image": {"pullPolicy": "Always"},
     "imagePullSecrets": [{"name": "registry"}],

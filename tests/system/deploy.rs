@@ -64,6 +64,8 @@ fn the_example_configuration_loads_and_names_every_setting() {
         "shutdown_grace_secs",
         "sla_sweep_interval_secs",
         "sla_digest_cron",
+        "secrets_key",
+        "tracker_poll_secs",
     ] {
         assert!(keys.contains(key), "config.example.toml lacks {key}");
     }

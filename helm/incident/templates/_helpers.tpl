@@ -124,6 +124,7 @@ INCIDENT_BOOTSTRAP_TOKEN: {key: bootstrapToken, required: false}
 INCIDENT_SLACK_BOT_TOKEN: {key: slackBotToken, required: false}
 INCIDENT_SLACK_SIGNING_SECRET: {key: slackSigningSecret, required: false}
 INCIDENT_LLM_API_KEY: {key: llmApiKey, required: false}
+INCIDENT_SECRETS_KEY: {key: secretsKey, required: false}
 {{- end }}
 
 {{/*
@@ -170,6 +171,8 @@ non-secret settings as values, the secrets by reference. Call with
   value: {{ $c.slaDigestCron | quote }}
 - name: INCIDENT_SLA_WEEKLY_DIGEST_CRON
   value: {{ $c.slaWeeklyDigestCron | quote }}
+- name: INCIDENT_TRACKER_POLL_SECS
+  value: {{ $c.trackerPollSecs | int | toString | quote }}
 {{- with $c.publicUrl }}
 - name: INCIDENT_PUBLIC_URL
   value: {{ . | quote }}

@@ -52,6 +52,12 @@ pub enum DomainError {
         /// What is wrong.
         message: String,
     },
+    /// Something this needs is not set up (an issue tracker, the secrets key).
+    #[error("{0}")]
+    NotConfigured(String),
+    /// The workspace's issue tracker failed.
+    #[error(transparent)]
+    Tracker(#[from] crate::tracker::TrackerError),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -77,6 +83,8 @@ impl ToProblem for DomainError {
             Self::IncidentOpen(_) => Code::IncidentOpen,
             Self::NotRegenerable(_) => Code::PostmortemEdited,
             Self::Template { .. } => Code::Template,
+            Self::NotConfigured(_) => Code::NotConfigured,
+            Self::Tracker(_) => Code::Upstream,
             Self::Database(e) => Code::of_database(e),
         }
     }

@@ -24,6 +24,7 @@ pub mod patch;
 pub mod postmortem;
 pub mod settings;
 pub mod text;
+pub mod tracker;
 pub mod triggers;
 
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub llm: Option<Arc<LlmClient>>,
     /// The public base URL, for absolute links in events (`INCIDENT_PUBLIC_URL`).
     pub public_url: Option<String>,
+    /// The workspaces' issue trackers: the client, the sealing key, the exporter's wake-up.
+    pub trackers: tracker::Trackers,
 }
 
 impl AuthState for AppState {
@@ -100,6 +103,7 @@ pub fn start(
         }
         let drafts = triggers::Drafts::new(llm.clone());
         let (events_pool, commands_pool) = (pool.clone(), pool.clone());
+        let shutdown_for_trackers = shutdown.clone();
         let messaging: Messaging = service::start(
             &config,
             SERVICE,
@@ -110,11 +114,20 @@ pub fn start(
             },
             shutdown,
         );
+        let trackers = tracker::Trackers::new(config.sealing_key(), config.public_url.clone());
+        let mut messaging = messaging;
+        messaging.tasks.spawn(tracker::export::run(
+            pool.clone(),
+            trackers.clone(),
+            config.tracker_poll_interval(),
+            shutdown_for_trackers,
+        ));
         let state = AppState {
             pool,
             bus: messaging.bus.clone(),
             llm,
             public_url: config.public_url.clone(),
+            trackers,
         };
         Ok(messaging.into_component(SERVICE, router(state)))
     })

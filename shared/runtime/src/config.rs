@@ -76,6 +76,13 @@ pub struct Config {
     /// When the weekly digest is emitted: a 6-field cron expression with seconds, UTC
     /// (`INCIDENT_SLA_WEEKLY_DIGEST_CRON`).
     pub sla_weekly_digest_cron: String,
+    /// Key that encrypts credentials stored in the database (issue trackers' API tokens):
+    /// base64 of 32 random bytes, e.g. `openssl rand -base64 32` (`INCIDENT_SECRETS_KEY`).
+    /// Unset: such credentials cannot be stored.
+    pub secrets_key: Option<SecretString>,
+    /// Seconds between polls of the issue trackers for the state of exported action items
+    /// (`INCIDENT_TRACKER_POLL_SECS`).
+    pub tracker_poll_secs: u64,
 }
 
 /// The defaults, as the lowest layer of the figment.
@@ -93,6 +100,7 @@ struct Defaults {
     sla_sweep_interval_secs: u64,
     sla_digest_cron: &'static str,
     sla_weekly_digest_cron: &'static str,
+    tracker_poll_secs: u64,
 }
 
 impl Default for Defaults {
@@ -110,6 +118,7 @@ impl Default for Defaults {
             sla_sweep_interval_secs: 15,
             sla_digest_cron: "0 0 9 * * *",
             sla_weekly_digest_cron: "0 0 9 * * Mon",
+            tracker_poll_secs: 60,
         }
     }
 }
@@ -249,6 +258,20 @@ impl Config {
                     .into(),
             });
         }
+        if self.tracker_poll_secs == 0 {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_TRACKER_POLL_SECS",
+                message: "must be at least 1".into(),
+            });
+        }
+        if let Some(key) = &self.secrets_key {
+            crate::sealed::SealingKey::parse(key.expose_secret()).map_err(|message| {
+                ConfigError::Invalid {
+                    key: "INCIDENT_SECRETS_KEY",
+                    message,
+                }
+            })?;
+        }
         if let Some(token) = &self.bootstrap_token
             && token.expose_secret().len() < 16
         {
@@ -268,6 +291,18 @@ impl Config {
     /// The SLA sweep interval.
     pub fn sla_sweep_interval(&self) -> Duration {
         Duration::from_secs(self.sla_sweep_interval_secs)
+    }
+
+    /// How often exported action items are compared with their tracker.
+    pub fn tracker_poll_interval(&self) -> Duration {
+        Duration::from_secs(self.tracker_poll_secs)
+    }
+
+    /// The key sealing stored credentials, if one is configured (validated at load).
+    pub fn sealing_key(&self) -> Option<crate::sealed::SealingKey> {
+        self.secrets_key
+            .as_ref()
+            .and_then(|k| crate::sealed::SealingKey::parse(k.expose_secret()).ok())
     }
 
     /// The outbox polling backstop interval.

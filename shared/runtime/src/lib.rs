@@ -19,6 +19,7 @@ pub mod database;
 pub mod health;
 pub mod host;
 pub mod metrics;
+pub mod sealed;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

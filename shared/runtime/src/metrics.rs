@@ -109,6 +109,12 @@ families! {
     /// LLM call latency, by `outcome`.
     LLM_CALL_DURATION = "incident_llm_call_duration_seconds", Histogram, Seconds,
         "Time of one call to the postmortem drafting LLM, by outcome.";
+    /// Issue tracker calls, by `tracker`, `operation` and `outcome`.
+    TRACKER_CALLS = "incident_tracker_calls_total", Counter, Count,
+        "Calls to issue trackers (Jira, Linear), by tracker, operation (verify, create, find, get) and outcome (ok, unreachable, unauthorized, refused).";
+    /// Issue tracker call latency, by `tracker`, `operation` and `outcome`.
+    TRACKER_CALL_DURATION = "incident_tracker_call_duration_seconds", Histogram, Seconds,
+        "Time of one call to an issue tracker, by tracker, operation and outcome.";
     /// Open incidents by SLA state, by `state`.
     SLA_INCIDENTS = "incident_sla_open_incidents", Gauge, Count,
         "Open incidents (drills left out) by SLA state: breached, at_risk (warned, not breached), on_track.";

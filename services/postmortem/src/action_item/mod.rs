@@ -14,7 +14,7 @@ pub mod tracking;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use incident_schema::{ActionItemPriority, ActionItemStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -53,4 +53,31 @@ pub struct ActionItemView {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Its issue in the workspace's tracker, once filing was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[sqlx(json(nullable))]
+    pub tracker: Option<TrackerLink>,
+}
+
+/// An action item's issue in the workspace's tracker (Jira, Linear).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrackerLink {
+    /// `jira` or `linear`.
+    pub kind: String,
+    /// `pending` until the issue exists, then `filed`.
+    pub state: String,
+    /// What people call it (`OPS-12`).
+    pub key: Option<String>,
+    /// Its web page.
+    pub url: Option<String>,
+    /// Its state there as last read (`In Progress`).
+    pub status: Option<String>,
+    /// Whether the tracker counts it as done.
+    pub done: bool,
+    /// When it was last read (or filed).
+    pub synced_at: Option<DateTime<Utc>>,
+    /// Attempts at filing it.
+    pub attempts: i32,
+    /// Why the last attempt or read failed, if it did.
+    pub last_error: Option<String>,
 }

@@ -15,10 +15,17 @@ const VIEW: &str = "SELECT a.id, a.postmortem_id, p.incident_id, a.description, 
         a.wont_do_reason, a.completed_at,
         (a.status IN ('OPEN', 'IN_PROGRESS') AND a.due_date IS NOT NULL
          AND a.due_date < (now() AT TIME ZONE 'UTC')::date) AS overdue,
-        a.overdue_flagged_at, a.created_at, a.updated_at
+        a.overdue_flagged_at, a.created_at, a.updated_at,
+        CASE WHEN l.action_item_id IS NOT NULL THEN jsonb_build_object(
+            'kind', l.kind,
+            'state', CASE WHEN l.remote_id IS NULL THEN 'pending' ELSE 'filed' END,
+            'key', l.remote_key, 'url', l.remote_url, 'status', l.remote_status,
+            'done', l.remote_done, 'synced_at', l.synced_at, 'attempts', l.attempts,
+            'last_error', l.last_error) END AS tracker
  FROM action_items a
  JOIN postmortems p ON p.id = a.postmortem_id
- LEFT JOIN users u ON u.workspace_id = a.workspace_id AND u.id = a.assignee_id";
+ LEFT JOIN users u ON u.workspace_id = a.workspace_id AND u.id = a.assignee_id
+ LEFT JOIN action_item_links l ON l.action_item_id = a.id";
 
 const ORDER: &str = " ORDER BY a.due_date NULLS LAST, a.priority, a.created_at, a.id";
 

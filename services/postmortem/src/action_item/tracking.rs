@@ -165,6 +165,8 @@ pub async fn create(
         },
     )
     .await?;
+    // With `auto_export`, the request to file it commits with the item.
+    crate::tracker::export::request_on_creation(conn, ws, id).await?;
     let item = store::view(conn, ws, id)
         .await?
         .ok_or(DomainError::NotFound("action item"))?;

@@ -335,6 +335,7 @@ fn sample() -> ExportContext {
             overdue_flagged_at: None,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
             updated_at: DateTime::<Utc>::UNIX_EPOCH,
+            tracker: None,
         }],
     }
 }

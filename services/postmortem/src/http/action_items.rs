@@ -69,6 +69,10 @@ pub async fn create(
     auth.require(AccessRole::Responder)?;
     let item = tracking::create(&mut tx, Actor::from(&auth), id, &body).await?;
     tx.commit().await.map_err(DomainError::from)?;
+    if item.tracker.is_some() {
+        // Filed on creation (`auto_export`): the exporter need not wait for its tick.
+        state.trackers.wake.notify_one();
+    }
     Ok((StatusCode::CREATED, Json(item)))
 }
 

@@ -13,6 +13,7 @@
 pub mod action_items;
 pub mod postmortems;
 pub mod settings;
+pub mod trackers;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
@@ -78,6 +79,12 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(action_items::list))
         .routes(routes!(action_items::get_one, action_items::patch))
         .routes(routes!(settings::get_settings, settings::put_settings))
+        .routes(routes!(
+            trackers::get_tracker,
+            trackers::put_tracker,
+            trackers::delete_tracker
+        ))
+        .routes(routes!(trackers::export_item))
         .routes(routes!(
             settings::get_template,
             settings::put_template,

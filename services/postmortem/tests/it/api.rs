@@ -20,9 +20,11 @@ async fn the_openapi_fragment_is_served_and_describes_every_route(pool: PgPool) 
         [
             "/api/v1/action-items",
             "/api/v1/action-items/{id}",
+            "/api/v1/action-items/{id}/export",
             "/api/v1/incidents/{id}/postmortem",
             "/api/v1/postmortem/settings",
             "/api/v1/postmortem/template",
+            "/api/v1/postmortem/tracker",
             "/api/v1/postmortems",
             "/api/v1/postmortems/{id}",
             "/api/v1/postmortems/{id}.md",

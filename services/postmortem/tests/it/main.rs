@@ -11,3 +11,4 @@ mod privacy;
 mod review;
 mod support;
 mod tenancy;
+mod trackers;

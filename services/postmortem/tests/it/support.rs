@@ -11,7 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use incident_core::access::bootstrap::bootstrap;
 use incident_postmortem::draft::llm::LlmClient;
+use incident_postmortem::tracker::Trackers;
 use incident_runtime::Config;
+use incident_runtime::sealed::SealingKey;
 use incident_schema::incident::{NewIncident, insert_incident};
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
 use incident_schema::workspace::next_incident_number;
@@ -42,7 +44,12 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
 pub struct TestApp {
     api: Api,
     pub workspace_id: Uuid,
+    /// The issue trackers' client and sealing key the router was given.
+    pub trackers: Trackers,
 }
+
+/// The sealing key the test app is configured with (base64 of 32 bytes).
+pub const SECRETS_KEY: &str = "dGVzdC1zZWFsaW5nLWtleS0zMi1ieXRlcy1sb25nISE=";
 
 impl Deref for TestApp {
     type Target = Api;
@@ -73,7 +80,13 @@ impl TestApp {
         let secret = secrecy::SecretString::from(ADMIN.to_owned());
         assert!(bootstrap(&pool, &secret).await.expect("bootstrap"));
         let workspace_id = fixtures::workspace_id(&pool, "default").await;
+        let trackers = Trackers::new(
+            Some(SealingKey::parse(SECRETS_KEY).expect("key")),
+            Some("https://incidents.example.com".into()),
+        );
+        let router_trackers = trackers.clone();
         let api = Api::start(pool, "test", broker, |pool, bus| {
+            let trackers = router_trackers;
             let core = incident_core::router(incident_core::AppState {
                 pool: pool.clone(),
                 bus: bus.clone(),
@@ -83,10 +96,15 @@ impl TestApp {
                 bus: bus.clone(),
                 llm: llm.map(Arc::new),
                 public_url: Some("https://incidents.example.com".into()),
+                trackers,
             }))
         })
         .await;
-        Self { api, workspace_id }
+        Self {
+            api,
+            workspace_id,
+            trackers,
+        }
     }
 
     /// A configuration pointing at this app's vhost (the pool is passed separately).

@@ -68,6 +68,10 @@ pub enum Code {
     UnknownTimeZone,
     /// No representation the `Accept` header allows (406).
     NotAcceptable,
+    /// Something this needs is not set up: an issue tracker, a secrets key (409).
+    NotConfigured,
+    /// A service we call on the caller's behalf (an issue tracker) failed (502).
+    Upstream,
 }
 
 impl Code {
@@ -124,11 +128,13 @@ impl Code {
                 "Unknown time zone",
             ),
             Self::NotAcceptable => (S::NOT_ACCEPTABLE, "not-acceptable", "Not acceptable"),
+            Self::NotConfigured => (S::CONFLICT, "not-configured", "Not configured"),
+            Self::Upstream => (S::BAD_GATEWAY, "upstream", "Upstream service failed"),
         }
     }
 
     /// Every kind, in table order.
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 25] = [
         Self::Validation,
         Self::NotFound,
         Self::IllegalTransition,
@@ -152,6 +158,8 @@ impl Code {
         Self::InvalidRange,
         Self::UnknownTimeZone,
         Self::NotAcceptable,
+        Self::NotConfigured,
+        Self::Upstream,
     ];
 
     /// The kinds the framework answers by status, in the order they are matched.
