@@ -88,3 +88,64 @@ async fn sigterm_shuts_the_running_stack_down_cleanly(pool: PgPool) {
     };
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }
+
+/// Runs the binary with `args` against `database` and `amqp`; returns whether it exited
+/// 0, and its stderr.
+fn install_step(args: &[&str], database: &str, amqp: &str) -> (bool, String) {
+    let output = Command::new(BINARY)
+        .args(args)
+        .env_remove("INCIDENT_CONFIG_FILE")
+        .env("DATABASE_URL", database)
+        .env("AMQP_URL", amqp)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned()
+            + &String::from_utf8_lossy(&output.stdout),
+    )
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_install_steps_migrate_and_declare_the_topology_then_exit_and_can_run_again(
+    pool: PgPool,
+) {
+    // What the Helm hook Job and the compose `install` service run before any service.
+    let vhost = TestVhost::create();
+    let database = crate::support::database_url(&pool);
+    for run in ["first", "again"] {
+        let (ok, output) = install_step(&["migrate"], &database, &vhost.url);
+        assert!(ok, "migrate ({run}) failed: {output}");
+        assert!(output.contains("database migrations applied"), "{output}");
+        let applied: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await
+                .expect("migrations table");
+        assert_eq!(
+            applied as usize,
+            incident_schema::MIGRATOR.iter().count(),
+            "{run}: every migration applied once"
+        );
+
+        let (ok, output) = install_step(&["topology"], &database, &vhost.url);
+        assert!(ok, "topology ({run}) failed: {output}");
+        let listed = Command::new("rabbitmqctl")
+            .args(["-q", "list_queues", "-p", &vhost.name, "name"])
+            .output()
+            .expect("rabbitmqctl");
+        let queues = String::from_utf8_lossy(&listed.stdout);
+        for spec in incident_bus::topology::contract() {
+            assert!(
+                queues.lines().any(|l| l.trim() == spec.name),
+                "{run}: {} not declared: {queues}",
+                spec.name
+            );
+        }
+    }
+
+    let (ok, output) = install_step(&["migrat"], &database, &vhost.url);
+    assert!(!ok, "an unknown command fails");
+    assert!(output.contains("unknown command \"migrat\""), "{output}");
+}
