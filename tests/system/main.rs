@@ -1,5 +1,6 @@
 //! Whole-system tests: the stack in process against real PostgreSQL and RabbitMQ.
 
+mod client;
 mod deploy;
 mod first_install;
 mod ingress;
