@@ -74,17 +74,29 @@ pub async fn file_due(
     };
     let mut filed = 0;
     for link in claimed {
-        match file_one(pool, trackers, &link).await {
-            Ok(true) => filed += 1,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(action_item_id = %link.action_item_id, error = %e, "filing an action item failed; it is retried");
-                let mut conn = pool.acquire().await?;
-                store::record_error(&mut conn, link.action_item_id, &e.to_string()).await?;
-            }
-        }
+        let result = file_one(pool, trackers, &link).await;
+        filed += settle(pool, link.action_item_id, result, "filing an action item").await?;
     }
     Ok(filed)
+}
+
+/// Counts a link's success, or records why it failed (the claim already scheduled the
+/// next attempt).
+async fn settle(
+    pool: &PgPool,
+    item_id: Uuid,
+    result: DomainResult<bool>,
+    what: &str,
+) -> DomainResult<usize> {
+    match result {
+        Ok(done) => Ok(usize::from(done)),
+        Err(e) => {
+            tracing::warn!(action_item_id = %item_id, error = %e, "{what} failed; it is retried");
+            let mut conn = pool.acquire().await?;
+            store::record_error(&mut conn, item_id, &e.to_string()).await?;
+            Ok(0)
+        }
+    }
 }
 
 /// What the issue says about its item.
@@ -198,15 +210,8 @@ pub async fn poll_due(pool: &PgPool, trackers: &Trackers, every: Duration) -> Do
     };
     let mut closed = 0;
     for link in claimed {
-        match poll_one(pool, trackers, &link).await {
-            Ok(true) => closed += 1,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(action_item_id = %link.action_item_id, error = %e, "reading a filed issue failed");
-                let mut conn = pool.acquire().await?;
-                store::record_error(&mut conn, link.action_item_id, &e.to_string()).await?;
-            }
-        }
+        let result = poll_one(pool, trackers, &link).await;
+        closed += settle(pool, link.action_item_id, result, "reading a filed issue").await?;
     }
     Ok(closed)
 }
@@ -225,7 +230,7 @@ async fn poll_one(pool: &PgPool, trackers: &Trackers, link: &Polled) -> DomainRe
         .await
         .map_err(DomainError::Tracker)?;
     let mut tx = pool.begin().await?;
-    store::record_state(&mut tx, link.action_item_id, &remote).await?;
+    store::record_remote(&mut tx, link.action_item_id, &remote).await?;
     let patch = match remote.state {
         RemoteState::Open => None,
         RemoteState::Done => Some(ActionItemPatch {

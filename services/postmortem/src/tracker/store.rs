@@ -168,7 +168,7 @@ pub async fn claim_pending(
     .await
 }
 
-/// Records the remote issue of a filed item.
+/// Records the remote issue of an item, as filed or as read since.
 pub async fn record_remote(
     conn: &mut PgConnection,
     item_id: Uuid,
@@ -245,25 +245,4 @@ pub async fn claim_polls(
     .bind(limit)
     .fetch_all(conn)
     .await
-}
-
-/// Records a polled issue's state.
-pub async fn record_state(
-    conn: &mut PgConnection,
-    item_id: Uuid,
-    issue: &RemoteIssue,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE action_item_links
-         SET remote_status = coalesce($2, remote_status), remote_done = $3, remote_url = $4,
-             synced_at = now(), last_error = NULL
-         WHERE action_item_id = $1",
-    )
-    .bind(item_id)
-    .bind(&issue.status)
-    .bind(issue.state == RemoteState::Done)
-    .bind(&issue.url)
-    .execute(conn)
-    .await
-    .map(drop)
 }
