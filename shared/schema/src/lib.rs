@@ -20,6 +20,7 @@ pub mod alert;
 pub mod analytics;
 pub mod auth;
 pub mod contract;
+pub mod drill;
 pub mod event;
 pub mod incident;
 mod parse;
