@@ -206,7 +206,7 @@ async fn an_item_filed_in_jira_once_is_marked_done_once_when_jira_finishes_it(po
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
-async fn linear_files_new_items_on_creation_and_a_retry_after_a_lost_answer_does_not_file_twice(
+async fn linear_files_new_items_on_creation_never_twice_after_a_lost_answer_and_closes_them_once(
     pool: PgPool,
 ) {
     let app = TestApp::spawn(pool.clone()).await;
@@ -321,6 +321,56 @@ async fn linear_files_new_items_on_creation_and_a_retry_after_a_lost_answer_does
     assert_eq!(dropped["status"], "WONT_DO");
     assert_eq!(dropped["wont_do_reason"], "ENG-12 was canceled in Linear");
     assert_eq!(moves_to(&app, id(&action), "WONT_DO").await, 1);
+
+    // Another item, filed at the first attempt, completed in Linear: DONE, once.
+    Mock::given(method("POST"))
+        .and(body_string_contains("issueCreate"))
+        .and(body_partial_json(json!({ "variables": { "input": { "title": "Add a lag alert on every replica" } } })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "issueCreate": {
+            "success": true, "issue": {
+                "id": "d4e5f6", "identifier": "ENG-13", "url": "https://linear.app/acme/issue/ENG-13/add-a-lag-alert",
+                "state": { "name": "Backlog", "type": "backlog" }
+            }
+        } } })))
+        .expect(1)
+        .mount(&linear)
+        .await;
+    let second = item(
+        &app,
+        "Replica lag again",
+        "Add a lag alert on every replica",
+    )
+    .await;
+    assert_eq!(
+        export::file_due(&pool, &app.trackers, None)
+            .await
+            .expect("file"),
+        1
+    );
+    Mock::given(method("POST"))
+        .and(body_string_contains("query Issue("))
+        .and(body_partial_json(json!({ "variables": { "id": "d4e5f6" } })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "issue": {
+            "id": "d4e5f6", "identifier": "ENG-13", "url": "https://linear.app/acme/issue/ENG-13/add-a-lag-alert",
+            "state": { "name": "Done", "type": "completed" }
+        } } })))
+        .mount(&linear)
+        .await;
+    for _ in 0..3 {
+        export::poll_due(&pool, &app.trackers, Duration::ZERO)
+            .await
+            .expect("poll");
+    }
+    let (_, done) = app
+        .get(ADMIN, &format!("/api/v1/action-items/{}", id(&second)))
+        .await;
+    assert_eq!(done["status"], "DONE", "{done}");
+    assert_eq!(done["tracker"]["key"], "ENG-13");
+    assert_eq!(
+        moves_to(&app, id(&second), "DONE").await,
+        1,
+        "marked done once"
+    );
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
