@@ -5,6 +5,7 @@
 mod alertmanager;
 mod amqp;
 mod crash;
+mod defaults;
 mod explain;
 mod flow;
 mod integrations;
