@@ -18,6 +18,8 @@ domain_enum! {
         Grafana = "grafana",
         /// Our own generic JSON format.
         Generic = "generic",
+        /// PagerDuty's Events API v2 (`trigger`, `acknowledge`, `resolve` by `dedup_key`).
+        Pagerduty = "pagerduty",
     }
 }
 

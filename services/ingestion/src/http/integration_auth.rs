@@ -57,7 +57,7 @@ pub struct IntegrationAuth<K> {
 }
 
 /// The secret from `Authorization: Bearer` or `?token=`.
-fn secret(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+pub(crate) fn secret(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())

@@ -3,6 +3,8 @@
 //!
 //! - `/webhooks/{alertmanager|grafana|generic}/{integration}`: alerts in, authenticated
 //!   by the integration's secret ([`webhooks`]);
+//! - `/webhooks/pagerduty/{integration}` and `/webhooks/pagerduty/v2/enqueue`: PagerDuty
+//!   Events API v2 events, the routing key as the secret ([`pagerduty`]);
 //! - `/api/v1/integrations…`: integration management, for admins ([`integrations`]);
 //! - `/api/v1/alert-groups…`: groups with their explanations, for any token
 //!   ([`alert_groups`]);
@@ -11,6 +13,7 @@
 pub mod alert_groups;
 pub mod integration_auth;
 pub mod integrations;
+pub mod pagerduty;
 pub mod webhooks;
 
 use axum::Json;
@@ -35,7 +38,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/ingestion/openapi.json";
 #[openapi(
     info(
         title = "incident ingestion",
-        description = "Alerts in (Alertmanager, Grafana, generic webhooks), integrations, alert groups and declare rules."
+        description = "Alerts in (Alertmanager, Grafana, PagerDuty Events API v2, generic webhooks), integrations, alert groups and declare rules."
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = [])),
@@ -72,6 +75,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::alertmanager))
         .routes(routes!(webhooks::grafana))
         .routes(routes!(webhooks::generic))
+        .routes(routes!(pagerduty::receive))
+        .routes(routes!(pagerduty::enqueue))
         .routes(routes!(integrations::list, integrations::create))
         .routes(routes!(
             integrations::get_one,

@@ -11,6 +11,7 @@ mod flow;
 mod integrations;
 mod links;
 mod openapi;
+mod pagerduty;
 mod storm;
 mod support;
 mod webhooks;

@@ -29,6 +29,8 @@ async fn the_openapi_document_is_served_and_describes_every_route(pool: PgPool) 
         "/webhooks/alertmanager/{integration}",
         "/webhooks/grafana/{integration}",
         "/webhooks/generic/{integration}",
+        "/webhooks/pagerduty/{integration}",
+        "/webhooks/pagerduty/v2/enqueue",
         "/api/v1/integrations",
         "/api/v1/integrations/{id}",
         "/api/v1/integrations/{id}/rotate-secret",
