@@ -1,8 +1,9 @@
 -- Alert sources beyond Alertmanager, Grafana and the generic shape: PagerDuty's Events
--- API v2 (`pagerduty`). Added at the end, so the enum's order stays that of the Rust
+-- API v2 (`pagerduty`) and Grafana OnCall's formatted webhook (`grafana_oncall`). Added at the end, so the enum's order stays that of the Rust
 -- `IntegrationKind` (shared/schema/tests/it/enums.rs). A value added here cannot be
 -- used in this migration's own transaction; nothing here uses it.
 ALTER TYPE integration_kind ADD VALUE IF NOT EXISTS 'pagerduty';
+ALTER TYPE integration_kind ADD VALUE IF NOT EXISTS 'grafana_oncall';
 
 -- PagerDuty clients are configured with a URL and a routing key only: the shared
 -- `/webhooks/pagerduty/v2/enqueue` finds the integration by its secret's hash.

@@ -20,6 +20,8 @@ domain_enum! {
         Generic = "generic",
         /// PagerDuty's Events API v2 (`trigger`, `acknowledge`, `resolve` by `dedup_key`).
         Pagerduty = "pagerduty",
+        /// Grafana OnCall's formatted webhook (`state` `alerting` or `ok`).
+        GrafanaOncall = "grafana_oncall",
     }
 }
 

@@ -41,6 +41,13 @@ impl WebhookKind for GrafanaHook {
     const KIND: IntegrationKind = IntegrationKind::Grafana;
 }
 
+/// `/webhooks/grafana_oncall/{integration}`.
+#[derive(Debug)]
+pub struct GrafanaOnCallHook;
+impl WebhookKind for GrafanaOnCallHook {
+    const KIND: IntegrationKind = IntegrationKind::GrafanaOncall;
+}
+
 /// `/webhooks/generic/{integration}`.
 #[derive(Debug)]
 pub struct GenericHook;

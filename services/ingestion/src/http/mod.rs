@@ -1,7 +1,7 @@
 //! The HTTP surface: thin adapters that parse, authenticate, call one domain function
 //! and map the result.
 //!
-//! - `/webhooks/{alertmanager|grafana|generic}/{integration}`: alerts in, authenticated
+//! - `/webhooks/{alertmanager|grafana|grafana_oncall|generic}/{integration}`: alerts in, authenticated
 //!   by the integration's secret ([`webhooks`]);
 //! - `/webhooks/pagerduty/{integration}` and `/webhooks/pagerduty/v2/enqueue`: PagerDuty
 //!   Events API v2 events, the routing key as the secret ([`pagerduty`]);
@@ -38,7 +38,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/ingestion/openapi.json";
 #[openapi(
     info(
         title = "incident ingestion",
-        description = "Alerts in (Alertmanager, Grafana, PagerDuty Events API v2, generic webhooks), integrations, alert groups and declare rules."
+        description = "Alerts in (Alertmanager, Grafana, Grafana OnCall, PagerDuty Events API v2, generic webhooks), integrations, alert groups and declare rules."
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = [])),
@@ -75,6 +75,7 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::alertmanager))
         .routes(routes!(webhooks::grafana))
         .routes(routes!(webhooks::generic))
+        .routes(routes!(webhooks::grafana_oncall))
         .routes(routes!(pagerduty::receive))
         .routes(routes!(pagerduty::enqueue))
         .routes(routes!(integrations::list, integrations::create))

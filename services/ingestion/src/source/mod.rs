@@ -16,11 +16,13 @@
 //! - [`alertmanager`]: Prometheus Alertmanager's webhook (version 4), batches included;
 //! - [`grafana`]: Grafana Alerting's webhook contact point;
 //! - [`generic`]: our documented shape, also what the AMQP front carries;
-//! - [`pagerduty`]: PagerDuty's Events API v2 (`trigger`, `acknowledge`, `resolve`).
+//! - [`pagerduty`]: PagerDuty's Events API v2 (`trigger`, `acknowledge`, `resolve`);
+//! - [`grafana_oncall`]: Grafana OnCall's formatted webhook (`state` `alerting`, `ok`).
 
 pub mod alertmanager;
 pub mod generic;
 pub mod grafana;
+pub mod grafana_oncall;
 pub mod pagerduty;
 
 use std::collections::BTreeMap;
@@ -185,6 +187,7 @@ fn parse_clean(
         IntegrationKind::Grafana => grafana::parse(value),
         IntegrationKind::Generic => generic::parse(value, received_at),
         IntegrationKind::Pagerduty => pagerduty::parse(value, received_at),
+        IntegrationKind::GrafanaOncall => grafana_oncall::parse(value, received_at),
     }
 }
 

@@ -8,6 +8,7 @@ mod crash;
 mod defaults;
 mod explain;
 mod flow;
+mod grafana_oncall;
 mod integrations;
 mod links;
 mod openapi;

@@ -31,6 +31,7 @@ async fn the_openapi_document_is_served_and_describes_every_route(pool: PgPool) 
         "/webhooks/generic/{integration}",
         "/webhooks/pagerduty/{integration}",
         "/webhooks/pagerduty/v2/enqueue",
+        "/webhooks/grafana_oncall/{integration}",
         "/api/v1/integrations",
         "/api/v1/integrations/{id}",
         "/api/v1/integrations/{id}/rotate-secret",
