@@ -22,6 +22,8 @@ domain_enum! {
         Pagerduty = "pagerduty",
         /// Grafana OnCall's formatted webhook (`state` `alerting` or `ok`).
         GrafanaOncall = "grafana_oncall",
+        /// Opsgenie's Alert API (create, and close by alias).
+        Opsgenie = "opsgenie",
     }
 }
 

@@ -5,6 +5,8 @@
 //!   by the integration's secret ([`webhooks`]);
 //! - `/webhooks/pagerduty/{integration}` and `/webhooks/pagerduty/v2/enqueue`: PagerDuty
 //!   Events API v2 events, the routing key as the secret ([`pagerduty`]);
+//! - `/webhooks/opsgenie[/{integration}]/v2/alerts[/{alias}/close]`: Opsgenie's Alert
+//!   API, the `GenieKey` as the secret ([`opsgenie`]);
 //! - `/api/v1/integrations…`: integration management, for admins ([`integrations`]);
 //! - `/api/v1/alert-groups…`: groups with their explanations, for any token
 //!   ([`alert_groups`]);
@@ -13,6 +15,7 @@
 pub mod alert_groups;
 pub mod integration_auth;
 pub mod integrations;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod webhooks;
 
@@ -38,7 +41,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/ingestion/openapi.json";
 #[openapi(
     info(
         title = "incident ingestion",
-        description = "Alerts in (Alertmanager, Grafana, Grafana OnCall, PagerDuty Events API v2, generic webhooks), integrations, alert groups and declare rules."
+        description = "Alerts in (Alertmanager, Grafana, Grafana OnCall, PagerDuty Events API v2, Opsgenie's Alert API, generic webhooks), integrations, alert groups and declare rules."
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = [])),
@@ -78,6 +81,10 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::grafana_oncall))
         .routes(routes!(pagerduty::receive))
         .routes(routes!(pagerduty::enqueue))
+        .routes(routes!(opsgenie::create))
+        .routes(routes!(opsgenie::close))
+        .routes(routes!(opsgenie::create_by_key))
+        .routes(routes!(opsgenie::close_by_key))
         .routes(routes!(integrations::list, integrations::create))
         .routes(routes!(
             integrations::get_one,

@@ -315,8 +315,8 @@ pub async fn authenticate(
     Ok(integration)
 }
 
-/// The integration of `kind` whose secret `secret` is (PagerDuty's shared enqueue URL,
-/// where the routing key alone names the integration).
+/// The integration of `kind` whose secret `secret` is (PagerDuty's and Opsgenie's shared
+/// URLs, where the routing key or the API key alone names the integration).
 ///
 /// No secret, or one no integration of the kind has: 401. Disabled: 403.
 pub async fn authenticate_by_secret(
@@ -325,7 +325,7 @@ pub async fn authenticate_by_secret(
     secret: Option<&str>,
 ) -> IngestResult<Integration> {
     let secret = secret.ok_or(IngestError::Unauthorized(
-        "missing integration secret: send it as the event's `routing_key`",
+        "missing integration secret: send it as the event's `routing_key` (PagerDuty), as `Authorization: GenieKey <secret>` (Opsgenie) or as `Authorization: Bearer <secret>`",
     ))?;
     // Looked up by its hash, as API tokens are: the lookup reveals nothing a wrong
     // secret could be compared against.

@@ -17,12 +17,14 @@
 //! - [`grafana`]: Grafana Alerting's webhook contact point;
 //! - [`generic`]: our documented shape, also what the AMQP front carries;
 //! - [`pagerduty`]: PagerDuty's Events API v2 (`trigger`, `acknowledge`, `resolve`);
-//! - [`grafana_oncall`]: Grafana OnCall's formatted webhook (`state` `alerting`, `ok`).
+//! - [`grafana_oncall`]: Grafana OnCall's formatted webhook (`state` `alerting`, `ok`);
+//! - [`opsgenie`]: Opsgenie's Alert API (create, close by alias).
 
 pub mod alertmanager;
 pub mod generic;
 pub mod grafana;
 pub mod grafana_oncall;
+pub mod opsgenie;
 pub mod pagerduty;
 
 use std::collections::BTreeMap;
@@ -177,6 +179,22 @@ pub fn parse_pagerduty(
     Ok(event)
 }
 
+/// Parses an Opsgenie close of `alias` (from the path) with its optional `body`, NULs
+/// replaced in both as [`parse_value`] does.
+pub fn parse_opsgenie_close(
+    alias: &str,
+    body: &Value,
+    received_at: DateTime<Utc>,
+) -> IngestResult<Notification> {
+    let alias = alias.replace('\0', "\u{FFFD}");
+    let mut clean = body.clone();
+    let mut replaced = Vec::new();
+    sanitise(&mut clean, &mut Vec::new(), &mut replaced);
+    let mut notification = opsgenie::parse_close(&alias, &clean, received_at)?;
+    mark_sanitised(&mut notification, &replaced);
+    Ok(notification)
+}
+
 fn parse_clean(
     kind: IntegrationKind,
     value: &Value,
@@ -188,6 +206,7 @@ fn parse_clean(
         IntegrationKind::Generic => generic::parse(value, received_at),
         IntegrationKind::Pagerduty => pagerduty::parse(value, received_at),
         IntegrationKind::GrafanaOncall => grafana_oncall::parse(value, received_at),
+        IntegrationKind::Opsgenie => opsgenie::parse(value, received_at),
     }
 }
 

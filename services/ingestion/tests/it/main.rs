@@ -12,6 +12,7 @@ mod grafana_oncall;
 mod integrations;
 mod links;
 mod openapi;
+mod opsgenie;
 mod pagerduty;
 mod storm;
 mod support;
