@@ -120,7 +120,9 @@ fn am_notifications(run: &str, n: usize) -> Vec<Value> {
         .collect()
 }
 
-/// `n` Alertmanager notifications of one firing alert each, each its own group.
+/// `n` Alertmanager notifications of one firing alert each, each its own group, with
+/// the content of [`pd_events`]' (as many labels, annotations and a link), so the two
+/// measure the intake paths rather than payload sizes.
 fn am_singles(run: &str, n: usize) -> Vec<Value> {
     (0..n)
         .map(|i| {
@@ -132,11 +134,13 @@ fn am_singles(run: &str, n: usize) -> Vec<Value> {
                 "alerts": [{
                     "status": "firing",
                     "labels": { "alertname": format!("Single-{run}-{i}"), "severity": "critical",
-                                "instance": "prod-datapipe03.example.com" },
-                    "annotations": { "summary": "DISK at 99% on machine prod-datapipe03.example.com" },
+                                "instance": "prod-datapipe03.example.com", "component": "mysql",
+                                "group": "prod-datapipe", "class": "disk" },
+                    "annotations": { "summary": "DISK at 99% on machine prod-datapipe03.example.com",
+                                     "free space": "1%", "ping time": "1500ms", "load avg": "0.75" },
                     "startsAt": "2026-01-01T00:00:00.123456789Z",
                     "endsAt": "0001-01-01T00:00:00Z",
-                    "generatorURL": "",
+                    "generatorURL": "https://monitoring.service.com",
                     "fingerprint": format!("{run}-{i}"),
                 }],
             })
