@@ -14,8 +14,15 @@
 //! - raw broker + Postgres: the same messages consumed by bare lapin, one `UNNEST`
 //!   insert of the 50 alerts, ack.
 //!
+//! - events: one alert per request, as PagerDuty Events API v2 clients send them: the
+//!   documented trigger to `/webhooks/pagerduty/v2/enqueue` (routing key in the body)
+//!   against Alertmanager notifications of one alert, each alert its own group, runs
+//!   interleaved, alerts/s. `cargo bench -p incident-ingestion --bench ingest -- events`
+//!   runs only this comparison.
+//!
 //! Targets (issue 4): at least 5,000 alerts/s accepted and fully grouped, webhook p99
-//! below 50 ms at 1,000 alerts/s.
+//! below 50 ms at 1,000 alerts/s. Issue 13: PagerDuty intake within 20 % of
+//! Alertmanager's.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +56,7 @@ const HTTP_ALERTS: usize = 20_000;
 const AMQP_ALERTS: usize = 20_000;
 const STEADY_RATE: usize = 1_000;
 const STEADY_SECS: u64 = 6;
+const EVENTS: usize = 2_000;
 const TOKEN: &str = "bench-bootstrap-token-0123456789";
 
 fn main() -> anyhow::Result<()> {
@@ -112,9 +120,61 @@ fn am_notifications(run: &str, n: usize) -> Vec<Value> {
         .collect()
 }
 
+/// `n` Alertmanager notifications of one firing alert each, each its own group, with
+/// the content of [`pd_events`]' (as many labels, annotations and a link), so the two
+/// measure the intake paths rather than payload sizes.
+fn am_singles(run: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({
+                "receiver": "incident", "status": "firing", "version": "4",
+                "groupKey": format!("{{}}:{{alertname=\"Single-{run}-{i}\"}}"), "truncatedAlerts": 0,
+                "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+                "externalURL": "http://am",
+                "alerts": [{
+                    "status": "firing",
+                    "labels": { "alertname": format!("Single-{run}-{i}"), "severity": "critical",
+                                "instance": "prod-datapipe03.example.com", "component": "mysql",
+                                "group": "prod-datapipe", "class": "disk" },
+                    "annotations": { "summary": "DISK at 99% on machine prod-datapipe03.example.com",
+                                     "free space": "1%", "ping time": "1500ms", "load avg": "0.75" },
+                    "startsAt": "2026-01-01T00:00:00.123456789Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "https://monitoring.service.com",
+                    "fingerprint": format!("{run}-{i}"),
+                }],
+            })
+        })
+        .collect()
+}
+
+/// `n` PagerDuty triggers (the documented example) with distinct dedup keys.
+fn pd_events(run: &str, n: usize, routing_key: &str) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({
+                "payload": {
+                    "summary": "DISK at 99% on machine prod-datapipe03.example.com",
+                    "timestamp": "2015-07-17T08:42:58.315+0000",
+                    "severity": "critical",
+                    "source": "prod-datapipe03.example.com",
+                    "component": "mysql", "group": "prod-datapipe", "class": "disk",
+                    "custom_details": { "free space": "1%", "ping time": "1500ms", "load avg": 0.75 }
+                },
+                "routing_key": routing_key,
+                "dedup_key": format!("{run}-{i}"),
+                "event_action": "trigger",
+                "client": "Sample Monitoring Service",
+                "client_url": "https://monitoring.service.com",
+            })
+        })
+        .collect()
+}
+
 struct Server {
     base: String,
     am: (Uuid, String),
+    pd: String,
     generic: (Uuid, Uuid),
 }
 
@@ -149,6 +209,13 @@ async fn serve(pool: &PgPool) -> anyhow::Result<Server> {
         "http://bench",
     )
     .await?;
+    let pd = integration::create(
+        &mut conn,
+        workspace_id,
+        &new(IntegrationKind::Pagerduty, "pagerduty"),
+        "http://bench",
+    )
+    .await?;
     let app = router(AppState {
         pool: pool.clone(),
         public_url: None,
@@ -167,6 +234,7 @@ async fn serve(pool: &PgPool) -> anyhow::Result<Server> {
     Ok(Server {
         base,
         am: (am.integration.id, am.secret),
+        pd: pd.secret,
         generic: (generic.integration.id, workspace_id),
     })
 }
@@ -193,18 +261,29 @@ async fn raw_insert(pool: &PgPool, body: &[u8]) -> StatusCode {
     }
 }
 
-/// Sends `bodies` to `url` from `CLIENTS` clients; alerts/s and the latencies.
+/// Sends `bodies` (of `BATCH` alerts) to `url` from `CLIENTS` clients; alerts/s and the
+/// latencies.
 async fn burst(
     url: &str,
     secret: Option<&str>,
     bodies: Vec<Value>,
+) -> anyhow::Result<(f64, Vec<Duration>)> {
+    burst_of(url, secret, bodies, BATCH).await
+}
+
+/// Sends `bodies` of `per_body` alerts each to `url` from `CLIENTS` clients.
+async fn burst_of(
+    url: &str,
+    secret: Option<&str>,
+    bodies: Vec<Value>,
+    per_body: usize,
 ) -> anyhow::Result<(f64, Vec<Duration>)> {
     let client = reqwest::Client::new();
     let bodies: Vec<Vec<u8>> = bodies
         .iter()
         .map(|b| serde_json::to_vec(b).expect("json"))
         .collect();
-    let alerts = bodies.len() * BATCH;
+    let alerts = bodies.len() * per_body;
     let queue = Arc::new(std::sync::Mutex::new(bodies));
     let start = Instant::now();
     let mut tasks = JoinSet::new();
@@ -400,6 +479,56 @@ async fn amqp_raw(pool: &PgPool, server: &Server, run: &str) -> anyhow::Result<f
     Ok(rate)
 }
 
+/// One alert per request: PagerDuty triggers against single-alert Alertmanager
+/// notifications, interleaved run by run; each checked fully grouped (one group per
+/// alert). Prints both medians and their ratio.
+async fn events(pool: &PgPool, server: &Server) -> anyhow::Result<()> {
+    let (mut am, mut pd) = (vec![], vec![]);
+    for run in 0..RUNS {
+        for source in ["am", "pd"] {
+            reset(pool).await?;
+            let tag = format!("{source}{run}");
+            let rate = if source == "am" {
+                let url = format!("{}/webhooks/alertmanager/{}", server.base, server.am.0);
+                burst_of(&url, Some(&server.am.1), am_singles(&tag, EVENTS), 1).await?
+            } else {
+                let url = format!("{}/webhooks/pagerduty/v2/enqueue", server.base);
+                burst_of(&url, None, pd_events(&tag, EVENTS, &server.pd), 1).await?
+            }
+            .0;
+            let (groups, alerts): (i64, Option<i64>) =
+                sqlx::query_as("SELECT count(*), sum(alert_count) FROM alert_groups")
+                    .fetch_one(pool)
+                    .await?;
+            assert_eq!(
+                (groups as usize, alerts.unwrap_or(0) as usize),
+                (EVENTS, EVENTS),
+                "{source}: fully grouped"
+            );
+            if source == "am" {
+                am.push(rate)
+            } else {
+                pd.push(rate)
+            }
+        }
+    }
+    let (am, pd) = (median(am), median(pd));
+    println!("{:<64} {:>10}", "one alert per request", "median");
+    println!(
+        "{:<64} {am:>10.0} alerts/s",
+        "HTTP: Alertmanager notifications of 1 alert"
+    );
+    println!(
+        "{:<64} {pd:>10.0} alerts/s",
+        "HTTP: PagerDuty Events v2 triggers (routing key in the body)"
+    );
+    println!(
+        "PagerDuty / Alertmanager: {:.0}% (target: within 20%)",
+        pd / am * 100.0
+    );
+    Ok(())
+}
+
 async fn bench() -> anyhow::Result<()> {
     let admin = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -408,6 +537,10 @@ async fn bench() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
+    if std::env::args().any(|a| a == "events") {
+        println!("ingestion, {cores} cores, median of {RUNS} runs, {CLIENTS} HTTP clients");
+        return events(&pool, &server).await;
+    }
     println!(
         "ingestion, {cores} cores, median of {RUNS} runs, notifications of {BATCH} alerts, {CLIENTS} HTTP clients"
     );
@@ -517,5 +650,5 @@ async fn bench() -> anyhow::Result<()> {
         median(front2),
         median(p99)
     );
-    Ok(())
+    events(&pool, &server).await
 }

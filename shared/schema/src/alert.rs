@@ -18,6 +18,12 @@ domain_enum! {
         Grafana = "grafana",
         /// Our own generic JSON format.
         Generic = "generic",
+        /// PagerDuty's Events API v2 (`trigger`, `acknowledge`, `resolve` by `dedup_key`).
+        Pagerduty = "pagerduty",
+        /// Grafana OnCall's formatted webhook (`state` `alerting` or `ok`).
+        GrafanaOncall = "grafana_oncall",
+        /// Opsgenie's Alert API (create, and close by alias).
+        Opsgenie = "opsgenie",
     }
 }
 

@@ -41,6 +41,13 @@ impl WebhookKind for GrafanaHook {
     const KIND: IntegrationKind = IntegrationKind::Grafana;
 }
 
+/// `/webhooks/grafana_oncall/{integration}`.
+#[derive(Debug)]
+pub struct GrafanaOnCallHook;
+impl WebhookKind for GrafanaOnCallHook {
+    const KIND: IntegrationKind = IntegrationKind::GrafanaOncall;
+}
+
 /// `/webhooks/generic/{integration}`.
 #[derive(Debug)]
 pub struct GenericHook;
@@ -57,7 +64,7 @@ pub struct IntegrationAuth<K> {
 }
 
 /// The secret from `Authorization: Bearer` or `?token=`.
-fn secret(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+pub(crate) fn secret(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())

@@ -1,8 +1,12 @@
 //! The HTTP surface: thin adapters that parse, authenticate, call one domain function
 //! and map the result.
 //!
-//! - `/webhooks/{alertmanager|grafana|generic}/{integration}`: alerts in, authenticated
+//! - `/webhooks/{alertmanager|grafana|grafana_oncall|generic}/{integration}`: alerts in, authenticated
 //!   by the integration's secret ([`webhooks`]);
+//! - `/webhooks/pagerduty/{integration}` and `/webhooks/pagerduty/v2/enqueue`: PagerDuty
+//!   Events API v2 events, the routing key as the secret ([`pagerduty`]);
+//! - `/webhooks/opsgenie[/{integration}]/v2/alerts[/{alias}/close]`: Opsgenie's Alert
+//!   API, the `GenieKey` as the secret ([`opsgenie`]);
 //! - `/api/v1/integrations…`: integration management, for admins ([`integrations`]);
 //! - `/api/v1/alert-groups…`: groups with their explanations, for any token
 //!   ([`alert_groups`]);
@@ -11,6 +15,8 @@
 pub mod alert_groups;
 pub mod integration_auth;
 pub mod integrations;
+pub mod opsgenie;
+pub mod pagerduty;
 pub mod webhooks;
 
 use axum::Json;
@@ -35,7 +41,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/ingestion/openapi.json";
 #[openapi(
     info(
         title = "incident ingestion",
-        description = "Alerts in (Alertmanager, Grafana, generic webhooks), integrations, alert groups and declare rules."
+        description = "Alerts in (Alertmanager, Grafana, Grafana OnCall, PagerDuty Events API v2, Opsgenie's Alert API, generic webhooks), integrations, alert groups and declare rules."
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = [])),
@@ -72,6 +78,13 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::alertmanager))
         .routes(routes!(webhooks::grafana))
         .routes(routes!(webhooks::generic))
+        .routes(routes!(webhooks::grafana_oncall))
+        .routes(routes!(pagerduty::receive))
+        .routes(routes!(pagerduty::enqueue))
+        .routes(routes!(opsgenie::create))
+        .routes(routes!(opsgenie::close))
+        .routes(routes!(opsgenie::create_by_key))
+        .routes(routes!(opsgenie::close_by_key))
         .routes(routes!(integrations::list, integrations::create))
         .routes(routes!(
             integrations::get_one,

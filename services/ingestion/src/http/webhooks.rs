@@ -1,4 +1,5 @@
-//! `POST /webhooks/{alertmanager|grafana|generic}/{integration}`: alerts in.
+//! `POST /webhooks/{alertmanager|grafana|grafana_oncall|generic}/{integration}`: alerts
+//! in (PagerDuty's events: [`super::pagerduty`]).
 //!
 //! In order: the integration must exist and be of the webhook's kind (404), the secret
 //! must be given, as `Authorization: Bearer <secret>` or `?token=<secret>`, and be its
@@ -21,13 +22,14 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::integration_auth::{
-    AlertmanagerHook, GenericHook, GrafanaHook, IntegrationAuth, WebhookKind,
+    AlertmanagerHook, GenericHook, GrafanaHook, GrafanaOnCallHook, IntegrationAuth, WebhookKind,
 };
 use crate::AppState;
 use crate::error::{ApiError, IngestError};
 use crate::ingest::{self, Decision, IngestOutcome};
 use crate::source::{
     self, alertmanager::AlertmanagerPayload, generic::GenericPayload, grafana::GrafanaPayload,
+    grafana_oncall::GrafanaOnCallPayload,
 };
 use incident_runtime::api::problem::Problem;
 
@@ -203,6 +205,31 @@ pub async fn alertmanager(
 pub async fn grafana(
     State(state): State<AppState>,
     auth: IntegrationAuth<GrafanaHook>,
+    request: Request,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    receive(state, auth, request).await
+}
+
+/// Alerts from Grafana OnCall's formatted webhook.
+///
+/// `alert_uid` identifies the alert, `state: "alerting"` fires it and `state: "ok"`
+/// resolves it; only `title` is required. Point an OnCall outgoing webhook at this URL
+/// (with the secret as its `Authorization: Bearer` header, or `?token=`).
+#[utoipa::path(
+    post, path = "/webhooks/grafana_oncall/{integration}", operation_id = "receive_grafana_oncall", tag = "webhooks",
+    request_body = GrafanaOnCallPayload,
+    params(("integration" = Uuid, Path, description = "The integration's id"), TokenQuery),
+    security(("integration_secret" = [])),
+    responses(
+        (status = 202, description = "Stored", body = Accepted),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem),
+    )
+)]
+#[tracing::instrument(skip_all, fields(integration_id = %auth.integration.id, kind = "grafana_oncall"))]
+pub async fn grafana_oncall(
+    State(state): State<AppState>,
+    auth: IntegrationAuth<GrafanaOnCallHook>,
     request: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     receive(state, auth, request).await

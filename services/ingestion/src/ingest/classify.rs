@@ -145,6 +145,7 @@ mod tests {
             generator_url: None,
             links: Vec::new(),
             raw: Value::Null,
+            refreshes: true,
         }
     }
 

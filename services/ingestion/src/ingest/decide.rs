@@ -405,6 +405,7 @@ mod tests {
             generator_url: None,
             links: Vec::new(),
             raw: Value::Null,
+            refreshes: true,
         }
     }
 

@@ -454,6 +454,29 @@ pub async fn ingest_committed(
     }
 }
 
+/// Records that the source acknowledged the firing alert `fingerprint` (PagerDuty's
+/// `acknowledge`): the alert keeps firing, no group changes, nothing is sent; the alert
+/// shows when in its [`crate::source::ACKNOWLEDGED_ANNOTATION`]. An acknowledgement of an
+/// alert that is unknown or resolved is counted as stale, as an out-of-order
+/// notification is.
+pub async fn acknowledge(
+    pool: &PgPool,
+    integration: &Integration,
+    fingerprint: &str,
+) -> IngestResult<IngestOutcome> {
+    let mut conn = pool.acquire().await?;
+    let found =
+        store::acknowledge_alert(&mut conn, integration.id, fingerprint, Utc::now()).await?;
+    Ok(IngestOutcome {
+        alerts: 1,
+        new_alerts: 0,
+        updated_alerts: usize::from(found),
+        stale_notifications: usize::from(!found),
+        alert_groups: Vec::new(),
+        messages: Vec::new(),
+    })
+}
+
 /// What a notification would do, computed by the real pipeline in a transaction that
 /// is always rolled back: nothing is stored and nothing is sent.
 pub async fn dry_run(

@@ -176,13 +176,18 @@ impl<'n> Pass<'n> {
             return;
         };
         t.notifications += 1;
-        t.content = Some(i);
         t.occurrence = next;
         let group = &mut self.groups.list[t.group];
+        group.touched = true;
         if verdict == Verdict::Resolve {
             group.firing_count -= 1;
         }
-        group.absorb(&alert.labels);
+        // A notification that only names the alert (a PagerDuty resolve) keeps its
+        // stored content and the group's shared labels.
+        if alert.refreshes {
+            t.content = Some(i);
+            group.absorb(&alert.labels);
+        }
     }
 
     /// A resolved alert firing again; if its group resolved meanwhile, the new occurrence

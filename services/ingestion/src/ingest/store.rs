@@ -495,7 +495,8 @@ async fn insert_alert_rows(
 }
 
 /// Writes back alerts that existed before this transaction, in statements of bounded
-/// size.
+/// size. A repeat of a firing alert keeps its source's acknowledgement
+/// ([`crate::source::ACKNOWLEDGED_ANNOTATION`]) through the refresh of its annotations.
 pub async fn update_alerts(
     conn: &mut PgConnection,
     alerts: &[AlertWrite<'_>],
@@ -517,7 +518,13 @@ async fn update_alert_rows(
              starts_at = u.starts_at,
              ends_at = u.ends_at,
              labels = COALESCE(u.labels, a.labels),
-             annotations = COALESCE(u.annotations, a.annotations),
+             annotations = COALESCE(
+                 u.annotations || CASE
+                     WHEN a.status = 'FIRING' AND u.status = 'FIRING'
+                          AND a.annotations ? 'incident_acknowledged_at'
+                     THEN jsonb_build_object('incident_acknowledged_at', a.annotations -> 'incident_acknowledged_at')
+                     ELSE '{}'::jsonb END,
+                 a.annotations),
              generator_url = CASE WHEN u.refreshed THEN u.generator_url ELSE a.generator_url END,
              raw = COALESCE(u.raw, a.raw),
              last_seen_at = now(),
@@ -652,6 +659,33 @@ pub async fn latest_declared(
     .bind(PENDING_WINDOW_SECS)
     .fetch_optional(conn)
     .await
+}
+
+/// Records that the source acknowledged the firing alert `fingerprint` at `at` (its
+/// [`crate::source::ACKNOWLEDGED_ANNOTATION`]); counts the notification. Returns whether
+/// a firing alert was found: an acknowledgement of an unknown or resolved alert changes
+/// nothing, as at the source. One statement: a concurrent resolve holds the row's lock
+/// and, once it commits, the alert no longer matches.
+pub async fn acknowledge_alert(
+    conn: &mut PgConnection,
+    integration_id: Uuid,
+    fingerprint: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE alerts SET
+             annotations = annotations || jsonb_build_object($3::text, $4::text),
+             last_seen_at = now(),
+             notification_count = notification_count + 1
+         WHERE integration_id = $1 AND fingerprint = $2 AND status = 'FIRING'",
+    )
+    .bind(integration_id)
+    .bind(fingerprint)
+    .bind(crate::source::ACKNOWLEDGED_ANNOTATION)
+    .bind(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() > 0)
 }
 
 #[cfg(test)]

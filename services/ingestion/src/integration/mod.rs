@@ -315,6 +315,29 @@ pub async fn authenticate(
     Ok(integration)
 }
 
+/// The integration of `kind` whose secret `secret` is (PagerDuty's and Opsgenie's shared
+/// URLs, where the routing key or the API key alone names the integration).
+///
+/// No secret, or one no integration of the kind has: 401. Disabled: 403.
+pub async fn authenticate_by_secret(
+    conn: &mut PgConnection,
+    kind: IntegrationKind,
+    secret: Option<&str>,
+) -> IngestResult<Integration> {
+    let secret = secret.ok_or(IngestError::Unauthorized(
+        "missing integration secret: send it as the event's `routing_key` (PagerDuty), as `Authorization: GenieKey <secret>` (Opsgenie) or as `Authorization: Bearer <secret>`",
+    ))?;
+    // Looked up by its hash, as API tokens are: the lookup reveals nothing a wrong
+    // secret could be compared against.
+    let integration = store::find_by_secret(conn, kind, &token::hash(secret))
+        .await?
+        .ok_or(IngestError::Unauthorized("wrong integration secret"))?;
+    if integration.disabled_at.is_some() {
+        return Err(IngestError::Disabled);
+    }
+    Ok(integration)
+}
+
 /// Compares in time independent of where the inputs differ.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

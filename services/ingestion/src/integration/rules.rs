@@ -16,8 +16,9 @@
 //! group without an incident. The affected service is the value of the rule's
 //! `service_label` (default `service`).
 //!
-//! An integration created without rules gets [`default_rules`]; an explicit empty list
-//! declares nothing.
+//! An integration created without rules gets [`default_rules`] (critical → SEV1,
+//! error/high/major → SEV2, nothing else declares); an explicit empty list declares
+//! nothing.
 
 use incident_schema::{ServiceImpact, Severity};
 use serde::{Deserialize, Serialize};
@@ -237,9 +238,15 @@ pub fn first_match<'a>(
     rules.iter().enumerate().find(|(_, r)| r.matches(labels))
 }
 
-/// The rules an integration gets when created without any: `severity` `critical` →
-/// SEV1, `error`/`high`/`major` → SEV2, `warning` → SEV3, `info`/`low`/`none` → no
-/// incident, anything else → SEV3.
+/// The rules an integration gets when created without any ("quiet defaults"): `severity`
+/// `critical` → SEV1, `error`/`high`/`major` → SEV2; anything else — `warning`, `info`,
+/// an unknown value or no `severity` label at all — opens or joins its alert group
+/// without declaring an incident.
+///
+/// Why quiet: a warning (or an alert nobody labelled) used to declare a SEV3, which paged
+/// nobody but filled the incident list; such groups are still recorded, explained and
+/// visible under `/api/v1/alert-groups`. The rules are copied into an integration when
+/// it is created, so integrations created before keep the rules they were created with.
 pub fn default_rules() -> Vec<DeclareRule> {
     let rule = |name: &str, values: &[&str], severity: Option<Severity>| DeclareRule {
         name: Some(name.into()),
@@ -263,9 +270,7 @@ pub fn default_rules() -> Vec<DeclareRule> {
     vec![
         rule("critical", &["critical"], Some(Severity::Sev1)),
         rule("error", &["error", "high", "major"], Some(Severity::Sev2)),
-        rule("warning", &["warning"], Some(Severity::Sev3)),
-        rule("informational", &["info", "low", "none"], None),
-        rule("anything else", &[], Some(Severity::Sev3)),
+        rule("anything else", &[], None),
     ]
 }
 
@@ -318,12 +323,17 @@ mod tests {
             pick(&[("severity", "CRITICAL")]),
             Some((true, Some(Severity::Sev1)))
         );
-        assert_eq!(
-            pick(&[("severity", "warning")]),
-            Some((true, Some(Severity::Sev3)))
-        );
-        assert_eq!(pick(&[("severity", "info")]), Some((false, None)));
-        assert_eq!(pick(&[]), Some((true, Some(Severity::Sev3))));
+        for high in ["error", "high", "major"] {
+            assert_eq!(
+                pick(&[("severity", high)]),
+                Some((true, Some(Severity::Sev2))),
+                "{high}"
+            );
+        }
+        for quiet in ["warning", "info", "low", "page-someone", ""] {
+            assert_eq!(pick(&[("severity", quiet)]), Some((false, None)), "{quiet}");
+        }
+        assert_eq!(pick(&[]), Some((false, None)), "no severity label");
     }
 
     #[test]

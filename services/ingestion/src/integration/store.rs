@@ -1,6 +1,6 @@
 //! The `integrations` queries. Every read through the API is scoped by workspace; only
 //! the webhook's authentication looks an integration up by id alone (its secret then
-//! decides).
+//! decides), or by its secret's hash alone (PagerDuty's shared enqueue URL).
 
 use incident_schema::{Integration, IntegrationKind};
 use sqlx::PgConnection;
@@ -15,6 +15,22 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Integratio
         .bind(id)
         .fetch_optional(conn)
         .await
+}
+
+/// The integration of `kind` whose secret has the SHA-256 `secret_hash`, whatever its
+/// workspace (`integrations_secret_hash_idx`).
+pub async fn find_by_secret(
+    conn: &mut PgConnection,
+    kind: IntegrationKind,
+    secret_hash: &[u8],
+) -> Result<Option<Integration>, sqlx::Error> {
+    sqlx::query_as::<_, Integration>(
+        "SELECT * FROM integrations WHERE secret_hash = $1 AND kind = $2 ORDER BY id LIMIT 1",
+    )
+    .bind(secret_hash)
+    .bind(kind)
+    .fetch_optional(conn)
+    .await
 }
 
 /// The integration `id` of `workspace_id`.

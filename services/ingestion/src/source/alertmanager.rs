@@ -147,6 +147,7 @@ pub fn parse(value: &Value) -> IngestResult<Notification> {
                 .and_then(|a| a.get(i))
                 .cloned()
                 .unwrap_or(Value::Null),
+            refreshes: true,
         });
     }
     Ok(Notification {

@@ -189,6 +189,7 @@ fn normalise(
         generator_url: alert.links.first().map(|l| l.href.clone()),
         links: alert.links,
         raw: raw.clone(),
+        refreshes: true,
     })
 }
 

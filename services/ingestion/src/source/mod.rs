@@ -15,11 +15,17 @@
 //!
 //! - [`alertmanager`]: Prometheus Alertmanager's webhook (version 4), batches included;
 //! - [`grafana`]: Grafana Alerting's webhook contact point;
-//! - [`generic`]: our documented shape, also what the AMQP front carries.
+//! - [`generic`]: our documented shape, also what the AMQP front carries;
+//! - [`pagerduty`]: PagerDuty's Events API v2 (`trigger`, `acknowledge`, `resolve`);
+//! - [`grafana_oncall`]: Grafana OnCall's formatted webhook (`state` `alerting`, `ok`);
+//! - [`opsgenie`]: Opsgenie's Alert API (create, close by alias).
 
 pub mod alertmanager;
 pub mod generic;
 pub mod grafana;
+pub mod grafana_oncall;
+pub mod opsgenie;
+pub mod pagerduty;
 
 use std::collections::BTreeMap;
 
@@ -50,6 +56,9 @@ pub const MAX_GROUP_KEY: usize = 8_192;
 
 /// The annotation that marks an alert whose strings had NUL characters replaced.
 pub const SANITISED_ANNOTATION: &str = "incident_sanitised";
+/// The annotation recording when the source acknowledged a firing alert (PagerDuty's
+/// `acknowledge`); kept while the alert repeats, dropped when it resolves.
+pub const ACKNOWLEDGED_ANNOTATION: &str = "incident_acknowledged_at";
 
 /// Label (or annotation) names to values.
 pub type Labels = BTreeMap<String, String>;
@@ -88,6 +97,11 @@ pub struct IncomingAlert {
     pub links: Vec<Link>,
     /// The alert as the source sent it.
     pub raw: Value,
+    /// Whether the notification carries the alert's content (labels, annotations,
+    /// links) and so refreshes what is stored. False for a notification that only names
+    /// the alert, as PagerDuty's `resolve`: it changes the status and keeps the stored
+    /// content (and the group's shared labels) as they are.
+    pub refreshes: bool,
 }
 
 impl IncomingAlert {
@@ -145,6 +159,42 @@ pub fn parse_value(
     Ok(notification)
 }
 
+/// Parses a PagerDuty event (what it asks for, its key, its notification), its NULs
+/// replaced as [`parse_value`] does.
+pub fn parse_pagerduty(
+    value: &Value,
+    received_at: DateTime<Utc>,
+) -> IngestResult<pagerduty::Event> {
+    if !value.is_object() {
+        return Err(IngestError::invalid("body", "must be a JSON object"));
+    }
+    if !has_nul(value) {
+        return pagerduty::parse_event(value, received_at);
+    }
+    let mut clean = value.clone();
+    let mut replaced = Vec::new();
+    sanitise(&mut clean, &mut Vec::new(), &mut replaced);
+    let mut event = pagerduty::parse_event(&clean, received_at)?;
+    mark_sanitised(&mut event.notification, &replaced);
+    Ok(event)
+}
+
+/// Parses an Opsgenie close of `alias` (from the path) with its optional `body`, NULs
+/// replaced in both as [`parse_value`] does.
+pub fn parse_opsgenie_close(
+    alias: &str,
+    body: &Value,
+    received_at: DateTime<Utc>,
+) -> IngestResult<Notification> {
+    let alias = alias.replace('\0', "\u{FFFD}");
+    let mut clean = body.clone();
+    let mut replaced = Vec::new();
+    sanitise(&mut clean, &mut Vec::new(), &mut replaced);
+    let mut notification = opsgenie::parse_close(&alias, &clean, received_at)?;
+    mark_sanitised(&mut notification, &replaced);
+    Ok(notification)
+}
+
 fn parse_clean(
     kind: IntegrationKind,
     value: &Value,
@@ -154,6 +204,9 @@ fn parse_clean(
         IntegrationKind::Alertmanager => alertmanager::parse(value),
         IntegrationKind::Grafana => grafana::parse(value),
         IntegrationKind::Generic => generic::parse(value, received_at),
+        IntegrationKind::Pagerduty => pagerduty::parse(value, received_at),
+        IntegrationKind::GrafanaOncall => grafana_oncall::parse(value, received_at),
+        IntegrationKind::Opsgenie => opsgenie::parse(value, received_at),
     }
 }
 
@@ -388,6 +441,94 @@ pub(crate) fn non_blank(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// Lenient ISO 8601: RFC 3339 (`2026-11-27T10:00:00Z`, `+01:00`), or an offset without
+/// its colon as PagerDuty's own examples write it (`2015-07-17T08:42:58.315+0000`).
+pub(crate) fn iso_time(field: &str, text: &str) -> IngestResult<DateTime<Utc>> {
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            IngestError::invalid(
+                field,
+                "must be an ISO 8601 time with an offset, e.g. 2026-11-27T10:00:00Z",
+            )
+        })
+}
+
+/// The annotation that says how many details were left out of the annotations (they
+/// stay in the alert's raw payload).
+pub const OMITTED_ANNOTATION: &str = "incident_details_omitted";
+
+/// Adds a source's free-form details (PagerDuty's `custom_details`, Opsgenie's
+/// `details`) to `annotations`: nested objects flattened to dotted names, strings as
+/// they are, other values as compact JSON, names and values cut to the limits. Details
+/// never fail a payload: those beyond the annotation budget are left out (and counted
+/// in [`OMITTED_ANNOTATION`]), and none replaces an annotation already set.
+pub(crate) fn add_details(details: &Value, annotations: &mut Labels) {
+    let mut flat = Vec::new();
+    flatten_details(details, String::new(), &mut flat);
+    // Room for the annotations the parsers set themselves, and the marks.
+    let budget = MAX_LABELS.saturating_sub(annotations.len() + 4);
+    let mut omitted = 0usize;
+    for (name, value) in flat {
+        let name = cut(&name, MAX_NAME);
+        if name.is_empty() || annotations.contains_key(name) {
+            continue;
+        }
+        if annotations.len() >= budget {
+            omitted += 1;
+            continue;
+        }
+        annotations.insert(
+            name.to_owned(),
+            cut(&value, MAX_ANNOTATION_VALUE).to_owned(),
+        );
+    }
+    if omitted > 0 {
+        annotations.insert(
+            OMITTED_ANNOTATION.to_owned(),
+            format!("{omitted} more details are kept only in the raw payload"),
+        );
+    }
+}
+
+fn flatten_details(value: &Value, name: String, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Null => {}
+        Value::Object(map) if !map.is_empty() => {
+            for (key, item) in map {
+                let child = if name.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{name}.{key}")
+                };
+                flatten_details(item, child, out);
+            }
+        }
+        Value::String(s) => out.push((or_details(name), s.clone())),
+        other => out.push((or_details(name), other.to_string())),
+    }
+}
+
+/// A top-level detail that is not an object is named `details`.
+fn or_details(name: String) -> String {
+    if name.is_empty() {
+        "details".to_owned()
+    } else {
+        name
+    }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,6 +572,54 @@ mod tests {
                 (Some(1), "alerts[1].labels.x"),
                 (None, "groupKey"),
             ]
+        );
+    }
+
+    #[test]
+    fn iso_times_with_or_without_the_offset_colon_parse() {
+        let expected: DateTime<Utc> = "2015-07-17T08:42:58.315Z".parse().expect("time");
+        for text in [
+            "2015-07-17T08:42:58.315+0000",
+            "2015-07-17T08:42:58.315Z",
+            "2015-07-17T10:42:58.315+02:00",
+        ] {
+            assert_eq!(iso_time("t", text).expect(text), expected, "{text}");
+        }
+        assert!(iso_time("t", "yesterday").is_err());
+        assert!(iso_time("t", "2015-07-17T08:42:58").is_err(), "no offset");
+    }
+
+    #[test]
+    fn details_flatten_into_annotations_without_replacing_any_or_failing() {
+        let mut annotations: Labels = [("summary".to_owned(), "s".to_owned())].into();
+        add_details(
+            &serde_json::json!({
+                "free space": "1%", "load avg": 0.75, "summary": "not this one",
+                "disk": { "mount": "/", "sizes": [1, 2] }, "none": null
+            }),
+            &mut annotations,
+        );
+        assert_eq!(annotations["summary"], "s");
+        assert_eq!(annotations["free space"], "1%");
+        assert_eq!(annotations["load avg"], "0.75");
+        assert_eq!(annotations["disk.mount"], "/");
+        assert_eq!(annotations["disk.sizes"], "[1,2]");
+        assert!(!annotations.contains_key("none"));
+
+        let mut plain = Labels::new();
+        add_details(&serde_json::json!("a text"), &mut plain);
+        assert_eq!(plain["details"], "a text");
+
+        let many: serde_json::Map<String, Value> = (0..500)
+            .map(|i| (format!("k{i:03}"), Value::from("x".repeat(30_000))))
+            .collect();
+        let mut capped = Labels::new();
+        add_details(&Value::Object(many), &mut capped);
+        check_labels("annotations", &capped, MAX_ANNOTATION_VALUE).expect("within limits");
+        assert!(
+            capped[OMITTED_ANNOTATION].starts_with("376 more"),
+            "{}",
+            capped[OMITTED_ANNOTATION]
         );
     }
 

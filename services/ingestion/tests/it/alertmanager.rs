@@ -3,7 +3,8 @@
 //! ingestion, alerts fired and resolved with `amtool alert add`. Firing alerts declare an
 //! incident of the right severity through core; resolving them resolves the group and
 //! notes it on the incident's timeline. Skipped, with a message, where the package is
-//! not installed (CI installs it).
+//! not installed (CI installs it). The same Alertmanager paging through its PagerDuty
+//! notifier (Events API v2) at the PagerDuty enqueue URL does the same.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -52,7 +53,24 @@ impl Drop for Alertmanager {
 }
 
 impl Alertmanager {
+    /// Notifying ingestion through its webhook receiver.
     async fn start(webhook_url: &str, secret: &str) -> Self {
+        Self::start_with(&format!(
+            r#"    webhook_configs:
+      - url: '{webhook_url}'
+        send_resolved: true
+        http_config:
+          authorization:
+            type: Bearer
+            credentials: '{secret}'
+"#
+        ))
+        .await
+    }
+
+    /// Notifying with the receiver configuration `receiver` (the `incident` receiver's
+    /// notifier lines).
+    async fn start_with(receiver: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("ingestion-am-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("data")).expect("temp dir");
         let config = format!(
@@ -66,14 +84,7 @@ route:
   repeat_interval: 1h
 receivers:
   - name: incident
-    webhook_configs:
-      - url: '{webhook_url}'
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: '{secret}'
-"#
+{receiver}"#
         );
         let config_path = dir.join("alertmanager.yml");
         std::fs::write(&config_path, config).expect("config");
@@ -233,6 +244,80 @@ async fn a_real_alertmanager_declares_an_incident_and_its_resolution_resolves_th
     assert_eq!(
         count(&stack.pool, "SELECT count(*) FROM alert_groups").await,
         1
+    );
+    drop(am);
+    stack.stop().await;
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_real_alertmanager_paging_through_its_pagerduty_notifier_declares_and_resolves(
+    pool: PgPool,
+) {
+    if !installed(ALERTMANAGER) || !installed(AMTOOL) {
+        eprintln!(
+            "SKIPPED a_real_alertmanager_paging_through_its_pagerduty_notifier_declares_and_resolves: \
+             `{ALERTMANAGER}` and `{AMTOOL}` are not installed (apt-get install -y prometheus-alertmanager)"
+        );
+        return;
+    }
+    let stack = TestStack::spawn(pool).await;
+    let integration = stack
+        .integration(json!({ "kind": "pagerduty", "name": "alertmanager via pagerduty" }))
+        .await;
+    // What a PagerDuty client is configured with: a URL override and the routing key.
+    let am = Alertmanager::start_with(&format!(
+        r#"    pagerduty_configs:
+      - routing_key: '{}'
+        url: '{}/webhooks/pagerduty/v2/enqueue'
+        severity: critical
+        send_resolved: true
+"#,
+        integration.secret, stack.base
+    ))
+    .await;
+    let labels = ["alertname=DiskFull", "severity=critical", "instance=db-1"];
+    let summary = "--annotation=summary=Disk full on db-1".to_owned();
+    am.amtool_add(&labels, std::slice::from_ref(&summary));
+
+    wait_for(&stack.pool, "SELECT count(*) FROM incidents", 1, WAIT).await;
+    let severity: String = sqlx::query_scalar("SELECT severity::text FROM incidents")
+        .fetch_one(&stack.pool)
+        .await
+        .expect("incident");
+    assert_eq!(severity, "SEV1", "the notifier's severity: critical");
+    let (fingerprint, alert_labels, raw): (String, serde_json::Value, serde_json::Value) =
+        sqlx::query_as("SELECT fingerprint, labels, raw FROM alerts")
+            .fetch_one(&stack.pool)
+            .await
+            .expect("alert");
+    assert_eq!(
+        raw["dedup_key"],
+        json!(fingerprint),
+        "the event's dedup_key"
+    );
+    assert_eq!(alert_labels["severity"], "critical");
+    assert_eq!(raw["event_action"], "trigger");
+    assert!(raw.get("routing_key").is_none());
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let end =
+        (Utc::now() - chrono::Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    am.amtool_add(&labels, &[summary, format!("--end={end}")]);
+    wait_for(
+        &stack.pool,
+        "SELECT count(*) FROM alert_groups WHERE status = 'RESOLVED' AND firing_count = 0 AND alert_count = 1",
+        1,
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        count(
+            &stack.pool,
+            "SELECT count(*) FROM alerts WHERE status = 'RESOLVED' AND labels->>'severity' = 'critical'"
+        )
+        .await,
+        1,
+        "resolved, its content kept"
     );
     drop(am);
     stack.stop().await;

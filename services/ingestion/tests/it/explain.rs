@@ -98,7 +98,10 @@ async fn a_group_explains_why_it_was_grouped_and_why_it_declared(pool: PgPool) {
     );
     let evaluated = explanation["evaluated"].as_array().expect("evaluated");
     assert_eq!(evaluated.len(), 2);
-    assert_eq!(evaluated[0]["matched"], "\"informational\" (#3)");
+    assert_eq!(
+        evaluated[0]["matched"], "\"anything else\" (#2)",
+        "an info alert matches the quiet catch-all"
+    );
     assert_eq!(group["decision"], "DECLARE");
     assert_eq!(group["severity"], "SEV1");
     assert_eq!(group["service"], "api");
@@ -127,7 +130,7 @@ async fn a_dry_run_shows_what_would_happen_and_stores_nothing(pool: PgPool) {
         "{}:{alertname=\"CPU\"}",
         vec![firing(
             "c1",
-            json!({ "alertname": "CPU", "severity": "warning", "service": "batch" }),
+            json!({ "alertname": "CPU", "severity": "error", "service": "batch" }),
         )],
     );
     let (status, plan) = app
@@ -142,7 +145,7 @@ async fn a_dry_run_shows_what_would_happen_and_stores_nothing(pool: PgPool) {
     let group = &plan["alert_groups"][0];
     assert_eq!(group["opened"], true);
     assert_eq!(group["decision"], "DECLARE");
-    assert_eq!(group["explanation"]["severity"], "SEV3");
+    assert_eq!(group["explanation"]["severity"], "SEV2");
     let types: Vec<&str> = plan["messages"]
         .as_array()
         .expect("messages")

@@ -56,8 +56,10 @@ async fn creating_an_integration_answers_its_secret_once_and_a_ready_webhook_url
         format!("{url}?token={}", created.secret)
     );
     let rules = body["rules"].as_array().expect("rules");
-    assert_eq!(rules.len(), 5, "the default rules: {body}");
+    assert_eq!(rules.len(), 3, "the default rules: {body}");
     assert_eq!(rules[0]["severity"], "SEV1");
+    assert_eq!(rules[1]["severity"], "SEV2");
+    assert_eq!(rules[2]["declare"], false, "anything else declares nothing");
 
     let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_hash FROM integrations WHERE id = $1")
         .bind(created.id)

@@ -5,11 +5,15 @@
 mod alertmanager;
 mod amqp;
 mod crash;
+mod defaults;
 mod explain;
 mod flow;
+mod grafana_oncall;
 mod integrations;
 mod links;
 mod openapi;
+mod opsgenie;
+mod pagerduty;
 mod storm;
 mod support;
 mod webhooks;

@@ -510,7 +510,7 @@ async fn a_resolve_that_arrives_before_its_firing_leaves_the_alert_resolved_and_
 
     // The same alert resolving and firing out of order within one group, redelivered.
     let key = "{}:{alertname=\"Mixed\"}";
-    let labels = json!({ "alertname": "Mixed", "severity": "warning" });
+    let labels = json!({ "alertname": "Mixed", "severity": "critical" });
     for _ in 0..2 {
         app.accepted(
             "alertmanager",
