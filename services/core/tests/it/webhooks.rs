@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
@@ -155,6 +157,8 @@ struct Harness {
     app: TestApp,
     receiver: Receiver,
     shutdown: CancellationToken,
+    /// Stops the first sender only (a restart).
+    sender_stop: CancellationToken,
 }
 
 impl Drop for Harness {
@@ -184,12 +188,14 @@ impl Harness {
                 .poll_interval(Duration::from_millis(200))
                 .run(shutdown.clone()),
         );
-        tokio::spawn(sender(&app.pool).run(shutdown.clone()));
+        let sender_stop = shutdown.child_token();
+        tokio::spawn(sender(&app.pool).run(sender_stop.clone()));
         let receiver = Receiver::start(shutdown.clone()).await;
         Self {
             app,
             receiver,
             shutdown,
+            sender_stop,
         }
     }
 
@@ -390,6 +396,51 @@ async fn a_receiver_down_for_a_while_gets_every_delivery_once_in_order_when_it_i
     )
     .await;
     assert_eq!(delivered_twice, 0, "nothing accepted twice");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_sender_restarted_during_an_outage_loses_nothing_and_keeps_the_order(pool: PgPool) {
+    let h = Harness::start(pool, quick_sender).await;
+    h.subscribe(json!(["*"]), false).await;
+    h.receiver.answer(503);
+    let incident = h.declare("Login loops").await;
+    h.acknowledge_and_resolve(&incident).await;
+    let pool = h.app.pool.clone();
+    let attempts = |pool: PgPool| async move {
+        incident_testkit::db::count(&pool, "SELECT count(*) FROM webhook_attempts").await
+    };
+    eventually(Duration::from_secs(20), "attempts while down", || {
+        attempts(pool.clone()).then(|n| async move { n >= 2 })
+    })
+    .await;
+    // The process stops: nothing is sent while no sender runs.
+    h.sender_stop.cancel();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.receiver.answer(200);
+    let stopped_at = attempts(pool.clone()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        attempts(pool.clone()).await,
+        stopped_at,
+        "no sender, no attempt"
+    );
+
+    // A new process's sender picks up every pending delivery.
+    tokio::spawn(quick_sender(&pool).run(h.shutdown.clone()));
+    let published = h.outbox_ids(&incident).await;
+    h.wait_all_delivered(published.len() as i64).await;
+    let received = h.received_ids(&incident);
+    let accepted: Vec<&String> = received
+        .iter()
+        .enumerate()
+        .filter(|(i, id)| !received[i + 1..].contains(id))
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(
+        accepted,
+        published.iter().collect::<Vec<_>>(),
+        "each once, in order"
+    );
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
