@@ -177,6 +177,8 @@ fn quick_sender(pool: &PgPool) -> Sender {
 
 impl Harness {
     async fn start(pool: PgPool, sender: impl FnOnce(&PgPool) -> Sender) -> Self {
+        // The recorder must exist before the sender records.
+        let _ = incident_runtime::metrics::handle();
         let app = TestApp::spawn(pool).await;
         let shutdown = CancellationToken::new();
         let (bus, _task) = BusBuilder::new(&app.vhost().url, incident_core::SERVICE)
@@ -331,6 +333,14 @@ async fn every_event_of_a_declared_then_resolved_incident_arrives_once_in_order_
     );
     assert_eq!(log[0]["status"], "delivered");
     assert_eq!(log[0]["recent_attempts"][0]["status_code"], 204);
+    let metrics = incident_runtime::metrics::handle().render();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("incident_webhook_deliveries_total{outcome=\"delivered\"}")),
+        "{metrics}"
+    );
+    assert!(metrics.contains("incident_webhook_attempt_duration_seconds_bucket"));
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
