@@ -41,6 +41,9 @@ use super::signature::{self, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 pub const CHANNEL: &str = "webhook_deliveries";
 /// Bytes of a receiver's answer kept in the log.
 pub const RESPONSE_KEPT: usize = 1024;
+/// Settled deliveries (and their attempts) are kept this long in the log, then deleted.
+pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Clone, sqlx::FromRow)]
 struct Due {
@@ -145,7 +148,18 @@ impl Sender {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut listener = self.listen().await;
         let mut failures = 0u32;
+        let mut pruned = Instant::now();
         loop {
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = Instant::now();
+                match prune(&self.pool, RETENTION).await {
+                    Ok(n) if n > 0 => {
+                        tracing::debug!(deliveries = n, "pruned settled webhook deliveries")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning webhook deliveries failed"),
+                }
+            }
             loop {
                 if shutdown.is_cancelled() {
                     return;
@@ -412,6 +426,19 @@ fn retry_delay(first: Duration, longest: Duration, delivery: i64, attempt: i32) 
     base.mul_f64(0.75 + spread)
 }
 
+/// Deletes delivered and failed deliveries (with their attempts) older than `age`;
+/// pending ones are kept whatever their age. Returns how many were deleted.
+pub async fn prune(pool: &PgPool, age: Duration) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM webhook_deliveries
+         WHERE status <> 'pending' AND created_at < now() - make_interval(secs => $1)",
+    )
+    .bind(age.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// The claim: due pending deliveries of enabled subscriptions that head their chain
 /// (no older pending delivery about the same incident for the same subscription),
 /// locked for this transaction, skipping those another sender holds.
@@ -444,7 +471,11 @@ fn client(timeout: Duration) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("incident-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+        .unwrap_or_else(|e| {
+            // Only a TLS back end that cannot start fails here; every request would fail too.
+            tracing::error!(error = %e, "cannot build the webhook HTTP client; using the default one");
+            reqwest::Client::new()
+        })
 }
 
 /// The first [`RESPONSE_KEPT`] bytes of an answer's body (as text), reading no further.

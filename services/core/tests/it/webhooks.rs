@@ -341,6 +341,22 @@ async fn every_event_of_a_declared_then_resolved_incident_arrives_once_in_order_
         "{metrics}"
     );
     assert!(metrics.contains("incident_webhook_attempt_duration_seconds_bucket"));
+
+    // Settled deliveries leave the log after the retention, their attempts with them.
+    assert_eq!(
+        webhooks::sender::prune(&h.app.pool, Duration::from_secs(3600))
+            .await
+            .expect("prune"),
+        0
+    );
+    let pruned = webhooks::sender::prune(&h.app.pool, Duration::ZERO)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, published.len() as u64);
+    assert_eq!(
+        incident_testkit::db::count(&h.app.pool, "SELECT count(*) FROM webhook_attempts").await,
+        0
+    );
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
