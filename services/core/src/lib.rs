@@ -7,6 +7,7 @@
 //! - [`http`]: the API adapters and the OpenAPI document;
 //! - [`ui`]: the web app's incident pages (`/ui`) and the public status page (`/status`);
 //! - [`commands`]: the AMQP command consumer;
+//! - [`webhooks`]: outbound webhooks (subscriptions, the fan-out consumer, the sender);
 //! - [`error`]: the error table (problem+json types).
 
 pub mod access;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod incident;
 pub mod ui;
+pub mod webhooks;
 
 use axum::Router;
 use incident_bus::Bus;
@@ -42,8 +44,8 @@ pub fn router(state: AppState) -> Router {
     http::router(state.clone()).merge(ui::router(state))
 }
 
-/// Starts the service on a shared pool: bootstrap, its bus (consuming commands), relay
-/// and router.
+/// Starts the service on a shared pool: bootstrap, its bus (consuming commands and the
+/// events outbound webhooks deliver), relay, webhook sender and router.
 pub fn start(
     config: Config,
     pool: PgPool,
@@ -54,13 +56,19 @@ pub fn start(
             access::bootstrap::bootstrap(&pool, secret).await?;
         }
         let consumer_pool = pool.clone();
-        let messaging: Messaging = service::start(
+        let mut messaging: Messaging = service::start(
             &config,
             SERVICE,
             pool.clone(),
-            |bus| bus.consume(commands::queue(), consumer_pool, commands::Commands),
-            shutdown,
+            |bus| {
+                bus.consume(commands::queue(), consumer_pool.clone(), commands::Commands)
+                    .consume(webhooks::queue(), consumer_pool, webhooks::Fanout)
+            },
+            shutdown.clone(),
         );
+        messaging
+            .tasks
+            .spawn(webhooks::Sender::new(pool.clone()).run(shutdown));
         let state = AppState {
             pool,
             bus: messaging.bus.clone(),

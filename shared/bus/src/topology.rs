@@ -53,6 +53,8 @@ pub const INGESTION_EVENTS: &str = "ingestion.events";
 pub const WARROOM_EVENTS: &str = "warroom.events";
 /// The status changes postmortem drafts on.
 pub const POSTMORTEM_EVENTS: &str = "postmortem.events";
+/// Every event, for core's outbound webhooks (each subscription picks its types).
+pub const CORE_WEBHOOKS: &str = "core.webhooks";
 /// Commands addressed to postmortem (`postmortem.*` on [`COMMANDS`]).
 pub const POSTMORTEM_COMMANDS: &str = "postmortem.commands";
 
@@ -70,7 +72,19 @@ pub fn contract() -> Vec<QueueSpec> {
             .bind(EVENTS, WorkspaceWeeklyDigest::TYPE),
         QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, <IncidentStatusChanged>::TYPE),
         QueueSpec::new(POSTMORTEM_COMMANDS).bind(COMMANDS, "postmortem.*"),
+        webhook_events(),
     ]
+}
+
+/// [`CORE_WEBHOOKS`], bound to each event type of the contract by name rather than `#`:
+/// a name outside the contract stays routed nowhere (and so is not held in the outbox).
+fn webhook_events() -> QueueSpec {
+    incident_schema::contract::ALL
+        .iter()
+        .filter(|(_, kind)| *kind == incident_schema::contract::Kind::Event)
+        .fold(QueueSpec::new(CORE_WEBHOOKS), |queue, (name, _)| {
+            queue.bind(EVENTS, name)
+        })
 }
 
 /// The contract's queue called `name`.
@@ -275,7 +289,11 @@ mod tests {
         assert!(expects_route(COMMANDS, Declare::TYPE));
         assert!(expects_route(COMMANDS, GeneratePostmortem::TYPE));
         assert!(expects_route(ALERTS_INGEST, "alert.alertmanager"));
-        assert!(!expects_route(EVENTS, <ActionItemCreated>::TYPE));
+        assert!(
+            expects_route(EVENTS, <ActionItemCreated>::TYPE),
+            "core.webhooks takes it"
+        );
+        assert!(!expects_route(EVENTS, "nobody.consumes_this"));
         assert!(!expects_route(COMMANDS, "nobody.listens"));
         let names: Vec<String> = contract().into_iter().map(|q| q.name).collect();
         let mut unique = names.clone();

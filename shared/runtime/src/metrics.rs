@@ -148,6 +148,15 @@ families! {
     /// Declare decisions, by `decision`.
     INGESTION_DECISIONS = "incident_ingestion_decisions_total", Counter, Count,
         "Declare decisions taken for an alert group, by decision (NONE, DECLARE, JOIN).";
+    /// Outbound webhook attempts, by `outcome`.
+    WEBHOOK_DELIVERIES = "incident_webhook_deliveries_total", Counter, Count,
+        "Outbound webhook delivery attempts, by outcome (delivered, retrying: not accepted and retried later, failed: not accepted within its retry window).";
+    /// Duration of an outbound webhook attempt, by `outcome`.
+    WEBHOOK_ATTEMPT_DURATION = "incident_webhook_attempt_duration_seconds", Histogram, Seconds,
+        "Time from sending an outbound webhook request to its answer (or its failure), by outcome.";
+    /// Outbound webhook subscriptions disabled for failing.
+    WEBHOOK_SUBSCRIPTIONS_DISABLED = "incident_webhook_subscriptions_disabled_total", Counter, Count,
+        "Outbound webhook subscriptions disabled because their deliveries kept failing.";
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

@@ -13,6 +13,7 @@ pub mod incident_path;
 pub mod incidents;
 pub mod settings;
 pub mod unit;
+pub mod webhooks;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
@@ -85,6 +86,16 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(analytics::summary))
         .routes(routes!(analytics::series))
         .routes(routes!(analytics::breakdown))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(
+            webhooks::get_one,
+            webhooks::patch,
+            webhooks::delete
+        ))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::retry_delivery))
+        .routes(routes!(webhooks::test))
         .split_for_parts();
     incident_runtime::api::openapi::finish(&mut doc);
     (router, doc)

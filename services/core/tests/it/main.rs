@@ -14,3 +14,4 @@ mod support;
 mod tenancy;
 mod web;
 mod web_pages;
+mod webhooks;

@@ -664,9 +664,25 @@ fn workspace_weekly_digest() {
 }
 
 #[test]
+fn webhook_subscription_disabled() {
+    pinned(
+        WebhookSubscriptionDisabled {
+            subscription_id: id(OTHER),
+            url: "https://hooks.example.com/in".into(),
+            reason: "disabled after 5 deliveries in a row were not accepted".into(),
+            consecutive_failures: 5,
+            disabled_at: at(),
+        },
+        json!({ "subscription_id": OTHER, "url": "https://hooks.example.com/in",
+                "reason": "disabled after 5 deliveries in a row were not accepted",
+                "consecutive_failures": 5, "disabled_at": TIME }),
+    );
+}
+
+#[test]
 fn every_contract_type_is_pinned_above() {
     // One test per message type: adding a type to the contract without pinning its wire
     // format fails here.
-    let pinned_here = 32;
+    let pinned_here = 33;
     assert_eq!(ALL.len(), pinned_here);
 }

@@ -300,6 +300,7 @@ async fn an_event_whose_binding_is_missing_waits_in_the_outbox_and_is_delivered_
     let removed = [
         (topology::WARROOM_EVENTS, "incident.#"),
         (topology::INGESTION_EVENTS, "incident.declared"),
+        (topology::CORE_WEBHOOKS, "incident.declared"),
     ];
     for (queue, key) in removed {
         channel
@@ -319,7 +320,7 @@ async fn an_event_whose_binding_is_missing_waits_in_the_outbox_and_is_delivered_
     );
     let declared = OutgoingMessage::event(event("incident.declared"));
     // No service consumes this one yet: routed nowhere, it is not held back.
-    let unconsumed = OutgoingMessage::event(event("action_item.created"));
+    let unconsumed = OutgoingMessage::event(event("nobody.consumes_this"));
     let mut tx = pool.begin().await.expect("begin");
     outbox::enqueue(&mut tx, PUBLISHER, &[declared.clone(), unconsumed.clone()])
         .await

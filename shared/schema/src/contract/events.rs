@@ -536,6 +536,23 @@ pub struct WorkspaceWeeklyDigest {
 }
 event!(WorkspaceWeeklyDigest = "workspace.weekly_digest");
 
+/// `webhook.subscription_disabled`: core stopped delivering to an outbound webhook whose
+/// deliveries kept failing; its workspace's admins are to be told (core).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookSubscriptionDisabled {
+    /// The subscription.
+    pub subscription_id: Uuid,
+    /// Where it delivered to.
+    pub url: String,
+    /// Why it was disabled, in words.
+    pub reason: String,
+    /// Deliveries in a row that failed for good.
+    pub consecutive_failures: i32,
+    /// When it was disabled.
+    pub disabled_at: DateTime<Utc>,
+}
+event!(WebhookSubscriptionDisabled = "webhook.subscription_disabled");
+
 /// One week's figures in a weekly digest, of the incidents detected in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeekFigures {

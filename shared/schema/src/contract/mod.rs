@@ -79,6 +79,7 @@ pub const ALL: &[(&str, Kind)] = &[
     (ActionItemOverdue::TYPE, Kind::Event),
     (WorkspaceDailyDigest::TYPE, Kind::Event),
     (WorkspaceWeeklyDigest::TYPE, Kind::Event),
+    (WebhookSubscriptionDisabled::TYPE, Kind::Event),
 ];
 
 /// The kind of the contract's message type `message_type`, if it is one.
@@ -117,7 +118,7 @@ mod tests {
             assert_eq!(kind_of(name), Some(kind), "{name}");
         }
         assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Command).count(), 7);
-        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Event).count(), 25);
+        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Event).count(), 26);
         assert_eq!(kind_of("nobody.knows"), None);
     }
 }
