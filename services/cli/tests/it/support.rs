@@ -46,6 +46,7 @@ impl TestStack {
                 bus: bus.clone(),
                 llm: None,
                 public_url: None,
+                trackers: incident_postmortem::tracker::Trackers::new(None, None),
             }))
         })
         .await;
