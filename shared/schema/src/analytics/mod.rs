@@ -26,7 +26,8 @@
 //!   a RESOLVED or CLOSED incident (MTTR; a reopen moves it, an incident open again has
 //!   none), and `closed_at` (time to close). Seconds, as `f64`.
 //! - Computed live from the rows on each call, so late events are always counted;
-//!   `incidents_workspace_detected_idx` bounds the work to the range.
+//!   `incidents_analytics_idx` (migration 0083: the range's key and the columns the
+//!   measures read) bounds the work to the range and spares the table's pages.
 
 pub mod csv;
 pub mod gauges;

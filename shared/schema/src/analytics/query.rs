@@ -41,6 +41,30 @@ pub async fn time_zone(conn: &mut PgConnection, workspace_id: uuid::Uuid) -> sql
         .map(|tz| tz.unwrap_or_else(|| "UTC".to_owned()))
 }
 
+/// A transaction (a savepoint inside the caller's) whose statements run with the
+/// planner settings the analytics need, `SET LOCAL` so they end with the caller's
+/// transaction (a savepoint's settings stay after it is released):
+///
+/// - `jit = off`: over a large range the statements' estimated cost passes
+///   `jit_above_cost`, and compiling their expressions took longer than running them
+///   (2.9 s of JIT for a 90-day summary over 1,000,000 incidents, BENCHMARKS.md);
+/// - `work_mem = 64MB`: the sort feeding a grouping's percentiles holds every incident
+///   of the range (a year's week × severity series spilled to disk with 32 MB);
+/// - `plan_cache_mode = force_custom_plan`: sqlx keeps its statements prepared, and
+///   after five runs Postgres may switch to a generic plan, which knows nothing of the
+///   range's size (it expected 67 incidents in a range of 83,000, and probed the SLA
+///   findings once per incident); planning each call anew costs about a millisecond.
+async fn tuned(conn: &mut PgConnection) -> sqlx::Result<sqlx::Transaction<'_, Postgres>> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    sqlx::query(
+        "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true),
+                set_config('plan_cache_mode', 'force_custom_plan', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
 struct Args<'a> {
     workspace_id: uuid::Uuid,
     request: &'a Request,
@@ -121,6 +145,12 @@ fn keys(by: Option<Grouping>) -> (&'static str, &'static str) {
 }
 
 /// The measures statement of a grouping.
+///
+/// The range's incidents are read once (`r`, materialised) with every per-incident value
+/// computed there, once per incident: computed in the aggregate instead, each value would
+/// be evaluated again for every aggregate naming it (count, mean, percentiles, max). The
+/// SLA findings are aggregated for those incidents only (`e`, joined to `r`), not for the
+/// workspace's whole history; the service grouping joins services to `r` last.
 fn measures_sql(by: Option<Grouping>) -> String {
     let (key_columns, join) = keys(by);
     let stats = [
@@ -131,18 +161,8 @@ fn measures_sql(by: Option<Grouping>) -> String {
     ]
     .join(",\n");
     format!(
-        "WITH e AS (
-            SELECT e.incident_id,
-                   count(*) FILTER (WHERE e.kind = 'BREACH') AS breaches,
-                   count(*) FILTER (WHERE e.kind = 'BREACH' AND e.target = 'ACKNOWLEDGE') AS ack_breaches,
-                   count(*) FILTER (WHERE e.kind = 'BREACH' AND e.target = 'RESOLVE') AS res_breaches,
-                   count(*) FILTER (WHERE e.kind = 'WARNING') AS warnings,
-                   count(*) FILTER (WHERE e.kind = 'UPDATE_DUE') AS updates_due
-            FROM sla_events e
-            WHERE e.workspace_id = $1 AND e.is_drill = $4
-            GROUP BY e.incident_id
-         ), b AS (
-            SELECT {key_columns},
+        "WITH r AS MATERIALIZED (
+            SELECT i.id, i.detected_at, i.severity,
                    extract(epoch FROM i.acknowledged_at - i.detected_at)::float8 AS ack,
                    extract(epoch FROM i.mitigated_at - i.detected_at)::float8 AS mit,
                    extract(epoch FROM ({FINAL}) - i.detected_at)::float8 AS res,
@@ -154,16 +174,30 @@ fn measures_sql(by: Option<Grouping>) -> String {
                    CASE WHEN i.sla_resolve_deadline IS NULL THEN NULL
                         WHEN ({FINAL}) <= i.sla_resolve_deadline THEN true
                         WHEN ({FINAL}) IS NOT NULL OR i.sla_resolve_deadline < now() THEN false END AS res_met,
-                   CASE WHEN i.severity IN ('SEV1', 'SEV2') AND p.update_cadence_minutes IS NOT NULL
-                        THEN COALESCE(e.updates_due, 0) = 0 END AS upd_met,
+                   i.severity IN ('SEV1', 'SEV2') AND p.update_cadence_minutes IS NOT NULL AS upd_due
+            FROM incidents i
+            LEFT JOIN sla_policies p ON p.workspace_id = i.workspace_id AND p.severity = i.severity
+            WHERE {FILTER} AND i.is_drill = $4
+         ), e AS (
+            SELECT e.incident_id,
+                   count(*) FILTER (WHERE e.kind = 'BREACH') AS breaches,
+                   count(*) FILTER (WHERE e.kind = 'BREACH' AND e.target = 'ACKNOWLEDGE') AS ack_breaches,
+                   count(*) FILTER (WHERE e.kind = 'BREACH' AND e.target = 'RESOLVE') AS res_breaches,
+                   count(*) FILTER (WHERE e.kind = 'WARNING') AS warnings,
+                   count(*) FILTER (WHERE e.kind = 'UPDATE_DUE') AS updates_due
+            FROM r JOIN sla_events e ON e.incident_id = r.id
+            WHERE e.workspace_id = $1 AND e.is_drill = $4
+            GROUP BY e.incident_id
+         ), b AS (
+            SELECT {key_columns},
+                   i.ack, i.mit, i.res, i.clo, i.ack_met, i.res_met,
+                   CASE WHEN i.upd_due THEN COALESCE(e.updates_due, 0) = 0 END AS upd_met,
                    COALESCE(e.breaches, 0) AS breaches, COALESCE(e.ack_breaches, 0) AS ack_breaches,
                    COALESCE(e.res_breaches, 0) AS res_breaches, COALESCE(e.warnings, 0) AS warnings,
                    COALESCE(e.updates_due, 0) AS updates_due
-            FROM incidents i
+            FROM r i
             LEFT JOIN e ON e.incident_id = i.id
-            LEFT JOIN sla_policies p ON p.workspace_id = i.workspace_id AND p.severity = i.severity
             {join}
-            WHERE {FILTER} AND i.is_drill = $4
          )
          SELECT b.k_period, b.k_severity, b.k_service, min(b.k_service_name COLLATE \"C\") AS k_service_name,
                 count(*) AS incidents,
@@ -281,6 +315,18 @@ pub async fn grouped(
     request: &Request,
     by: Grouping,
 ) -> sqlx::Result<Grouped> {
+    let mut tx = tuned(conn).await?;
+    let grouped = grouped_in(&mut tx, reader, request, by).await?;
+    tx.commit().await?;
+    Ok(grouped)
+}
+
+async fn grouped_in(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    request: &Request,
+    by: Grouping,
+) -> sqlx::Result<Grouped> {
     let args = Args {
         workspace_id: reader.workspace_id,
         request,
@@ -359,6 +405,17 @@ pub async fn grouped(
 /// The whole range: measures, counts, follow-through, alert load and the slowest
 /// incidents (identified only where `reader` may read them).
 pub async fn summary(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    request: &Request,
+) -> sqlx::Result<Summary> {
+    let mut tx = tuned(conn).await?;
+    let summary = summary_in(&mut tx, reader, request).await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+async fn summary_in(
     conn: &mut PgConnection,
     reader: &Reader,
     request: &Request,
@@ -444,15 +501,21 @@ pub async fn summary(
     let follow_through = follow_through(&mut *conn, &args).await?;
     let alert_load = alert_load(&mut *conn, &args).await?;
 
+    // The five are chosen from the index's columns alone; only they are read from the
+    // table, for their titles and whether the reader may see them.
     let slowest_sql = format!(
-        "SELECT i.number, i.title, i.severity,
+        "WITH top AS (
+            SELECT i.id FROM incidents i
+            WHERE {FILTER} AND i.is_drill = $4 AND i.status IN ('RESOLVED', 'CLOSED')
+            ORDER BY ({FINAL}) - i.detected_at DESC, i.number
+            LIMIT 5
+         )
+         SELECT i.number, i.title, i.severity,
                 extract(epoch FROM ({FINAL}) - i.detected_at)::float8 AS seconds,
                 -- NULL (a role not held) is not readable, as in a WHERE
                 COALESCE(incident_readable(i, $8, $9), false) AS readable
-         FROM incidents i
-         WHERE {FILTER} AND i.is_drill = $4 AND i.status IN ('RESOLVED', 'CLOSED')
-         ORDER BY ({FINAL}) - i.detected_at DESC, i.number
-         LIMIT 5"
+         FROM top JOIN incidents i ON i.id = top.id
+         ORDER BY ({FINAL}) - i.detected_at DESC, i.number"
     );
     let slowest = args
         .bind(slowest_sql)
@@ -493,48 +556,51 @@ pub async fn summary(
     })
 }
 
+/// Postmortems and their action items in one statement: the range's incidents and their
+/// postmortems are read once (`pm`) and the action items joined to those.
 async fn follow_through(conn: &mut PgConnection, args: &Args<'_>) -> sqlx::Result<FollowThrough> {
-    let postmortems_sql = format!(
-        "SELECT count(*) AS drafted,
-                count(*) FILTER (WHERE pm.status = 'PUBLISHED') AS published,
-                percentile_cont(0.5) WITHIN GROUP (
-                    ORDER BY extract(epoch FROM pm.published_at - ({FINAL}))::float8)
-                    FILTER (WHERE pm.status = 'PUBLISHED' AND ({FINAL}) IS NOT NULL) AS to_publish
-         FROM incidents i JOIN postmortems pm ON pm.incident_id = i.id
-         WHERE {FILTER} AND i.is_drill = $4"
+    let sql = format!(
+        "WITH pm AS MATERIALIZED (
+            SELECT pm.id, pm.status, pm.published_at, {FINAL} AS final
+            FROM incidents i JOIN postmortems pm ON pm.incident_id = i.id
+            WHERE {FILTER} AND i.is_drill = $4
+         )
+         SELECT p.*, a.* FROM (
+            SELECT count(*) AS drafted,
+                   count(*) FILTER (WHERE pm.status = 'PUBLISHED') AS published,
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM pm.published_at - pm.final)::float8)
+                       FILTER (WHERE pm.status = 'PUBLISHED' AND pm.final IS NOT NULL) AS to_publish
+            FROM pm
+         ) p, (
+            SELECT count(*) AS total,
+                   count(*) FILTER (WHERE a.status IN ('OPEN', 'IN_PROGRESS')) AS open,
+                   count(*) FILTER (WHERE a.status IN ('OPEN', 'IN_PROGRESS')
+                                      AND a.due_date < (now() AT TIME ZONE $7)::date) AS overdue,
+                   count(*) FILTER (WHERE a.status = 'DONE') AS done,
+                   count(*) FILTER (WHERE a.status = 'WONT_DO') AS wont_do,
+                   percentile_cont(0.5) WITHIN GROUP (
+                       ORDER BY extract(epoch FROM a.completed_at - a.created_at)::float8)
+                       FILTER (WHERE a.status = 'DONE') AS to_done
+            FROM pm JOIN action_items a ON a.postmortem_id = pm.id
+         ) a"
     );
-    let row = args.bind(postmortems_sql).fetch_one(&mut *conn).await?;
-    let items_sql = format!(
-        "SELECT count(*) AS total,
-                count(*) FILTER (WHERE a.status IN ('OPEN', 'IN_PROGRESS')) AS open,
-                count(*) FILTER (WHERE a.status IN ('OPEN', 'IN_PROGRESS')
-                                   AND a.due_date < (now() AT TIME ZONE $7)::date) AS overdue,
-                count(*) FILTER (WHERE a.status = 'DONE') AS done,
-                count(*) FILTER (WHERE a.status = 'WONT_DO') AS wont_do,
-                percentile_cont(0.5) WITHIN GROUP (
-                    ORDER BY extract(epoch FROM a.completed_at - a.created_at)::float8)
-                    FILTER (WHERE a.status = 'DONE') AS to_done
-         FROM incidents i
-         JOIN postmortems pm ON pm.incident_id = i.id
-         JOIN action_items a ON a.postmortem_id = pm.id
-         WHERE {FILTER} AND i.is_drill = $4"
-    );
-    let items = args.bind(items_sql).fetch_one(&mut *conn).await?;
-    let total: i64 = items.try_get("total")?;
-    let done: i64 = items.try_get("done")?;
-    let wont_do: i64 = items.try_get("wont_do")?;
+    let row = args.bind(sql).fetch_one(&mut *conn).await?;
+    let total: i64 = row.try_get("total")?;
+    let done: i64 = row.try_get("done")?;
+    let wont_do: i64 = row.try_get("wont_do")?;
     Ok(FollowThrough {
         postmortems_drafted: row.try_get("drafted")?,
         postmortems_published: row.try_get("published")?,
         median_seconds_resolve_to_publish: row.try_get("to_publish")?,
         action_items: ActionItemMeasures {
             total,
-            open: items.try_get("open")?,
-            overdue: items.try_get("overdue")?,
+            open: row.try_get("open")?,
+            overdue: row.try_get("overdue")?,
             done,
             wont_do,
             completion_rate: ratio(done, total - wont_do),
-            median_seconds_to_done: items.try_get("to_done")?,
+            median_seconds_to_done: row.try_get("to_done")?,
         },
     })
 }
