@@ -1,6 +1,8 @@
-//! The weekly digest (`workspace.weekly_digest`, from the SLA watchdog) posted to the
-//! workspace's announcement channel (`announcement_channel` in the war-room settings) as
-//! Block Kit: this week's figures against the previous week's, with the change.
+//! What the workspace's announcement channel (`announcement_channel` in the war-room
+//! settings) is told: the weekly digest (`workspace.weekly_digest`, from the SLA watchdog)
+//! as Block Kit, this week's figures against the previous week's, with the change; and an
+//! outbound webhook subscription disabled for failing (`webhook.subscription_disabled`,
+//! from core), so its admins learn it stopped and how to turn it back on.
 //!
 //! Once per event: the post is recorded in `warroom_announcements` (through the pool,
 //! right after Slack answered), so a redelivered event posts nothing again. Without an
@@ -10,7 +12,7 @@
 //! acknowledged, since retrying cannot help.
 
 use incident_bus::{Envelope, HandlerError};
-use incident_schema::contract::{WeekFigures, WorkspaceWeeklyDigest};
+use incident_schema::contract::{WebhookSubscriptionDisabled, WeekFigures, WorkspaceWeeklyDigest};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -26,18 +28,49 @@ pub async fn weekly_digest(
     let digest: WorkspaceWeeklyDigest = message
         .data_as()
         .map_err(|e| HandlerError::permanent(format!("workspace.weekly_digest: {e}")))?;
+    let (text, blocks) = render(&digest);
+    announce(pool, slack, message, &text, &blocks).await
+}
+
+/// Tells the announcement channel that a webhook subscription was disabled, once.
+pub async fn webhook_disabled(
+    pool: &PgPool,
+    slack: &Slack,
+    message: &Envelope,
+) -> Result<(), HandlerError> {
+    let disabled: WebhookSubscriptionDisabled = message
+        .data_as()
+        .map_err(|e| HandlerError::permanent(format!("webhook.subscription_disabled: {e}")))?;
+    let text = format!(
+        "Outbound webhook to {} was disabled after {} failed deliveries in a row: {}. \
+         Pending deliveries are kept; an admin re-enables it with PATCH /api/v1/webhooks/{} {{\"enabled\": true}}.",
+        disabled.url, disabled.consecutive_failures, disabled.reason, disabled.subscription_id
+    );
+    let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": format!(":warning: {text}") } }]);
+    announce(pool, slack, message, &text, &blocks).await
+}
+
+/// Posts `text` and `blocks` for `message` to the workspace's announcement channel once,
+/// if it has one.
+async fn announce(
+    pool: &PgPool,
+    slack: &Slack,
+    message: &Envelope,
+    text: &str,
+    blocks: &Value,
+) -> Result<(), HandlerError> {
     let settings = store::settings(pool, message.workspace_id).await?;
     let Some(channel) = settings.announcement_channel else {
-        tracing::debug!(workspace_id = %message.workspace_id, "no announcement channel; the weekly digest is not posted");
+        tracing::debug!(workspace_id = %message.workspace_id, kind = %message.message_type,
+            "no announcement channel; not posted");
         return Ok(());
     };
     if store::announced(pool, message.id).await? {
         return Ok(());
     }
-    let (text, blocks) = render(&digest);
     match slack
         .client
-        .post_message(&channel, &text, Some(&blocks))
+        .post_message(&channel, text, Some(blocks))
         .await
     {
         Ok(ts) => {
@@ -48,7 +81,7 @@ pub async fn weekly_digest(
         Err(e) if e.is_transient() => Err(HandlerError::transient(e)),
         Err(e) => {
             tracing::warn!(workspace_id = %message.workspace_id, %channel, error = %e,
-                "Slack refused the weekly digest for good; not posted");
+                kind = %message.message_type, "Slack refused the announcement for good; not posted");
             Ok(())
         }
     }

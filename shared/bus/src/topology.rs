@@ -14,7 +14,7 @@
 
 use incident_schema::contract::{
     IncidentAlertGroupLinked, IncidentDeclared, IncidentStatusChanged, Message as _,
-    PostmortemPublished, WorkspaceWeeklyDigest,
+    PostmortemPublished, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
 };
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -69,7 +69,8 @@ pub fn contract() -> Vec<QueueSpec> {
         QueueSpec::new(WARROOM_EVENTS)
             .bind(EVENTS, "incident.#")
             .bind(EVENTS, <PostmortemPublished>::TYPE)
-            .bind(EVENTS, WorkspaceWeeklyDigest::TYPE),
+            .bind(EVENTS, WorkspaceWeeklyDigest::TYPE)
+            .bind(EVENTS, WebhookSubscriptionDisabled::TYPE),
         QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, <IncidentStatusChanged>::TYPE),
         QueueSpec::new(POSTMORTEM_COMMANDS).bind(COMMANDS, "postmortem.*"),
         webhook_events(),

@@ -50,7 +50,9 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use incident_bus::{Envelope, Handler, HandlerError, OutgoingMessage, QueueSpec, outbox};
-use incident_schema::contract::{AddUpdate, IncidentWarroomOpened, Message, WorkspaceWeeklyDigest};
+use incident_schema::contract::{
+    AddUpdate, IncidentWarroomOpened, Message, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
+};
 use incident_schema::{IncidentStatus, TimelineKind, Visibility};
 use serde::Deserialize as _;
 use sha2::{Digest, Sha256};
@@ -221,6 +223,9 @@ async fn handle(
     }
     if message.message_type == WorkspaceWeeklyDigest::TYPE {
         return crate::announce::weekly_digest(&war_room.pool, slack, message).await;
+    }
+    if message.message_type == WebhookSubscriptionDisabled::TYPE {
+        return crate::announce::webhook_disabled(&war_room.pool, slack, message).await;
     }
     let Some(incident) = message.data.get("incident") else {
         return Ok(());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use incident_bus::{Handler, OutgoingMessage, outbox};
-use incident_schema::contract::{WeekFigures, WorkspaceWeeklyDigest};
+use incident_schema::contract::{WebhookSubscriptionDisabled, WeekFigures, WorkspaceWeeklyDigest};
 use incident_warroom::lifecycle::{Slack, WarRoom};
 use incident_warroom::slack::SlackClient;
 use reqwest::{Method, StatusCode};
@@ -208,4 +208,65 @@ async fn without_an_announcement_channel_the_digest_is_acknowledged_and_not_post
     handler.handle(&mut tx, &envelope).await.expect("handled");
     tx.commit().await.expect("commit");
     assert!(stack.fake.ok_calls("chat.postMessage").is_empty());
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_disabled_webhook_is_announced_once_with_how_to_turn_it_back_on(pool: PgPool) {
+    let stack = Stack::spawn(pool.clone()).await;
+    let ws = default_workspace(&pool).await;
+    let client = SlackClient::new(
+        &stack.fake.api_url(),
+        SecretString::from(fake_slack::TOKEN.to_owned()),
+    )
+    .expect("client");
+    let channel = client
+        .create_channel("announcements")
+        .await
+        .expect("channel")
+        .id;
+    let (status, body) = put_settings(
+        &stack,
+        json!({ "severities": ["SEV1"], "drills": false, "archive_on_close": true,
+                "announcement_channel": channel }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let subscription_id = Uuid::now_v7();
+    let disabled = WebhookSubscriptionDisabled {
+        subscription_id,
+        url: "https://hooks.example.com/incidents".into(),
+        reason: "HTTP 503 from the receiver".into(),
+        consecutive_failures: 5,
+        disabled_at: Utc::now(),
+    };
+    // Core's event, through the bus: the contract routes it to the war room's queue.
+    let message = OutgoingMessage::of(ws, &disabled).expect("message");
+    let envelope = message.envelope.clone();
+    let mut conn = pool.acquire().await.expect("conn");
+    outbox::enqueue(&mut conn, incident_warroom::SERVICE, &[message])
+        .await
+        .expect("enqueue");
+    drop(conn);
+    let posted = eventually("the notice in the announcement channel", || async {
+        let messages = stack.fake.messages(&channel);
+        (!messages.is_empty()).then_some(messages)
+    })
+    .await;
+    assert_eq!(posted.len(), 1);
+    let text = &posted[0].text;
+    assert!(
+        text.contains("https://hooks.example.com/incidents")
+            && text.contains("5 failed deliveries")
+            && text.contains("HTTP 503 from the receiver")
+            && text.contains(&format!("PATCH /api/v1/webhooks/{subscription_id}")),
+        "{text}"
+    );
+
+    // Delivered again: nothing is posted twice.
+    let handler = WarRoom::new(pool.clone(), Some(Arc::new(Slack::new(client))));
+    let mut tx = pool.begin().await.expect("tx");
+    handler.handle(&mut tx, &envelope).await.expect("handled");
+    tx.commit().await.expect("commit");
+    assert_eq!(stack.fake.messages(&channel).len(), 1);
 }
