@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use incident_bus::outbox::{self, OutgoingMessage};
+use incident_bus::outbox;
 use incident_bus::testing::TestVhost;
 use incident_bus::topology::EVENTS;
-use incident_bus::{BusBuilder, Envelope, OutboxRelay, QueueSpec};
+use incident_bus::{BusBuilder, OutboxRelay, QueueSpec};
 use incident_core::webhooks::Sender;
 use incident_core::webhooks::subscription::{self, NewSubscription};
 use sqlx::PgPool;
@@ -191,25 +191,8 @@ async fn sender(
 
 /// The outbox relay, from `n` committed rows to confirmed publishes stamped published.
 async fn relay(pool: &PgPool, n: usize) -> anyhow::Result<f64> {
-    sqlx::query("TRUNCATE outbox").execute(pool).await?;
+    incident_bus::testing::fill_outbox(pool, n).await?;
     let vhost = TestVhost::create();
-    for chunk in 0..(n / 1000) {
-        let messages: Vec<_> = (0..1000)
-            .map(|i| {
-                OutgoingMessage::event(
-                    Envelope::new(
-                        "bench.event",
-                        Uuid::nil(),
-                        serde_json::json!({ "chunk": chunk, "i": i }),
-                    )
-                    .expect("serializable"),
-                )
-            })
-            .collect();
-        let mut tx = pool.begin().await?;
-        outbox::enqueue(&mut tx, "bench", &messages).await?;
-        tx.commit().await?;
-    }
     let shutdown = CancellationToken::new();
     let (bus, supervisor) = BusBuilder::new(&vhost.url, "bench-relay")
         .declare(QueueSpec::new("bench.q").bind(EVENTS, "#"))

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use incident_bus::OutboxRelay;
-use incident_bus::outbox::{self, OutgoingMessage};
+use incident_bus::outbox;
 use incident_bus::testing::TestVhost;
 use incident_bus::topology::EVENTS;
 use incident_bus::{BusBuilder, Envelope, Handler, HandlerError, QueueSpec};
@@ -267,25 +267,8 @@ async fn runner(pool: &PgPool, n: usize, consumers: usize) -> anyhow::Result<f64
 }
 
 async fn relay(pool: &PgPool, n: usize, relays: usize) -> anyhow::Result<f64> {
-    sqlx::query("TRUNCATE outbox").execute(pool).await?;
+    incident_bus::testing::fill_outbox(pool, n).await?;
     let vhost = TestVhost::create();
-    for chunk in 0..(n / 1000) {
-        let messages: Vec<_> = (0..1000)
-            .map(|i| {
-                OutgoingMessage::event(
-                    Envelope::new(
-                        "bench.event",
-                        Uuid::nil(),
-                        serde_json::json!({ "chunk": chunk, "i": i }),
-                    )
-                    .expect("serializable"),
-                )
-            })
-            .collect();
-        let mut tx = pool.begin().await?;
-        outbox::enqueue(&mut tx, "bench", &messages).await?;
-        tx.commit().await?;
-    }
     let shutdown = CancellationToken::new();
     let mut handles = Vec::new();
     let mut buses = Vec::new();

@@ -177,3 +177,27 @@ pub async fn bench_database(admin_url: &str, name: &str) -> Result<sqlx::PgPool,
         .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
     Ok(pool)
 }
+
+/// Empties the outbox and commits `n` pending `bench.event` rows of publisher `bench`
+/// (in transactions of 1,000): what the relay benchmarks publish.
+pub async fn fill_outbox(pool: &sqlx::PgPool, n: usize) -> Result<(), sqlx::Error> {
+    use crate::outbox::{self, OutgoingMessage};
+    sqlx::query("TRUNCATE outbox").execute(pool).await?;
+    for chunk in 0..n.div_ceil(1000) {
+        let messages: Vec<_> = (0..1000.min(n - chunk * 1000))
+            .map(|i| {
+                crate::Envelope::new(
+                    "bench.event",
+                    Uuid::nil(),
+                    serde_json::json!({ "chunk": chunk, "i": i }),
+                )
+                .map(OutgoingMessage::event)
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let mut tx = pool.begin().await?;
+        outbox::enqueue(&mut tx, "bench", &messages).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

@@ -113,6 +113,30 @@ impl TestApp {
     }
 
     /// Outbox envelopes of `message_type`, oldest first.
+    /// After a resolve and then its older trigger (`late`, the trigger's answer): the
+    /// trigger was stale, one alert is resolved with both notifications counted, one
+    /// group exists and is resolved, and nothing was declared.
+    pub async fn assert_late_trigger_ignored(&self, late: &Value) {
+        assert_eq!(late["stale_notifications"], 1, "{late}");
+        assert_eq!(
+            self.count(
+                "SELECT count(*) FROM alerts WHERE status = 'RESOLVED' AND notification_count = 2"
+            )
+            .await,
+            1
+        );
+        assert_eq!(self.count("SELECT count(*) FROM alert_groups").await, 1);
+        assert_eq!(
+            self.count("SELECT count(*) FROM alert_groups WHERE status = 'RESOLVED'")
+                .await,
+            1
+        );
+        assert!(
+            self.outbox("incident.declare").await.is_empty(),
+            "no incident for a resolved alert"
+        );
+    }
+
     pub async fn outbox(&self, message_type: &str) -> Vec<Value> {
         outbox(&self.pool, message_type).await
     }

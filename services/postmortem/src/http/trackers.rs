@@ -57,9 +57,8 @@ pub async fn put_tracker(
     ApiJson(body): ApiJson<TrackerInput>,
 ) -> ApiResult<Json<TrackerView>> {
     auth.require(AccessRole::Admin)?;
-    let mut conn = state.pool.acquire().await.map_err(DomainError::from)?;
     let view = tracker::configure(
-        &mut conn,
+        &state.pool,
         &state.trackers,
         auth.workspace_id,
         auth.user_id,

@@ -250,10 +250,11 @@ pub async fn view(conn: &mut PgConnection, workspace_id: Uuid) -> DomainResult<T
 }
 
 /// Validates `input`, checks the credentials with the tracker, seals them and stores the
-/// settings (replacing earlier ones). Nothing is stored when the tracker refuses.
+/// settings (replacing earlier ones). Nothing is stored when the tracker refuses. No
+/// database connection is held while the tracker is asked.
 #[tracing::instrument(skip_all, fields(workspace_id = %workspace_id, tracker = input.kind.as_str()), err)]
 pub async fn configure(
-    conn: &mut PgConnection,
+    pool: &sqlx::PgPool,
     trackers: &Trackers,
     workspace_id: Uuid,
     user_id: Option<Uuid>,
@@ -315,8 +316,9 @@ pub async fn configure(
         refused => DomainError::invalid("credential", refused.to_string()),
     })?;
     let sealed = key.seal(credential, &aad(workspace_id));
+    let mut conn = pool.acquire().await?;
     store::put_settings(
-        conn,
+        &mut conn,
         workspace_id,
         &store::SettingsRow {
             kind: input.kind.as_str().to_owned(),
@@ -333,7 +335,7 @@ pub async fn configure(
     )
     .await?;
     tracing::info!("issue tracker configured");
-    view(conn, workspace_id).await
+    view(&mut conn, workspace_id).await
 }
 
 /// Removes the workspace's tracker. Filed items keep their links; nothing more is filed or

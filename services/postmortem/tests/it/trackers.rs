@@ -454,3 +454,74 @@ async fn tracker_settings_are_checked_first_admin_only_and_per_workspace(pool: P
         .expect("count");
     assert_eq!(links, 0, "a refused export stores nothing");
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_running_exporter_files_a_new_item_and_closes_it_when_linear_completes_it(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let linear = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("viewer"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "data": { "viewer": { "id": "u-1" } } })),
+        )
+        .mount(&linear)
+        .await;
+    let (code, view) = put_tracker(
+        &app,
+        ADMIN,
+        json!({ "kind": "linear", "base_url": linear.uri(), "credential": "lin_api_k",
+                "project": "team-1", "auto_export": true }),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{view}");
+    Mock::given(method("POST"))
+        .and(body_string_contains("issueCreate"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": { "issueCreate": {
+            "success": true, "issue": { "id": "i-1", "identifier": "ENG-1",
+                "url": "https://linear.app/acme/issue/ENG-1", "state": { "name": "Todo", "type": "unstarted" } }
+        } } })))
+        .expect(1)
+        .mount(&linear)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("query Issue("))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "data": { "issue": {
+            "id": "i-1", "identifier": "ENG-1", "url": "https://linear.app/acme/issue/ENG-1",
+            "state": { "name": "Done", "type": "completed" }
+        } } })),
+        )
+        .mount(&linear)
+        .await;
+
+    // The task the service runs: woken by the creation, polling every second.
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(export::run(
+        pool.clone(),
+        app.trackers.clone(),
+        Duration::from_secs(1),
+        shutdown.clone(),
+    ));
+    let action = item(
+        &app,
+        "Cache stampede",
+        "Add request coalescing to the cache",
+    )
+    .await;
+    let path = format!("/api/v1/action-items/{}", id(&action));
+    incident_testkit::eventually(
+        Duration::from_secs(30),
+        "the item filed and done",
+        || async { app.get(ADMIN, &path).await.1["status"] == "DONE" },
+    )
+    .await;
+    let (_, done) = app.get(ADMIN, &path).await;
+    assert_eq!(done["tracker"]["key"], "ENG-1");
+    assert_eq!(done["external_url"], "https://linear.app/acme/issue/ENG-1");
+    assert_eq!(moves_to(&app, id(&action), "DONE").await, 1);
+    shutdown.cancel();
+    task.await.expect("the exporter stops on shutdown");
+}
