@@ -1,0 +1,99 @@
+//! The drill tables: scenarios scoped by workspace, runs with their steps, one run per
+//! idempotency key (a schedule occurrence two replicas race for).
+
+use incident_sla_watchdog::drill::store;
+
+use crate::support::*;
+
+const SCENARIO: &str = r#"
+title = "Checkout latency"
+severity = "SEV3"
+timeout = "10m"
+
+[[steps]]
+at = "0s"
+hint = "first"
+
+[[steps]]
+at = "2s"
+hint = "second"
+
+[expect]
+acknowledged_within = "5m"
+"#;
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_run_gets_one_step_row_per_step_and_a_second_run_of_the_same_key_is_refused(
+    pool: sqlx::PgPool,
+) {
+    let ws = workspace(&pool, "acme").await;
+    let other = workspace(&pool, "other").await;
+    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
+    let mut conn = pool.acquire().await.expect("connection");
+    let scenario = store::insert_scenario(&mut conn, ws.id, "latency", SCENARIO, &parsed, None)
+        .await
+        .expect("insert")
+        .expect("stored");
+    assert!(
+        store::insert_scenario(&mut conn, ws.id, "latency", SCENARIO, &parsed, None)
+            .await
+            .expect("insert")
+            .is_none(),
+        "the name is unique in the workspace"
+    );
+    assert!(
+        store::scenario(&mut conn, other.id, scenario.id)
+            .await
+            .expect("read")
+            .is_none(),
+        "another workspace does not see it"
+    );
+    let key = Some("schedule:latency:2026-12-02T09:00:00Z");
+    let run = store::insert_run(&mut conn, &scenario, ws.id, &parsed, None, key)
+        .await
+        .expect("run")
+        .expect("started");
+    assert_eq!(run.state, "running");
+    let steps = store::steps(&mut conn, run.id).await.expect("steps");
+    assert_eq!(steps.len(), 2);
+    assert_eq!((steps[1].due_at - steps[0].due_at).num_seconds(), 2);
+    assert!(
+        store::insert_run(&mut conn, &scenario, ws.id, &parsed, None, key)
+            .await
+            .expect("run")
+            .is_none(),
+        "one run per occurrence"
+    );
+    // The first step is due now, the second is not yet.
+    let due = store::claim_due_step(&mut conn, run.id)
+        .await
+        .expect("claim");
+    assert_eq!(due, Some(0));
+    store::mark_done(&mut conn, run.id, 0).await.expect("done");
+    assert_eq!(
+        store::claim_due_step(&mut conn, run.id)
+            .await
+            .expect("claim"),
+        None,
+        "a played step is not claimed again, and the next is not due"
+    );
+    assert!(
+        store::end_run(&mut conn, run.id, "cancelled", None)
+            .await
+            .expect("end")
+    );
+    assert!(
+        !store::end_run(&mut conn, run.id, "completed", None)
+            .await
+            .expect("end"),
+        "a run ends once"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM drill_runs WHERE state = 'cancelled'"
+        )
+        .await,
+        1
+    );
+}
