@@ -1,7 +1,7 @@
 //! Drills (issue 11), the watchdog's part: scenarios uploaded by a workspace, their runs
 //! and the steps each run plays. Started here because the watchdog already keeps the
 //! time (schedules claimed once across replicas, response times measured against SLA
-//! targets). This first increment holds the storage ([`store`]); the API, the runner and
+//! targets). This first increment holds the storage ([`store`]) and the upload rule ([`scenario`]); the API, the runner and
 //! the scores build on it.
 //!
 //! Invariants: a stored scenario always parses (`incident_schema::drill::parse` runs
@@ -9,6 +9,7 @@
 //! changes a run in flight; a step row is marked done in the transaction that writes its
 //! effect to the outbox, so a step is played once.
 
+pub mod scenario;
 pub mod store;
 
 /// The reserved alert label naming the drill run a synthetic alert belongs to.

@@ -97,3 +97,42 @@ async fn a_run_gets_one_step_row_per_step_and_a_second_run_of_the_same_key_is_re
         1
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_malformed_scenario_is_refused_naming_its_line_and_field_and_nothing_is_stored(
+    pool: sqlx::PgPool,
+) {
+    use incident_sla_watchdog::drill::scenario::{self, ScenarioRefused};
+    let ws = workspace(&pool, "acme").await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let bad = SCENARIO.replace("at = \"2s\"", "at = \"soon\"");
+    let refused = scenario::create(&mut conn, ws.id, "latency", &bad, None)
+        .await
+        .expect_err("refused");
+    let ScenarioRefused::Invalid(e) = refused else {
+        panic!("{refused}");
+    };
+    assert_eq!((e.line, e.field.as_str()), (11, "steps[1].at"), "{e}");
+    let refused = scenario::create(&mut conn, ws.id, "latency", SCENARIO, Some("daily"))
+        .await
+        .expect_err("refused");
+    assert!(matches!(refused, ScenarioRefused::Schedule(_)), "{refused}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM drill_scenarios").await,
+        0
+    );
+
+    let stored = scenario::create(&mut conn, ws.id, "latency", SCENARIO, Some("0 0 9 * * 1"))
+        .await
+        .expect("stored");
+    let refused = scenario::replace(&mut conn, ws.id, stored.id, &bad, None)
+        .await
+        .expect_err("refused");
+    assert!(matches!(refused, ScenarioRefused::Invalid(_)), "{refused}");
+    let kept = store::scenario(&mut conn, ws.id, stored.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(kept.source, SCENARIO, "a refused edit changes nothing");
+    assert_eq!(kept.schedule.as_deref(), Some("0 0 9 * * 1"));
+}
