@@ -218,7 +218,7 @@ pub async fn insert_run(
     .bind(workspace_id)
     .bind(scenario.id)
     .bind(parsed.timeout.as_secs_f64())
-    .bind(&scenario.parsed)
+    .bind(serde_json::json!({ "source": scenario.source, "parsed": scenario.parsed }))
     .bind(integration_id)
     .bind(&key)
     .fetch_optional(&mut *conn)

@@ -136,3 +136,70 @@ async fn a_malformed_scenario_is_refused_naming_its_line_and_field_and_nothing_i
     assert_eq!(kept.source, SCENARIO, "a refused edit changes nothing");
     assert_eq!(kept.schedule.as_deref(), Some("0 0 9 * * 1"));
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_played_step_is_never_replayed_and_a_cancelled_run_plays_no_further_step(
+    pool: sqlx::PgPool,
+) {
+    use incident_sla_watchdog::drill::runner::{self, Played};
+    let ws = workspace(&pool, "acme").await;
+    let incident = incident(
+        &pool,
+        ws.id,
+        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
+    )
+    .await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let stored =
+        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
+            .await
+            .expect("stored");
+    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
+    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    // Before the incident is known, a hint waits.
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Nothing
+    );
+    store::set_incident(&mut conn, run.id, incident.id)
+        .await
+        .expect("incident");
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Step(0)
+    );
+    // Again, as a replica restarted after the commit would: nothing is replayed.
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Nothing
+    );
+    let notes = outbox_events(&pool, "incident.add_update").await;
+    assert_eq!(notes.len(), 1, "one note for one step");
+    assert_eq!(notes[0].data["message"], "[DRILL] Hint: first");
+    assert_eq!(notes[0].data["is_public"], false);
+
+    assert!(
+        store::end_run(&mut conn, run.id, "cancelled", None)
+            .await
+            .expect("cancel")
+    );
+    sqlx::query(
+        "UPDATE drill_run_steps SET due_at = now() - interval '1 second' WHERE run_id = $1",
+    )
+    .bind(run.id)
+    .execute(&pool)
+    .await
+    .expect("the second step is due");
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Nothing
+    );
+    assert_eq!(
+        outbox_events(&pool, "incident.add_update").await.len(),
+        1,
+        "cancelled: no more"
+    );
+}
