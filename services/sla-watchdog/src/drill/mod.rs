@@ -11,6 +11,7 @@
 
 pub mod runner;
 pub mod scenario;
+pub mod scheduled;
 pub mod store;
 
 /// The reserved alert label naming the drill run a synthetic alert belongs to.

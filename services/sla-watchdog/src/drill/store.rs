@@ -483,3 +483,25 @@ pub async fn sla_targets(
     .fetch_optional(conn)
     .await
 }
+
+/// Every scenario with a schedule, with its workspace.
+pub async fn scheduled_scenarios(
+    conn: &mut PgConnection,
+) -> Result<Vec<(Uuid, ScenarioRow)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        workspace_id: Uuid,
+        #[sqlx(flatten)]
+        scenario: ScenarioRow,
+    }
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT workspace_id, {SCENARIO} FROM drill_scenarios
+         WHERE schedule IS NOT NULL ORDER BY id"
+    )))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.workspace_id, r.scenario))
+        .collect())
+}

@@ -203,3 +203,45 @@ async fn a_played_step_is_never_replayed_and_a_cancelled_run_plays_no_further_st
         "cancelled: no more"
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_scheduled_run_starts_once_across_two_replicas(
+    _options: sqlx::postgres::PgPoolOptions,
+    connect: sqlx::postgres::PgConnectOptions,
+) {
+    use incident_sla_watchdog::drill::{scenario, scheduled};
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(connect)
+        .await
+        .expect("pool");
+    let ws = workspace(&pool, "acme").await;
+    let mut conn = pool.acquire().await.expect("connection");
+    // Every second: an occurrence is always in the last two seconds.
+    scenario::create(&mut conn, ws.id, "l", SCENARIO, Some("* * * * * *"))
+        .await
+        .expect("stored");
+    drop(conn);
+    let to = chrono::Utc::now();
+    let from = to - chrono::TimeDelta::seconds(2);
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let pool = pool.clone();
+        replicas.push(tokio::spawn(async move {
+            let mut conn = pool.acquire().await.expect("connection");
+            scheduled::start_due(&mut conn, from, to)
+                .await
+                .expect("start")
+        }));
+    }
+    let mut started = 0;
+    for r in replicas {
+        started += r.await.expect("replica");
+    }
+    assert_eq!(started, 1, "one replica started it");
+    assert_eq!(count(&pool, "SELECT count(*) FROM drill_runs").await, 1);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM drill_run_steps").await,
+        2
+    );
+}
