@@ -19,6 +19,7 @@
 //! and the unique keys of `sla_events` and `job_runs` decide who reports what.
 
 pub mod digest;
+pub mod drill;
 pub mod metrics;
 pub mod schedule;
 pub mod sla;

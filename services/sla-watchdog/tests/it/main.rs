@@ -5,6 +5,7 @@
 mod breaches;
 mod cadence;
 mod digest;
+mod drills;
 mod outages;
 mod overdue;
 mod replicas;

@@ -1,0 +1,507 @@
+//! The drill tables' queries (`drill_scenarios`, `drill_runs`, `drill_run_steps`, the
+//! watchdog's own): every read and write is scoped by the caller's workspace, so another
+//! workspace's scenario or run is never found.
+
+use chrono::{DateTime, Utc};
+use incident_schema::drill::Scenario;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A stored scenario.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ScenarioRow {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name, unique in the workspace.
+    pub name: String,
+    /// The file as uploaded.
+    pub source: String,
+    /// What the parser made of it.
+    pub parsed: Value,
+    /// Its cron schedule (6 fields, UTC), if it runs on one.
+    pub schedule: Option<String>,
+    /// When it was uploaded.
+    pub created_at: DateTime<Utc>,
+    /// When it was last replaced.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A run.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RunRow {
+    /// Its id.
+    pub id: Uuid,
+    /// Its workspace.
+    #[serde(skip)]
+    pub workspace_id: Uuid,
+    /// The scenario it plays.
+    pub scenario_id: Uuid,
+    /// `running`, `completed`, `cancelled` or `timed_out`.
+    pub state: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it times out (running) or its deadline was (ended).
+    pub ends_at: DateTime<Utc>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The scenario as it was at the start.
+    pub scenario: Value,
+    /// The integration its alerts go through.
+    pub integration_id: Option<Uuid>,
+    /// The drill incident, once seen.
+    pub incident_id: Option<Uuid>,
+    /// The declare's idempotency key.
+    pub idempotency_key: String,
+    /// The score, once ended.
+    pub score: Option<Value>,
+}
+
+/// One step of a run.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct StepRow {
+    /// Its index in the scenario's (time-ordered) script.
+    pub step_index: i32,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// When it was played.
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+const SCENARIO: &str = "id, name, source, parsed, schedule, created_at, updated_at";
+const RUN: &str = "id, workspace_id, scenario_id, state::text AS state, started_at, ends_at, \
+                   ended_at, scenario, integration_id, incident_id, idempotency_key, score";
+
+/// Stores a new scenario; `None` when the name is taken.
+pub async fn insert_scenario(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    name: &str,
+    source: &str,
+    parsed: &Scenario,
+    schedule: Option<&str>,
+) -> Result<Option<ScenarioRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO drill_scenarios (id, workspace_id, name, source, parsed, schedule)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (workspace_id, name) DO NOTHING
+         RETURNING {SCENARIO}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(workspace_id)
+    .bind(name)
+    .bind(source)
+    .bind(sqlx::types::Json(parsed))
+    .bind(schedule)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Replaces a scenario's file and schedule; `None` when it does not exist.
+pub async fn update_scenario(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id: Uuid,
+    source: &str,
+    parsed: &Scenario,
+    schedule: Option<&str>,
+) -> Result<Option<ScenarioRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE drill_scenarios SET source = $3, parsed = $4, schedule = $5, updated_at = now()
+         WHERE workspace_id = $1 AND id = $2
+         RETURNING {SCENARIO}"
+    )))
+    .bind(workspace_id)
+    .bind(id)
+    .bind(source)
+    .bind(sqlx::types::Json(parsed))
+    .bind(schedule)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A scenario by id.
+pub async fn scenario(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<Option<ScenarioRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCENARIO} FROM drill_scenarios WHERE workspace_id = $1 AND id = $2"
+    )))
+    .bind(workspace_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A scenario by id or name.
+pub async fn scenario_named(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id_or_name: &str,
+) -> Result<Option<ScenarioRow>, sqlx::Error> {
+    if let Ok(id) = id_or_name.parse::<Uuid>() {
+        return scenario(conn, workspace_id, id).await;
+    }
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCENARIO} FROM drill_scenarios WHERE workspace_id = $1 AND name = $2"
+    )))
+    .bind(workspace_id)
+    .bind(id_or_name)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The workspace's scenarios, by name.
+pub async fn scenarios(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<Vec<ScenarioRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCENARIO} FROM drill_scenarios WHERE workspace_id = $1 ORDER BY name"
+    )))
+    .bind(workspace_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Deletes a scenario (and its runs); false when it did not exist.
+pub async fn delete_scenario(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM drill_scenarios WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The workspace's first enabled integration: where a run's synthetic alerts go.
+pub async fn drill_integration(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM integrations WHERE workspace_id = $1 AND disabled_at IS NULL
+         ORDER BY created_at, id LIMIT 1",
+    )
+    .bind(workspace_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Inserts a run and its steps (due from the database's `now()`); `None` when a run with
+/// `idempotency_key` exists already (a schedule occurrence another replica took).
+pub async fn insert_run(
+    conn: &mut PgConnection,
+    scenario: &ScenarioRow,
+    workspace_id: Uuid,
+    parsed: &Scenario,
+    integration_id: Option<Uuid>,
+    idempotency_key: Option<&str>,
+) -> Result<Option<RunRow>, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let key = idempotency_key.map_or_else(|| format!("drill:{id}"), str::to_owned);
+    let run: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO drill_runs (id, workspace_id, scenario_id, ends_at, scenario,
+                                 integration_id, idempotency_key)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8), $5, $6, $7)
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING {RUN}"
+    )))
+    .bind(id)
+    .bind(workspace_id)
+    .bind(scenario.id)
+    .bind(parsed.timeout.as_secs_f64())
+    .bind(serde_json::json!({ "source": scenario.source, "parsed": scenario.parsed }))
+    .bind(integration_id)
+    .bind(&key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if run.is_none() {
+        return Ok(None);
+    }
+    let offsets: Vec<f64> = parsed.steps.iter().map(|s| s.at.as_secs_f64()).collect();
+    sqlx::query(
+        "INSERT INTO drill_run_steps (run_id, step_index, due_at)
+         SELECT $1, (o.n - 1)::int, now() + make_interval(secs => o.at)
+         FROM unnest($2::float8[]) WITH ORDINALITY AS o(at, n)",
+    )
+    .bind(id)
+    .bind(&offsets)
+    .execute(&mut *conn)
+    .await?;
+    Ok(run)
+}
+
+/// A run by id.
+pub async fn run(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN} FROM drill_runs WHERE workspace_id = $1 AND id = $2"
+    )))
+    .bind(workspace_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The workspace's runs (of one scenario), newest first.
+pub async fn runs(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    scenario_id: Option<Uuid>,
+) -> Result<Vec<RunRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN} FROM drill_runs
+         WHERE workspace_id = $1 AND ($2::uuid IS NULL OR scenario_id = $2)
+         ORDER BY started_at DESC, id DESC LIMIT 200"
+    )))
+    .bind(workspace_id)
+    .bind(scenario_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The last completed run of the same scenario before `run`.
+pub async fn previous_completed(
+    conn: &mut PgConnection,
+    run: &RunRow,
+) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN} FROM drill_runs
+         WHERE workspace_id = $1 AND scenario_id = $2 AND state = 'completed'
+           AND started_at < $3 AND id <> $4
+         ORDER BY started_at DESC LIMIT 1"
+    )))
+    .bind(run.workspace_id)
+    .bind(run.scenario_id)
+    .bind(run.started_at)
+    .bind(run.id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A run's steps, in order.
+pub async fn steps(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<StepRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT step_index, due_at, done_at FROM drill_run_steps
+         WHERE run_id = $1 ORDER BY step_index",
+    )
+    .bind(run_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Ends a running run as `state` with its score; false when it was not running.
+pub async fn end_run(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    state: &str,
+    score: Option<&Value>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE drill_runs SET state = $2::drill_run_state, ended_at = now(), score = $3
+         WHERE id = $1 AND state = 'running'",
+    )
+    .bind(run_id)
+    .bind(state)
+    .bind(score)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Locks a running run (the runner's and the canceller's common lock); `None` when it
+/// ended or another replica holds it.
+pub async fn lock_running(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    skip_locked: bool,
+) -> Result<Option<RunRow>, sqlx::Error> {
+    let lock = if skip_locked {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        "FOR UPDATE"
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN} FROM drill_runs WHERE id = $1 AND state = 'running' {lock}"
+    )))
+    .bind(run_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The runs that are due for work: a step due, or running with a deadline passed, or
+/// running with an incident to look at. Claimed with `SKIP LOCKED` by the caller.
+pub async fn runs_to_advance(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT r.id FROM drill_runs r
+         WHERE r.state = 'running'
+         ORDER BY r.started_at
+         LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Claims the next due step of a run, not played yet (`FOR UPDATE SKIP LOCKED`).
+pub async fn claim_due_step(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT step_index FROM drill_run_steps
+         WHERE run_id = $1 AND done_at IS NULL AND due_at <= now()
+         ORDER BY step_index LIMIT 1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(run_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Marks a step played.
+pub async fn mark_done(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    step_index: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE drill_run_steps SET done_at = now() WHERE run_id = $1 AND step_index = $2")
+        .bind(run_id)
+        .bind(step_index)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the run's incident.
+pub async fn set_incident(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    incident_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE drill_runs SET incident_id = $2 WHERE id = $1")
+        .bind(run_id)
+        .bind(incident_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The drill incident of a run, as core declared it (read-only): by the run's declare key,
+/// or through an alert group of the run's synthetic alerts.
+pub async fn find_incident(
+    conn: &mut PgConnection,
+    run: &RunRow,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM incidents
+         WHERE workspace_id = $1 AND is_drill AND idempotency_key = $2
+         UNION ALL
+         SELECT g.incident_id FROM alert_groups g
+         JOIN incidents i ON i.id = g.incident_id AND i.is_drill
+         WHERE g.workspace_id = $1 AND g.incident_id IS NOT NULL
+           AND EXISTS (SELECT 1 FROM alerts a WHERE a.alert_group_id = g.id
+                       AND a.labels ->> $3 = $4)
+         LIMIT 1",
+    )
+    .bind(run.workspace_id)
+    .bind(&run.idempotency_key)
+    .bind(super::DRILL_LABEL)
+    .bind(run.id.to_string())
+    .fetch_optional(conn)
+    .await
+}
+
+/// What the score is measured from: the incident's stamps.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IncidentTimes {
+    /// Severity now.
+    pub severity: incident_schema::Severity,
+    /// Declared (created).
+    pub created_at: DateTime<Utc>,
+    /// First acknowledged.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// First mitigated.
+    pub mitigated_at: Option<DateTime<Utc>>,
+    /// First resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// First commander assignment on the timeline.
+    pub commander_at: Option<DateTime<Utc>>,
+    /// First public update on the timeline.
+    pub first_public_update_at: Option<DateTime<Utc>>,
+    /// Its postmortem's creation.
+    pub postmortem_at: Option<DateTime<Utc>>,
+}
+
+/// The stamps of an incident.
+pub async fn incident_times(
+    conn: &mut PgConnection,
+    incident_id: Uuid,
+) -> Result<Option<IncidentTimes>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.severity, i.created_at, i.acknowledged_at, i.mitigated_at, i.resolved_at,
+                (SELECT min(t.occurred_at) FROM incident_timeline t
+                 WHERE t.incident_id = i.id AND t.kind = 'ROLE_ASSIGNED'
+                   AND t.data ->> 'role' = 'commander') AS commander_at,
+                (SELECT min(t.occurred_at) FROM incident_timeline t
+                 WHERE t.incident_id = i.id AND t.is_public) AS first_public_update_at,
+                (SELECT min(p.created_at) FROM postmortems p
+                 WHERE p.incident_id = i.id) AS postmortem_at
+         FROM incidents i WHERE i.id = $1",
+    )
+    .bind(incident_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The workspace's SLA targets (acknowledge, resolve) for a severity, in seconds.
+pub async fn sla_targets(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    severity: incident_schema::Severity,
+) -> Result<Option<(i32, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ack_target_minutes * 60, resolve_target_minutes * 60 FROM sla_policies
+         WHERE workspace_id = $1 AND severity = $2",
+    )
+    .bind(workspace_id)
+    .bind(severity)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Every scenario with a schedule, with its workspace.
+pub async fn scheduled_scenarios(
+    conn: &mut PgConnection,
+) -> Result<Vec<(Uuid, ScenarioRow)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        workspace_id: Uuid,
+        #[sqlx(flatten)]
+        scenario: ScenarioRow,
+    }
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT workspace_id, {SCENARIO} FROM drill_scenarios
+         WHERE schedule IS NOT NULL ORDER BY id"
+    )))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.workspace_id, r.scenario))
+        .collect())
+}

@@ -1,0 +1,247 @@
+//! The drill tables: scenarios scoped by workspace, runs with their steps, one run per
+//! idempotency key (a schedule occurrence two replicas race for).
+
+use incident_sla_watchdog::drill::store;
+
+use crate::support::*;
+
+const SCENARIO: &str = r#"
+title = "Checkout latency"
+severity = "SEV3"
+timeout = "10m"
+
+[[steps]]
+at = "0s"
+hint = "first"
+
+[[steps]]
+at = "2s"
+hint = "second"
+
+[expect]
+acknowledged_within = "5m"
+"#;
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_run_gets_one_step_row_per_step_and_a_second_run_of_the_same_key_is_refused(
+    pool: sqlx::PgPool,
+) {
+    let ws = workspace(&pool, "acme").await;
+    let other = workspace(&pool, "other").await;
+    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
+    let mut conn = pool.acquire().await.expect("connection");
+    let scenario = store::insert_scenario(&mut conn, ws.id, "latency", SCENARIO, &parsed, None)
+        .await
+        .expect("insert")
+        .expect("stored");
+    assert!(
+        store::insert_scenario(&mut conn, ws.id, "latency", SCENARIO, &parsed, None)
+            .await
+            .expect("insert")
+            .is_none(),
+        "the name is unique in the workspace"
+    );
+    assert!(
+        store::scenario(&mut conn, other.id, scenario.id)
+            .await
+            .expect("read")
+            .is_none(),
+        "another workspace does not see it"
+    );
+    let key = Some("schedule:latency:2026-12-02T09:00:00Z");
+    let run = store::insert_run(&mut conn, &scenario, ws.id, &parsed, None, key)
+        .await
+        .expect("run")
+        .expect("started");
+    assert_eq!(run.state, "running");
+    let steps = store::steps(&mut conn, run.id).await.expect("steps");
+    assert_eq!(steps.len(), 2);
+    assert_eq!((steps[1].due_at - steps[0].due_at).num_seconds(), 2);
+    assert!(
+        store::insert_run(&mut conn, &scenario, ws.id, &parsed, None, key)
+            .await
+            .expect("run")
+            .is_none(),
+        "one run per occurrence"
+    );
+    // The first step is due now, the second is not yet.
+    let due = store::claim_due_step(&mut conn, run.id)
+        .await
+        .expect("claim");
+    assert_eq!(due, Some(0));
+    store::mark_done(&mut conn, run.id, 0).await.expect("done");
+    assert_eq!(
+        store::claim_due_step(&mut conn, run.id)
+            .await
+            .expect("claim"),
+        None,
+        "a played step is not claimed again, and the next is not due"
+    );
+    assert!(
+        store::end_run(&mut conn, run.id, "cancelled", None)
+            .await
+            .expect("end")
+    );
+    assert!(
+        !store::end_run(&mut conn, run.id, "completed", None)
+            .await
+            .expect("end"),
+        "a run ends once"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM drill_runs WHERE state = 'cancelled'"
+        )
+        .await,
+        1
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_malformed_scenario_is_refused_naming_its_line_and_field_and_nothing_is_stored(
+    pool: sqlx::PgPool,
+) {
+    use incident_sla_watchdog::drill::scenario::{self, ScenarioRefused};
+    let ws = workspace(&pool, "acme").await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let bad = SCENARIO.replace("at = \"2s\"", "at = \"soon\"");
+    let refused = scenario::create(&mut conn, ws.id, "latency", &bad, None)
+        .await
+        .expect_err("refused");
+    let ScenarioRefused::Invalid(e) = refused else {
+        panic!("{refused}");
+    };
+    assert_eq!((e.line, e.field.as_str()), (11, "steps[1].at"), "{e}");
+    let refused = scenario::create(&mut conn, ws.id, "latency", SCENARIO, Some("daily"))
+        .await
+        .expect_err("refused");
+    assert!(matches!(refused, ScenarioRefused::Schedule(_)), "{refused}");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM drill_scenarios").await,
+        0
+    );
+
+    let stored = scenario::create(&mut conn, ws.id, "latency", SCENARIO, Some("0 0 9 * * 1"))
+        .await
+        .expect("stored");
+    let refused = scenario::replace(&mut conn, ws.id, stored.id, &bad, None)
+        .await
+        .expect_err("refused");
+    assert!(matches!(refused, ScenarioRefused::Invalid(_)), "{refused}");
+    let kept = store::scenario(&mut conn, ws.id, stored.id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(kept.source, SCENARIO, "a refused edit changes nothing");
+    assert_eq!(kept.schedule.as_deref(), Some("0 0 9 * * 1"));
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_played_step_is_never_replayed_and_a_cancelled_run_plays_no_further_step(
+    pool: sqlx::PgPool,
+) {
+    use incident_sla_watchdog::drill::runner::{self, Played};
+    let ws = workspace(&pool, "acme").await;
+    let incident = incident(
+        &pool,
+        ws.id,
+        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
+    )
+    .await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let stored =
+        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
+            .await
+            .expect("stored");
+    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
+    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    // Before the incident is known, a hint waits.
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Nothing
+    );
+    store::set_incident(&mut conn, run.id, incident.id)
+        .await
+        .expect("incident");
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Step(0)
+    );
+    // Again, as a replica restarted after the commit would: nothing is replayed.
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Nothing
+    );
+    let notes = outbox_events(&pool, "incident.add_update").await;
+    assert_eq!(notes.len(), 1, "one note for one step");
+    assert_eq!(notes[0].data["message"], "[DRILL] Hint: first");
+    assert_eq!(notes[0].data["is_public"], false);
+
+    assert!(
+        store::end_run(&mut conn, run.id, "cancelled", None)
+            .await
+            .expect("cancel")
+    );
+    sqlx::query(
+        "UPDATE drill_run_steps SET due_at = now() - interval '1 second' WHERE run_id = $1",
+    )
+    .bind(run.id)
+    .execute(&pool)
+    .await
+    .expect("the second step is due");
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Nothing
+    );
+    assert_eq!(
+        outbox_events(&pool, "incident.add_update").await.len(),
+        1,
+        "cancelled: no more"
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_scheduled_run_starts_once_across_two_replicas(
+    _options: sqlx::postgres::PgPoolOptions,
+    connect: sqlx::postgres::PgConnectOptions,
+) {
+    use incident_sla_watchdog::drill::{scenario, scheduled};
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(connect)
+        .await
+        .expect("pool");
+    let ws = workspace(&pool, "acme").await;
+    let mut conn = pool.acquire().await.expect("connection");
+    // Every second: an occurrence is always in the last two seconds.
+    scenario::create(&mut conn, ws.id, "l", SCENARIO, Some("* * * * * *"))
+        .await
+        .expect("stored");
+    drop(conn);
+    let to = chrono::Utc::now();
+    let from = to - chrono::TimeDelta::seconds(2);
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let pool = pool.clone();
+        replicas.push(tokio::spawn(async move {
+            let mut conn = pool.acquire().await.expect("connection");
+            scheduled::start_due(&mut conn, from, to)
+                .await
+                .expect("start")
+        }));
+    }
+    let mut started = 0;
+    for r in replicas {
+        started += r.await.expect("replica");
+    }
+    assert_eq!(started, 1, "one replica started it");
+    assert_eq!(count(&pool, "SELECT count(*) FROM drill_runs").await, 1);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM drill_run_steps").await,
+        2
+    );
+}
