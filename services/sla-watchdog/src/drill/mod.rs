@@ -1,7 +1,9 @@
 //! Drills (issue 11), the watchdog's part: scenarios uploaded by a workspace, their runs
 //! and the steps each run plays. Started here because the watchdog already keeps the
 //! time (schedules claimed once across replicas, response times measured against SLA
-//! targets). This first increment holds the storage ([`store`]) and the upload rule ([`scenario`]); the API, the runner and
+//! targets). This increment holds the storage ([`store`]: only the queries its callers and
+//! tests use), the upload rule ([`scenario`]), hints and updates played once ([`runner`])
+//! and scheduled starts ([`scheduled`]); the API, the run loop and
 //! the scores build on it.
 //!
 //! Invariants: a stored scenario always parses (`incident_schema::drill::parse` runs

@@ -24,15 +24,23 @@ pub async fn start_due(
             continue;
         };
         // Checked at upload; a schedule that no longer parses starts nothing.
-        let Ok(schedule) = CalendarSchedule::parse_for("schedule", expression) else {
-            continue;
+        let schedule = match CalendarSchedule::parse_for("schedule", expression) {
+            Ok(schedule) => schedule,
+            Err(error) => {
+                tracing::warn!(scenario = %scenario.id, %error, "a drill scenario's schedule no longer parses: not started");
+                continue;
+            }
         };
         let Some(occurrence) = schedule.latest_between(from, to) else {
             continue;
         };
-        let Ok(parsed) = super::scenario_of(&serde_json::json!({ "source": scenario.source }))
-        else {
-            continue;
+        let parsed = match incident_schema::drill::parse(&scenario.source) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                // Stored only once it parsed; a parser change that now refuses it is logged.
+                tracing::warn!(scenario = %scenario.id, %error, "a scheduled drill scenario no longer parses: not started");
+                continue;
+            }
         };
         let key = format!("schedule:{}:{}", scenario.id, occurrence.to_rfc3339());
         let integration = store::drill_integration(conn, workspace_id).await?;

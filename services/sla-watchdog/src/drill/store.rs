@@ -136,51 +136,6 @@ pub async fn scenario(
     .await
 }
 
-/// A scenario by id or name.
-pub async fn scenario_named(
-    conn: &mut PgConnection,
-    workspace_id: Uuid,
-    id_or_name: &str,
-) -> Result<Option<ScenarioRow>, sqlx::Error> {
-    if let Ok(id) = id_or_name.parse::<Uuid>() {
-        return scenario(conn, workspace_id, id).await;
-    }
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SCENARIO} FROM drill_scenarios WHERE workspace_id = $1 AND name = $2"
-    )))
-    .bind(workspace_id)
-    .bind(id_or_name)
-    .fetch_optional(conn)
-    .await
-}
-
-/// The workspace's scenarios, by name.
-pub async fn scenarios(
-    conn: &mut PgConnection,
-    workspace_id: Uuid,
-) -> Result<Vec<ScenarioRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {SCENARIO} FROM drill_scenarios WHERE workspace_id = $1 ORDER BY name"
-    )))
-    .bind(workspace_id)
-    .fetch_all(conn)
-    .await
-}
-
-/// Deletes a scenario (and its runs); false when it did not exist.
-pub async fn delete_scenario(
-    conn: &mut PgConnection,
-    workspace_id: Uuid,
-    id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM drill_scenarios WHERE workspace_id = $1 AND id = $2")
-        .bind(workspace_id)
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// The workspace's first enabled integration: where a run's synthetic alerts go.
 pub async fn drill_integration(
     conn: &mut PgConnection,
@@ -239,57 +194,6 @@ pub async fn insert_run(
     Ok(run)
 }
 
-/// A run by id.
-pub async fn run(
-    conn: &mut PgConnection,
-    workspace_id: Uuid,
-    id: Uuid,
-) -> Result<Option<RunRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {RUN} FROM drill_runs WHERE workspace_id = $1 AND id = $2"
-    )))
-    .bind(workspace_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
-/// The workspace's runs (of one scenario), newest first.
-pub async fn runs(
-    conn: &mut PgConnection,
-    workspace_id: Uuid,
-    scenario_id: Option<Uuid>,
-) -> Result<Vec<RunRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {RUN} FROM drill_runs
-         WHERE workspace_id = $1 AND ($2::uuid IS NULL OR scenario_id = $2)
-         ORDER BY started_at DESC, id DESC LIMIT 200"
-    )))
-    .bind(workspace_id)
-    .bind(scenario_id)
-    .fetch_all(conn)
-    .await
-}
-
-/// The last completed run of the same scenario before `run`.
-pub async fn previous_completed(
-    conn: &mut PgConnection,
-    run: &RunRow,
-) -> Result<Option<RunRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {RUN} FROM drill_runs
-         WHERE workspace_id = $1 AND scenario_id = $2 AND state = 'completed'
-           AND started_at < $3 AND id <> $4
-         ORDER BY started_at DESC LIMIT 1"
-    )))
-    .bind(run.workspace_id)
-    .bind(run.scenario_id)
-    .bind(run.started_at)
-    .bind(run.id)
-    .fetch_optional(conn)
-    .await
-}
-
 /// A run's steps, in order.
 pub async fn steps(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<StepRow>, sqlx::Error> {
     sqlx::query_as(
@@ -340,23 +244,6 @@ pub async fn lock_running(
     .await
 }
 
-/// The runs that are due for work: a step due, or running with a deadline passed, or
-/// running with an incident to look at. Claimed with `SKIP LOCKED` by the caller.
-pub async fn runs_to_advance(
-    conn: &mut PgConnection,
-    limit: i64,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT r.id FROM drill_runs r
-         WHERE r.state = 'running'
-         ORDER BY r.started_at
-         LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(conn)
-    .await
-}
-
 /// Claims the next due step of a run, not played yet (`FOR UPDATE SKIP LOCKED`).
 pub async fn claim_due_step(
     conn: &mut PgConnection,
@@ -399,89 +286,6 @@ pub async fn set_incident(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// The drill incident of a run, as core declared it (read-only): by the run's declare key,
-/// or through an alert group of the run's synthetic alerts.
-pub async fn find_incident(
-    conn: &mut PgConnection,
-    run: &RunRow,
-) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT id FROM incidents
-         WHERE workspace_id = $1 AND is_drill AND idempotency_key = $2
-         UNION ALL
-         SELECT g.incident_id FROM alert_groups g
-         JOIN incidents i ON i.id = g.incident_id AND i.is_drill
-         WHERE g.workspace_id = $1 AND g.incident_id IS NOT NULL
-           AND EXISTS (SELECT 1 FROM alerts a WHERE a.alert_group_id = g.id
-                       AND a.labels ->> $3 = $4)
-         LIMIT 1",
-    )
-    .bind(run.workspace_id)
-    .bind(&run.idempotency_key)
-    .bind(super::DRILL_LABEL)
-    .bind(run.id.to_string())
-    .fetch_optional(conn)
-    .await
-}
-
-/// What the score is measured from: the incident's stamps.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct IncidentTimes {
-    /// Severity now.
-    pub severity: incident_schema::Severity,
-    /// Declared (created).
-    pub created_at: DateTime<Utc>,
-    /// First acknowledged.
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    /// First mitigated.
-    pub mitigated_at: Option<DateTime<Utc>>,
-    /// First resolved.
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// First commander assignment on the timeline.
-    pub commander_at: Option<DateTime<Utc>>,
-    /// First public update on the timeline.
-    pub first_public_update_at: Option<DateTime<Utc>>,
-    /// Its postmortem's creation.
-    pub postmortem_at: Option<DateTime<Utc>>,
-}
-
-/// The stamps of an incident.
-pub async fn incident_times(
-    conn: &mut PgConnection,
-    incident_id: Uuid,
-) -> Result<Option<IncidentTimes>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT i.severity, i.created_at, i.acknowledged_at, i.mitigated_at, i.resolved_at,
-                (SELECT min(t.occurred_at) FROM incident_timeline t
-                 WHERE t.incident_id = i.id AND t.kind = 'ROLE_ASSIGNED'
-                   AND t.data ->> 'role' = 'commander') AS commander_at,
-                (SELECT min(t.occurred_at) FROM incident_timeline t
-                 WHERE t.incident_id = i.id AND t.is_public) AS first_public_update_at,
-                (SELECT min(p.created_at) FROM postmortems p
-                 WHERE p.incident_id = i.id) AS postmortem_at
-         FROM incidents i WHERE i.id = $1",
-    )
-    .bind(incident_id)
-    .fetch_optional(conn)
-    .await
-}
-
-/// The workspace's SLA targets (acknowledge, resolve) for a severity, in seconds.
-pub async fn sla_targets(
-    conn: &mut PgConnection,
-    workspace_id: Uuid,
-    severity: incident_schema::Severity,
-) -> Result<Option<(i32, i32)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT ack_target_minutes * 60, resolve_target_minutes * 60 FROM sla_policies
-         WHERE workspace_id = $1 AND severity = $2",
-    )
-    .bind(workspace_id)
-    .bind(severity)
-    .fetch_optional(conn)
-    .await
 }
 
 /// Every scenario with a schedule, with its workspace.
