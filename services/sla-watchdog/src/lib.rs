@@ -12,7 +12,8 @@
 //! - [`sla::event`]: the events it publishes and their `data`;
 //! - [`digest`]: the daily digest per workspace, once per occurrence;
 //! - [`weekly`]: the weekly digest per workspace (this week against the last), likewise;
-//! - [`schedule`]: the interval and cron loops that drive them;
+//! - [`schedule`]: the interval and cron loops that drive them, and the analytics
+//!   rollups' builder (`incident_schema::analytics::rollup`);
 //! - [`metrics`]: what it measures.
 //!
 //! Any number of replicas may run: sweeps split the work with `FOR UPDATE SKIP LOCKED`
@@ -93,6 +94,11 @@ pub fn start(
             pool.clone(),
             weekly_schedule,
             replica,
+            shutdown.clone(),
+        ));
+        messaging.tasks.spawn(schedule::rollups_periodically(
+            pool.clone(),
+            schedule::ROLLUP_EVERY,
             shutdown.clone(),
         ));
         messaging.tasks.spawn(schedule::gauges_periodically(

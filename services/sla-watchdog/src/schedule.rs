@@ -159,6 +159,41 @@ pub async fn gauges_periodically(pool: PgPool, every: Duration, shutdown: Cancel
     }
 }
 
+/// How often the analytics rollups are extended: each pass rolls up, per workspace, at
+/// most [`ROLLUP_DAYS_PER_PASS`] of the past days not yet built (or forgotten by a late
+/// change), so a three-year history is built within a few passes after an upgrade.
+pub const ROLLUP_EVERY: Duration = Duration::from_secs(60);
+
+/// Days one rollup pass builds per workspace.
+pub const ROLLUP_DAYS_PER_PASS: i64 = 400;
+
+/// Extends the analytics rollups every `every` until `shutdown`
+/// ([`incident_schema::analytics::rollup::build_all`]); any number of replicas may run it
+/// (a day is built under its advisory lock, and a built day is skipped).
+pub async fn rollups_periodically(pool: PgPool, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let built = async {
+            let mut conn = pool.acquire().await?;
+            incident_schema::analytics::rollup::build_all(&mut conn, ROLLUP_DAYS_PER_PASS).await
+        };
+        tokio::select! {
+            result = built => match result {
+                Ok(built) if built.days > 0 || built.deferred > 0 => tracing::info!(
+                    days = built.days, deferred = built.deferred, "analytics rollups extended"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "extending the analytics rollups failed"),
+            },
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
 /// A calendar job: the daily or the weekly digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {

@@ -1142,3 +1142,293 @@ async fn resolving_again_after_a_reopen_moves_the_time_to_resolve(pool: PgPool) 
         .expect("mttr");
     assert!((mttr - expected).abs() < 1e-3, "{mttr} vs {expected}");
 }
+
+/// A past history for the rollups (2020-W53 is 2020-12-28 .. 2021-01-03), old enough for
+/// every day to be rolled up: incident id by name.
+async fn past_history(pool: &PgPool, ws: Uuid) -> std::collections::HashMap<&'static str, Uuid> {
+    let mut ids = std::collections::HashMap::new();
+    let mut p = Spec::new(1, "SEV1", "CLOSED", "2020-12-21T10:00:00Z");
+    (p.ack, p.mit, p.resolved, p.closed) = (Some(5), Some(30), Some(60), Some(120));
+    (p.ack_deadline, p.resolve_deadline) = (Some(15), Some(at("2020-12-21T14:00:00Z")));
+    p.services = &["payments"];
+    ids.insert("p1", insert(pool, ws, p).await);
+
+    let mut p = Spec::new(2, "SEV2", "RESOLVED", "2020-12-29T23:30:00Z");
+    (p.ack, p.mit, p.resolved) = (Some(20), Some(90), Some(180));
+    (p.ack_deadline, p.resolve_deadline) = (Some(15), Some(at("2020-12-30T01:30:00Z")));
+    p.services = &["payments", "Search"];
+    ids.insert("p2", insert(pool, ws, p).await);
+
+    let mut p = Spec::new(3, "SEV1", "IDENTIFIED", "2021-01-02T20:00:00Z");
+    p.ack = Some(10);
+    (p.ack_deadline, p.resolve_deadline) = (Some(15), Some(at("2021-01-03T00:00:00Z")));
+    p.services = &["search"];
+    ids.insert("p3", insert(pool, ws, p).await);
+
+    let mut p = Spec::new(4, "SEV3", "RESOLVED", "2021-01-05T09:00:00Z");
+    (p.ack, p.resolved) = (Some(60), Some(600));
+    (p.ack_deadline, p.resolve_deadline) = (Some(120), Some(at("2021-01-07T09:00:00Z")));
+    ids.insert("p4", insert(pool, ws, p).await);
+
+    let mut p = Spec::new(5, "SEV2", "RESOLVED", "2020-12-30T08:00:00Z");
+    (p.ack, p.resolved) = (Some(1), Some(2));
+    p.drill = true;
+    ids.insert("p5", insert(pool, ws, p).await);
+
+    let mut p = Spec::new(6, "SEV1", "RESOLVED", "2021-01-06T08:00:00Z");
+    (p.ack, p.mit, p.resolved) = (Some(3), Some(10), Some(40));
+    (p.ack_deadline, p.resolve_deadline) = (Some(15), Some(at("2021-01-06T12:00:00Z")));
+    p.private = true;
+    p.services = &["search"];
+    ids.insert("p6", insert(pool, ws, p).await);
+
+    let mut p = Spec::new(7, "SEV4", "RESOLVED", "2021-01-11T06:00:00Z");
+    (p.ack, p.resolved) = (Some(30), Some(90));
+    ids.insert("p7", insert(pool, ws, p).await);
+
+    sla_event(pool, ws, ids["p2"], "ACKNOWLEDGE", "BREACH", 0, false).await;
+    sla_event(pool, ws, ids["p2"], "RESOLVE", "WARNING", 0, false).await;
+    sla_event(pool, ws, ids["p2"], "UPDATE", "UPDATE_DUE", 1, false).await;
+    sla_event(pool, ws, ids["p5"], "ACKNOWLEDGE", "BREACH", 0, true).await;
+    let alerts = integration(pool, ws, "prometheus").await;
+    alert_group(
+        pool,
+        ws,
+        alerts,
+        "g1",
+        "2020-12-21T09:59:00Z",
+        Some("payments"),
+        3,
+        "DECLARE",
+        Some(ids["p1"]),
+    )
+    .await;
+    ids
+}
+
+/// Every analytics answer the rollups take part in, over the past history.
+async fn past_answers(app: &TestApp) -> Vec<(String, Value)> {
+    const R: &str = "from=2020-12-21&to=2021-01-11";
+    let mut out = Vec::new();
+    for path in [
+        format!("/api/v1/analytics/summary?{R}"),
+        format!("/api/v1/analytics/summary?{R}&severity=sev1,sev2"),
+        format!("/api/v1/analytics/summary?{R}&drill=true"),
+        // partial days at both ends: read live around the rolled-up ones
+        "/api/v1/analytics/summary?from=2020-12-21T10:00:00Z&to=2021-01-11T05:00:00Z".to_owned(),
+        format!("/api/v1/analytics/series?{R}"),
+        format!("/api/v1/analytics/series?{R}&interval=month"),
+        format!("/api/v1/analytics/series?{R}&by=severity"),
+        format!("/api/v1/analytics/breakdown?{R}&by=severity"),
+    ] {
+        let (status, body) = app.get(ADMIN, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        out.push((path, body));
+    }
+    out
+}
+
+fn assert_same_answers(rolled: &[(String, Value)], live: &[(String, Value)]) {
+    for ((path, r), (_, l)) in rolled.iter().zip(live) {
+        assert_near(r, l, path);
+    }
+}
+
+async fn built_days(pool: &PgPool, ws: Uuid) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT day::text FROM analytics_days a
+         WHERE workspace_id = $1 AND EXISTS (
+             SELECT 1 FROM analytics_cells c WHERE c.workspace_id = a.workspace_id AND c.day = a.day)
+         ORDER BY day",
+    )
+    .bind(ws)
+    .fetch_all(pool)
+    .await
+    .expect("days")
+}
+
+async fn rebuild(pool: &PgPool, ws: Uuid) -> u64 {
+    let mut conn = pool.acquire().await.expect("connection");
+    incident_schema::analytics::rollup::build(&mut conn, ws, 100_000)
+        .await
+        .expect("build")
+        .days
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ws = workspace_id(&pool, "default").await;
+    let ids = past_history(&pool, ws).await;
+
+    let live = past_answers(&app).await;
+    assert!(
+        rebuild(&pool, ws).await > 2000,
+        "every day since 2020-12-21 is built"
+    );
+    assert_eq!(
+        built_days(&pool, ws).await,
+        [
+            "2020-12-21",
+            "2020-12-29",
+            "2020-12-30",
+            "2021-01-02",
+            "2021-01-05",
+            "2021-01-06",
+            "2021-01-11"
+        ],
+        "a cell for each day with incidents"
+    );
+    assert_same_answers(&past_answers(&app).await, &live);
+    // The cells did answer: the summary's figures are those of the known history.
+    let summary = &past_answers(&app).await[0].1;
+    assert_eq!(summary["measures"]["incidents"], 6, "{summary}");
+    assert_eq!(summary["drills"], 1);
+    assert_eq!(summary["by_source"], json!({ "alert": 1, "person": 5 }));
+    // The default policies give SEV1 and SEV2 a cadence: p1, p3, p6 met it, p2 did not.
+    assert_eq!(
+        summary["measures"]["sla"]["update"],
+        json!({ "met": 3, "missed": 1, "share": 0.75 })
+    );
+    assert_eq!(summary["slowest"][0]["seconds_to_resolve"], 36000.0);
+    assert_eq!(summary["slowest"][0]["reference"], "INC-4");
+    // And it is the cells that answer for the built days: altered, they show.
+    sqlx::query("UPDATE analytics_cells SET incidents = incidents + 100 WHERE day = '2021-01-05'")
+        .execute(&pool)
+        .await
+        .expect("alter a cell");
+    let altered = &past_answers(&app).await[0].1;
+    assert_eq!(altered["measures"]["incidents"], 106, "{altered}");
+    sqlx::query("DELETE FROM analytics_days")
+        .execute(&pool)
+        .await
+        .expect("forget all");
+    rebuild(&pool, ws).await;
+
+    // Late events, each forgetting only its own day, and the answers following them.
+    let changes: [(&str, &str, String); 4] = [
+        (
+            "a late resolve",
+            "2021-01-02",
+            format!(
+                "UPDATE incidents SET status = 'RESOLVED', resolved_at = '2021-01-03T02:00:00Z' WHERE id = '{}'",
+                ids["p3"]
+            ),
+        ),
+        (
+            "a late finding",
+            "2021-01-05",
+            format!(
+            "INSERT INTO sla_events (incident_id, workspace_id, target, kind, deadline, is_drill)
+             VALUES ('{}', '{ws}', 'RESOLVE', 'BREACH', now(), false)", ids["p4"]),
+        ),
+        (
+            "a service added",
+            "2021-01-06",
+            format!(
+                "INSERT INTO affected_services (incident_id, workspace_id, service_name, impact)
+             VALUES ('{}', '{ws}', 'payments', 'DEGRADED')",
+                ids["p6"]
+            ),
+        ),
+        (
+            "a reopen",
+            "2020-12-29",
+            format!(
+                "UPDATE incidents SET status = 'INVESTIGATING' WHERE id = '{}'",
+                ids["p2"]
+            ),
+        ),
+    ];
+    for (what, day, sql) in changes {
+        let before = built_days(&pool, ws).await;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .expect(what);
+        let after = built_days(&pool, ws).await;
+        let forgotten: Vec<_> = before.iter().filter(|d| !after.contains(d)).collect();
+        assert_eq!(forgotten, [day], "{what} forgets its day only");
+        let mixed = past_answers(&app).await;
+        sqlx::query("DELETE FROM analytics_days")
+            .execute(&pool)
+            .await
+            .expect("forget all");
+        let live = past_answers(&app).await;
+        assert_same_answers(&mixed, &live);
+        rebuild(&pool, ws).await;
+        assert_same_answers(&past_answers(&app).await, &live);
+    }
+    let summary = &past_answers(&app).await[0].1;
+    assert_eq!(
+        summary["measures"]["mttr"]["count"], 5,
+        "p3 resolved, p2 reopened: {summary}"
+    );
+    assert_eq!(summary["measures"]["sla"]["resolve_breaches"], 1);
+    assert_eq!(
+        summary["by_service"],
+        json!([
+            { "service": "payments", "incidents": 3 },
+            { "service": "Search", "incidents": 3 },
+        ])
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_builder_waits_for_a_writer_of_the_day_and_counts_its_change(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ws = workspace_id(&pool, "default").await;
+    let ids = past_history(&pool, ws).await;
+
+    // The writer changes an incident of 2021-01-05 and has not committed yet: its
+    // trigger holds the day's lock shared.
+    let mut writer = pool.begin().await.expect("writer");
+    sqlx::query(
+        "UPDATE incidents SET status = 'CLOSED', closed_at = '2021-01-08T09:00:00Z' WHERE id = $1",
+    )
+    .bind(ids["p4"])
+    .execute(&mut *writer)
+    .await
+    .expect("close");
+    let builder = tokio::spawn({
+        let pool = pool.clone();
+        async move { rebuild(&pool, ws).await }
+    });
+    // The builder reaches the day and waits for the writer's lock.
+    let waiting = async {
+        loop {
+            let waits: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("locks");
+            if waits > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), waiting)
+        .await
+        .expect("the builder waits for the writer");
+    assert!(!builder.is_finished());
+    writer.commit().await.expect("commit");
+    builder.await.expect("builder");
+
+    let rolled = past_answers(&app).await;
+    assert!(
+        built_days(&pool, ws)
+            .await
+            .contains(&"2021-01-05".to_owned())
+    );
+    assert_eq!(
+        rolled[0].1["measures"]["time_to_close"]["count"], 2,
+        "the close is counted"
+    );
+    sqlx::query("DELETE FROM analytics_days")
+        .execute(&pool)
+        .await
+        .expect("forget all");
+    assert_same_answers(&rolled, &past_answers(&app).await);
+}

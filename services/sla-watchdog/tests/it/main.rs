@@ -9,6 +9,7 @@ mod drills;
 mod outages;
 mod overdue;
 mod replicas;
+mod rollups;
 mod startup;
 mod support;
 mod warnings;

@@ -33,6 +33,7 @@ pub mod csv;
 pub mod gauges;
 pub mod params;
 pub mod query;
+pub mod rollup;
 
 use std::collections::BTreeMap;
 

@@ -7,11 +7,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, PgConnection, Postgres, Row as _};
 
+use super::rollup;
 use super::{
     ActionItemMeasures, AlertLoad, AlertLoadRow, FollowThrough, Grouped, Grouping, Measures,
     Period, Request, Row, ServiceCount, SlaMeasures, SlowIncident, Sources, Stats, Summary,
@@ -110,7 +111,7 @@ fn stats_of(row: &PgRow, name: &str) -> sqlx::Result<Stats> {
     })
 }
 
-fn share(met: i64, missed: i64) -> TargetShare {
+pub(super) fn share(met: i64, missed: i64) -> TargetShare {
     let decided = met + missed;
     TargetShare {
         met,
@@ -163,10 +164,10 @@ fn measures_sql(by: Option<Grouping>) -> String {
     format!(
         "WITH r AS MATERIALIZED (
             SELECT i.id, i.detected_at, i.severity,
-                   extract(epoch FROM i.acknowledged_at - i.detected_at)::float8 AS ack,
-                   extract(epoch FROM i.mitigated_at - i.detected_at)::float8 AS mit,
-                   extract(epoch FROM ({FINAL}) - i.detected_at)::float8 AS res,
-                   extract(epoch FROM i.closed_at - i.detected_at)::float8 AS clo,
+                   date_part('epoch', i.acknowledged_at - i.detected_at) AS ack,
+                   date_part('epoch', i.mitigated_at - i.detected_at) AS mit,
+                   date_part('epoch', ({FINAL}) - i.detected_at) AS res,
+                   date_part('epoch', i.closed_at - i.detected_at) AS clo,
                    CASE WHEN i.sla_deadline IS NULL THEN NULL
                         WHEN LEAST(i.acknowledged_at, i.mitigated_at, i.resolved_at, i.closed_at) <= i.sla_deadline THEN true
                         WHEN LEAST(i.acknowledged_at, i.mitigated_at, i.resolved_at, i.closed_at) IS NOT NULL
@@ -332,6 +333,16 @@ async fn grouped_in(
         request,
         time_zone: time_zone(&mut *conn, reader.workspace_id).await?,
     };
+    if by != Grouping::Service && request.filter.services.is_empty() {
+        let rows = rolled_up_grouped(&mut *conn, &args, by).await?;
+        return Ok(Grouped {
+            from: request.from,
+            to: request.to,
+            time_zone: args.time_zone,
+            by,
+            rows,
+        });
+    }
     let mut found = measures_by_key(&mut *conn, &args, Some(by)).await?;
     let mut take = |key: Key| found.remove(&key).map(|(_, m)| m).unwrap_or_default();
     let rows = match by {
@@ -425,6 +436,9 @@ async fn summary_in(
         request,
         time_zone: time_zone(&mut *conn, reader.workspace_id).await?,
     };
+    if request.filter.services.is_empty() {
+        return rolled_up_summary(&mut *conn, reader, &args).await;
+    }
     let measures = measures_by_key(&mut *conn, &args, None)
         .await?
         .into_values()
@@ -481,6 +495,7 @@ async fn summary_in(
         "SELECT min(s.service_name COLLATE \"C\"), count(DISTINCT i.id)
          FROM incidents i JOIN affected_services s ON s.incident_id = i.id
          WHERE {FILTER} AND i.is_drill = $4
+           AND s.workspace_id = $1 AND s.incident_detected_at >= $2 AND s.incident_detected_at < $3
            AND ($6::text[] IS NULL OR lower(s.service_name) = ANY($6::text[]))
          GROUP BY lower(s.service_name)
          ORDER BY 2 DESC, lower(s.service_name)"
@@ -511,7 +526,7 @@ async fn summary_in(
             LIMIT 5
          )
          SELECT i.number, i.title, i.severity,
-                extract(epoch FROM ({FINAL}) - i.detected_at)::float8 AS seconds,
+                date_part('epoch', ({FINAL}) - i.detected_at) AS seconds,
                 -- NULL (a role not held) is not readable, as in a WHERE
                 COALESCE(incident_readable(i, $8, $9), false) AS readable
          FROM top JOIN incidents i ON i.id = top.id
@@ -564,12 +579,13 @@ async fn follow_through(conn: &mut PgConnection, args: &Args<'_>) -> sqlx::Resul
             SELECT pm.id, pm.status, pm.published_at, {FINAL} AS final
             FROM incidents i JOIN postmortems pm ON pm.incident_id = i.id
             WHERE {FILTER} AND i.is_drill = $4
+              AND pm.workspace_id = $1 AND pm.incident_detected_at >= $2 AND pm.incident_detected_at < $3
          )
          SELECT p.*, a.* FROM (
             SELECT count(*) AS drafted,
                    count(*) FILTER (WHERE pm.status = 'PUBLISHED') AS published,
                    percentile_cont(0.5) WITHIN GROUP (
-                       ORDER BY extract(epoch FROM pm.published_at - pm.final)::float8)
+                       ORDER BY date_part('epoch', pm.published_at - pm.final))
                        FILTER (WHERE pm.status = 'PUBLISHED' AND pm.final IS NOT NULL) AS to_publish
             FROM pm
          ) p, (
@@ -580,9 +596,10 @@ async fn follow_through(conn: &mut PgConnection, args: &Args<'_>) -> sqlx::Resul
                    count(*) FILTER (WHERE a.status = 'DONE') AS done,
                    count(*) FILTER (WHERE a.status = 'WONT_DO') AS wont_do,
                    percentile_cont(0.5) WITHIN GROUP (
-                       ORDER BY extract(epoch FROM a.completed_at - a.created_at)::float8)
+                       ORDER BY date_part('epoch', a.completed_at - a.created_at))
                        FILTER (WHERE a.status = 'DONE') AS to_done
             FROM pm JOIN action_items a ON a.postmortem_id = pm.id
+            WHERE a.workspace_id = $1 AND a.incident_detected_at >= $2 AND a.incident_detected_at < $3
          ) a"
     );
     let row = args.bind(sql).fetch_one(&mut *conn).await?;
@@ -652,5 +669,232 @@ async fn alert_load(conn: &mut PgConnection, args: &Args<'_>) -> sqlx::Result<Al
         total,
         by_integration,
         by_service,
+    })
+}
+
+/// The range's rolled-up cells and live rows (of the filter's severities; drills and
+/// real incidents both), and the severities whose policy has an update cadence.
+async fn gather(
+    conn: &mut PgConnection,
+    args: &Args<'_>,
+) -> sqlx::Result<(rollup::Cover, Vec<rollup::IncidentRow>, Vec<Severity>)> {
+    let f = &args.request.filter;
+    let severities: Option<Vec<String>> = (!f.severities.is_empty())
+        .then(|| f.severities.iter().map(|s| s.as_str().to_owned()).collect());
+    let cover = rollup::cover(
+        &mut *conn,
+        args.workspace_id,
+        args.request.from,
+        args.request.to,
+        severities.as_deref(),
+        &args.time_zone,
+    )
+    .await?;
+    let rows = rollup::rows(
+        &mut *conn,
+        args.workspace_id,
+        &cover.live,
+        severities.as_deref(),
+        &args.time_zone,
+    )
+    .await?;
+    let cadenced = rollup::cadenced(&mut *conn, args.workspace_id).await?;
+    Ok((cover, rows, cadenced))
+}
+
+/// A grouping other than by service, without a service filter: from the rollups and
+/// the live rows ([`rollup`]), every period (and severity) present.
+async fn rolled_up_grouped(
+    conn: &mut PgConnection,
+    args: &Args<'_>,
+    by: Grouping,
+) -> sqlx::Result<Vec<Row>> {
+    let (cover, rows, cadenced) = gather(&mut *conn, args).await?;
+    let drill = args.request.filter.drill;
+    let key = |day: NaiveDate, severity: Severity| -> (Option<NaiveDate>, Option<Severity>) {
+        match by {
+            Grouping::Week => (Some(rollup::week_of(day)), None),
+            Grouping::Month => (Some(rollup::month_of(day)), None),
+            Grouping::WeekSeverity => (Some(rollup::week_of(day)), Some(severity)),
+            Grouping::Severity | Grouping::Service => (None, Some(severity)),
+        }
+    };
+    let mut found: rollup::ByKey<(Option<NaiveDate>, Option<Severity>)> = HashMap::new();
+    for cell in cover.cells.iter().filter(|c| c.is_drill == drill) {
+        found
+            .entry(key(cell.day, cell.severity))
+            .or_default()
+            .add_cell(cell);
+    }
+    for row in rows.iter().filter(|r| r.is_drill == drill) {
+        found
+            .entry(key(row.day, row.severity))
+            .or_default()
+            .add_row(row);
+    }
+    let mut take = |k: (Option<NaiveDate>, Option<Severity>)| {
+        found.remove(&k).unwrap_or_default().measures(&cadenced)
+    };
+    let request = args.request;
+    Ok(match by {
+        Grouping::Week | Grouping::Month => periods(&mut *conn, args, by)
+            .await?
+            .into_iter()
+            .map(|(local, period)| Row {
+                measures: take((Some(local.date()), None)),
+                period: Some(period),
+                severity: None,
+                service: None,
+            })
+            .collect(),
+        Grouping::WeekSeverity => {
+            let mut out = Vec::new();
+            for (local, period) in periods(&mut *conn, args, by).await? {
+                for severity in severities_of(request) {
+                    out.push(Row {
+                        measures: take((Some(local.date()), Some(severity))),
+                        period: Some(period.clone()),
+                        severity: Some(severity),
+                        service: None,
+                    });
+                }
+            }
+            out
+        }
+        Grouping::Severity | Grouping::Service => severities_of(request)
+            .into_iter()
+            .map(|severity| Row {
+                measures: take((None, Some(severity))),
+                period: None,
+                severity: Some(severity),
+                service: None,
+            })
+            .collect(),
+    })
+}
+
+/// The summary without a service filter: measures, counts, services and the slowest
+/// from the rollups and the live rows; follow-through and alert load live.
+async fn rolled_up_summary(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    args: &Args<'_>,
+) -> sqlx::Result<Summary> {
+    let request = args.request;
+    let drill = request.filter.drill;
+    let (cover, rows, cadenced) = gather(&mut *conn, args).await?;
+    let mut acc = rollup::Acc::default();
+    let mut drills = 0;
+    let mut services = BTreeMap::new();
+    for cell in &cover.cells {
+        if cell.is_drill {
+            drills += cell.incidents;
+        }
+        if cell.is_drill == drill {
+            acc.add_cell(cell);
+            rollup::merge_services(&mut services, cell.services.iter().cloned());
+        }
+    }
+    for row in &rows {
+        if row.is_drill {
+            drills += 1;
+        }
+        if row.is_drill == drill {
+            acc.add_row(row);
+        }
+    }
+    let severities: Option<Vec<String>> = (!request.filter.severities.is_empty()).then(|| {
+        request
+            .filter
+            .severities
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect()
+    });
+    let live_services = rollup::live_services(
+        &mut *conn,
+        args.workspace_id,
+        &cover.live,
+        severities.as_deref(),
+        drill,
+    )
+    .await?;
+    rollup::merge_services(&mut services, live_services);
+    let mut by_service: Vec<(String, ServiceCount)> = services
+        .into_iter()
+        .map(|(key, (service, incidents))| (key, ServiceCount { service, incidents }))
+        .collect();
+    by_service.sort_by(|(a, ca), (b, cb)| cb.incidents.cmp(&ca.incidents).then(a.cmp(b)));
+
+    let by_severity = Severity::ALL
+        .iter()
+        .zip(acc.by_severity)
+        .map(|(s, n)| (s.as_str().to_owned(), n))
+        .collect();
+    let by_status = IncidentStatus::ALL
+        .iter()
+        .zip(acc.by_status)
+        .map(|(s, n)| (s.as_str().to_owned(), n))
+        .collect();
+    let slowest_chosen = acc.slowest();
+    let by_source = Sources {
+        alert: acc.from_alert,
+        person: 0,
+    };
+
+    let ids: Vec<uuid::Uuid> = slowest_chosen.iter().map(|s| s.2).collect();
+    let details: HashMap<uuid::Uuid, (Option<String>, bool)> = sqlx::query(
+        "SELECT i.id, i.title,
+                -- NULL (a role not held) is not readable, as in a WHERE
+                COALESCE(incident_readable(i, $3, $4), false) AS readable
+         FROM incidents i WHERE i.workspace_id = $1 AND i.id = ANY($2)",
+    )
+    .bind(args.workspace_id)
+    .bind(&ids)
+    .bind(reader.user_id)
+    .bind(reader.is_admin)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok((
+            row.try_get("id")?,
+            (row.try_get("title")?, row.try_get("readable")?),
+        ))
+    })
+    .collect::<sqlx::Result<_>>()?;
+    let slowest = slowest_chosen
+        .into_iter()
+        .map(|(seconds, number, id, severity)| {
+            let (title, readable) = details.get(&id).cloned().unwrap_or((None, false));
+            SlowIncident {
+                reference: readable.then(|| format!("INC-{number}")),
+                title: if readable { title } else { None },
+                severity,
+                seconds_to_resolve: seconds,
+            }
+        })
+        .collect();
+
+    let measures = acc.measures(&cadenced);
+    let by_source = Sources {
+        person: measures.incidents - by_source.alert,
+        ..by_source
+    };
+    let follow_through = follow_through(&mut *conn, args).await?;
+    let alert_load = alert_load(&mut *conn, args).await?;
+    Ok(Summary {
+        from: request.from,
+        to: request.to,
+        time_zone: args.time_zone.clone(),
+        measures,
+        by_severity,
+        by_status,
+        by_service: by_service.into_iter().map(|(_, c)| c).collect(),
+        by_source,
+        drills,
+        follow_through,
+        alert_load,
+        slowest,
     })
 }

@@ -1,0 +1,812 @@
+//! Rollups of whole past days (migration 0095): what they hold, how they are built, and
+//! how a request merges them with what it reads live.
+//!
+//! A **cell** holds one local day's incidents of one severity, drill or not: counts, and
+//! every duration's values sorted, so a median over any set of days is computed from the
+//! merged values and stays exact. A day is built once it ended more than
+//! [`BUILD_AFTER_DAYS`] days ago and every deadline of its incidents has passed; a
+//! trigger forgets a day whenever one of its incidents, findings, services or declaring
+//! groups changes (the locking that keeps the two in order is described in the
+//! migration). The SLA watchdog calls [`build`]; every reader merges through
+//! [`Acc`].
+//!
+//! A request is answered from the cells of the whole local days of its range that are
+//! built, and live from the rest ([`segments`]), with the same per-incident values
+//! ([`ROWS`]) either way: the builder aggregates the rows the live path reads.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgConnection, Row as _};
+use uuid::Uuid;
+
+use super::{Measures, SlaMeasures, Stats};
+use crate::{IncidentStatus, Severity};
+
+/// A day is rolled up once it ended more than this many days ago (in the workspace's
+/// time zone); triggers on rows of the last week return without locking, so the margin
+/// must stay above 7 (see `analytics_forget`).
+pub const BUILD_AFTER_DAYS: i32 = 8;
+
+/// The per-incident values every measure is computed from, for the incidents of
+/// `$1` (workspace) detected in the segments `unnest($2, $3)` (start inclusive, end
+/// exclusive), of the severities `$4` (`text[]`, NULL: all), with their local day in
+/// the time zone `$5`; drills and real incidents both.
+///
+/// The final resolution is that of a RESOLVED or CLOSED incident only (a reopened one
+/// has none); an SLA target is met or missed once decided (a response, or the deadline
+/// passed), NULL before.
+pub(crate) const ROWS: &str = "WITH r AS MATERIALIZED (
+        SELECT i.id, i.number, i.severity, i.status, i.is_drill,
+               (i.detected_at AT TIME ZONE $5)::date AS day,
+               date_part('epoch', i.acknowledged_at - i.detected_at) AS ack,
+               date_part('epoch', i.mitigated_at - i.detected_at) AS mit,
+               date_part('epoch', f.final - i.detected_at) AS res,
+               date_part('epoch', i.closed_at - i.detected_at) AS clo,
+               CASE WHEN i.sla_deadline IS NULL THEN NULL
+                    WHEN LEAST(i.acknowledged_at, i.mitigated_at, i.resolved_at, i.closed_at) <= i.sla_deadline THEN true
+                    WHEN LEAST(i.acknowledged_at, i.mitigated_at, i.resolved_at, i.closed_at) IS NOT NULL
+                         OR i.sla_deadline < now() THEN false END AS ack_met,
+               CASE WHEN i.sla_resolve_deadline IS NULL THEN NULL
+                    WHEN f.final <= i.sla_resolve_deadline THEN true
+                    WHEN f.final IS NOT NULL OR i.sla_resolve_deadline < now() THEN false END AS res_met
+        FROM unnest($2::timestamptz[], $3::timestamptz[]) AS seg(s, e)
+        JOIN incidents i ON i.workspace_id = $1 AND i.detected_at >= seg.s AND i.detected_at < seg.e
+        CROSS JOIN LATERAL (SELECT CASE WHEN i.status IN ('RESOLVED', 'CLOSED')
+            THEN COALESCE(i.last_resolved_at, i.resolved_at, i.closed_at) END AS final) f
+        WHERE ($4::text[] IS NULL OR i.severity::text = ANY($4::text[]))
+     ), e AS (
+        SELECT e.incident_id,
+               count(*) FILTER (WHERE e.kind = 'BREACH') AS breaches,
+               count(*) FILTER (WHERE e.kind = 'BREACH' AND e.target = 'ACKNOWLEDGE') AS ack_breaches,
+               count(*) FILTER (WHERE e.kind = 'BREACH' AND e.target = 'RESOLVE') AS res_breaches,
+               count(*) FILTER (WHERE e.kind = 'WARNING') AS warnings,
+               count(*) FILTER (WHERE e.kind = 'UPDATE_DUE') AS updates_due
+        FROM r JOIN sla_events e ON e.incident_id = r.id AND e.is_drill = r.is_drill
+        WHERE e.workspace_id = $1
+        GROUP BY e.incident_id
+     ), b AS (
+        SELECT r.*,
+               COALESCE(e.breaches, 0) AS breaches, COALESCE(e.ack_breaches, 0) AS ack_breaches,
+               COALESCE(e.res_breaches, 0) AS res_breaches, COALESCE(e.warnings, 0) AS warnings,
+               COALESCE(e.updates_due, 0) AS updates_due,
+               EXISTS (SELECT 1 FROM alert_groups g
+                       WHERE g.incident_id = r.id AND g.decision = 'DECLARE') AS from_alert
+        FROM r LEFT JOIN e ON e.incident_id = r.id
+     )";
+
+/// The values of one duration, merged from rows and cells.
+#[derive(Debug, Default, Clone)]
+struct Durations {
+    values: Vec<f64>,
+    sum: f64,
+}
+
+impl Durations {
+    fn push(&mut self, value: Option<f64>) {
+        if let Some(v) = value {
+            self.values.push(v);
+            self.sum += v;
+        }
+    }
+
+    fn extend(&mut self, values: &[f64]) {
+        self.values.extend_from_slice(values);
+        self.sum += values.iter().sum::<f64>();
+    }
+
+    /// Count, mean, median, p90 and max, as Postgres' `avg`, `percentile_cont` and
+    /// `max` give them.
+    fn stats(mut self) -> Stats {
+        let n = self.values.len();
+        if n == 0 {
+            return Stats::default();
+        }
+        self.values.sort_unstable_by(f64::total_cmp);
+        Stats {
+            count: n as i64,
+            mean_seconds: Some(self.sum / n as f64),
+            median_seconds: Some(percentile_cont(&self.values, 0.5)),
+            p90_seconds: Some(percentile_cont(&self.values, 0.9)),
+            max_seconds: self.values.last().copied(),
+        }
+    }
+}
+
+/// Postgres' `percentile_cont` over sorted, non-empty values: linear interpolation
+/// between the rows at `floor` and `ceil` of `p × (n − 1)`.
+pub fn percentile_cont(sorted: &[f64], p: f64) -> f64 {
+    let position = p * (sorted.len() - 1) as f64;
+    let (lo, hi) = (position.floor(), position.ceil());
+    let (a, b) = (sorted[lo as usize], sorted[hi as usize]);
+    a + (b - a) * (position - lo)
+}
+
+/// One of the slowest to resolve: seconds, number, id, severity.
+pub(crate) type Slow = (f64, i32, Uuid, Severity);
+
+/// The measures of a set of incidents, accumulated from live rows and cells.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Acc {
+    incidents: i64,
+    ack: Durations,
+    mit: Durations,
+    res: Durations,
+    clo: Durations,
+    ack_met: i64,
+    ack_missed: i64,
+    res_met: i64,
+    res_missed: i64,
+    /// By severity (index in `Severity::ALL`): without / with an update found due.
+    no_update_due: [i64; 4],
+    update_due: [i64; 4],
+    breaches: i64,
+    ack_breaches: i64,
+    res_breaches: i64,
+    warnings: i64,
+    updates_due: i64,
+    /// By status (index in `IncidentStatus::ALL`).
+    pub(crate) by_status: [i64; 5],
+    /// By severity (index in `Severity::ALL`).
+    pub(crate) by_severity: [i64; 4],
+    /// Declared by an alert group.
+    pub(crate) from_alert: i64,
+    /// The five slowest so far.
+    pub(crate) slowest: Vec<Slow>,
+}
+
+fn severity_index(s: Severity) -> usize {
+    Severity::ALL.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+fn status_index(s: IncidentStatus) -> usize {
+    IncidentStatus::ALL
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or(0)
+}
+
+/// Keeps the five slowest: seconds descending, then number ascending.
+fn keep_slowest(slowest: &mut Vec<Slow>) {
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    slowest.truncate(5);
+}
+
+impl Acc {
+    /// Adds one incident's values.
+    pub(crate) fn add_row(&mut self, row: &IncidentRow) {
+        self.incidents += 1;
+        self.ack.push(row.ack);
+        self.mit.push(row.mit);
+        self.res.push(row.res);
+        self.clo.push(row.clo);
+        match row.ack_met {
+            Some(true) => self.ack_met += 1,
+            Some(false) => self.ack_missed += 1,
+            None => {}
+        }
+        match row.res_met {
+            Some(true) => self.res_met += 1,
+            Some(false) => self.res_missed += 1,
+            None => {}
+        }
+        let s = severity_index(row.severity);
+        if row.updates_due == 0 {
+            self.no_update_due[s] += 1;
+        } else {
+            self.update_due[s] += 1;
+        }
+        self.breaches += row.breaches;
+        self.ack_breaches += row.ack_breaches;
+        self.res_breaches += row.res_breaches;
+        self.warnings += row.warnings;
+        self.updates_due += row.updates_due;
+        self.by_status[status_index(row.status)] += 1;
+        self.by_severity[s] += 1;
+        if row.from_alert {
+            self.from_alert += 1;
+        }
+        if let Some(seconds) = row.res {
+            self.slowest
+                .push((seconds, row.number, row.id, row.severity));
+            if self.slowest.len() > 64 {
+                keep_slowest(&mut self.slowest);
+            }
+        }
+    }
+
+    /// Adds a cell.
+    pub(crate) fn add_cell(&mut self, cell: &Cell) {
+        self.incidents += cell.incidents;
+        self.ack.extend(&cell.ack);
+        self.mit.extend(&cell.mit);
+        self.res.extend(&cell.res);
+        self.clo.extend(&cell.clo);
+        self.ack_met += cell.ack_met;
+        self.ack_missed += cell.ack_missed;
+        self.res_met += cell.res_met;
+        self.res_missed += cell.res_missed;
+        let s = severity_index(cell.severity);
+        self.no_update_due[s] += cell.no_update_due;
+        self.update_due[s] += cell.update_due;
+        self.breaches += cell.breaches;
+        self.ack_breaches += cell.ack_breaches;
+        self.res_breaches += cell.res_breaches;
+        self.warnings += cell.warnings;
+        self.updates_due += cell.updates_due;
+        for (total, n) in self.by_status.iter_mut().zip(&cell.by_status) {
+            *total += n;
+        }
+        self.by_severity[s] += cell.incidents;
+        self.from_alert += cell.from_alert;
+        self.slowest.extend(cell.slowest.iter().copied());
+        if self.slowest.len() > 64 {
+            keep_slowest(&mut self.slowest);
+        }
+    }
+
+    /// The five slowest, slowest first.
+    pub(crate) fn slowest(&mut self) -> Vec<Slow> {
+        keep_slowest(&mut self.slowest);
+        self.slowest.clone()
+    }
+
+    /// The measures; the update cadence share counts SEV1 and SEV2 incidents of the
+    /// severities whose policy has a cadence (`cadenced`).
+    pub(crate) fn measures(self, cadenced: &[Severity]) -> Measures {
+        let (mut upd_met, mut upd_missed) = (0, 0);
+        for s in [Severity::Sev1, Severity::Sev2] {
+            if cadenced.contains(&s) {
+                upd_met += self.no_update_due[severity_index(s)];
+                upd_missed += self.update_due[severity_index(s)];
+            }
+        }
+        Measures {
+            incidents: self.incidents,
+            mtta: self.ack.stats(),
+            mttm: self.mit.stats(),
+            mttr: self.res.stats(),
+            time_to_close: self.clo.stats(),
+            sla: SlaMeasures {
+                acknowledge: super::query::share(self.ack_met, self.ack_missed),
+                resolve: super::query::share(self.res_met, self.res_missed),
+                update: super::query::share(upd_met, upd_missed),
+                breaches: self.breaches,
+                acknowledge_breaches: self.ack_breaches,
+                resolve_breaches: self.res_breaches,
+                warnings: self.warnings,
+                updates_due: self.updates_due,
+            },
+        }
+    }
+}
+
+/// One incident's values ([`ROWS`]).
+#[derive(Debug, Clone)]
+pub(crate) struct IncidentRow {
+    pub(crate) id: Uuid,
+    pub(crate) number: i32,
+    pub(crate) severity: Severity,
+    pub(crate) status: IncidentStatus,
+    pub(crate) is_drill: bool,
+    /// Its local day of detection.
+    pub(crate) day: NaiveDate,
+    pub(crate) ack: Option<f64>,
+    pub(crate) mit: Option<f64>,
+    pub(crate) res: Option<f64>,
+    pub(crate) clo: Option<f64>,
+    pub(crate) ack_met: Option<bool>,
+    pub(crate) res_met: Option<bool>,
+    pub(crate) breaches: i64,
+    pub(crate) ack_breaches: i64,
+    pub(crate) res_breaches: i64,
+    pub(crate) warnings: i64,
+    pub(crate) updates_due: i64,
+    pub(crate) from_alert: bool,
+}
+
+/// One cell (`analytics_cells`), with its services.
+#[derive(Debug, Clone)]
+pub(crate) struct Cell {
+    pub(crate) day: NaiveDate,
+    pub(crate) severity: Severity,
+    pub(crate) is_drill: bool,
+    pub(crate) incidents: i64,
+    pub(crate) by_status: Vec<i64>,
+    pub(crate) from_alert: i64,
+    pub(crate) ack: Vec<f64>,
+    pub(crate) mit: Vec<f64>,
+    pub(crate) res: Vec<f64>,
+    pub(crate) clo: Vec<f64>,
+    pub(crate) ack_met: i64,
+    pub(crate) ack_missed: i64,
+    pub(crate) res_met: i64,
+    pub(crate) res_missed: i64,
+    pub(crate) no_update_due: i64,
+    pub(crate) update_due: i64,
+    pub(crate) breaches: i64,
+    pub(crate) ack_breaches: i64,
+    pub(crate) res_breaches: i64,
+    pub(crate) warnings: i64,
+    pub(crate) updates_due: i64,
+    pub(crate) slowest: Vec<Slow>,
+    /// Incidents by service: lower-case key → (spelling, incidents).
+    pub(crate) services: Vec<(String, String, i64)>,
+}
+
+fn parse<T: std::str::FromStr>(text: &str) -> sqlx::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    text.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// The per-incident values of the incidents detected in `segments`.
+pub(crate) async fn rows(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    segments: &[(DateTime<Utc>, DateTime<Utc>)],
+    severities: Option<&[String]>,
+    time_zone: &str,
+) -> sqlx::Result<Vec<IncidentRow>> {
+    if segments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (starts, ends): (Vec<_>, Vec<_>) = segments.iter().copied().unzip();
+    let sql = format!(
+        "{ROWS}
+         SELECT b.id, b.number, b.severity::text AS severity, b.status::text AS status,
+                b.is_drill, b.day, b.ack, b.mit, b.res, b.clo, b.ack_met, b.res_met,
+                b.breaches, b.ack_breaches, b.res_breaches, b.warnings, b.updates_due,
+                b.from_alert
+         FROM b"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(workspace_id)
+        .bind(starts)
+        .bind(ends)
+        .bind(severities)
+        .bind(time_zone)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(IncidentRow {
+                id: row.try_get("id")?,
+                number: row.try_get("number")?,
+                severity: parse(row.try_get::<&str, _>("severity")?)?,
+                status: parse(row.try_get::<&str, _>("status")?)?,
+                is_drill: row.try_get("is_drill")?,
+                day: row.try_get("day")?,
+                ack: row.try_get("ack")?,
+                mit: row.try_get("mit")?,
+                res: row.try_get("res")?,
+                clo: row.try_get("clo")?,
+                ack_met: row.try_get("ack_met")?,
+                res_met: row.try_get("res_met")?,
+                breaches: row.try_get("breaches")?,
+                ack_breaches: row.try_get("ack_breaches")?,
+                res_breaches: row.try_get("res_breaches")?,
+                warnings: row.try_get("warnings")?,
+                updates_due: row.try_get("updates_due")?,
+                from_alert: row.try_get("from_alert")?,
+            })
+        })
+        .collect()
+}
+
+/// What a range is made of: the cells of its built whole days, and the segments to read
+/// live (in order, disjoint, together with the built days the whole range).
+#[derive(Debug, Default)]
+pub(crate) struct Cover {
+    pub(crate) cells: Vec<Cell>,
+    pub(crate) live: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The built days.
+    pub(crate) days: Vec<NaiveDate>,
+}
+
+/// The built whole local days of `[from, to)` (cut in `time_zone`) with their cells of
+/// `severities` (NULL: all), in one statement (one snapshot: a day and its cells agree),
+/// and the segments left to read live.
+pub(crate) async fn cover(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    severities: Option<&[String]>,
+    time_zone: &str,
+) -> sqlx::Result<Cover> {
+    let rows = sqlx::query(
+        "SELECT a.day, (a.day::timestamp AT TIME ZONE $4) AS starts_at,
+                ((a.day + 1)::timestamp AT TIME ZONE $4) AS ends_at,
+                c.severity::text AS severity, c.is_drill, c.incidents, c.by_status, c.from_alert,
+                c.ack, c.mit, c.res, c.clo, c.ack_met, c.ack_missed, c.res_met, c.res_missed,
+                c.no_update_due, c.update_due, c.breaches, c.ack_breaches, c.res_breaches,
+                c.warnings, c.updates_due, c.slow_ids, c.slow_numbers, c.slow_seconds,
+                s.keys, s.names, s.counts
+         FROM analytics_days a
+         LEFT JOIN analytics_cells c ON c.workspace_id = a.workspace_id AND c.day = a.day
+              AND ($5::text[] IS NULL OR c.severity::text = ANY($5::text[]))
+         LEFT JOIN LATERAL (
+             SELECT array_agg(sc.service_key) AS keys, array_agg(sc.service_name) AS names,
+                    array_agg(sc.incidents) AS counts
+             FROM analytics_service_cells sc
+             WHERE sc.workspace_id = c.workspace_id AND sc.day = c.day
+               AND sc.severity = c.severity AND sc.is_drill = c.is_drill
+         ) s ON true
+         WHERE a.workspace_id = $1 AND a.time_zone = $4
+           AND a.day >= ($2 AT TIME ZONE $4)::date AND a.day <= ($3 AT TIME ZONE $4)::date
+           AND (a.day::timestamp AT TIME ZONE $4) >= $2
+           AND ((a.day + 1)::timestamp AT TIME ZONE $4) <= $3
+         ORDER BY a.day",
+    )
+    .bind(workspace_id)
+    .bind(from)
+    .bind(to)
+    .bind(time_zone)
+    .bind(severities)
+    .fetch_all(conn)
+    .await?;
+
+    let mut cover = Cover::default();
+    let mut cursor = from;
+    for row in &rows {
+        let day: NaiveDate = row.try_get("day")?;
+        if cover.days.last() != Some(&day) {
+            let starts_at: DateTime<Utc> = row.try_get("starts_at")?;
+            let ends_at: DateTime<Utc> = row.try_get("ends_at")?;
+            if cursor < starts_at {
+                cover.live.push((cursor, starts_at));
+            }
+            cursor = ends_at;
+            cover.days.push(day);
+        }
+        let Some(severity) = row.try_get::<Option<&str>, _>("severity")? else {
+            continue; // a built day without incidents (of these severities)
+        };
+        let ids: Vec<Uuid> = row.try_get("slow_ids")?;
+        let numbers: Vec<i32> = row.try_get("slow_numbers")?;
+        let seconds: Vec<f64> = row.try_get("slow_seconds")?;
+        let severity: Severity = parse(severity)?;
+        let keys: Option<Vec<String>> = row.try_get("keys")?;
+        let names: Option<Vec<String>> = row.try_get("names")?;
+        let counts: Option<Vec<i64>> = row.try_get("counts")?;
+        let services = match (keys, names, counts) {
+            (Some(k), Some(n), Some(c)) => k
+                .into_iter()
+                .zip(n)
+                .zip(c)
+                .map(|((k, n), c)| (k, n, c))
+                .collect(),
+            _ => Vec::new(),
+        };
+        cover.cells.push(Cell {
+            day,
+            severity,
+            is_drill: row.try_get("is_drill")?,
+            incidents: row.try_get("incidents")?,
+            by_status: row.try_get("by_status")?,
+            from_alert: row.try_get("from_alert")?,
+            ack: row.try_get("ack")?,
+            mit: row.try_get("mit")?,
+            res: row.try_get("res")?,
+            clo: row.try_get("clo")?,
+            ack_met: row.try_get("ack_met")?,
+            ack_missed: row.try_get("ack_missed")?,
+            res_met: row.try_get("res_met")?,
+            res_missed: row.try_get("res_missed")?,
+            no_update_due: row.try_get("no_update_due")?,
+            update_due: row.try_get("update_due")?,
+            breaches: row.try_get("breaches")?,
+            ack_breaches: row.try_get("ack_breaches")?,
+            res_breaches: row.try_get("res_breaches")?,
+            warnings: row.try_get("warnings")?,
+            updates_due: row.try_get("updates_due")?,
+            slowest: seconds
+                .into_iter()
+                .zip(numbers)
+                .zip(ids)
+                .map(|((s, n), id)| (s, n, id, severity))
+                .collect(),
+            services,
+        });
+    }
+    if cursor < to {
+        cover.live.push((cursor, to));
+    }
+    Ok(cover)
+}
+
+/// Incidents by service (lower-case key → spelling that sorts first bytewise, count) in
+/// `segments`, drills or not, of `severities`.
+pub(crate) async fn live_services(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    segments: &[(DateTime<Utc>, DateTime<Utc>)],
+    severities: Option<&[String]>,
+    drill: bool,
+) -> sqlx::Result<Vec<(String, String, i64)>> {
+    if segments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (starts, ends): (Vec<_>, Vec<_>) = segments.iter().copied().unzip();
+    sqlx::query_as(
+        "SELECT lower(s.service_name), min(s.service_name COLLATE \"C\"), count(DISTINCT i.id)
+         FROM unnest($2::timestamptz[], $3::timestamptz[]) AS seg(b, e)
+         JOIN incidents i ON i.workspace_id = $1 AND i.detected_at >= seg.b AND i.detected_at < seg.e
+         JOIN affected_services s ON s.incident_id = i.id AND s.workspace_id = $1
+              AND s.incident_detected_at >= seg.b AND s.incident_detected_at < seg.e
+         WHERE i.is_drill = $5 AND ($4::text[] IS NULL OR i.severity::text = ANY($4::text[]))
+         GROUP BY 1",
+    )
+    .bind(workspace_id)
+    .bind(starts)
+    .bind(ends)
+    .bind(severities)
+    .bind(drill)
+    .fetch_all(conn)
+    .await
+}
+
+/// Merges service counts: by key, counts added, the spelling that sorts first kept.
+pub(crate) fn merge_services(
+    into: &mut BTreeMap<String, (String, i64)>,
+    counts: impl IntoIterator<Item = (String, String, i64)>,
+) {
+    for (key, name, n) in counts {
+        let entry = into.entry(key).or_insert_with(|| (name.clone(), 0));
+        if name.as_bytes() < entry.0.as_bytes() {
+            entry.0 = name;
+        }
+        entry.1 += n;
+    }
+}
+
+/// The severities whose policy in the workspace has an update cadence.
+pub(crate) async fn cadenced(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> sqlx::Result<Vec<Severity>> {
+    let spelled: Vec<String> = sqlx::query_scalar(
+        "SELECT severity::text FROM sla_policies
+         WHERE workspace_id = $1 AND update_cadence_minutes IS NOT NULL",
+    )
+    .bind(workspace_id)
+    .fetch_all(conn)
+    .await?;
+    spelled.iter().map(|s| parse(s)).collect()
+}
+
+/// What one [`build`] pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Built {
+    /// Days rolled up.
+    pub days: u64,
+    /// Days left for later: an incident's deadline has not passed yet.
+    pub deferred: u64,
+}
+
+/// Rolls up, for one workspace, at most `limit` of the local days that ended more than
+/// [`BUILD_AFTER_DAYS`] ago and are not built (in the workspace's current time zone),
+/// newest first, one transaction per day. Safe beside other builders and every writer
+/// (the day's advisory lock, migration 0095).
+pub async fn build(conn: &mut PgConnection, workspace_id: Uuid, limit: i64) -> sqlx::Result<Built> {
+    let time_zone = super::query::time_zone(&mut *conn, workspace_id).await?;
+    let days: Vec<(NaiveDate, bool)> = sqlx::query_as(
+        "WITH bounds AS (
+            SELECT (min(i.detected_at) AT TIME ZONE $2)::date AS first,
+                   (now() AT TIME ZONE $2)::date - 1 - $3::int AS last
+            FROM incidents i WHERE i.workspace_id = $1
+         )
+         SELECT d::date, EXISTS (
+                    SELECT 1 FROM incidents i
+                    WHERE i.workspace_id = $1
+                      AND i.detected_at >= (d::date::timestamp AT TIME ZONE $2)
+                      AND i.detected_at < ((d::date + 1)::timestamp AT TIME ZONE $2))
+         FROM bounds, generate_series(bounds.first, bounds.last, interval '1 day') AS d
+         WHERE NOT EXISTS (SELECT 1 FROM analytics_days a
+                           WHERE a.workspace_id = $1 AND a.day = d::date AND a.time_zone = $2)
+         ORDER BY d DESC
+         LIMIT $4",
+    )
+    .bind(workspace_id)
+    .bind(&time_zone)
+    .bind(BUILD_AFTER_DAYS)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut built = Built::default();
+    let (busy, empty): (Vec<_>, Vec<_>) = days.into_iter().partition(|(_, busy)| *busy);
+    // Days without incidents are marked built in batches (each day's lock held, so an
+    // incident inserted meanwhile either is seen or forgets the mark after).
+    for batch in empty.chunks(EMPTY_BATCH) {
+        let batch: Vec<NaiveDate> = batch.iter().map(|(d, _)| *d).collect();
+        built.days += build_empty(&mut *conn, workspace_id, &batch, &time_zone).await?;
+    }
+    for (day, _) in busy {
+        if build_day(&mut *conn, workspace_id, day, &time_zone).await? {
+            built.days += 1;
+        } else {
+            built.deferred += 1;
+        }
+    }
+    Ok(built)
+}
+
+/// How many empty days one transaction marks (each holds an advisory lock until commit,
+/// and the server's lock table is finite: 64 per connection by default).
+const EMPTY_BATCH: usize = 32;
+
+/// Marks days without incidents built; how many were still empty once locked.
+async fn build_empty(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    days: &[NaiveDate],
+    time_zone: &str,
+) -> sqlx::Result<u64> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(analytics_day_lock_key($1, d))
+         FROM unnest($2::date[]) AS d ORDER BY d",
+    )
+    .bind(workspace_id)
+    .bind(days)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM analytics_days WHERE workspace_id = $1 AND day = ANY($2::date[])")
+        .bind(workspace_id)
+        .bind(days)
+        .execute(&mut *tx)
+        .await?;
+    let marked = sqlx::query(
+        "INSERT INTO analytics_days (workspace_id, day, time_zone)
+         SELECT $1, d, $3 FROM unnest($2::date[]) AS d
+         WHERE NOT EXISTS (
+             SELECT 1 FROM incidents i
+             WHERE i.workspace_id = $1
+               AND i.detected_at >= (d::timestamp AT TIME ZONE $3)
+               AND i.detected_at < ((d + 1)::timestamp AT TIME ZONE $3))",
+    )
+    .bind(workspace_id)
+    .bind(days)
+    .bind(time_zone)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(marked)
+}
+
+/// Rolls up one day; `false` when it has to wait (a deadline not passed yet).
+async fn build_day(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    day: NaiveDate,
+    time_zone: &str,
+) -> sqlx::Result<bool> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(analytics_day_lock_key($1, $2))")
+        .bind(workspace_id)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    // Every statement from here sees every writer of the day that committed before the
+    // lock was granted; later ones wait for this transaction and then forget the day.
+    let (starts_at, ends_at, ready): (DateTime<Utc>, DateTime<Utc>, bool) = sqlx::query_as(
+        "SELECT ($2::timestamp AT TIME ZONE $3), (($2 + 1)::timestamp AT TIME ZONE $3),
+                ($2 < (now() AT TIME ZONE $3)::date - $4::int)
+                AND NOT EXISTS (
+                    SELECT 1 FROM incidents i
+                    WHERE i.workspace_id = $1
+                      AND i.detected_at >= ($2::timestamp AT TIME ZONE $3)
+                      AND i.detected_at < (($2 + 1)::timestamp AT TIME ZONE $3)
+                      AND (i.sla_deadline >= now() OR i.sla_resolve_deadline >= now()))",
+    )
+    .bind(workspace_id)
+    .bind(day)
+    .bind(time_zone)
+    .bind(BUILD_AFTER_DAYS)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !ready {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM analytics_days WHERE workspace_id = $1 AND day = $2")
+        .bind(workspace_id)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO analytics_days (workspace_id, day, time_zone) VALUES ($1, $2, $3)")
+        .bind(workspace_id)
+        .bind(day)
+        .bind(time_zone)
+        .execute(&mut *tx)
+        .await?;
+    let cells = format!(
+        "{ROWS}
+         INSERT INTO analytics_cells (
+             workspace_id, day, severity, is_drill, incidents, by_status, from_alert,
+             ack, mit, res, clo, ack_met, ack_missed, res_met, res_missed,
+             no_update_due, update_due, breaches, ack_breaches, res_breaches, warnings,
+             updates_due, slow_ids, slow_numbers, slow_seconds)
+         SELECT $1, $6, b.severity, b.is_drill, count(*),
+                ARRAY[count(*) FILTER (WHERE b.status = 'INVESTIGATING'),
+                      count(*) FILTER (WHERE b.status = 'IDENTIFIED'),
+                      count(*) FILTER (WHERE b.status = 'MONITORING'),
+                      count(*) FILTER (WHERE b.status = 'RESOLVED'),
+                      count(*) FILTER (WHERE b.status = 'CLOSED')],
+                count(*) FILTER (WHERE b.from_alert),
+                COALESCE(array_agg(b.ack ORDER BY b.ack) FILTER (WHERE b.ack IS NOT NULL), '{{}}'),
+                COALESCE(array_agg(b.mit ORDER BY b.mit) FILTER (WHERE b.mit IS NOT NULL), '{{}}'),
+                COALESCE(array_agg(b.res ORDER BY b.res) FILTER (WHERE b.res IS NOT NULL), '{{}}'),
+                COALESCE(array_agg(b.clo ORDER BY b.clo) FILTER (WHERE b.clo IS NOT NULL), '{{}}'),
+                count(*) FILTER (WHERE b.ack_met), count(*) FILTER (WHERE NOT b.ack_met),
+                count(*) FILTER (WHERE b.res_met), count(*) FILTER (WHERE NOT b.res_met),
+                count(*) FILTER (WHERE b.updates_due = 0), count(*) FILTER (WHERE b.updates_due > 0),
+                sum(b.breaches)::int8, sum(b.ack_breaches)::int8, sum(b.res_breaches)::int8,
+                sum(b.warnings)::int8, sum(b.updates_due)::int8,
+                COALESCE((array_agg(b.id ORDER BY b.res DESC, b.number) FILTER (WHERE b.res IS NOT NULL))[1:5], '{{}}'),
+                COALESCE((array_agg(b.number ORDER BY b.res DESC, b.number) FILTER (WHERE b.res IS NOT NULL))[1:5], '{{}}'),
+                COALESCE((array_agg(b.res ORDER BY b.res DESC, b.number) FILTER (WHERE b.res IS NOT NULL))[1:5], '{{}}')
+         FROM b GROUP BY b.severity, b.is_drill"
+    );
+    let segment = (vec![starts_at], vec![ends_at]);
+    sqlx::query(sqlx::AssertSqlSafe(cells))
+        .bind(workspace_id)
+        .bind(&segment.0)
+        .bind(&segment.1)
+        .bind(None::<Vec<String>>)
+        .bind(time_zone)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO analytics_service_cells
+             (workspace_id, day, severity, is_drill, service_key, service_name, incidents)
+         SELECT $1, $4, i.severity, i.is_drill, lower(s.service_name),
+                min(s.service_name COLLATE \"C\"), count(DISTINCT i.id)
+         FROM incidents i
+         JOIN affected_services s ON s.incident_id = i.id AND s.workspace_id = $1
+              AND s.incident_detected_at >= $2 AND s.incident_detected_at < $3
+         WHERE i.workspace_id = $1 AND i.detected_at >= $2 AND i.detected_at < $3
+         GROUP BY i.severity, i.is_drill, lower(s.service_name)",
+    )
+    .bind(workspace_id)
+    .bind(starts_at)
+    .bind(ends_at)
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Rolls up every workspace's due days, at most `limit` per workspace per pass.
+pub async fn build_all(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Built> {
+    let workspaces: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut total = Built::default();
+    for workspace_id in workspaces {
+        let built = build(&mut *conn, workspace_id, limit).await?;
+        total.days += built.days;
+        total.deferred += built.deferred;
+    }
+    Ok(total)
+}
+
+/// The local Monday of `day`'s ISO week, and the first of its month.
+pub(crate) fn week_of(day: NaiveDate) -> NaiveDate {
+    use chrono::Datelike as _;
+    day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
+}
+
+/// The first of `day`'s month.
+pub(crate) fn month_of(day: NaiveDate) -> NaiveDate {
+    use chrono::Datelike as _;
+    day.with_day(1).unwrap_or(day)
+}
+
+/// Accumulators by key.
+pub(crate) type ByKey<K> = HashMap<K, Acc>;
