@@ -40,6 +40,7 @@ impl TestStack {
             incident_core::router(incident_core::AppState {
                 pool: pool.clone(),
                 bus: bus.clone(),
+                tokens: Default::default(),
             })
             .merge(incident_postmortem::router(incident_postmortem::AppState {
                 pool: pool.clone(),

@@ -90,6 +90,7 @@ impl TestApp {
             let core = incident_core::router(incident_core::AppState {
                 pool: pool.clone(),
                 bus: bus.clone(),
+                tokens: Default::default(),
             });
             core.merge(incident_postmortem::router(incident_postmortem::AppState {
                 pool: pool.clone(),
