@@ -48,6 +48,7 @@ impl TestStack {
                 llm: None,
                 public_url: None,
                 trackers: incident_postmortem::tracker::Trackers::new(None, None),
+                tokens: Default::default(),
             }))
         })
         .await;

@@ -98,6 +98,7 @@ impl TestApp {
                 llm: llm.map(Arc::new),
                 public_url: Some("https://incidents.example.com".into()),
                 trackers,
+                tokens: Default::default(),
             }))
         })
         .await;
