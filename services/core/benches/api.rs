@@ -100,6 +100,7 @@ async fn bench() -> anyhow::Result<()> {
     let app = router(AppState {
         pool: pool.clone(),
         bus,
+        tokens: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -22,6 +22,7 @@ use axum::Router;
 use incident_bus::Bus;
 use incident_bus::service::{self, Messaging};
 use incident_runtime::Config;
+use incident_runtime::api::token_cache::TokenCache;
 use incident_runtime::host::Component;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +37,9 @@ pub struct AppState {
     pub pool: PgPool,
     /// The broker connection.
     pub bus: Bus,
+    /// Resolved API tokens, kept for a second (the API's and the pages' bearer auth;
+    /// revoking a token evicts it here).
+    pub tokens: TokenCache,
 }
 
 /// The service's HTTP surface: the public API and its OpenAPI document, the web app's
@@ -72,6 +76,7 @@ pub fn start(
         let state = AppState {
             pool,
             bus: messaging.bus.clone(),
+            tokens: TokenCache::default(),
         };
         Ok(messaging.into_component(SERVICE, router(state)))
     })

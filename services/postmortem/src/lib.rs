@@ -34,6 +34,7 @@ use incident_bus::Bus;
 use incident_bus::service::{self, Messaging};
 use incident_runtime::Config;
 use incident_runtime::api::auth::{Auth, AuthState};
+use incident_runtime::api::token_cache::TokenCache;
 use incident_runtime::host::Component;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -57,11 +58,18 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// The workspaces' issue trackers: the client, the sealing key, the exporter's wake-up.
     pub trackers: tracker::Trackers,
+    /// Resolved API tokens, kept for a second (a token revoked through core is refused
+    /// here within that second).
+    pub tokens: TokenCache,
 }
 
 impl AuthState for AppState {
     fn auth_pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn token_cache(&self) -> &TokenCache {
+        &self.tokens
     }
 }
 
@@ -128,6 +136,7 @@ pub fn start(
             llm,
             public_url: config.public_url.clone(),
             trackers,
+            tokens: TokenCache::default(),
         };
         Ok(messaging.into_component(SERVICE, router(state)))
     })

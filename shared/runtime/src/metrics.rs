@@ -49,6 +49,9 @@ families! {
     /// HTTP requests answered, by `method`, matched `route` and `status`.
     HTTP_REQUESTS = "incident_http_requests_total", Counter, Count,
         "HTTP requests answered, by method, matched route (the route template, parameters as :name; unmatched for none) and status code.";
+    /// Bearer-token lookups, by `outcome`.
+    AUTH_TOKEN_LOOKUPS = "incident_auth_token_lookups_total", Counter, Count,
+        "Bearer-token lookups of API requests, by outcome (hit: answered from the process's token cache, miss: looked up in the database).";
     /// HTTP request latency, by `method` and matched `route`.
     HTTP_REQUEST_DURATION = "incident_http_request_duration_seconds", Histogram, Seconds,
         "Time from receiving an HTTP request to its response head, by method and matched route.";

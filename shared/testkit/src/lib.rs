@@ -13,6 +13,7 @@
 //! - [`metrics`]: `/metrics` parsed with a Prometheus text parser, every family required
 //!   to carry `# HELP` and the `incident_` prefix;
 //! - [`services`]: some services hosted in the test's process as a binary hosts them;
+//! - [`sockets`]: the process's own TCP sockets and their `TCP_NODELAY` (Linux);
 //! - [`TestVhost`]: a RabbitMQ vhost per test (from the bus crate's `testing` feature).
 //!
 //! A crate's own `tests/it/support.rs` keeps only what is its own.
@@ -24,6 +25,7 @@ pub mod fixtures;
 pub mod http;
 pub mod metrics;
 pub mod services;
+pub mod sockets;
 pub mod wait;
 
 pub use incident_bus::testing::TestVhost;

@@ -40,6 +40,7 @@ impl TestStack {
             incident_core::router(incident_core::AppState {
                 pool: pool.clone(),
                 bus: bus.clone(),
+                tokens: Default::default(),
             })
             .merge(incident_postmortem::router(incident_postmortem::AppState {
                 pool: pool.clone(),
@@ -47,6 +48,7 @@ impl TestStack {
                 llm: None,
                 public_url: None,
                 trackers: incident_postmortem::tracker::Trackers::new(None, None),
+                tokens: Default::default(),
             }))
         })
         .await;

@@ -4,6 +4,7 @@
 
 use incident_runtime::api::auth::AuthState;
 pub use incident_runtime::api::auth::{Admin, Auth, InstanceAdmin, Responder};
+use incident_runtime::api::token_cache::TokenCache;
 use sqlx::PgPool;
 
 use crate::AppState;
@@ -12,6 +13,10 @@ use crate::incident::Actor;
 impl AuthState for AppState {
     fn auth_pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn token_cache(&self) -> &TokenCache {
+        &self.tokens
     }
 }
 

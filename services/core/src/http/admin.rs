@@ -103,11 +103,13 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenView>> {
     let id: Uuid = id.parse().map_err(|_| DomainError::NotFound("token"))?;
-    reading(&state.pool, async |conn| {
-        let token = admin::revoke_token(conn, auth.workspace_id, id).await?;
-        Ok(Json(token.into()))
+    let token = reading(&state.pool, async |conn| {
+        admin::revoke_token(conn, auth.workspace_id, id).await
     })
-    .await
+    .await?;
+    // Refused at once by this process; other processes' caches let it go within their TTL.
+    state.tokens.evict(&token.token_hash);
+    Ok(Json(token.into()))
 }
 
 /// Create a workspace (instance administrators): answers with an admin token for it.

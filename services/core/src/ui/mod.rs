@@ -25,6 +25,7 @@ use axum::Router;
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use incident_runtime::api::auth::AuthState;
+use incident_runtime::api::token_cache::TokenCache;
 use incident_web::sse::Hub;
 use sqlx::PgPool;
 
@@ -42,6 +43,10 @@ pub struct UiState {
 impl AuthState for UiState {
     fn auth_pool(&self) -> &PgPool {
         &self.app.pool
+    }
+
+    fn token_cache(&self) -> &TokenCache {
+        &self.app.tokens
     }
 }
 

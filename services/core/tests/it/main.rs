@@ -12,6 +12,7 @@ mod numbering;
 mod privacy;
 mod support;
 mod tenancy;
+mod token_cache;
 mod web;
 mod web_pages;
 mod webhooks;

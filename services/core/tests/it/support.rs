@@ -5,6 +5,7 @@ use std::ops::Deref;
 
 use incident_core::access::bootstrap::bootstrap;
 use incident_core::{AppState, router};
+use incident_runtime::api::token_cache::TokenCache;
 use incident_testkit::app::Api;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -26,6 +27,11 @@ impl Deref for TestApp {
 
 impl TestApp {
     pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with_tokens(pool, TokenCache::default()).await
+    }
+
+    /// [`TestApp::spawn`] resolving tokens through `tokens` (a TTL of the test's own).
+    pub async fn spawn_with_tokens(pool: PgPool, tokens: TokenCache) -> Self {
         let secret = secrecy::SecretString::from(ADMIN.to_owned());
         assert!(bootstrap(&pool, &secret).await.expect("bootstrap"));
         Self(
@@ -33,6 +39,7 @@ impl TestApp {
                 router(AppState {
                     pool: pool.clone(),
                     bus: bus.clone(),
+                    tokens,
                 })
             })
             .await,

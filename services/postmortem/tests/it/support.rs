@@ -90,6 +90,7 @@ impl TestApp {
             let core = incident_core::router(incident_core::AppState {
                 pool: pool.clone(),
                 bus: bus.clone(),
+                tokens: Default::default(),
             });
             core.merge(incident_postmortem::router(incident_postmortem::AppState {
                 pool: pool.clone(),
@@ -97,6 +98,7 @@ impl TestApp {
                 llm: llm.map(Arc::new),
                 public_url: Some("https://incidents.example.com".into()),
                 trackers,
+                tokens: Default::default(),
             }))
         })
         .await;

@@ -9,7 +9,10 @@
 //!
 //! The token is looked up once per request: the first extractor caches the [`Auth`] in
 //! the request's extensions and later ones (a role extractor, a resolver of the path)
-//! reuse it.
+//! reuse it. Across requests, a state with a [`TokenCache`] keeps what an active token
+//! resolved to for its TTL (1 s by default), keyed by the token's SHA-256, so a client's
+//! burst costs one lookup a second; revocation takes effect within the TTL everywhere,
+//! and at once in the process that revoked it ([`TokenCache::evict`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -21,11 +24,20 @@ use uuid::Uuid;
 
 use super::problem::ApiProblem;
 use super::token;
+use super::token_cache::{TokenCache, TokenHash};
+use crate::metrics::AUTH_TOKEN_LOOKUPS;
 
 /// A router state that can authenticate: it has the database pool.
 pub trait AuthState: Send + Sync {
     /// The pool tokens are looked up in.
     fn auth_pool(&self) -> &PgPool;
+
+    /// Where resolved tokens are kept between requests; by default nowhere (every
+    /// request asks the database).
+    fn token_cache(&self) -> &TokenCache {
+        static NONE: TokenCache = TokenCache::disabled();
+        &NONE
+    }
 }
 
 /// The authenticated caller.
@@ -97,23 +109,35 @@ async fn authenticate<S: AuthState>(parts: &Parts, state: &S) -> Result<Auth, Ap
         .ok_or_else(|| {
             ApiProblem::unauthorized("the Authorization header must be `Bearer <token>`")
         })?;
+    let hash = token::hash(secret);
+    let cache = state.token_cache();
+    let key = TokenHash::try_from(hash.as_slice()).ok();
+    if let Some(auth) = key.as_ref().and_then(|k| cache.get(k)) {
+        metrics::counter!(AUTH_TOKEN_LOOKUPS, "outcome" => "hit").increment(1);
+        return Ok(auth);
+    }
+    metrics::counter!(AUTH_TOKEN_LOOKUPS, "outcome" => "miss").increment(1);
     let mut conn = state
         .auth_pool()
         .acquire()
         .await
         .map_err(|e| ApiProblem::database(&e))?;
-    let found = find_active_api_token(&mut conn, &token::hash(secret))
+    let found = find_active_api_token(&mut conn, &hash)
         .await
         .map_err(|e| ApiProblem::database(&e))?;
     let token =
         found.ok_or_else(|| ApiProblem::unauthorized("invalid, expired or revoked token"))?;
-    Ok(Auth {
+    let auth = Auth {
         workspace_id: token.workspace_id,
         user_id: token.user_id,
         role: token.role,
         token_id: token.id,
         instance_admin: token.is_instance_admin,
-    })
+    };
+    if let Some(key) = key {
+        cache.put(key, auth, token.expires_at);
+    }
+    Ok(auth)
 }
 
 /// A caller whose role includes `responder` (declare and work incidents). Refuses with 403

@@ -1,0 +1,3 @@
+//! Integration tests of the runtime crate against a real PostgreSQL (`DATABASE_URL`).
+
+mod database;
