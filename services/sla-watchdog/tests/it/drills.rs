@@ -245,3 +245,102 @@ async fn a_scheduled_run_starts_once_across_two_replicas(
         2
     );
 }
+
+const WITH_AN_ALERT: &str = r#"
+title = "Checkout latency"
+severity = "SEV3"
+timeout = "10m"
+
+[[steps]]
+at = "0s"
+alert = { labels = { alertname = "CheckoutLatencyHigh" } }
+
+[[steps]]
+at = "0s"
+hint = "after the alert"
+
+[[steps]]
+at = "0s"
+severity = "SEV2"
+
+[[steps]]
+at = "0s"
+update = "a customer complains"
+
+[expect]
+acknowledged_within = "5m"
+"#;
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_step_that_cannot_be_played_is_recorded_as_failed_and_the_steps_after_it_play(
+    pool: sqlx::PgPool,
+) {
+    use incident_sla_watchdog::drill::runner::{self, Played, Round};
+    let ws = workspace(&pool, "acme").await;
+    let incident = incident(
+        &pool,
+        ws.id,
+        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
+    )
+    .await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let stored =
+        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", WITH_AN_ALERT, None)
+            .await
+            .expect("stored");
+    let parsed = incident_schema::drill::parse(WITH_AN_ALERT).expect("valid");
+    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    // The alert step cannot be played (not built): it fails once, for good.
+    let Played::Failed(0, reason) = runner::play_next(&mut conn, run.id).await.expect("play")
+    else {
+        panic!("the alert step should fail");
+    };
+    assert!(reason.contains("synthetic alert"), "{reason}");
+    // The hint after it waits for the incident: it is not failed, it holds its place.
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Nothing
+    );
+    store::set_incident(&mut conn, run.id, incident.id)
+        .await
+        .expect("incident");
+    assert_eq!(
+        runner::play_due(&mut conn).await.expect("round"),
+        Round {
+            played: 2,
+            failed: 1
+        },
+        "the hint and the update play, the severity change fails"
+    );
+    let steps = store::steps(&mut conn, run.id).await.expect("steps");
+    assert!(steps.iter().all(|s| s.done_at.is_some()), "{steps:?}");
+    let failures: Vec<_> = steps.iter().map(|s| s.failure.is_some()).collect();
+    assert_eq!(failures, [true, false, true, false]);
+    assert!(
+        steps[2]
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("severity change")),
+        "{steps:?}"
+    );
+    let notes: Vec<_> = outbox_events(&pool, "incident.add_update")
+        .await
+        .into_iter()
+        .map(|e| e.data["message"].as_str().expect("message").to_owned())
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "[DRILL] Hint: after the alert",
+            "[DRILL] Stakeholder update: a customer complains"
+        ]
+    );
+    // Settled steps are never tried again.
+    assert_eq!(
+        runner::play_due(&mut conn).await.expect("round"),
+        Round::default()
+    );
+}
