@@ -12,6 +12,8 @@
 //! - [`sla::event`]: the events it publishes and their `data`;
 //! - [`digest`]: the daily digest per workspace, once per occurrence;
 //! - [`weekly`]: the weekly digest per workspace (this week against the last), likewise;
+//! - [`drill`]: drill scenarios, their runs and the steps they play (issue 11);
+//! - [`http`]: its API, the drills under `/api/v1/drills`;
 //! - [`schedule`]: the interval and cron loops that drive them;
 //! - [`metrics`]: what it measures.
 //!
@@ -20,6 +22,7 @@
 
 pub mod digest;
 pub mod drill;
+pub mod http;
 pub mod metrics;
 pub mod schedule;
 pub mod sla;
@@ -30,6 +33,7 @@ use axum::Router;
 use incident_bus::Bus;
 use incident_bus::service::{self, Messaging};
 use incident_runtime::Config;
+use incident_runtime::api::auth::AuthState;
 use incident_runtime::host::Component;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -50,14 +54,20 @@ pub struct AppState {
     pub bus: Bus,
 }
 
-/// The service's HTTP surface: none of its own yet (policies are managed through core),
-/// beyond the health and metrics routes every binary serves.
+impl AuthState for AppState {
+    fn auth_pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// The service's HTTP surface: the drill API ([`http`]; SLA policies are managed through
+/// core), beyond the health and metrics routes every binary serves.
 pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+    http::router(state)
 }
 
 /// Starts the service on a shared pool: its bus and outbox relay, the SLA sweep and the
-/// daily digest schedule.
+/// daily and weekly digest schedules.
 ///
 /// Fails, before starting anything, if `INCIDENT_SLA_DIGEST_CRON` is not a valid
 /// schedule.
