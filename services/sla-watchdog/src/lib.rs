@@ -14,7 +14,7 @@
 //! - [`weekly`]: the weekly digest per workspace (this week against the last), likewise;
 //! - [`drill`]: drill scenarios, their runs and the steps they play (issue 11);
 //! - [`http`]: its API, the drills under `/api/v1/drills`;
-//! - [`schedule`]: the interval and cron loops that drive them;
+//! - [`schedule`]: the interval and cron loops that drive them (the drill loop included);
 //! - [`metrics`]: what it measures.
 //!
 //! Any number of replicas may run: sweeps split the work with `FOR UPDATE SKIP LOCKED`
@@ -66,8 +66,9 @@ pub fn router(state: AppState) -> Router {
     http::router(state)
 }
 
-/// Starts the service on a shared pool: its bus and outbox relay, the SLA sweep and the
-/// daily and weekly digest schedules.
+/// Starts the service on a shared pool: its bus and outbox relay, the SLA sweep, the
+/// daily and weekly digest schedules and the drill loop (due steps played, scheduled runs
+/// started, overdue runs timed out).
 ///
 /// Fails, before starting anything, if `INCIDENT_SLA_DIGEST_CRON` is not a valid
 /// schedule.
@@ -103,6 +104,11 @@ pub fn start(
             pool.clone(),
             weekly_schedule,
             replica,
+            shutdown.clone(),
+        ));
+        messaging.tasks.spawn(schedule::drills_periodically(
+            pool.clone(),
+            schedule::DRILLS_EVERY,
             shutdown.clone(),
         ));
         messaging.tasks.spawn(schedule::gauges_periodically(

@@ -344,3 +344,111 @@ async fn a_step_that_cannot_be_played_is_recorded_as_failed_and_the_steps_after_
         Round::default()
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_drill_loop_plays_due_steps_starts_scheduled_runs_times_out_runs_and_stops(
+    pool: sqlx::PgPool,
+) {
+    use std::time::Duration;
+
+    use incident_sla_watchdog::schedule;
+    let ws = workspace(&pool, "acme").await;
+    let incident = incident(
+        &pool,
+        ws.id,
+        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
+    )
+    .await;
+    let mut conn = pool.acquire().await.expect("connection");
+    // Steps at 0 s and 2 s; the loop plays each when it is due.
+    let stored =
+        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
+            .await
+            .expect("stored");
+    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
+    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    store::set_incident(&mut conn, run.id, incident.id)
+        .await
+        .expect("incident");
+    // A run past its deadline.
+    let overdue = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    sqlx::query("UPDATE drill_runs SET ends_at = now() - interval '1 second' WHERE id = $1")
+        .bind(overdue.id)
+        .execute(&pool)
+        .await
+        .expect("overdue");
+    // A scenario scheduled every second.
+    incident_sla_watchdog::drill::scenario::create(
+        &mut conn,
+        ws.id,
+        "scheduled",
+        SCENARIO,
+        Some("* * * * * *"),
+    )
+    .await
+    .expect("stored");
+    drop(conn);
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(schedule::drills_periodically(
+        pool.clone(),
+        Duration::from_millis(100),
+        shutdown.clone(),
+    ));
+    let wait = Duration::from_secs(10);
+    let notes = |n: usize| {
+        let pool = pool.clone();
+        move || {
+            let pool = pool.clone();
+            async move { outbox_events(&pool, "incident.add_update").await.len() >= n }
+        }
+    };
+    eventually(wait, "the first step played", notes(1)).await;
+    eventually(wait, "the second step played, two seconds in", notes(2)).await;
+    let played = outbox_events(&pool, "incident.add_update").await;
+    assert_eq!(played[0].data["message"], "[DRILL] Hint: first");
+    assert_eq!(played[1].data["message"], "[DRILL] Hint: second");
+    let mut conn = pool.acquire().await.expect("connection");
+    let steps = store::steps(&mut conn, run.id).await.expect("steps");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s.done_at.is_some_and(|d| d >= s.due_at)),
+        "each played once due: {steps:?}"
+    );
+    eventually(wait, "a scheduled run started", || async {
+        count(
+            &pool,
+            "SELECT count(*) FROM drill_runs WHERE idempotency_key LIKE 'schedule:%'",
+        )
+        .await
+            > 0
+    })
+    .await;
+    eventually(wait, "the overdue run timed out", || async {
+        count(
+            &pool,
+            "SELECT count(*) FROM drill_runs WHERE state = 'timed_out'",
+        )
+        .await
+            == 1
+    })
+    .await;
+
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the loop stops on shutdown")
+        .expect("the loop did not panic");
+    assert_eq!(
+        outbox_events(&pool, "incident.add_update").await.len(),
+        2,
+        "each step once"
+    );
+}
