@@ -452,3 +452,62 @@ async fn the_drill_loop_plays_due_steps_starts_scheduled_runs_times_out_runs_and
         "each step once"
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_started_service_runs_the_drill_loop_until_shutdown(pool: sqlx::PgPool) {
+    use std::time::Duration;
+
+    let ws = workspace(&pool, "acme").await;
+    let incident = incident(
+        &pool,
+        ws.id,
+        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
+    )
+    .await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let stored =
+        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
+            .await
+            .expect("stored");
+    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
+    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    store::set_incident(&mut conn, run.id, incident.id)
+        .await
+        .expect("incident");
+    drop(conn);
+
+    // No broker: the notes wait in the outbox, which is what the test reads.
+    let mut config = incident_runtime::Config::for_urls(
+        "postgres://unused@127.0.0.1/unused",
+        "amqp://guest:guest@127.0.0.1:1/none",
+    )
+    .expect("configuration");
+    config.sla_digest_cron = "0 0 0 1 1 *".into();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut component = incident_sla_watchdog::start(config, pool.clone(), shutdown.clone())
+        .await
+        .expect("the service starts");
+    eventually(
+        Duration::from_secs(10),
+        "both steps played by the service's loop",
+        || async { outbox_events(&pool, "incident.add_update").await.len() == 2 },
+    )
+    .await;
+    shutdown.cancel();
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        while component.tasks.join_next().await.is_some() {}
+    })
+    .await;
+    assert!(drained.is_ok(), "the service's tasks stop on shutdown");
+    let mut conn = pool.acquire().await.expect("connection");
+    let steps = store::steps(&mut conn, run.id).await.expect("steps");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s.done_at.is_some() && s.failure.is_none()),
+        "{steps:?}"
+    );
+}
