@@ -541,8 +541,10 @@ pub async fn start_run(
 #[into_params(parameter_in = Query)]
 pub struct RunQuery {
     /// Only the runs of this scenario.
+    #[param(value_type = Option<Uuid>)]
     pub scenario_id: Option<String>,
     /// Most runs to answer, 1 to 500 (default 100).
+    #[param(value_type = Option<i64>)]
     pub limit: Option<String>,
 }
 
