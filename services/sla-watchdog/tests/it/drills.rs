@@ -346,7 +346,7 @@ async fn a_step_that_cannot_be_played_is_recorded_as_failed_and_the_steps_after_
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
-async fn the_drill_loop_plays_due_steps_starts_scheduled_runs_times_out_runs_and_stops(
+async fn two_drill_loops_play_each_due_step_once_start_scheduled_runs_time_out_runs_and_stop(
     pool: sqlx::PgPool,
 ) {
     use std::time::Duration;
@@ -395,12 +395,17 @@ async fn the_drill_loop_plays_due_steps_starts_scheduled_runs_times_out_runs_and
     .expect("stored");
     drop(conn);
 
+    // Two replicas' loops over the same database.
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(schedule::drills_periodically(
-        pool.clone(),
-        Duration::from_millis(100),
-        shutdown.clone(),
-    ));
+    let replicas: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::spawn(schedule::drills_periodically(
+                pool.clone(),
+                Duration::from_millis(100),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
     let wait = Duration::from_secs(10);
     let notes = |n: usize| {
         let pool = pool.clone();
@@ -442,14 +447,16 @@ async fn the_drill_loop_plays_due_steps_starts_scheduled_runs_times_out_runs_and
     .await;
 
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task)
-        .await
-        .expect("the loop stops on shutdown")
-        .expect("the loop did not panic");
+    for task in replicas {
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the loop stops on shutdown")
+            .expect("the loop did not panic");
+    }
     assert_eq!(
         outbox_events(&pool, "incident.add_update").await.len(),
         2,
-        "each step once"
+        "each step once across the two replicas"
     );
 }
 
