@@ -140,6 +140,7 @@ SPLIT_HOSTS: dict[str, Any] = {
             "ingestion": "hooks.incident.example.com",
             "warroom": "slack.incident.example.com",
             "postmortem": "postmortems.incident.example.com",
+            "slaWatchdog": "drills.incident.example.com",
         },
         "tls": [
             {
@@ -149,6 +150,7 @@ SPLIT_HOSTS: dict[str, Any] = {
                     "hooks.incident.example.com",
                     "slack.incident.example.com",
                     "postmortems.incident.example.com",
+                    "drills.incident.example.com",
                 ],
             }
         ],

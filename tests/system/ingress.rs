@@ -42,6 +42,11 @@ fn public_routes() -> Vec<(String, &'static str)> {
             incident_postmortem::http::openapi(),
             incident_postmortem::http::OPENAPI_PATH,
         ),
+        (
+            "sla-watchdog",
+            incident_sla_watchdog::http::openapi(),
+            incident_sla_watchdog::http::OPENAPI_PATH,
+        ),
     ];
     for (owner, document, document_path) in documents {
         assert!(!document.paths.paths.is_empty(), "{owner} has no routes");
@@ -284,8 +289,8 @@ fn with_a_host_per_service_each_service_s_routes_reach_it_on_its_own_host() {
     let hosts = check_scenario("production-split");
     assert_eq!(
         hosts.len(),
-        4,
-        "core, ingestion, warroom, postmortem: {hosts:?}"
+        5,
+        "core, ingestion, warroom, postmortem, sla-watchdog: {hosts:?}"
     );
 }
 

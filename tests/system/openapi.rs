@@ -80,6 +80,7 @@ async fn core_serves_the_whole_document_and_each_service_its_part(pool: PgPool) 
         "/api/v1/core/openapi.json",
         "/api/v1/ingestion/openapi.json",
         "/api/v1/postmortem/openapi.json",
+        "/api/v1/drills/openapi.json",
     ]) {
         let (status, served) = stack.get(path).await;
         assert_eq!(status, 200, "{path}");

@@ -27,6 +27,7 @@ async fn documented_routes(stack: &TestStack) -> Vec<(Method, String)> {
         "/api/v1/core/openapi.json",
         "/api/v1/ingestion/openapi.json",
         "/api/v1/postmortem/openapi.json",
+        "/api/v1/drills/openapi.json",
     ] {
         let reply = stack.call(Method::GET, doc, Some(TOKEN), None).await;
         assert_eq!(reply.status, 200, "{doc}");

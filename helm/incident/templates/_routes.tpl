@@ -32,6 +32,8 @@ postmortem:
   - /api/v1/action-items
   - /api/v1/postmortem
   - /ui/postmortems
+slaWatchdog:
+  - /api/v1/drills
 {{- end }}
 
 {{/*

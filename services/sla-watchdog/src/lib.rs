@@ -12,8 +12,10 @@
 //! - [`sla::event`]: the events it publishes and their `data`;
 //! - [`digest`]: the daily digest per workspace, once per occurrence;
 //! - [`weekly`]: the weekly digest per workspace (this week against the last), likewise;
-//! - [`schedule`]: the interval and cron loops that drive them, and the analytics
-//!   rollups' builder (`incident_schema::analytics::rollup`);
+//! - [`drill`]: drill scenarios, their runs and the steps they play (issue 11);
+//! - [`http`]: its API, the drills under `/api/v1/drills`;
+//! - [`schedule`]: the interval and cron loops that drive them (the drill loop included),
+//!   and the analytics rollups' builder (`incident_schema::analytics::rollup`);
 //! - [`metrics`]: what it measures.
 //!
 //! Any number of replicas may run: sweeps split the work with `FOR UPDATE SKIP LOCKED`
@@ -21,6 +23,7 @@
 
 pub mod digest;
 pub mod drill;
+pub mod http;
 pub mod metrics;
 pub mod schedule;
 pub mod sla;
@@ -31,6 +34,7 @@ use axum::Router;
 use incident_bus::Bus;
 use incident_bus::service::{self, Messaging};
 use incident_runtime::Config;
+use incident_runtime::api::auth::AuthState;
 use incident_runtime::host::Component;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -51,14 +55,21 @@ pub struct AppState {
     pub bus: Bus,
 }
 
-/// The service's HTTP surface: none of its own yet (policies are managed through core),
-/// beyond the health and metrics routes every binary serves.
-pub fn router(state: AppState) -> Router {
-    Router::new().with_state(state)
+impl AuthState for AppState {
+    fn auth_pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
-/// Starts the service on a shared pool: its bus and outbox relay, the SLA sweep and the
-/// daily digest schedule.
+/// The service's HTTP surface: the drill API ([`http`]; SLA policies are managed through
+/// core), beyond the health and metrics routes every binary serves.
+pub fn router(state: AppState) -> Router {
+    http::router(state)
+}
+
+/// Starts the service on a shared pool: its bus and outbox relay, the SLA sweep, the
+/// daily and weekly digest schedules and the drill loop (due steps played, scheduled runs
+/// started, overdue runs timed out).
 ///
 /// Fails, before starting anything, if `INCIDENT_SLA_DIGEST_CRON` is not a valid
 /// schedule.
@@ -99,6 +110,11 @@ pub fn start(
         messaging.tasks.spawn(schedule::rollups_periodically(
             pool.clone(),
             schedule::ROLLUP_EVERY,
+            shutdown.clone(),
+        ));
+        messaging.tasks.spawn(schedule::drills_periodically(
+            pool.clone(),
+            schedule::DRILLS_EVERY,
             shutdown.clone(),
         ));
         messaging.tasks.spawn(schedule::gauges_periodically(

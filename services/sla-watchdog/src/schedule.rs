@@ -12,6 +12,12 @@
 //!   caught up at start-up if it is less than [`CATCH_UP`] old.
 //! - [`weekly_digest_on_schedule`]: the weekly digest ([`crate::weekly`]) the same way, on
 //!   `INCIDENT_SLA_WEEKLY_DIGEST_CRON`.
+//! - [`drills_periodically`]: the drill loop, every [`DRILLS_EVERY`]: scheduled runs
+//!   started ([`crate::drill::scheduled::start_due`], once per occurrence across
+//!   replicas), running runs past their deadline timed out, and every due step of every
+//!   running run played ([`crate::drill::runner::play_due`]). A failed round is logged and
+//!   the next one starts over from the database; the window of schedule occurrences only
+//!   moves on once a round started them.
 //!
 //! Deadlines are compared inside the database with its `now()`; the host clock only
 //! decides when to wake up (and names the cron occurrence, which every replica computes
@@ -26,6 +32,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::digest::{self, DigestOutcome};
+use crate::drill;
 use crate::metrics;
 use crate::sla::store;
 use crate::sla::sweep::{self, SweepOptions};
@@ -41,6 +48,12 @@ pub const GAUGES_EVERY: Duration = Duration::from_secs(60);
 /// The gauge of incidents by SLA state is refreshed at most this often (it counts every
 /// open incident, so it is kept off the sweep's hot path).
 const STATES_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the drill loop runs: a step plays at most this late.
+pub const DRILLS_EVERY: Duration = Duration::from_secs(1);
+
+/// How old a missed occurrence of a drill schedule may be and still start at start-up.
+pub const DRILL_CATCH_UP: TimeDelta = TimeDelta::minutes(5);
 
 /// A digest schedule that could not be used; the message names the key.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +170,51 @@ pub async fn gauges_periodically(pool: PgPool, every: Duration, shutdown: Cancel
             Err(e) => tracing::warn!(error = %e, "refreshing the workspace gauges failed"),
         }
     }
+}
+
+/// Runs the drill loop every `every` until `shutdown`; a round in progress finishes first.
+pub async fn drills_periodically(pool: PgPool, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut from = Utc::now() - DRILL_CATCH_UP;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let to = Utc::now();
+        match drill_round(&pool, from, to).await {
+            Ok(()) => from = to,
+            Err(e) => tracing::warn!(error = %e, "the drill round failed; trying at the next tick"),
+        }
+    }
+}
+
+/// One round of the drill loop: scheduled occurrences in `(from, to]` started, overdue
+/// runs timed out, due steps played.
+pub async fn drill_round(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(), crate::drill::runner::RunnerError> {
+    let mut conn = pool.acquire().await?;
+    let started = drill::scheduled::start_due(&mut conn, from, to).await?;
+    if started > 0 {
+        tracing::info!(started, "scheduled drill runs started");
+    }
+    let timed_out = drill::store::time_out_overdue(&mut conn).await?;
+    if timed_out > 0 {
+        tracing::info!(timed_out, "drill runs timed out");
+    }
+    let round = drill::runner::play_due(&mut conn).await?;
+    if round != drill::runner::Round::default() {
+        tracing::debug!(
+            played = round.played,
+            failed = round.failed,
+            "drill steps settled"
+        );
+    }
+    Ok(())
 }
 
 /// How often the analytics rollups are extended: each pass rolls up, per workspace, at

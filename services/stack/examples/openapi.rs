@@ -1,6 +1,7 @@
 //! Writes the OpenAPI documents.
 //!
-//! - `openapi DIR`: every service's part (`core.json`, `ingestion.json`, `postmortem.json`)
+//! - `openapi DIR`: every service's part (`core.json`, `ingestion.json`, `postmortem.json`,
+//!   `sla-watchdog.json`)
 //!   and the whole API (`incident.json`) into `DIR`, for validators and client generators
 //!   (`deploy/dev/openapi-check`);
 //! - `openapi --write`: rewrites the committed whole document core serves

@@ -12,11 +12,12 @@ use utoipa::openapi::{Info, OpenApi};
 pub const COMMITTED: &str = "services/core/openapi.json";
 
 /// Every service's part of the API, named as its file is.
-pub fn parts() -> [(&'static str, OpenApi); 3] {
+pub fn parts() -> [(&'static str, OpenApi); 4] {
     [
         ("core", incident_core::http::openapi()),
         ("ingestion", incident_ingestion::http::openapi()),
         ("postmortem", incident_postmortem::http::openapi()),
+        ("sla-watchdog", incident_sla_watchdog::http::openapi()),
     ]
 }
 
@@ -26,7 +27,8 @@ pub fn whole() -> Result<OpenApi, Vec<String>> {
     info.description = Some(
         "Incident management: the incident lifecycle, roles, timeline and administration \
          (core); alerts in, integrations and alert groups (ingestion); postmortems and \
-         action items (postmortem). Errors are application/problem+json."
+         action items (postmortem); drill scenarios and runs (sla-watchdog). Errors are \
+         application/problem+json."
             .to_owned(),
     );
     incident_runtime::api::openapi::merge(info, parts().into_iter().map(|(_, doc)| doc).collect())

@@ -1,15 +1,18 @@
 //! Drills (issue 11), the watchdog's part: scenarios uploaded by a workspace, their runs
 //! and the steps each run plays. Started here because the watchdog already keeps the
 //! time (schedules claimed once across replicas, response times measured against SLA
-//! targets). This increment holds the storage ([`store`]: only the queries its callers and
-//! tests use), the upload rule ([`scenario`]), hints and updates played once ([`runner`])
-//! and scheduled starts ([`scheduled`]); the API, the run loop and
-//! the scores build on it.
+//! targets). Built so far: the storage ([`store`]: only the queries its callers and tests
+//! use), the upload rule ([`scenario`]), hints and updates played once, steps that cannot
+//! be played recorded as failed ([`runner`]), scheduled starts ([`scheduled`]), the API
+//! ([`crate::http`]) and the loop that drives them ([`crate::schedule::drills_periodically`]);
+//! the synthetic alerts, severity changes and the scores build on it.
 //!
 //! Invariants: a stored scenario always parses (`incident_schema::drill::parse` runs
-//! before anything is written); a run copies its scenario at the start, so an edit never
-//! changes a run in flight; a step row is marked done in the transaction that writes its
-//! effect to the outbox, so a step is played once.
+//! before anything is written); a run copies its scenario (and its name) at the start, so
+//! an edit never changes a run in flight and deleting the scenario keeps the run's history
+//! (its `scenario_id` becomes NULL); a step row is settled once, played in the transaction
+//! that writes its effect to the outbox, or failed with its reason, so a step is played at
+//! most once and never holds back the steps after it for good.
 
 pub mod runner;
 pub mod scenario;

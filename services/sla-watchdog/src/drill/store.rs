@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// A stored scenario.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ScenarioRow {
     /// Its id.
     pub id: Uuid,
@@ -19,6 +19,7 @@ pub struct ScenarioRow {
     /// The file as uploaded.
     pub source: String,
     /// What the parser made of it.
+    #[schema(value_type = Object)]
     pub parsed: Value,
     /// Its cron schedule (6 fields, UTC), if it runs on one.
     pub schedule: Option<String>,
@@ -29,15 +30,17 @@ pub struct ScenarioRow {
 }
 
 /// A run.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RunRow {
     /// Its id.
     pub id: Uuid,
     /// Its workspace.
     #[serde(skip)]
     pub workspace_id: Uuid,
-    /// The scenario it plays.
-    pub scenario_id: Uuid,
+    /// The scenario it plays; `null` once that scenario was deleted (the run is kept).
+    pub scenario_id: Option<Uuid>,
+    /// The scenario's name when the run started.
+    pub scenario_name: String,
     /// `running`, `completed`, `cancelled` or `timed_out`.
     pub state: String,
     /// When it started.
@@ -46,7 +49,9 @@ pub struct RunRow {
     pub ends_at: DateTime<Utc>,
     /// When it ended.
     pub ended_at: Option<DateTime<Utc>>,
-    /// The scenario as it was at the start.
+    /// The scenario as it was at the start (`{source, parsed}`; shown by the run's view,
+    /// not in lists).
+    #[serde(skip)]
     pub scenario: Value,
     /// The integration its alerts go through.
     pub integration_id: Option<Uuid>,
@@ -55,23 +60,27 @@ pub struct RunRow {
     /// The declare's idempotency key.
     pub idempotency_key: String,
     /// The score, once ended.
+    #[schema(value_type = Option<Object>)]
     pub score: Option<Value>,
 }
 
 /// One step of a run.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StepRow {
     /// Its index in the scenario's (time-ordered) script.
     pub step_index: i32,
     /// When it is due.
     pub due_at: DateTime<Utc>,
-    /// When it was played.
+    /// When it was settled: played, or failed when `failure` says why.
     pub done_at: Option<DateTime<Utc>>,
+    /// Why it could not be played (it will not be tried again).
+    pub failure: Option<String>,
 }
 
 const SCENARIO: &str = "id, name, source, parsed, schedule, created_at, updated_at";
-const RUN: &str = "id, workspace_id, scenario_id, state::text AS state, started_at, ends_at, \
-                   ended_at, scenario, integration_id, incident_id, idempotency_key, score";
+const RUN: &str = "id, workspace_id, scenario_id, scenario_name, state::text AS state, \
+                   started_at, ends_at, ended_at, scenario, integration_id, incident_id, \
+                   idempotency_key, score";
 
 /// Stores a new scenario; `None` when the name is taken.
 pub async fn insert_scenario(
@@ -164,8 +173,8 @@ pub async fn insert_run(
     let key = idempotency_key.map_or_else(|| format!("drill:{id}"), str::to_owned);
     let run: Option<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO drill_runs (id, workspace_id, scenario_id, ends_at, scenario,
-                                 integration_id, idempotency_key)
-         VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8), $5, $6, $7)
+                                 integration_id, idempotency_key, scenario_name)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4::float8), $5, $6, $7, $8)
          ON CONFLICT (idempotency_key) DO NOTHING
          RETURNING {RUN}"
     )))
@@ -176,6 +185,7 @@ pub async fn insert_run(
     .bind(serde_json::json!({ "source": scenario.source, "parsed": scenario.parsed }))
     .bind(integration_id)
     .bind(&key)
+    .bind(&scenario.name)
     .fetch_optional(&mut *conn)
     .await?;
     if run.is_none() {
@@ -197,7 +207,7 @@ pub async fn insert_run(
 /// A run's steps, in order.
 pub async fn steps(conn: &mut PgConnection, run_id: Uuid) -> Result<Vec<StepRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT step_index, due_at, done_at FROM drill_run_steps
+        "SELECT step_index, due_at, done_at, failure FROM drill_run_steps
          WHERE run_id = $1 ORDER BY step_index",
     )
     .bind(run_id)
@@ -308,4 +318,113 @@ pub async fn scheduled_scenarios(
         .into_iter()
         .map(|r| (r.workspace_id, r.scenario))
         .collect())
+}
+
+/// The workspace's scenarios, by name.
+pub async fn scenarios(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<Vec<ScenarioRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCENARIO} FROM drill_scenarios WHERE workspace_id = $1 ORDER BY name, id"
+    )))
+    .bind(workspace_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Deletes a scenario; its runs stay, their `scenario_id` set to NULL (migration 0091).
+/// False when it does not exist.
+pub async fn delete_scenario(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM drill_scenarios WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A run of the workspace by id.
+pub async fn run(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    id: Uuid,
+) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN} FROM drill_runs WHERE workspace_id = $1 AND id = $2"
+    )))
+    .bind(workspace_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The workspace's runs, newest first (of one scenario when `scenario_id` is given), at
+/// most `limit`.
+pub async fn runs(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    scenario_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<RunRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN} FROM drill_runs
+         WHERE workspace_id = $1 AND ($2::uuid IS NULL OR scenario_id = $2)
+         ORDER BY started_at DESC, id DESC LIMIT $3"
+    )))
+    .bind(workspace_id)
+    .bind(scenario_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks a step failed for good with `reason`: it is settled and not tried again, so the
+/// steps after it are played.
+pub async fn mark_failed(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    step_index: i32,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE drill_run_steps SET done_at = now(), failure = $3
+         WHERE run_id = $1 AND step_index = $2",
+    )
+    .bind(run_id)
+    .bind(step_index)
+    .bind(reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Running runs with a step due and not settled, oldest due first, at most `limit`.
+pub async fn runs_with_due_steps(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT s.run_id FROM drill_run_steps s JOIN drill_runs r ON r.id = s.run_id
+         WHERE s.done_at IS NULL AND s.due_at <= now() AND r.state = 'running'
+         GROUP BY s.run_id ORDER BY min(s.due_at) LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Ends every running run past its deadline as `timed_out`; returns how many.
+pub async fn time_out_overdue(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE drill_runs SET state = 'timed_out', ended_at = now()
+         WHERE state = 'running' AND ends_at <= now()",
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -245,3 +245,276 @@ async fn a_scheduled_run_starts_once_across_two_replicas(
         2
     );
 }
+
+const WITH_AN_ALERT: &str = r#"
+title = "Checkout latency"
+severity = "SEV3"
+timeout = "10m"
+
+[[steps]]
+at = "0s"
+alert = { labels = { alertname = "CheckoutLatencyHigh" } }
+
+[[steps]]
+at = "0s"
+hint = "after the alert"
+
+[[steps]]
+at = "0s"
+severity = "SEV2"
+
+[[steps]]
+at = "0s"
+update = "a customer complains"
+
+[expect]
+acknowledged_within = "5m"
+"#;
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_step_that_cannot_be_played_is_recorded_as_failed_and_the_steps_after_it_play(
+    pool: sqlx::PgPool,
+) {
+    use incident_sla_watchdog::drill::runner::{self, Played, Round};
+    let ws = workspace(&pool, "acme").await;
+    let incident = incident(
+        &pool,
+        ws.id,
+        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
+    )
+    .await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let stored =
+        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", WITH_AN_ALERT, None)
+            .await
+            .expect("stored");
+    let parsed = incident_schema::drill::parse(WITH_AN_ALERT).expect("valid");
+    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    // The alert step cannot be played (not built): it fails once, for good.
+    let Played::Failed(0, reason) = runner::play_next(&mut conn, run.id).await.expect("play")
+    else {
+        panic!("the alert step should fail");
+    };
+    assert!(reason.contains("synthetic alert"), "{reason}");
+    // The hint after it waits for the incident: it is not failed, it holds its place.
+    assert_eq!(
+        runner::play_next(&mut conn, run.id).await.expect("play"),
+        Played::Nothing
+    );
+    store::set_incident(&mut conn, run.id, incident.id)
+        .await
+        .expect("incident");
+    assert_eq!(
+        runner::play_due(&mut conn).await.expect("round"),
+        Round {
+            played: 2,
+            failed: 1
+        },
+        "the hint and the update play, the severity change fails"
+    );
+    let steps = store::steps(&mut conn, run.id).await.expect("steps");
+    assert!(steps.iter().all(|s| s.done_at.is_some()), "{steps:?}");
+    let failures: Vec<_> = steps.iter().map(|s| s.failure.is_some()).collect();
+    assert_eq!(failures, [true, false, true, false]);
+    assert!(
+        steps[2]
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.contains("severity change")),
+        "{steps:?}"
+    );
+    let notes: Vec<_> = outbox_events(&pool, "incident.add_update")
+        .await
+        .into_iter()
+        .map(|e| e.data["message"].as_str().expect("message").to_owned())
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "[DRILL] Hint: after the alert",
+            "[DRILL] Stakeholder update: a customer complains"
+        ]
+    );
+    // Settled steps are never tried again.
+    assert_eq!(
+        runner::play_due(&mut conn).await.expect("round"),
+        Round::default()
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn two_drill_loops_play_each_due_step_once_start_scheduled_runs_time_out_runs_and_stop(
+    pool: sqlx::PgPool,
+) {
+    use std::time::Duration;
+
+    use incident_sla_watchdog::schedule;
+    let ws = workspace(&pool, "acme").await;
+    let incident = incident(
+        &pool,
+        ws.id,
+        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
+    )
+    .await;
+    let mut conn = pool.acquire().await.expect("connection");
+    // Steps at 0 s and 2 s; the loop plays each when it is due.
+    let stored =
+        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
+            .await
+            .expect("stored");
+    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
+    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    store::set_incident(&mut conn, run.id, incident.id)
+        .await
+        .expect("incident");
+    // A run past its deadline.
+    let overdue = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    sqlx::query("UPDATE drill_runs SET ends_at = now() - interval '1 second' WHERE id = $1")
+        .bind(overdue.id)
+        .execute(&pool)
+        .await
+        .expect("overdue");
+    // A scenario scheduled every second.
+    incident_sla_watchdog::drill::scenario::create(
+        &mut conn,
+        ws.id,
+        "scheduled",
+        SCENARIO,
+        Some("* * * * * *"),
+    )
+    .await
+    .expect("stored");
+    drop(conn);
+
+    // Two replicas' loops over the same database.
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let replicas: Vec<_> = (0..2)
+        .map(|_| {
+            tokio::spawn(schedule::drills_periodically(
+                pool.clone(),
+                Duration::from_millis(100),
+                shutdown.clone(),
+            ))
+        })
+        .collect();
+    let wait = Duration::from_secs(10);
+    let notes = |n: usize| {
+        let pool = pool.clone();
+        move || {
+            let pool = pool.clone();
+            async move { outbox_events(&pool, "incident.add_update").await.len() >= n }
+        }
+    };
+    eventually(wait, "the first step played", notes(1)).await;
+    eventually(wait, "the second step played, two seconds in", notes(2)).await;
+    let played = outbox_events(&pool, "incident.add_update").await;
+    assert_eq!(played[0].data["message"], "[DRILL] Hint: first");
+    assert_eq!(played[1].data["message"], "[DRILL] Hint: second");
+    let mut conn = pool.acquire().await.expect("connection");
+    let steps = store::steps(&mut conn, run.id).await.expect("steps");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s.done_at.is_some_and(|d| d >= s.due_at)),
+        "each played once due: {steps:?}"
+    );
+    eventually(wait, "a scheduled run started", || async {
+        count(
+            &pool,
+            "SELECT count(*) FROM drill_runs WHERE idempotency_key LIKE 'schedule:%'",
+        )
+        .await
+            > 0
+    })
+    .await;
+    eventually(wait, "the overdue run timed out", || async {
+        count(
+            &pool,
+            "SELECT count(*) FROM drill_runs WHERE state = 'timed_out'",
+        )
+        .await
+            == 1
+    })
+    .await;
+
+    shutdown.cancel();
+    for task in replicas {
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the loop stops on shutdown")
+            .expect("the loop did not panic");
+    }
+    assert_eq!(
+        outbox_events(&pool, "incident.add_update").await.len(),
+        2,
+        "each step once across the two replicas"
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_started_service_runs_the_drill_loop_until_shutdown(pool: sqlx::PgPool) {
+    use std::time::Duration;
+
+    let ws = workspace(&pool, "acme").await;
+    let incident = incident(
+        &pool,
+        ws.id,
+        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
+    )
+    .await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let stored =
+        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
+            .await
+            .expect("stored");
+    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
+    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
+        .await
+        .expect("run")
+        .expect("started");
+    store::set_incident(&mut conn, run.id, incident.id)
+        .await
+        .expect("incident");
+    drop(conn);
+
+    // No broker: the notes wait in the outbox, which is what the test reads.
+    let mut config = incident_runtime::Config::for_urls(
+        "postgres://unused@127.0.0.1/unused",
+        "amqp://guest:guest@127.0.0.1:1/none",
+    )
+    .expect("configuration");
+    config.sla_digest_cron = "0 0 0 1 1 *".into();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut component = incident_sla_watchdog::start(config, pool.clone(), shutdown.clone())
+        .await
+        .expect("the service starts");
+    eventually(
+        Duration::from_secs(10),
+        "both steps played by the service's loop",
+        || async { outbox_events(&pool, "incident.add_update").await.len() == 2 },
+    )
+    .await;
+    shutdown.cancel();
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        while component.tasks.join_next().await.is_some() {}
+    })
+    .await;
+    assert!(drained.is_ok(), "the service's tasks stop on shutdown");
+    let mut conn = pool.acquire().await.expect("connection");
+    let steps = store::steps(&mut conn, run.id).await.expect("steps");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s.done_at.is_some() && s.failure.is_none()),
+        "{steps:?}"
+    );
+}

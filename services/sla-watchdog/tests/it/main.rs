@@ -5,6 +5,7 @@
 mod breaches;
 mod cadence;
 mod digest;
+mod drill_api;
 mod drills;
 mod outages;
 mod overdue;
