@@ -20,6 +20,7 @@ use axum::extract::{Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use incident_runtime::metrics::WEB_SSO_SIGN_INS;
 use incident_schema::workspace::get_workspace_by_slug;
 use incident_web::oidc;
 use incident_web::{csrf, session};
@@ -158,8 +159,9 @@ pub async fn callback(
             "Single sign-on is not configured here; sign in with an API token.".into(),
         ));
     };
-    let refuse = |status: StatusCode, reason: &str, message: &str| {
+    let refuse = |status: StatusCode, reason: &'static str, message: &str| {
         tracing::warn!(reason, "single sign-on refused");
+        metrics::counter!(WEB_SSO_SIGN_INS, "outcome" => reason).increment(1);
         refused(
             &state,
             status,
@@ -235,6 +237,7 @@ pub async fn callback(
         };
     let opened = session::open(&mut tx, &signed_in.token).await?;
     tx.commit().await?;
+    metrics::counter!(WEB_SSO_SIGN_INS, "outcome" => "signed_in").increment(1);
     tracing::info!(
         workspace_id = %pending.workspace_id,
         user_id = ?signed_in.token.user_id,

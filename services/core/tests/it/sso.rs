@@ -135,6 +135,8 @@ async fn page(app: &TestApp, secret: &str, path: &str) -> (StatusCode, String) {
 }
 
 async fn refused_with(pool: PgPool, change: impl FnOnce(&mut Knobs), reason: &str) {
+    // The recorder is installed on first use: before the callback counts.
+    incident_runtime::metrics::handle();
     let idp = Idp::start(Person::new("sub-ada", "ada@example.com")).await;
     let app = TestApp::spawn_with_sso(pool.clone(), &idp, policy(AccessRole::Viewer)).await;
     idp.set(change);
@@ -151,6 +153,9 @@ async fn refused_with(pool: PgPool, change: impl FnOnce(&mut Knobs), reason: &st
         "the page offers another try"
     );
     assert_eq!(sessions(&pool).await, 0);
+    let metrics = incident_runtime::metrics::handle().render();
+    let line = format!("incident_web_sso_sign_ins_total{{outcome=\"{reason}\"}}");
+    assert!(metrics.lines().any(|l| l.starts_with(&line)), "{metrics}");
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
