@@ -12,7 +12,8 @@
 //! - The sign-in's session needs a token to stand on (`web_sessions` joins one, so
 //!   revoking works the same for both ways in): each sign-in mints one for the user, with
 //!   the identity's role, ending when the session does. Its secret is thrown away: it
-//!   only ever backs that session.
+//!   only ever backs that session. The next sign-in drops the user's sign-in tokens
+//!   that ended more than a day before.
 //!
 //! The role of an identity linked to an existing user is the best role of the user's
 //! live tokens (what they may already do), or the default role if they have none.
@@ -27,6 +28,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::DomainResult;
+
+/// The name of the tokens single sign-on mints (one per sign-in).
+pub const TOKEN_NAME: &str = "single sign-on session";
 
 /// How long a started sign-in waits for the browser to come back.
 pub const LOGIN_LIFETIME: Duration = Duration::minutes(10);
@@ -204,13 +208,26 @@ pub async fn sign_in(
             link(conn, workspace_id, user_id, identity, role).await?
         }
     };
+    // One token per sign-in would pile up in the token listing: a sign-in drops the
+    // user's own sign-in tokens that ended more than a day ago (they authenticate
+    // nothing, and their sessions went with them).
+    sqlx::query(
+        "DELETE FROM api_tokens
+         WHERE workspace_id = $1 AND user_id = $2 AND name = $3
+           AND expires_at < now() - interval '1 day'",
+    )
+    .bind(workspace_id)
+    .bind(linked.user_id)
+    .bind(TOKEN_NAME)
+    .execute(&mut *conn)
+    .await?;
     let generated = token::generate();
     let token = insert_api_token(
         conn,
         &NewApiToken {
             workspace_id,
             user_id: Some(linked.user_id),
-            name: "single sign-on session",
+            name: TOKEN_NAME,
             role: linked.role,
             is_instance_admin: false,
             prefix: &generated.prefix,

@@ -196,11 +196,27 @@ async fn signing_in_through_the_provider_opens_a_session_as_the_existing_user(po
         .expect("count");
     assert_eq!(pending, 0);
 
-    // The next sign-in finds the identity even after the email changed at the provider.
+    // The next sign-in finds the identity even after the email changed at the provider,
+    // and drops the sign-in tokens that ended more than a day ago.
+    sqlx::query(
+        "UPDATE api_tokens SET created_at = now() - interval '3 days',
+                expires_at = now() - interval '2 days'
+         WHERE name = 'single sign-on session'",
+    )
+    .execute(&pool)
+    .await
+    .expect("age the first sign-in's token");
     idp.set(|k| k.person.email = "ada.lovelace@example.com".into());
     let again = round(&app).await;
     let secret = again.session.expect("signed in again");
     assert_eq!(session_token(&pool, &secret).await.1, Some(ada));
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM api_tokens WHERE user_id = $1 ORDER BY created_at")
+            .bind(ada)
+            .fetch_all(&pool)
+            .await
+            .expect("tokens");
+    assert_eq!(names, ["ada@example.com token", "single sign-on session"]);
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
