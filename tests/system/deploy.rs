@@ -66,6 +66,12 @@ fn the_example_configuration_loads_and_names_every_setting() {
         "sla_digest_cron",
         "secrets_key",
         "tracker_poll_secs",
+        "oidc_issuer",
+        "oidc_client_id",
+        "oidc_client_secret",
+        "oidc_redirect_url",
+        "oidc_email_domain",
+        "oidc_default_role",
     ] {
         assert!(keys.contains(key), "config.example.toml lacks {key}");
     }

@@ -125,6 +125,7 @@ INCIDENT_SLACK_BOT_TOKEN: {key: slackBotToken, required: false}
 INCIDENT_SLACK_SIGNING_SECRET: {key: slackSigningSecret, required: false}
 INCIDENT_LLM_API_KEY: {key: llmApiKey, required: false}
 INCIDENT_SECRETS_KEY: {key: secretsKey, required: false}
+INCIDENT_OIDC_CLIENT_SECRET: {key: oidcClientSecret, required: false}
 {{- end }}
 
 {{/*
@@ -173,6 +174,24 @@ non-secret settings as values, the secrets by reference. Call with
   value: {{ $c.slaWeeklyDigestCron | quote }}
 - name: INCIDENT_TRACKER_POLL_SECS
   value: {{ $c.trackerPollSecs | int | toString | quote }}
+- name: INCIDENT_OIDC_DEFAULT_ROLE
+  value: {{ $c.oidcDefaultRole | quote }}
+{{- with $c.oidcIssuer }}
+- name: INCIDENT_OIDC_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- with $c.oidcClientId }}
+- name: INCIDENT_OIDC_CLIENT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- with $c.oidcRedirectUrl }}
+- name: INCIDENT_OIDC_REDIRECT_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $c.oidcEmailDomain }}
+- name: INCIDENT_OIDC_EMAIL_DOMAIN
+  value: {{ . | quote }}
+{{- end }}
 {{- with $c.publicUrl }}
 - name: INCIDENT_PUBLIC_URL
   value: {{ . | quote }}

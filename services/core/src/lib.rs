@@ -43,9 +43,34 @@ pub struct AppState {
 }
 
 /// The service's HTTP surface: the public API and its OpenAPI document, the web app's
-/// pages and the public status page.
+/// pages and the public status page (without single sign-on).
 pub fn router(state: AppState) -> Router {
-    http::router(state.clone()).merge(ui::router(state))
+    router_with_sso(state, None)
+}
+
+/// [`router`], with single sign-on when `sso` is given.
+pub fn router_with_sso(state: AppState, sso: Option<ui::sso::Sso>) -> Router {
+    http::router(state.clone()).merge(ui::router(state, sso))
+}
+
+/// Single sign-on as the configuration sets it up; none when `INCIDENT_OIDC_ISSUER` is
+/// unset (the configuration has already checked the rest of the keys are there).
+pub fn sso_of(config: &Config) -> Option<ui::sso::Sso> {
+    let oidc = config.oidc()?;
+    Some(ui::sso::Sso {
+        client: std::sync::Arc::new(incident_web::oidc::Client::new(
+            incident_web::oidc::OidcConfig {
+                issuer: oidc.issuer,
+                client_id: oidc.client_id,
+                client_secret: oidc.client_secret,
+                redirect_url: oidc.redirect_url,
+            },
+        )),
+        policy: access::sso::Policy {
+            email_domain: oidc.email_domain,
+            default_role: oidc.default_role,
+        },
+    })
 }
 
 /// Starts the service on a shared pool: bootstrap, its bus (consuming commands and the
@@ -78,7 +103,8 @@ pub fn start(
             bus: messaging.bus.clone(),
             tokens: TokenCache::default(),
         };
-        Ok(messaging.into_component(SERVICE, router(state)))
+        let sso = sso_of(&config);
+        Ok(messaging.into_component(SERVICE, router_with_sso(state, sso)))
     })
 }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use incident_schema::AccessRole;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -83,7 +84,42 @@ pub struct Config {
     /// Seconds between polls of the issue trackers for the state of exported action items
     /// (`INCIDENT_TRACKER_POLL_SECS`).
     pub tracker_poll_secs: u64,
+    /// OpenID Connect issuer URL for single sign-on in the web app; off when unset
+    /// (`INCIDENT_OIDC_ISSUER`).
+    pub oidc_issuer: Option<String>,
+    /// The client id registered with the identity provider (`INCIDENT_OIDC_CLIENT_ID`).
+    pub oidc_client_id: Option<String>,
+    /// The client secret; unset for a public client (PKCE only) (`INCIDENT_OIDC_CLIENT_SECRET`).
+    pub oidc_client_secret: Option<SecretString>,
+    /// Where the provider sends the browser back; defaults to
+    /// `INCIDENT_PUBLIC_URL` + `/ui/login/sso/callback` (`INCIDENT_OIDC_REDIRECT_URL`).
+    pub oidc_redirect_url: Option<String>,
+    /// The email domain whose people get a user on their first sign-in; unset: only
+    /// existing users (by email) may sign in (`INCIDENT_OIDC_EMAIL_DOMAIN`).
+    pub oidc_email_domain: Option<String>,
+    /// The role of a user created on first sign-in (`INCIDENT_OIDC_DEFAULT_ROLE`).
+    pub oidc_default_role: AccessRole,
 }
+
+/// Single sign-on's settings, complete (see [`Config::oidc`]).
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// The issuer URL.
+    pub issuer: String,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret, if confidential.
+    pub client_secret: Option<SecretString>,
+    /// The callback URL.
+    pub redirect_url: String,
+    /// The email domain of first sign-ins, lower case.
+    pub email_domain: Option<String>,
+    /// The role of users created on first sign-in.
+    pub default_role: AccessRole,
+}
+
+/// Where the web app's single sign-on callback is served.
+pub const OIDC_CALLBACK_PATH: &str = "/ui/login/sso/callback";
 
 /// The defaults, as the lowest layer of the figment.
 #[derive(Serialize)]
@@ -101,6 +137,7 @@ struct Defaults {
     sla_digest_cron: &'static str,
     sla_weekly_digest_cron: &'static str,
     tracker_poll_secs: u64,
+    oidc_default_role: AccessRole,
 }
 
 impl Default for Defaults {
@@ -119,6 +156,7 @@ impl Default for Defaults {
             sla_digest_cron: "0 0 9 * * *",
             sla_weekly_digest_cron: "0 0 9 * * Mon",
             tracker_poll_secs: 60,
+            oidc_default_role: AccessRole::Viewer,
         }
     }
 }
@@ -272,6 +310,7 @@ impl Config {
                 }
             })?;
         }
+        self.validate_oidc()?;
         if let Some(token) = &self.bootstrap_token
             && token.expose_secret().len() < 16
         {
@@ -281,6 +320,105 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    fn validate_oidc(&self) -> Result<(), ConfigError> {
+        let url_with_scheme = |key: &'static str, value: &str, schemes: &[&str]| {
+            if schemes
+                .iter()
+                .any(|s| value.starts_with(&format!("{s}://")))
+            {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid {
+                    key,
+                    message: "must be a URL starting with http:// or https://".into(),
+                })
+            }
+        };
+        let Some(issuer) = &self.oidc_issuer else {
+            let stray = [
+                ("INCIDENT_OIDC_CLIENT_ID", self.oidc_client_id.is_some()),
+                (
+                    "INCIDENT_OIDC_CLIENT_SECRET",
+                    self.oidc_client_secret.is_some(),
+                ),
+                (
+                    "INCIDENT_OIDC_REDIRECT_URL",
+                    self.oidc_redirect_url.is_some(),
+                ),
+                (
+                    "INCIDENT_OIDC_EMAIL_DOMAIN",
+                    self.oidc_email_domain.is_some(),
+                ),
+            ];
+            if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "is set but INCIDENT_OIDC_ISSUER is not (single sign-on is off)"
+                        .into(),
+                });
+            }
+            return Ok(());
+        };
+        url_with_scheme("INCIDENT_OIDC_ISSUER", issuer, &["http", "https"])?;
+        if self
+            .oidc_client_id
+            .as_deref()
+            .is_none_or(|c| c.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_OIDC_CLIENT_ID",
+                message: "is required when INCIDENT_OIDC_ISSUER is set".into(),
+            });
+        }
+        match (&self.oidc_redirect_url, &self.public_url) {
+            (Some(url), _) => {
+                url_with_scheme("INCIDENT_OIDC_REDIRECT_URL", url, &["http", "https"])?
+            }
+            (None, Some(_)) => {}
+            (None, None) => {
+                return Err(ConfigError::Invalid {
+                    key: "INCIDENT_OIDC_REDIRECT_URL",
+                    message: format!(
+                        "is required when INCIDENT_OIDC_ISSUER is set and INCIDENT_PUBLIC_URL is not (the URL of {OIDC_CALLBACK_PATH})"
+                    ),
+                });
+            }
+        }
+        if let Some(domain) = &self.oidc_email_domain
+            && (domain.is_empty() || domain.contains(['@', '/', ' ']) || !domain.contains('.'))
+        {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_OIDC_EMAIL_DOMAIN",
+                message: "must be a domain such as example.com".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Single sign-on's settings, when `INCIDENT_OIDC_ISSUER` is set (the rest was
+    /// checked at load).
+    pub fn oidc(&self) -> Option<OidcSettings> {
+        let issuer = self.oidc_issuer.clone()?;
+        let redirect_url = match (&self.oidc_redirect_url, &self.public_url) {
+            (Some(url), _) => url.clone(),
+            (None, Some(public)) => {
+                format!("{}{OIDC_CALLBACK_PATH}", public.trim_end_matches('/'))
+            }
+            (None, None) => return None,
+        };
+        Some(OidcSettings {
+            issuer,
+            client_id: self.oidc_client_id.clone()?.trim().to_owned(),
+            client_secret: self.oidc_client_secret.clone(),
+            redirect_url,
+            email_domain: self
+                .oidc_email_domain
+                .as_deref()
+                .map(|d| d.trim().to_ascii_lowercase()),
+            default_role: self.oidc_default_role,
+        })
     }
 
     /// The graceful shutdown budget.
@@ -347,6 +485,51 @@ mod tests {
             f = f.merge(Serialized::default(k, v));
         }
         Config::from_figment(f)
+    }
+
+    #[test]
+    fn single_sign_on_is_off_by_default_and_needs_its_client_id_and_a_callback() {
+        let off = load(&[]).expect("defaults");
+        assert!(off.oidc().is_none());
+        assert_eq!(off.oidc_default_role, AccessRole::Viewer);
+        let issuer = ("oidc_issuer", "https://id.example.com");
+        let err = load(&[issuer]).expect_err("no client id");
+        assert!(err.to_string().contains("INCIDENT_OIDC_CLIENT_ID"), "{err}");
+        let err = load(&[issuer, ("oidc_client_id", "c")]).expect_err("no callback");
+        assert!(
+            err.to_string().contains("INCIDENT_OIDC_REDIRECT_URL"),
+            "{err}"
+        );
+        let err = load(&[("oidc_client_id", "c")]).expect_err("stray");
+        assert!(err.to_string().contains("INCIDENT_OIDC_CLIENT_ID"), "{err}");
+        let err = load(&[
+            issuer,
+            ("oidc_client_id", "c"),
+            ("public_url", "https://incident.example.com/"),
+            ("oidc_email_domain", "@example.com"),
+        ])
+        .expect_err("domain");
+        assert!(
+            err.to_string().contains("INCIDENT_OIDC_EMAIL_DOMAIN"),
+            "{err}"
+        );
+        let on = load(&[
+            issuer,
+            ("oidc_client_id", "c"),
+            ("public_url", "https://incident.example.com/"),
+            ("oidc_email_domain", "Example.com"),
+            ("oidc_default_role", "responder"),
+        ])
+        .expect("complete")
+        .oidc()
+        .expect("on");
+        assert_eq!(
+            on.redirect_url,
+            "https://incident.example.com/ui/login/sso/callback"
+        );
+        assert_eq!(on.email_domain.as_deref(), Some("example.com"));
+        assert_eq!(on.default_role, AccessRole::Responder);
+        assert!(load(&[("oidc_default_role", "owner")]).is_err());
     }
 
     #[test]

@@ -160,6 +160,9 @@ families! {
     /// Outbound webhook subscriptions disabled for failing.
     WEBHOOK_SUBSCRIPTIONS_DISABLED = "incident_webhook_subscriptions_disabled_total", Counter, Count,
         "Outbound webhook subscriptions disabled because their deliveries kept failing.";
+    /// Single sign-on callbacks, by `outcome`.
+    WEB_SSO_SIGN_INS = "incident_web_sso_sign_ins_total", Counter, Count,
+        "Single sign-on callbacks of the web app, by outcome (signed_in, or the refusal's stable reason: wrong_audience, expired, bad_signature, unknown_state, outside_domain, ...).";
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

@@ -58,6 +58,16 @@ impl Api {
         broker: bool,
         build: impl FnOnce(&PgPool, &Bus) -> Router,
     ) -> Self {
+        Self::start_at(pool, service, broker, |pool, bus, _| build(pool, bus)).await
+    }
+
+    /// [`Api::start`], with `build` also given the base URL the router is served at.
+    pub async fn start_at(
+        pool: PgPool,
+        service: &str,
+        broker: bool,
+        build: impl FnOnce(&PgPool, &Bus, &str) -> Router,
+    ) -> Self {
         let vhost = broker.then(TestVhost::create);
         let url = vhost
             .as_ref()
@@ -65,7 +75,7 @@ impl Api {
             .to_owned();
         let shutdown = CancellationToken::new();
         let (bus, _task) = BusBuilder::new(url, service).start(shutdown.clone());
-        let base = http::serve(build(&pool, &bus), shutdown.clone()).await;
+        let base = http::serve_built(|base| build(&pool, &bus, base), shutdown.clone()).await;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()

@@ -11,10 +11,20 @@ use tokio_util::sync::CancellationToken;
 /// Serves `router` on `127.0.0.1:0` until `shutdown` (or the test's runtime ends);
 /// returns its base URL, `http://127.0.0.1:<port>`.
 pub async fn serve(router: axum::Router, shutdown: CancellationToken) -> String {
+    serve_built(|_| router, shutdown).await
+}
+
+/// Serves the router `build` makes of the base URL it will be served at (for a router
+/// that hands out links to itself, such as a sign-in callback), until `shutdown`.
+pub async fn serve_built(
+    build: impl FnOnce(&str) -> axum::Router,
+    shutdown: CancellationToken,
+) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = build(&base);
     tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })

@@ -8,6 +8,8 @@
 //!   `application/problem+json`;
 //! - [`fixtures`]: workspaces, users and API tokens written straight through the schema
 //!   crate, so a service's tests need no other service to mint a token;
+//! - [`idp`]: a small OpenID Connect identity provider (discovery, JWKS, `/authorize`,
+//!   `/token` with PKCE, signed ID tokens) with knobs for what a relying party must refuse;
 //! - [`browser`]: a real headless Chromium driven over WebDriver (skipped, loudly,
 //!   where `chromium` and `chromium-driver` are not installed), with screenshots;
 //! - [`metrics`]: `/metrics` parsed with a Prometheus text parser, every family required
@@ -23,6 +25,7 @@ pub mod browser;
 pub mod db;
 pub mod fixtures;
 pub mod http;
+pub mod idp;
 pub mod metrics;
 pub mod services;
 pub mod sockets;

@@ -9,13 +9,18 @@
 //! - [`csrf`]: the per-session token every form carries, and the verified form extractor;
 //! - [`sse`]: live updates, a Postgres `LISTEN` fanned out to Server-Sent Event streams.
 //!
+//! - [`oidc`]: an OpenID Connect relying party (discovery, authorization code with PKCE,
+//!   ID token verification over the provider's JWKS).
+//!
 //! Pages are server-rendered and read without JavaScript; forms are plain POSTs that
-//! htmx enhances (`hx-boost`). Sign-in today is the login form that takes an API token
-//! once; OpenID Connect is the next way in and plugs in at [`session::open`], which
-//! takes an already verified token (see its doc).
+//! htmx enhances (`hx-boost`). Two ways in end at [`session::open`], which takes an
+//! already verified token: the login form that takes an API token once, and single
+//! sign-on ([`oidc`]), after which the serving service finds or creates the user and
+//! mints the session's token.
 
 pub mod assets;
 pub mod csrf;
+pub mod oidc;
 pub mod session;
 pub mod shell;
 pub mod sse;

@@ -4,3 +4,4 @@ pub mod admin;
 pub mod auth;
 pub mod bootstrap;
 pub mod settings;
+pub mod sso;

@@ -3,6 +3,8 @@
 //! shared `incident-web` crate.
 //!
 //! - `/ui/login`, `/ui/logout` ([`signin`]): the token login form and sign-out;
+//! - `/ui/login/sso`, `/ui/login/sso/callback` ([`sso`]): single sign-on with OpenID
+//!   Connect, when it is configured;
 //! - `/ui/incidents...` ([`incidents`]): the list, the declare form, an incident's page,
 //!   its forms and its live event stream;
 //! - `/ui/settings/status-page` and `/status/{slug}` ([`status_page`]).
@@ -18,6 +20,7 @@ pub mod error;
 pub mod incidents;
 pub mod pages;
 pub mod signin;
+pub mod sso;
 pub mod status_page;
 pub mod store;
 
@@ -38,6 +41,8 @@ pub struct UiState {
     pub app: AppState,
     /// The fan-out of incident changes to open pages.
     pub hub: Hub,
+    /// Single sign-on, when configured.
+    pub sso: Option<sso::Sso>,
 }
 
 impl AuthState for UiState {
@@ -50,16 +55,20 @@ impl AuthState for UiState {
     }
 }
 
-/// The pages, the assets and the status page.
-pub fn router(app: AppState) -> Router {
+/// The pages, the assets and the status page; single sign-on's routes answer only when
+/// `sso` is given.
+pub fn router(app: AppState, sso: Option<sso::Sso>) -> Router {
     let state = UiState {
         hub: Hub::new(app.pool.clone()),
         app,
+        sso,
     };
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/incidents") }))
         .route("/ui/", get(|| async { Redirect::to("/ui/incidents") }))
         .route("/ui/login", get(signin::form).post(signin::submit))
+        .route("/ui/login/sso", get(sso::start))
+        .route("/ui/login/sso/callback", get(sso::callback))
         .route("/ui/logout", post(signin::logout))
         .route(
             "/ui/incidents",

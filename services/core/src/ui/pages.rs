@@ -247,6 +247,8 @@ pub struct LoginPage {
     pub next: String,
     /// Why the last attempt failed.
     pub error: Option<String>,
+    /// Whether single sign-on is configured (the "Sign in with SSO" button).
+    pub sso: bool,
 }
 
 /// `/ui/settings/status-page`.

@@ -25,13 +25,15 @@ pub struct Next {
 }
 
 /// Only our own pages are places to return to.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\'))
         .unwrap_or("/ui/incidents")
         .to_owned()
 }
 
-fn login_page(
+/// The login page: the token form, and the single sign-on button when it is configured.
+pub(super) fn login_page(
+    state: &UiState,
     status: StatusCode,
     headers: &HeaderMap,
     next: String,
@@ -49,6 +51,7 @@ fn login_page(
         csrf: token,
         next,
         error,
+        sso: state.sso.is_some(),
     };
     let mut response = render_status(status, &page);
     response.headers_mut().append(SET_COOKIE, cookie);
@@ -56,8 +59,18 @@ fn login_page(
 }
 
 /// `GET /ui/login`.
-pub async fn form(headers: HeaderMap, Query(q): Query<Next>) -> Response {
-    login_page(StatusCode::OK, &headers, safe_next(q.next.as_deref()), None)
+pub async fn form(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> Response {
+    login_page(
+        &state,
+        StatusCode::OK,
+        &headers,
+        safe_next(q.next.as_deref()),
+        None,
+    )
 }
 
 /// The login form.
@@ -81,6 +94,7 @@ pub async fn submit(
     let expected = session::read_cookie(&headers, csrf::LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !csrf::same(expected, &login.csrf) {
         return Ok(login_page(
+            &state,
             StatusCode::FORBIDDEN,
             &headers,
             next,
@@ -90,6 +104,7 @@ pub async fn submit(
     let mut conn = state.app.pool.acquire().await?;
     let Some(token) = session::verify_token(&mut conn, &login.token).await? else {
         return Ok(login_page(
+            &state,
             StatusCode::UNAUTHORIZED,
             &headers,
             next,

@@ -400,3 +400,42 @@ async fn a_responder_works_an_incident_in_a_real_browser(pool: PgPool) {
     browser.screenshot("incident-viewer").await;
     browser.close().await;
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn signing_in_with_sso_in_a_real_browser_lands_on_the_incident_list(pool: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let mut person = incident_testkit::idp::Person::new("sub-grace", "grace@example.com");
+    person.name = "Grace Hopper".into();
+    let idp = incident_testkit::idp::Idp::start(person).await;
+    let policy = incident_core::access::sso::Policy {
+        email_domain: Some("example.com".into()),
+        default_role: incident_schema::AccessRole::Responder,
+    };
+    let app = TestApp::spawn_with_sso(pool, &idp, policy).await;
+    let c = &browser.client;
+    c.goto(&format!("{}/ui/login", app.base))
+        .await
+        .expect("login page");
+    browser.screenshot("login-sso").await;
+    c.find(Locator::Css("form.sso button[type=submit]"))
+        .await
+        .expect("the SSO button")
+        .click()
+        .await
+        .expect("click");
+    // The provider approves at once and sends the browser back through the callback.
+    eventually(WAIT, "the incident list after single sign-on", || async {
+        c.current_url()
+            .await
+            .is_ok_and(|u| u.path() == "/ui/incidents")
+            && browser.text("main h1").await.as_deref() == Some("Incidents")
+    })
+    .await;
+    let nav = browser.text("body").await.unwrap_or_default();
+    assert!(nav.contains("Grace Hopper"), "{nav}");
+    assert_eq!(idp.served().tokens, 1);
+    sign_out(&browser).await;
+    browser.close().await;
+}

@@ -10,6 +10,7 @@ mod declare;
 mod lifecycle;
 mod numbering;
 mod privacy;
+mod sso;
 mod support;
 mod tenancy;
 mod token_cache;

@@ -4,7 +4,7 @@
 use std::ops::Deref;
 
 use incident_core::access::bootstrap::bootstrap;
-use incident_core::{AppState, router};
+use incident_core::{AppState, router, router_with_sso};
 use incident_runtime::api::token_cache::TokenCache;
 use incident_testkit::app::Api;
 use reqwest::StatusCode;
@@ -41,6 +41,42 @@ impl TestApp {
                     bus: bus.clone(),
                     tokens,
                 })
+            })
+            .await,
+        )
+    }
+
+    /// Core's router with single sign-on through the test identity provider `idp`, under
+    /// `policy` (no broker: sign-in publishes nothing).
+    pub async fn spawn_with_sso(
+        pool: PgPool,
+        idp: &incident_testkit::idp::Idp,
+        policy: incident_core::access::sso::Policy,
+    ) -> Self {
+        use incident_testkit::idp::{CLIENT_ID, CLIENT_SECRET};
+        use incident_web::oidc::{Client, OidcConfig};
+        let secret = secrecy::SecretString::from(ADMIN.to_owned());
+        assert!(bootstrap(&pool, &secret).await.expect("bootstrap"));
+        let issuer = idp.issuer.clone();
+        Self(
+            Api::start_at(pool, "core-test", false, move |pool, bus, base| {
+                let client = Client::new(OidcConfig {
+                    issuer,
+                    client_id: CLIENT_ID.to_owned(),
+                    client_secret: Some(CLIENT_SECRET.to_owned().into()),
+                    redirect_url: format!("{base}/ui/login/sso/callback"),
+                });
+                let sso = incident_core::ui::sso::Sso {
+                    client: std::sync::Arc::new(client),
+                    policy,
+                };
+                router_with_sso(
+                    AppState {
+                        pool: pool.clone(),
+                        bus: bus.clone(),
+                    },
+                    Some(sso),
+                )
             })
             .await,
         )

@@ -203,8 +203,21 @@ fn the_login_page() {
         csrf: "LOGIN".to_owned(),
         next: "/ui/incidents/INC-42".to_owned(),
         error: Some("That token is unknown, revoked or expired.".to_owned()),
+        sso: false,
     };
     insta::assert_snapshot!("web_login", html(&page));
+}
+
+#[test]
+fn the_login_page_with_single_sign_on() {
+    let page = LoginPage {
+        shell: Shell::public("Sign in"),
+        csrf: "LOGIN".to_owned(),
+        next: "/ui/incidents/INC-42".to_owned(),
+        error: None,
+        sso: true,
+    };
+    insta::assert_snapshot!("web_login_sso", html(&page));
 }
 
 #[test]
