@@ -20,9 +20,18 @@
 //!   interleaved, alerts/s. `cargo bench -p incident-ingestion --bench ingest -- events`
 //!   runs only this comparison.
 //!
+//! - declares: `DECLARES` Alertmanager notifications, each a new group whose alert
+//!   declares (critical, a service of its own), sent from `CLIENTS` clients across the
+//!   ingestion replicas, through ingestion → outbox → RabbitMQ → core, timed until all
+//!   the incidents exist (and until ingestion linked every group to its incident), with
+//!   one and with three ingestion replicas beside one core, each hosted as its binary
+//!   hosts it. `cargo bench -p incident-ingestion --bench ingest -- declares` runs only
+//!   this.
+//!
 //! Targets (issue 4): at least 5,000 alerts/s accepted and fully grouped, webhook p99
 //! below 50 ms at 1,000 alerts/s. Issue 13: PagerDuty intake within 20 % of
-//! Alertmanager's.
+//! Alertmanager's. Issue 18: 500 declaring groups in ≤ 2 s (≥ 250/s), three replicas
+//! ≥ 1.5× one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,7 +44,9 @@ use incident_bus::topology::ALERTS_INGEST;
 use incident_bus::{BusBuilder, Envelope, QueueSpec};
 use incident_ingestion::integration::{self, NewIntegration};
 use incident_ingestion::{AppState, front, router};
+use incident_runtime::Config;
 use incident_schema::IntegrationKind;
+use incident_testkit::services::Running;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions,
@@ -57,6 +68,8 @@ const AMQP_ALERTS: usize = 20_000;
 const STEADY_RATE: usize = 1_000;
 const STEADY_SECS: u64 = 6;
 const EVENTS: usize = 2_000;
+const DECLARES: usize = 500;
+const REPLICAS: [usize; 2] = [1, 3];
 const TOKEN: &str = "bench-bootstrap-token-0123456789";
 
 fn main() -> anyhow::Result<()> {
@@ -529,9 +542,224 @@ async fn events(pool: &PgPool, server: &Server) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `n` Alertmanager notifications of one critical alert each, each its own group and
+/// service (so each declares), unique per `run`.
+fn declaring_groups(run: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| {
+            json!({
+                "receiver": "incident", "status": "firing", "version": "4",
+                "groupKey": format!("{{}}:{{alertname=\"Down-{run}-{i}\"}}"), "truncatedAlerts": 0,
+                "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+                "externalURL": "http://am",
+                "alerts": [{
+                    "status": "firing",
+                    "labels": { "alertname": format!("Down-{run}-{i}"), "severity": "critical",
+                                "service": format!("svc-{run}-{i}"), "zone": "eu-west-1a" },
+                    "annotations": { "summary": format!("svc-{run}-{i} is down in eu-west-1a") },
+                    "startsAt": "2026-01-01T00:00:00.123456789Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "",
+                    "fingerprint": format!("{run}-{i}"),
+                }],
+            })
+        })
+        .collect()
+}
+
+/// Sends `bodies` from `CLIENTS` clients, client `c` to `urls[c % urls.len()]`, each
+/// answer a 202.
+async fn burst_across(urls: &[String], secret: &str, bodies: Vec<Value>) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let queue = Arc::new(std::sync::Mutex::new(bodies));
+    let mut tasks = JoinSet::new();
+    for c in 0..CLIENTS {
+        let (client, queue, url, secret) = (
+            client.clone(),
+            queue.clone(),
+            urls[c % urls.len()].clone(),
+            secret.to_owned(),
+        );
+        tasks.spawn(async move {
+            loop {
+                let Some(body) = queue.lock().expect("queue").pop() else {
+                    return;
+                };
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&secret)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("request");
+                assert_eq!(
+                    response.status(),
+                    202,
+                    "{}",
+                    response.text().await.unwrap_or_default()
+                );
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done?;
+    }
+    Ok(())
+}
+
+/// Polls `sql` (a count) until it reaches `n`; fails after a minute.
+async fn until_count(pool: &PgPool, sql: &'static str, id: Uuid, n: i64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let count: i64 = sqlx::query_scalar(sql).bind(id).fetch_one(pool).await?;
+        if count >= n {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{count} of {n} after a minute: {sql}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One run of the declaring burst against running services: seconds until every
+/// notification was accepted, every incident existed, every group was linked.
+async fn declaring_burst(
+    pool: &PgPool,
+    workspace_id: Uuid,
+    bases: &[String],
+    run: &str,
+) -> anyhow::Result<(f64, f64, f64)> {
+    let created = {
+        let mut conn = pool.acquire().await?;
+        integration::create(
+            &mut conn,
+            workspace_id,
+            &NewIntegration {
+                kind: IntegrationKind::Alertmanager,
+                name: format!("declares-{run}"),
+                rules: None,
+                grouping_key: None,
+                max_incidents_per_minute: None,
+            },
+            "http://bench",
+        )
+        .await?
+    };
+    let id = created.integration.id;
+    let urls: Vec<String> = bases
+        .iter()
+        .map(|b| format!("{b}/webhooks/alertmanager/{id}"))
+        .collect();
+    let bodies = declaring_groups(run, DECLARES);
+    let start = Instant::now();
+    burst_across(&urls, &created.secret, bodies).await?;
+    let accepted = start.elapsed().as_secs_f64();
+    // Core records each declare with its group's id as the idempotency key.
+    until_count(
+        pool,
+        "SELECT count(*) FROM incidents i JOIN alert_groups g ON i.idempotency_key = g.id::text
+         WHERE g.integration_id = $1",
+        id,
+        DECLARES as i64,
+    )
+    .await?;
+    let exist = start.elapsed().as_secs_f64();
+    until_count(
+        pool,
+        "SELECT count(*) FROM alert_groups WHERE integration_id = $1 AND incident_id IS NOT NULL",
+        id,
+        DECLARES as i64,
+    )
+    .await?;
+    let linked = start.elapsed().as_secs_f64();
+    let declared: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM alert_groups WHERE integration_id = $1 AND decision = 'DECLARE'",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    assert_eq!(declared as usize, DECLARES, "every group declared");
+    Ok((accepted, exist, linked))
+}
+
+/// The declaring groups through ingestion and core, with one and with three ingestion
+/// replicas (each with its own pool, bus, relay and consumers, as a binary runs it).
+async fn declares(admin: &str) -> anyhow::Result<()> {
+    const NAME: &str = "incident_bench_declares";
+    let pool = incident_bus::testing::bench_database(admin, NAME).await?;
+    let server = admin.split('?').next().unwrap_or(admin);
+    let url = format!(
+        "{}/{NAME}",
+        server.rsplit_once('/').map_or(server, |(b, _)| b)
+    );
+    incident_core::access::bootstrap::bootstrap(
+        &pool,
+        &secrecy::SecretString::from(TOKEN.to_owned()),
+    )
+    .await?;
+    let workspace_id: Uuid = sqlx::query_scalar("SELECT id FROM workspaces")
+        .fetch_one(&pool)
+        .await?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!(
+        "declaring groups, {cores} cores, median of {RUNS} runs of {DECLARES} notifications (one new group each), {CLIENTS} HTTP clients"
+    );
+    println!(
+        "{:<28} {:>12} {:>14} {:>14} {:>16}",
+        "ingestion replicas", "accepted (s)", "incidents (s)", "linked (s)", "declares/s"
+    );
+    let mut rates = Vec::new();
+    for replicas in REPLICAS {
+        let vhost = TestVhost::create();
+        let mut config = Config::for_urls(&url, &vhost.url)?;
+        config.outbox_poll_secs = 1;
+        let core = Running::start(config.clone(), &[incident_core::start]).await;
+        let mut ingestion = Vec::new();
+        for _ in 0..replicas {
+            ingestion.push(Running::start(config.clone(), &[incident_ingestion::start]).await);
+        }
+        let bases: Vec<String> = ingestion.iter().map(|r| r.base.clone()).collect();
+        let (mut accepted, mut exist, mut linked) = (vec![], vec![], vec![]);
+        for run in 0..RUNS {
+            let (a, e, l) =
+                declaring_burst(&pool, workspace_id, &bases, &format!("r{replicas}x{run}")).await?;
+            accepted.push(a);
+            exist.push(e);
+            linked.push(l);
+        }
+        for running in ingestion {
+            running.stop().await?;
+        }
+        core.stop().await?;
+        let exist = median(exist);
+        let rate = DECLARES as f64 / exist;
+        rates.push(rate);
+        println!(
+            "{:<28} {:>12.2} {:>14.2} {:>14.2} {:>16.1}",
+            replicas,
+            median(accepted),
+            exist,
+            median(linked),
+            rate
+        );
+    }
+    println!(
+        "3 replicas / 1: {:.2}x (target >= 1.5x); target: all {DECLARES} incidents in <= 2 s (>= 250/s)",
+        rates[1] / rates[0]
+    );
+    Ok(())
+}
+
 async fn bench() -> anyhow::Result<()> {
     let admin = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if std::env::args().any(|a| a == "declares") {
+        return declares(&admin).await;
+    }
     let pool = fresh_database(&admin).await?;
     let server = serve(&pool).await?;
     let cores = std::thread::available_parallelism()

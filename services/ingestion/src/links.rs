@@ -14,10 +14,13 @@
 //!   (`incident.add_update`) it could not get at the time.
 //!
 //! Setting an unchanged link does nothing, so the two events of one declare, and any
-//! redelivery, cause each follow-up once. Linking takes the workspace's decision lock
-//! (see [`crate::ingest::decide`]), as does an ingest that resolves a group, so neither a
-//! group deciding to wait for a declare and the confirmation of that declare, nor a
-//! group resolving and the confirmation of its incident, ever miss each other.
+//! redelivery, cause each follow-up once. Linking takes no advisory lock: the groups'
+//! rows are locked (in id order) by the update that sets their incident, and a decision
+//! that makes a group wait for a declare locks that declare's row `FOR SHARE` first
+//! ([`crate::ingest::decide`]), as an ingest that resolves a group locks its row
+//! ([`crate::ingest`]). So neither a group deciding to wait for a declare and the
+//! confirmation of that declare, nor a group resolving and the confirmation of its
+//! incident, ever miss each other: whichever commits second sees the first.
 
 use std::sync::LazyLock;
 
@@ -30,7 +33,7 @@ use uuid::Uuid;
 
 use crate::SERVICE;
 use crate::ingest::messages::Messages;
-use crate::ingest::store::{self, lock_decisions};
+use crate::ingest::store;
 
 /// The queue of core's events ingestion follows.
 pub fn queue() -> QueueSpec {
@@ -110,7 +113,6 @@ pub async fn link(
     groups: &[Uuid],
     cause: Option<&Envelope>,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    lock_decisions(conn, workspace_id).await?;
     let changed = store::set_incident(conn, workspace_id, incident, groups).await?;
     if changed.is_empty() {
         return Ok(Vec::new());

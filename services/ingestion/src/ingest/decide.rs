@@ -15,9 +15,19 @@
 //!    (or waits for it), or does nothing if there is none.
 //! 4. Otherwise it **declares**, with its id as the command's idempotency key.
 //!
-//! Decisions of one workspace are serialised (an advisory lock, also taken by
-//! [`crate::links`]), so the counts and the pending declares they read are exact. Every
-//! decision records its reasons in the group's `explanation`.
+//! **What serialises.** Only what a decision reads and another one's outcome changes.
+//! The rules are evaluated for every deciding group of the transaction first
+//! ([`Decisions::plan`], no database); then one statement ([`Decisions::lock`]) takes,
+//! in hash order, a transaction-scoped advisory lock per service a group may join by
+//! (`ingestion-service:<workspace>:<service, lower case>`), so of two new groups of one
+//! service the second sees the first's declare, and the integration's storm lock
+//! (`ingestion-storm:<integration>`) when it has a storm guard, so the declares it
+//! counts are exact. Groups of other services, or declaring without joining, decide side
+//! by side. A declare a group will wait for is locked `FOR SHARE` and re-read before the
+//! group waits for it ([`store::lock_pending`]): core's confirmation ([`crate::links`],
+//! which takes no advisory lock) either committed before, and the group looks again
+//! (finding the incident open), or waits for this transaction and then links the group.
+//! Every decision records its reasons in the group's `explanation`.
 
 use incident_schema::{IncidentNumber, Severity};
 use serde_json::{Value, json};
@@ -37,10 +47,30 @@ pub struct Decisions {
     workspace_id: Uuid,
     integration_id: Uuid,
     max_per_minute: Option<i32>,
-    locked: bool,
     declared_before: Option<i64>,
     /// Groups that declared in this transaction, with their service (lower case).
     declared_now: Vec<(Uuid, Option<String>)>,
+}
+
+/// A group whose rules declare, evaluated and not decided yet: what it would declare,
+/// and why.
+pub struct Plan<'r, 'a> {
+    rule: &'r DeclareRule,
+    severity: Severity,
+    chosen: &'a IncomingAlert,
+    service: Option<String>,
+    reason: String,
+    details: Value,
+}
+
+impl Plan<'_, '_> {
+    /// The service the group may join by (lower case), if its rule joins.
+    fn joins_by(&self) -> Option<String> {
+        self.service
+            .as_deref()
+            .filter(|_| self.rule.join_open_incident)
+            .map(str::to_lowercase)
+    }
 }
 
 /// The outcome of the rule evaluation over a group's firing alerts.
@@ -157,32 +187,21 @@ impl Decisions {
             workspace_id,
             integration_id,
             max_per_minute,
-            locked: false,
             declared_before: None,
             declared_now: Vec::new(),
         }
     }
 
-    /// Takes the workspace's decision lock (once per transaction).
-    pub async fn lock(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        if !self.locked {
-            store::lock_decisions(conn, self.workspace_id).await?;
-            self.locked = true;
-        }
-        Ok(())
-    }
-
-    /// Decides what `group` does about its newly firing `alerts`, records it on the
-    /// group and writes the command it needs to `messages`.
-    pub async fn decide(
-        &mut self,
-        conn: &mut PgConnection,
-        rules: Result<&[DeclareRule], &str>,
+    /// Evaluates the rules over `group`'s newly firing `alerts`. When no rule declares it,
+    /// records that on the group (it decides nothing) and returns none; otherwise the
+    /// group's severity and service are set and the plan is returned, to be decided
+    /// ([`Self::decide`]) once its locks are held ([`Self::lock`]).
+    pub fn plan<'r, 'a>(
+        &self,
+        rules: Result<&'r [DeclareRule], &str>,
         group: &mut Group,
-        alerts: &[&IncomingAlert],
-        messages: &mut Messages<'_>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), sqlx::Error> {
+        alerts: &[&'a IncomingAlert],
+    ) -> Option<Plan<'r, 'a>> {
         let rules = match rules {
             Ok(rules) => rules,
             Err(problem) => {
@@ -191,7 +210,7 @@ impl Decisions {
                     &format!("the integration's declare rules are invalid: {problem}"),
                     json!({}),
                 );
-                return Ok(());
+                return None;
             }
         };
         let evaluation = evaluate(rules, alerts);
@@ -201,7 +220,7 @@ impl Decisions {
                 &evaluation.reason,
                 json!({ "evaluated": evaluation.trace }),
             );
-            return Ok(());
+            return None;
         };
         let Some(severity) = rule.severity else {
             // `validate` refuses declaring rules without a severity; stored rules may predate it.
@@ -210,7 +229,7 @@ impl Decisions {
                 &format!("rule {} declares but names no severity", rule.label(index)),
                 json!({ "evaluated": evaluation.trace }),
             );
-            return Ok(());
+            return None;
         };
         let chosen = alerts[alert];
         let service = chosen
@@ -227,13 +246,61 @@ impl Decisions {
             "service": service,
             "evaluated": evaluation.trace,
         });
-        self.lock(conn).await?;
+        Some(Plan {
+            rule,
+            severity,
+            chosen,
+            service,
+            reason: evaluation.reason,
+            details,
+        })
+    }
+
+    /// The advisory locks `plans` need (see the module doc), taken in one statement:
+    /// one per service a plan may join by, and the storm guard's if the integration has
+    /// one. Nothing to lock for plans that neither join by service nor are guarded.
+    pub async fn lock(
+        &self,
+        conn: &mut PgConnection,
+        plans: &[Plan<'_, '_>],
+    ) -> Result<(), sqlx::Error> {
+        let mut keys: Vec<String> = plans
+            .iter()
+            .filter_map(Plan::joins_by)
+            .map(|service| format!("ingestion-service:{}:{service}", self.workspace_id))
+            .collect();
+        if !plans.is_empty() && self.max_per_minute.is_some() {
+            keys.push(format!("ingestion-storm:{}", self.integration_id));
+        }
+        store::lock_decisions(conn, &keys).await
+    }
+
+    /// Decides what `group` does about its newly firing `alerts` as `plan` says, records
+    /// it on the group and writes the command it needs to `messages`. The plan's locks
+    /// must be held ([`Self::lock`]).
+    pub async fn decide(
+        &mut self,
+        conn: &mut PgConnection,
+        group: &mut Group,
+        plan: Plan<'_, '_>,
+        alerts: &[&IncomingAlert],
+        messages: &mut Messages<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let Plan {
+            rule,
+            severity,
+            chosen,
+            service,
+            reason,
+            details,
+        } = plan;
 
         if rule.join_open_incident
             && let Some(service) = &service
             && let Some(target) = self.same_service(conn, service).await?
         {
-            self.join(group, target, &evaluation.reason, details, messages);
+            self.join(group, target, &reason, details, messages);
             return Ok(());
         }
 
@@ -258,16 +325,13 @@ impl Decisions {
                     Some(target) => self.join(
                         group,
                         target,
-                        &format!("{}; {throttle}", evaluation.reason),
+                        &format!("{reason}; {throttle}"),
                         details,
                         messages,
                     ),
                     None => group.explain_decision(
                         Decision::Nothing,
-                        &format!(
-                            "{}; {throttle} and none of its incidents is open to join",
-                            evaluation.reason
-                        ),
+                        &format!("{reason}; {throttle} and none of its incidents is open to join"),
                         details,
                     ),
                 }
@@ -275,7 +339,6 @@ impl Decisions {
             }
         }
 
-        let reason = evaluation.reason.clone();
         messages.declare(&Declare {
             group_id: group.id,
             title: &group.title,
@@ -311,28 +374,34 @@ impl Decisions {
                 ),
             )));
         }
-        if let Some((id, number)) =
-            store::open_incident_for_service(conn, self.workspace_id, service).await?
-        {
-            return Ok(Some(Target::Incident(
-                id,
-                format!(
-                    "open incident {} already covers service {service}",
-                    IncidentNumber(number)
-                ),
-            )));
+        // Each turn that finds the pending declare confirmed meanwhile looks again: the
+        // confirmed group is never pending again, so this ends.
+        loop {
+            if let Some((id, number)) =
+                store::open_incident_for_service(conn, self.workspace_id, service).await?
+            {
+                return Ok(Some(Target::Incident(
+                    id,
+                    format!(
+                        "open incident {} already covers service {service}",
+                        IncidentNumber(number)
+                    ),
+                )));
+            }
+            let Some(id) =
+                store::pending_declare_for_service(conn, self.workspace_id, service).await?
+            else {
+                return Ok(None);
+            };
+            if store::lock_pending(conn, id).await? {
+                return Ok(Some(Target::Group(
+                    id,
+                    format!(
+                        "group {id} declared an incident for service {service}; waiting for core to confirm it"
+                    ),
+                )));
+            }
         }
-        if let Some(id) =
-            store::pending_declare_for_service(conn, self.workspace_id, service).await?
-        {
-            return Ok(Some(Target::Group(
-                id,
-                format!(
-                    "group {id} declared an incident for service {service}; waiting for core to confirm it"
-                ),
-            )));
-        }
-        Ok(None)
     }
 
     async fn latest(&self, conn: &mut PgConnection) -> Result<Option<Target>, sqlx::Error> {
@@ -342,21 +411,29 @@ impl Decisions {
                 format!("joins the incident group {id} of the same notification declares"),
             )));
         }
-        Ok(
+        // As in `same_service`: a declare confirmed between the read and its lock is
+        // read again, with its incident.
+        loop {
             match store::latest_declared(conn, self.integration_id).await? {
-                Some((_, Some(incident))) => Some(Target::Incident(
-                    incident,
-                    format!("joins incident {incident}, the latest this integration declared"),
-                )),
-                Some((group, None)) => Some(Target::Group(
-                    group,
-                    format!(
-                        "joins the incident of group {group}, the latest this integration declared (not confirmed by core yet)"
-                    ),
-                )),
-                None => None,
-            },
-        )
+                Some((_, Some(incident))) => {
+                    return Ok(Some(Target::Incident(
+                        incident,
+                        format!("joins incident {incident}, the latest this integration declared"),
+                    )));
+                }
+                Some((group, None)) => {
+                    if store::lock_pending(conn, group).await? {
+                        return Ok(Some(Target::Group(
+                            group,
+                            format!(
+                                "joins the incident of group {group}, the latest this integration declared (not confirmed by core yet)"
+                            ),
+                        )));
+                    }
+                }
+                None => return Ok(None),
+            }
+        }
     }
 
     fn join(

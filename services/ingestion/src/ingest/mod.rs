@@ -14,7 +14,11 @@
 //!    a group resolves when none of its alerts fires any more. A re-fired alert of a
 //!    resolved group moves to the open group of its key.
 //! 4. **Decisions.** A group with newly firing alerts and no decision yet decides
-//!    ([`decide`]): declare, join, or nothing, with its reasons recorded.
+//!    ([`decide`]): declare, join, or nothing, with its reasons recorded. Only what a
+//!    decision reads and another changes is serialised: a lock per service groups join
+//!    by and the integration's storm guard, all taken in one statement, and row locks on
+//!    the declares groups wait for; there is no workspace-wide lock. A group that
+//!    resolves has its row locked before its incident is read (see [`crate::links`]).
 //! 5. **Writes.** Groups, alerts and the outbox rows ([`messages`]) are written with one
 //!    statement each. The caller commits: alerts, groups and the messages they cause
 //!    land together or not at all.

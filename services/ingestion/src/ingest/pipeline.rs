@@ -46,8 +46,7 @@ pub async fn ingest(
     );
     pass.decide_all(conn, &settings, &mut decisions, &mut messages)
         .await?;
-    pass.find_incidents_of_resolving(conn, &mut decisions)
-        .await?;
+    pass.find_incidents_of_resolving(conn).await?;
     write(
         conn,
         integration,
@@ -229,7 +228,9 @@ impl<'n> Pass<'n> {
         }
     }
 
-    /// Step 4: a touched group with newly firing alerts and no decision yet decides.
+    /// Step 4: a touched group with newly firing alerts and no decision yet decides. The
+    /// rules are evaluated for every such group first; the locks their decisions need
+    /// are taken together ([`Decisions::lock`]); then each decides, in group order.
     async fn decide_all(
         &mut self,
         conn: &mut PgConnection,
@@ -238,6 +239,7 @@ impl<'n> Pass<'n> {
         messages: &mut Messages<'_>,
     ) -> IngestResult<()> {
         let rules = settings.rules.as_deref().map_err(String::as_str);
+        let (mut deciding, mut plans) = (Vec::new(), Vec::new());
         for g in 0..self.groups.list.len() {
             let group = &self.groups.list[g];
             if !group.touched || group.resolving || group.decision != Decision::Nothing {
@@ -247,11 +249,18 @@ impl<'n> Pass<'n> {
             if firing.is_empty() {
                 continue;
             }
+            if let Some(plan) = decisions.plan(rules, &mut self.groups.list[g], &firing) {
+                deciding.push((g, firing));
+                plans.push(plan);
+            }
+        }
+        decisions.lock(conn, &plans).await?;
+        for ((g, firing), plan) in deciding.into_iter().zip(plans) {
             decisions
                 .decide(
                     conn,
-                    rules,
                     &mut self.groups.list[g],
+                    plan,
                     &firing,
                     messages,
                     self.now,
@@ -279,14 +288,11 @@ impl<'n> Pass<'n> {
     }
 
     /// A group resolving now gets its timeline note if it has an incident. Core's
-    /// confirmation may be committing concurrently ([`crate::links`]); under the decision
-    /// lock, either it committed first and its incident is read here, or it runs after us
-    /// and sees the group resolved: one of the two sends the note.
-    async fn find_incidents_of_resolving(
-        &mut self,
-        conn: &mut PgConnection,
-        decisions: &mut Decisions,
-    ) -> IngestResult<()> {
+    /// confirmation may be committing concurrently ([`crate::links`]); the resolving
+    /// groups' rows are locked here, so either it committed first and its incident is
+    /// read here, or it waits for us and sees the group resolved: one of the two sends
+    /// the note.
+    async fn find_incidents_of_resolving(&mut self, conn: &mut PgConnection) -> IngestResult<()> {
         let resolving: Vec<Uuid> = self
             .groups
             .list
@@ -297,8 +303,7 @@ impl<'n> Pass<'n> {
         if resolving.is_empty() {
             return Ok(());
         }
-        decisions.lock(conn).await?;
-        for (id, incident) in store::incident_ids(conn, &resolving).await? {
+        for (id, incident) in store::lock_incident_ids(conn, &resolving).await? {
             if let Some(i) = self.groups.index_of(id) {
                 self.groups.list[i].incident_id = incident;
             }

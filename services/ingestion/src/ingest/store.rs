@@ -25,31 +25,53 @@ pub async fn lock_keys(
         .await
 }
 
-/// Serialises the decisions of one workspace: which group declares, which joins whom,
-/// and the linking of groups to incidents ([`crate::links`]), so a group never waits on
-/// a declare whose confirmation was processed before the group was committed.
-pub async fn lock_decisions(
-    conn: &mut PgConnection,
-    workspace_id: Uuid,
-) -> Result<(), sqlx::Error> {
+/// Takes the decision locks `keys` (see [`crate::ingest::decide`]: one per service a
+/// group may join by, and the integration's storm guard), all in one statement and in
+/// the order of their hashes, so two transactions needing overlapping sets queue instead
+/// of deadlocking. Held until the transaction ends.
+pub async fn lock_decisions(conn: &mut PgConnection, keys: &[String]) -> Result<(), sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // The sorted subquery is not flattened (it has DISTINCT and ORDER BY), so the
+    // aggregate takes the locks in its order.
     sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtextextended('ingestion-decisions:' || $1::text, 0))",
+        "SELECT count(pg_advisory_xact_lock(h))
+         FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h) AS sorted",
     )
-    .bind(workspace_id)
+    .bind(keys)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// The incidents of the groups `ids`, as committed now.
-pub async fn incident_ids(
+/// The incidents of the groups `ids`, as committed now, their rows locked (in id order)
+/// until the transaction ends: a confirmation ([`crate::links`]) of one of them either
+/// committed before and is read here, or waits for this transaction and sees what it
+/// wrote.
+pub async fn lock_incident_ids(
     conn: &mut PgConnection,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, Option<Uuid>)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, incident_id FROM alert_groups WHERE id = ANY($1)")
-        .bind(ids)
-        .fetch_all(conn)
-        .await
+    sqlx::query_as(
+        "SELECT id, incident_id FROM alert_groups WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// Whether the group `id` still waits for core to confirm its declare, its row locked
+/// (`FOR SHARE`) until the transaction ends, so a confirmation of it cannot commit in
+/// between: it waits, and then sees the groups this transaction made wait for it. A
+/// group deleted meanwhile is not pending.
+pub async fn lock_pending(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    let incident: Option<Option<Uuid>> =
+        sqlx::query_scalar("SELECT incident_id FROM alert_groups WHERE id = $1 FOR SHARE")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(matches!(incident, Some(None)))
 }
 
 /// A group whose incident [`set_incident`] changed.
@@ -66,6 +88,9 @@ pub struct LinkedGroup {
 }
 
 /// Sets the incident of the groups `ids` of `workspace_id`; returns those it changed.
+/// The rows are locked first, in id order (two confirmations naming the same groups
+/// queue instead of deadlocking); one that already names `incident` is left alone, so a
+/// repeated or concurrent confirmation changes nothing and causes nothing twice.
 pub async fn set_incident(
     conn: &mut PgConnection,
     workspace_id: Uuid,
@@ -73,9 +98,16 @@ pub async fn set_incident(
     ids: &[Uuid],
 ) -> Result<Vec<LinkedGroup>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE alert_groups SET incident_id = $3
-         WHERE workspace_id = $1 AND id = ANY($2) AND incident_id IS DISTINCT FROM $3
-         RETURNING id, status, title, alert_count",
+        "WITH locked AS (
+             SELECT id FROM alert_groups
+             WHERE workspace_id = $1 AND id = ANY($2)
+             ORDER BY id
+             FOR UPDATE
+         )
+         UPDATE alert_groups AS g SET incident_id = $3
+         FROM locked
+         WHERE g.id = locked.id AND g.incident_id IS DISTINCT FROM $3
+         RETURNING g.id, g.status, g.title, g.alert_count",
     )
     .bind(workspace_id)
     .bind(ids)
