@@ -74,6 +74,7 @@ impl TestApp {
                     AppState {
                         pool: pool.clone(),
                         bus: bus.clone(),
+                        tokens: TokenCache::default(),
                     },
                     Some(sso),
                 )

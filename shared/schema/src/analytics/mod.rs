@@ -4,6 +4,7 @@
 //! - [`params`]: the query string parsed into a [`Request`] (range, grouping, filters);
 //! - [`query`]: the SQL: [`query::summary`], [`query::grouped`] (by week, month,
 //!   severity, service, week × severity; weeks and months without incidents included);
+//! - [`rollup`]: the cells of whole past days, their builder, and the merge with live rows;
 //! - [`csv`]: the same values as `text/csv`, flattened from their JSON form so the two
 //!   never disagree;
 //! - [`gauges`]: the per-workspace figures the Prometheus gauges show.
@@ -25,9 +26,11 @@
 //!   (MTTM), the final resolution `COALESCE(last_resolved_at, resolved_at, closed_at)` of
 //!   a RESOLVED or CLOSED incident (MTTR; a reopen moves it, an incident open again has
 //!   none), and `closed_at` (time to close). Seconds, as `f64`.
-//! - Computed live from the rows on each call, so late events are always counted;
-//!   `incidents_analytics_idx` (migration 0083: the range's key and the columns the
-//!   measures read) bounds the work to the range and spares the table's pages.
+//! - Whole past days come from exact rollups ([`rollup`], migration 0095: every
+//!   duration's values kept sorted, so percentiles over merged days are exact), the rest
+//!   of a range is read live; a trigger forgets a day on any late change to it, so late
+//!   events are always counted. `incidents_analytics_idx` (migration 0083: the range's
+//!   key and the columns the measures read) bounds the live work to the range.
 
 pub mod csv;
 pub mod gauges;
