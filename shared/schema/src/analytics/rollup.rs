@@ -29,8 +29,7 @@ use crate::{IncidentStatus, Severity};
 pub const BUILD_AFTER_DAYS: i32 = 8;
 
 /// The per-incident values every measure is computed from, for the incidents of
-/// `$1` (workspace) detected in the segments `unnest($2, $3)` (start inclusive, end
-/// exclusive), of the severities `$4` (`text[]`, NULL: all), with their local day in
+/// `$1` (workspace) detected in `[$2, $3)`, of the severities `$4` (`text[]`, NULL: all), with their local day in
 /// the time zone `$5`; drills and real incidents both.
 ///
 /// The final resolution is that of a RESOLVED or CLOSED incident only (a reopened one
@@ -50,11 +49,11 @@ pub(crate) const ROWS: &str = "WITH r AS MATERIALIZED (
                CASE WHEN i.sla_resolve_deadline IS NULL THEN NULL
                     WHEN f.final <= i.sla_resolve_deadline THEN true
                     WHEN f.final IS NOT NULL OR i.sla_resolve_deadline < now() THEN false END AS res_met
-        FROM unnest($2::timestamptz[], $3::timestamptz[]) AS seg(s, e)
-        JOIN incidents i ON i.workspace_id = $1 AND i.detected_at >= seg.s AND i.detected_at < seg.e
+        FROM incidents i
         CROSS JOIN LATERAL (SELECT CASE WHEN i.status IN ('RESOLVED', 'CLOSED')
             THEN COALESCE(i.last_resolved_at, i.resolved_at, i.closed_at) END AS final) f
-        WHERE ($4::text[] IS NULL OR i.severity::text = ANY($4::text[]))
+        WHERE i.workspace_id = $1 AND i.detected_at >= $2 AND i.detected_at < $3
+          AND ($4::text[] IS NULL OR i.severity::text = ANY($4::text[]))
      ), e AS (
         SELECT e.incident_id,
                count(*) FILTER (WHERE e.kind = 'BREACH') AS breaches,
@@ -349,10 +348,33 @@ pub(crate) async fn rows(
     severities: Option<&[String]>,
     time_zone: &str,
 ) -> sqlx::Result<Vec<IncidentRow>> {
-    if segments.is_empty() {
-        return Ok(Vec::new());
+    // One statement per segment (a range the planner sees: an array of them is
+    // estimated at 100 rows and planned as a scan of the whole table).
+    let mut out = Vec::new();
+    for &(starts_at, ends_at) in segments {
+        out.extend(
+            rows_of(
+                &mut *conn,
+                workspace_id,
+                starts_at,
+                ends_at,
+                severities,
+                time_zone,
+            )
+            .await?,
+        );
     }
-    let (starts, ends): (Vec<_>, Vec<_>) = segments.iter().copied().unzip();
+    Ok(out)
+}
+
+async fn rows_of(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    severities: Option<&[String]>,
+    time_zone: &str,
+) -> sqlx::Result<Vec<IncidentRow>> {
     let sql = format!(
         "{ROWS}
          SELECT b.id, b.number, b.severity::text AS severity, b.status::text AS status,
@@ -363,8 +385,8 @@ pub(crate) async fn rows(
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(workspace_id)
-        .bind(starts)
-        .bind(ends)
+        .bind(starts_at)
+        .bind(ends_at)
         .bind(severities)
         .bind(time_zone)
         .fetch_all(conn)
@@ -526,26 +548,27 @@ pub(crate) async fn live_services(
     severities: Option<&[String]>,
     drill: bool,
 ) -> sqlx::Result<Vec<(String, String, i64)>> {
-    if segments.is_empty() {
-        return Ok(Vec::new());
+    let mut out = Vec::new();
+    for &(starts_at, ends_at) in segments {
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT lower(s.service_name), min(s.service_name COLLATE \"C\"), count(DISTINCT i.id)
+             FROM incidents i
+             JOIN affected_services s ON s.incident_id = i.id AND s.workspace_id = $1
+                  AND s.incident_detected_at >= $2 AND s.incident_detected_at < $3
+             WHERE i.workspace_id = $1 AND i.detected_at >= $2 AND i.detected_at < $3
+               AND i.is_drill = $5 AND ($4::text[] IS NULL OR i.severity::text = ANY($4::text[]))
+             GROUP BY 1",
+        )
+        .bind(workspace_id)
+        .bind(starts_at)
+        .bind(ends_at)
+        .bind(severities)
+        .bind(drill)
+        .fetch_all(&mut *conn)
+        .await?;
+        out.extend(counts);
     }
-    let (starts, ends): (Vec<_>, Vec<_>) = segments.iter().copied().unzip();
-    sqlx::query_as(
-        "SELECT lower(s.service_name), min(s.service_name COLLATE \"C\"), count(DISTINCT i.id)
-         FROM unnest($2::timestamptz[], $3::timestamptz[]) AS seg(b, e)
-         JOIN incidents i ON i.workspace_id = $1 AND i.detected_at >= seg.b AND i.detected_at < seg.e
-         JOIN affected_services s ON s.incident_id = i.id AND s.workspace_id = $1
-              AND s.incident_detected_at >= seg.b AND s.incident_detected_at < seg.e
-         WHERE i.is_drill = $5 AND ($4::text[] IS NULL OR i.severity::text = ANY($4::text[]))
-         GROUP BY 1",
-    )
-    .bind(workspace_id)
-    .bind(starts)
-    .bind(ends)
-    .bind(severities)
-    .bind(drill)
-    .fetch_all(conn)
-    .await
+    Ok(out)
 }
 
 /// Merges service counts: by key, counts added, the spelling that sorts first kept.
@@ -685,6 +708,14 @@ async fn build_day(
     time_zone: &str,
 ) -> sqlx::Result<bool> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    // As the live statements (query::tuned): a prepared generic plan knows nothing of
+    // the day's size, and JIT costs more than the work.
+    sqlx::query(
+        "SELECT set_config('jit', 'off', true),
+                set_config('plan_cache_mode', 'force_custom_plan', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("SELECT pg_advisory_xact_lock(analytics_day_lock_key($1, $2))")
         .bind(workspace_id)
         .bind(day)
@@ -751,11 +782,10 @@ async fn build_day(
                 COALESCE((array_agg(b.res ORDER BY b.res DESC, b.number) FILTER (WHERE b.res IS NOT NULL))[1:5], '{{}}')
          FROM b GROUP BY b.severity, b.is_drill"
     );
-    let segment = (vec![starts_at], vec![ends_at]);
     sqlx::query(sqlx::AssertSqlSafe(cells))
         .bind(workspace_id)
-        .bind(&segment.0)
-        .bind(&segment.1)
+        .bind(starts_at)
+        .bind(ends_at)
         .bind(None::<Vec<String>>)
         .bind(time_zone)
         .bind(day)
