@@ -1306,7 +1306,7 @@ async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: 
     rebuild(&pool, ws).await;
 
     // Late events, each forgetting only its own day, and the answers following them.
-    let changes: [(&str, &str, String); 4] = [
+    let changes: [(&str, &str, String); 5] = [
         (
             "a late resolve",
             "2021-01-02",
@@ -1328,6 +1328,18 @@ async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: 
             format!(
                 "INSERT INTO affected_services (incident_id, workspace_id, service_name, impact)
              VALUES ('{}', '{ws}', 'payments', 'DEGRADED')",
+                ids["p6"]
+            ),
+        ),
+        (
+            "a declaring alert group linked",
+            "2021-01-06",
+            format!(
+                "INSERT INTO alert_groups (workspace_id, integration_id, group_key, title,
+                     opened_at, alert_count, decision, decided_at, incident_id)
+                 SELECT '{ws}', id, 'late', 'alerts', '2021-01-06T07:59:00Z', 1, 'DECLARE',
+                        '2021-01-06T08:00:00Z', '{}'
+                 FROM integrations WHERE workspace_id = '{ws}'",
                 ids["p6"]
             ),
         ),
@@ -1371,6 +1383,67 @@ async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: 
             { "service": "payments", "incidents": 3 },
             { "service": "Search", "incidents": 3 },
         ])
+    );
+    assert_eq!(summary["by_source"], json!({ "alert": 2, "person": 4 }));
+
+    // Another time zone cuts other days: the cells cut in UTC are ignored until rebuilt.
+    sqlx::query("UPDATE workspaces SET time_zone = 'Asia/Kolkata' WHERE id = $1")
+        .bind(ws)
+        .execute(&pool)
+        .await
+        .expect("time zone");
+    let stale = past_answers(&app).await;
+    sqlx::query("DELETE FROM analytics_days")
+        .execute(&pool)
+        .await
+        .expect("forget all");
+    let live = past_answers(&app).await;
+    assert_same_answers(&stale, &live);
+    assert!(
+        rebuild(&pool, ws).await > 2000,
+        "every day built again in the new zone"
+    );
+    assert_same_answers(&past_answers(&app).await, &live);
+    // 2020-12-29 23:30 UTC is 2020-12-30 in Kolkata.
+    assert!(
+        !built_days(&pool, ws)
+            .await
+            .contains(&"2020-12-29".to_owned())
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_day_with_a_deadline_still_ahead_is_not_rolled_up(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ws = workspace_id(&pool, "default").await;
+    past_history(&pool, ws).await;
+    // Open since 2021-02-01 with a resolve deadline ahead: its resolve target is not
+    // decided yet, and will be without any row changing.
+    let mut p = Spec::new(8, "SEV3", "INVESTIGATING", "2021-02-01T10:00:00Z");
+    p.resolve_deadline = Some(at("2099-01-01T00:00:00Z"));
+    insert(&pool, ws, p).await;
+    let mut conn = pool.acquire().await.expect("connection");
+    let built = incident_schema::analytics::rollup::build(&mut conn, ws, 100_000)
+        .await
+        .expect("build");
+    assert_eq!(built.deferred, 1, "{built:?}");
+    let days: Vec<String> =
+        sqlx::query_scalar("SELECT day::text FROM analytics_days WHERE day = '2021-02-01'")
+            .fetch_all(&pool)
+            .await
+            .expect("days");
+    assert!(days.is_empty(), "the day is left to be read live");
+    let (status, summary) = app
+        .get(
+            ADMIN,
+            "/api/v1/analytics/summary?from=2021-02-01&to=2021-02-01",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["measures"]["incidents"], 1);
+    assert_eq!(
+        summary["measures"]["sla"]["resolve"],
+        json!({ "met": 0, "missed": 0, "share": null })
     );
 }
 

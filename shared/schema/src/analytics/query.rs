@@ -837,10 +837,7 @@ async fn rolled_up_summary(
         .map(|(s, n)| (s.as_str().to_owned(), n))
         .collect();
     let slowest_chosen = acc.slowest();
-    let by_source = Sources {
-        alert: acc.from_alert,
-        person: 0,
-    };
+    let from_alert = acc.from_alert;
 
     let ids: Vec<uuid::Uuid> = slowest_chosen.iter().map(|s| s.2).collect();
     let details: HashMap<uuid::Uuid, (Option<String>, bool)> = sqlx::query(
@@ -878,8 +875,8 @@ async fn rolled_up_summary(
 
     let measures = acc.measures(&cadenced);
     let by_source = Sources {
-        person: measures.incidents - by_source.alert,
-        ..by_source
+        alert: from_alert,
+        person: measures.incidents - from_alert,
     };
     let follow_through = follow_through(&mut *conn, args).await?;
     let alert_load = alert_load(&mut *conn, args).await?;

@@ -826,7 +826,7 @@ pub async fn build_all(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Buil
     Ok(total)
 }
 
-/// The local Monday of `day`'s ISO week, and the first of its month.
+/// The local Monday of `day`'s ISO week.
 pub(crate) fn week_of(day: NaiveDate) -> NaiveDate {
     use chrono::Datelike as _;
     day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
