@@ -15,17 +15,16 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use incident_runtime::api::auth::{Auth, Responder};
+use incident_runtime::api::openapi::BearerAuth;
 use incident_runtime::api::problem::{self, ApiProblem, Code, Problem, ToProblem};
 use incident_schema::drill::ScenarioError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Connection as _, PgConnection};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -141,18 +140,6 @@ type ApiResult<T> = Result<T, ApiError>;
 )]
 struct ApiDoc;
 
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
 /// The routes and the OpenAPI fragment describing them.
 pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -169,13 +156,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
 /// The full router, the OpenAPI fragment included.
 pub fn router(state: AppState) -> axum::Router {
     let (api, doc) = routes();
-    let doc = std::sync::Arc::new(doc);
-    api.route(
-        OPENAPI_PATH,
-        get(move || async move { Json(doc.as_ref().clone()) }),
-    )
-    .layer(DefaultBodyLimit::max(BODY_LIMIT))
-    .with_state(state)
+    incident_runtime::api::openapi::serve_document(api, OPENAPI_PATH, doc, BODY_LIMIT)
+        .with_state(state)
 }
 
 /// The OpenAPI fragment (for the whole document the stack merges).

@@ -15,12 +15,10 @@ pub mod settings;
 pub mod unit;
 pub mod webhooks;
 
-use axum::Json;
-use axum::extract::DefaultBodyLimit;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
+use incident_runtime::api::openapi::BearerAuth;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -47,18 +45,6 @@ pub const BODY_LIMIT: usize = 256 * 1024;
     components(schemas(incident_runtime::api::problem::Problem, incident_schema::Role))
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// The routes and the OpenAPI document describing them.
 pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
@@ -104,17 +90,12 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
 /// The full router, the OpenAPI document included.
 pub fn router(state: AppState) -> axum::Router {
     let (api, doc) = routes();
-    let doc = std::sync::Arc::new(doc);
-    api.route(
-        OPENAPI_PATH,
-        get(move || async move { Json(doc.as_ref().clone()) }),
-    )
-    .route(
+    let api = api.route(
         WHOLE_OPENAPI_PATH,
         get(|| async { ([(CONTENT_TYPE, "application/json")], WHOLE_OPENAPI) }),
-    )
-    .layer(DefaultBodyLimit::max(BODY_LIMIT))
-    .with_state(state)
+    );
+    incident_runtime::api::openapi::serve_document(api, OPENAPI_PATH, doc, BODY_LIMIT)
+        .with_state(state)
 }
 
 /// Core's part of the OpenAPI document (for the snapshot test and the merge).

@@ -19,11 +19,8 @@ pub mod opsgenie;
 pub mod pagerduty;
 pub mod webhooks;
 
-use axum::Json;
-use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
-use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -103,13 +100,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
 /// The full router, the OpenAPI document included.
 pub fn router(state: AppState) -> axum::Router {
     let (api, doc) = routes();
-    let doc = std::sync::Arc::new(doc);
-    api.route(
-        OPENAPI_PATH,
-        get(move || async move { Json(doc.as_ref().clone()) }),
-    )
-    .layer(DefaultBodyLimit::max(BODY_LIMIT))
-    .with_state(state)
+    incident_runtime::api::openapi::serve_document(api, OPENAPI_PATH, doc, BODY_LIMIT)
+        .with_state(state)
 }
 
 /// The OpenAPI document (for the snapshot test and tooling).

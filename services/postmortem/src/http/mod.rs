@@ -15,14 +15,11 @@ pub mod postmortems;
 pub mod settings;
 pub mod trackers;
 
-use axum::Json;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use incident_runtime::api::openapi::BearerAuth;
 use incident_schema::IncidentNumber;
 use incident_schema::incident::{get_incident, get_incident_by_number};
 use sqlx::PgConnection;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -52,18 +49,6 @@ type ApiResult<T> = Result<T, ApiError>;
     components(schemas(incident_runtime::api::problem::Problem))
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// The routes and the OpenAPI fragment describing them.
 pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
@@ -98,13 +83,8 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
 /// The full router, the OpenAPI fragment included.
 pub fn router(state: AppState) -> axum::Router {
     let (api, doc) = routes();
-    let doc = std::sync::Arc::new(doc);
-    api.route(
-        OPENAPI_PATH,
-        get(move || async move { Json(doc.as_ref().clone()) }),
-    )
-    .layer(DefaultBodyLimit::max(BODY_LIMIT))
-    .with_state(state)
+    incident_runtime::api::openapi::serve_document(api, OPENAPI_PATH, doc, BODY_LIMIT)
+        .with_state(state)
 }
 
 /// The OpenAPI fragment (for the snapshot test and for merging into core's document).

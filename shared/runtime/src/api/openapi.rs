@@ -169,3 +169,37 @@ pub fn merge(info: Info, parts: Vec<OpenApi>) -> Result<OpenApi, Vec<String>> {
         Err(problems)
     }
 }
+
+/// The bearer-token security scheme, named `bearer`, that an API document's
+/// `security(("bearer" = []))` refers to: `#[openapi(modifiers(&BearerAuth), ...)]`.
+pub struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `api` with its own OpenAPI document served at `path` and request bodies limited to
+/// `body_limit` bytes: what each service's `router()` adds to its routes.
+pub fn serve_document<S>(
+    api: axum::Router<S>,
+    path: &str,
+    doc: OpenApi,
+    body_limit: usize,
+) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let doc = std::sync::Arc::new(doc);
+    api.route(
+        path,
+        axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }),
+    )
+    .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+}
