@@ -1190,6 +1190,18 @@ async fn past_history(pool: &PgPool, ws: Uuid) -> std::collections::HashMap<&'st
     sla_event(pool, ws, ids["p2"], "RESOLVE", "WARNING", 0, false).await;
     sla_event(pool, ws, ids["p2"], "UPDATE", "UPDATE_DUE", 1, false).await;
     sla_event(pool, ws, ids["p5"], "ACKNOWLEDGE", "BREACH", 0, true).await;
+    // Follow-through: p1 published a day after its resolve with three items (done in
+    // two days, open and long overdue, open with a due date far ahead), p4 drafted with
+    // one item won't do, the drill p5 published with one item done.
+    let pm1 = postmortem(pool, ws, ids["p1"], Some(at("2020-12-22T11:00:00Z"))).await;
+    let created = at("2020-12-22T12:00:00Z");
+    action_item(pool, ws, pm1, "DONE", created, Some(at("2020-12-24T12:00:00Z")), None).await;
+    action_item(pool, ws, pm1, "OPEN", created, None, Some("2021-01-15")).await;
+    action_item(pool, ws, pm1, "IN_PROGRESS", created, None, Some("2999-01-01")).await;
+    let pm4 = postmortem(pool, ws, ids["p4"], None).await;
+    action_item(pool, ws, pm4, "WONT_DO", created, None, None).await;
+    let pm5 = postmortem(pool, ws, ids["p5"], Some(at("2020-12-31T08:00:00Z"))).await;
+    action_item(pool, ws, pm5, "DONE", created, Some(at("2020-12-23T12:00:00Z")), None).await;
     let alerts = integration(pool, ws, "prometheus").await;
     alert_group(
         pool,
@@ -1292,6 +1304,26 @@ async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: 
     );
     assert_eq!(summary["slowest"][0]["seconds_to_resolve"], 36000.0);
     assert_eq!(summary["slowest"][0]["reference"], "INC-4");
+    assert_eq!(
+        summary["follow_through"],
+        json!({
+            "postmortems_drafted": 2,
+            "postmortems_published": 1,
+            // p1 resolved 2020-12-21T11:00, published a day later
+            "median_seconds_resolve_to_publish": 86400.0,
+            "action_items": {
+                "total": 4, "open": 2, "overdue": 1, "done": 1, "wont_do": 1,
+                "completion_rate": 1.0 / 3.0, "median_seconds_to_done": 172800.0
+            }
+        }),
+        "{summary}"
+    );
+    let drills = &past_answers(&app).await[2].1;
+    assert_eq!(drills["follow_through"]["postmortems_published"], 1, "{drills}");
+    assert_eq!(
+        drills["follow_through"]["action_items"]["median_seconds_to_done"],
+        86400.0
+    );
     // And it is the cells that answer for the built days: altered, they show.
     sqlx::query("UPDATE analytics_cells SET incidents = incidents + 100 WHERE day = '2021-01-05'")
         .execute(&pool)
@@ -1306,7 +1338,7 @@ async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: 
     rebuild(&pool, ws).await;
 
     // Late events, each forgetting only its own day, and the answers following them.
-    let changes: [(&str, &str, String); 5] = [
+    let changes: [(&str, &str, String); 8] = [
         (
             "a late resolve",
             "2021-01-02",
@@ -1341,6 +1373,33 @@ async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: 
                         '2021-01-06T08:00:00Z', '{}'
                  FROM integrations WHERE workspace_id = '{ws}'",
                 ids["p6"]
+            ),
+        ),
+        (
+            "a postmortem published late",
+            "2021-01-05",
+            format!(
+                "UPDATE postmortems SET status = 'PUBLISHED', published_at = '2021-02-01T00:00:00Z'
+                 WHERE incident_id = '{}'",
+                ids["p4"]
+            ),
+        ),
+        (
+            "an action item done late",
+            "2020-12-21",
+            format!(
+                "UPDATE action_items SET status = 'DONE', completed_at = '2021-02-01T00:00:00Z'
+                 WHERE due_date = '2021-01-15' AND workspace_id = '{ws}'"
+            ),
+        ),
+        (
+            "an action item added late",
+            "2021-01-05",
+            format!(
+                "INSERT INTO action_items (postmortem_id, workspace_id, description, status, due_date)
+                 SELECT id, workspace_id, 'late', 'OPEN', '2021-01-01' FROM postmortems
+                 WHERE incident_id = '{}'",
+                ids["p4"]
             ),
         ),
         (

@@ -120,7 +120,7 @@ pub(super) fn share(met: i64, missed: i64) -> TargetShare {
     }
 }
 
-fn ratio(part: i64, whole: i64) -> Option<f64> {
+pub(super) fn ratio(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
@@ -878,7 +878,25 @@ async fn rolled_up_summary(
         alert: from_alert,
         person: measures.incidents - from_alert,
     };
-    let follow_through = follow_through(&mut *conn, args).await?;
+    let mut follow = rollup::Follow::default();
+    for cell in cover.cells.iter().filter(|c| c.is_drill == drill) {
+        follow.add(&cell.follow);
+    }
+    let live = rollup::follow_live(
+        &mut *conn,
+        args.workspace_id,
+        &cover.live,
+        severities.as_deref(),
+    )
+    .await?;
+    for (_, f) in live.iter().filter(|(is_drill, _)| *is_drill == drill) {
+        follow.add(f);
+    }
+    let today: NaiveDate = sqlx::query_scalar("SELECT (now() AT TIME ZONE $1)::date")
+        .bind(&args.time_zone)
+        .fetch_one(&mut *conn)
+        .await?;
+    let follow_through = follow.measures(today);
     let alert_load = alert_load(&mut *conn, args).await?;
     Ok(Summary {
         from: request.from,

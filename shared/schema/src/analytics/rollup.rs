@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, Row as _};
 use uuid::Uuid;
 
-use super::{Measures, SlaMeasures, Stats};
+use super::{ActionItemMeasures, FollowThrough, Measures, SlaMeasures, Stats};
 use crate::{IncidentStatus, Severity};
 
 /// A day is rolled up once it ended more than this many days ago (in the workspace's
@@ -73,6 +73,145 @@ pub(crate) const ROWS: &str = "WITH r AS MATERIALIZED (
                        WHERE g.incident_id = r.id AND g.decision = 'DECLARE') AS from_alert
         FROM r LEFT JOIN e ON e.incident_id = r.id
      )";
+
+/// The follow-through of the incidents of `$1` (workspace) detected in `[$2, $3)`, of
+/// the severities `$4` (`text[]`, NULL: all), by severity and drill (`f`): postmortems
+/// drafted and published, final resolution → publish (seconds, sorted), action items by
+/// status, created → done (seconds, sorted) and the due dates of the open ones (sorted).
+/// The builder stores it in the day's cells, the live path reads it for the rest.
+pub(crate) const FOLLOW: &str = "WITH pm AS MATERIALIZED (
+        SELECT i.severity, i.is_drill, pm.id, pm.status,
+               CASE WHEN pm.status = 'PUBLISHED' THEN date_part('epoch', pm.published_at - f.final) END AS to_publish
+        FROM incidents i
+        CROSS JOIN LATERAL (SELECT CASE WHEN i.status IN ('RESOLVED', 'CLOSED')
+            THEN COALESCE(i.last_resolved_at, i.resolved_at, i.closed_at) END AS final) f
+        JOIN postmortems pm ON pm.incident_id = i.id
+        WHERE i.workspace_id = $1 AND i.detected_at >= $2 AND i.detected_at < $3
+          AND ($4::text[] IS NULL OR i.severity::text = ANY($4::text[]))
+          AND pm.workspace_id = $1 AND pm.incident_detected_at >= $2 AND pm.incident_detected_at < $3
+     ), p AS (
+        SELECT pm.severity, pm.is_drill, count(*) AS pm_drafted,
+               count(*) FILTER (WHERE pm.status = 'PUBLISHED') AS pm_published,
+               COALESCE(array_agg(pm.to_publish ORDER BY pm.to_publish)
+                        FILTER (WHERE pm.to_publish IS NOT NULL), '{}') AS to_publish
+        FROM pm GROUP BY pm.severity, pm.is_drill
+     ), a AS (
+        SELECT pm.severity, pm.is_drill, count(*) AS items,
+               count(*) FILTER (WHERE a.status IN ('OPEN', 'IN_PROGRESS')) AS items_open,
+               count(*) FILTER (WHERE a.status = 'DONE') AS items_done,
+               count(*) FILTER (WHERE a.status = 'WONT_DO') AS items_wont_do,
+               COALESCE(array_agg(d.to_done ORDER BY d.to_done)
+                        FILTER (WHERE a.status = 'DONE' AND d.to_done IS NOT NULL), '{}') AS to_done,
+               COALESCE(array_agg(a.due_date ORDER BY a.due_date)
+                        FILTER (WHERE a.status IN ('OPEN', 'IN_PROGRESS') AND a.due_date IS NOT NULL),
+                        '{}') AS open_due
+        FROM pm JOIN action_items a ON a.postmortem_id = pm.id
+        CROSS JOIN LATERAL (SELECT date_part('epoch', a.completed_at - a.created_at) AS to_done) d
+        WHERE a.workspace_id = $1 AND a.incident_detected_at >= $2 AND a.incident_detected_at < $3
+        GROUP BY pm.severity, pm.is_drill
+     ), f AS (
+        SELECT severity, is_drill,
+               COALESCE(p.pm_drafted, 0) AS pm_drafted, COALESCE(p.pm_published, 0) AS pm_published,
+               COALESCE(p.to_publish, '{}') AS to_publish,
+               COALESCE(a.items, 0) AS items, COALESCE(a.items_open, 0) AS items_open,
+               COALESCE(a.items_done, 0) AS items_done, COALESCE(a.items_wont_do, 0) AS items_wont_do,
+               COALESCE(a.to_done, '{}') AS to_done, COALESCE(a.open_due, '{}') AS open_due
+        FROM p FULL JOIN a USING (severity, is_drill)
+     )";
+
+/// Follow-through values of a cell, or of a live segment's severity and drill
+/// ([`FOLLOW`]).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Follow {
+    pub(crate) pm_drafted: i64,
+    pub(crate) pm_published: i64,
+    pub(crate) to_publish: Vec<f64>,
+    pub(crate) items: i64,
+    pub(crate) items_open: i64,
+    pub(crate) items_done: i64,
+    pub(crate) items_wont_do: i64,
+    pub(crate) to_done: Vec<f64>,
+    pub(crate) open_due: Vec<NaiveDate>,
+}
+
+impl Follow {
+    fn of(row: &sqlx::postgres::PgRow) -> sqlx::Result<Follow> {
+        Ok(Follow {
+            pm_drafted: row.try_get("pm_drafted")?,
+            pm_published: row.try_get("pm_published")?,
+            to_publish: row.try_get("to_publish")?,
+            items: row.try_get("items")?,
+            items_open: row.try_get("items_open")?,
+            items_done: row.try_get("items_done")?,
+            items_wont_do: row.try_get("items_wont_do")?,
+            to_done: row.try_get("to_done")?,
+            open_due: row.try_get("open_due")?,
+        })
+    }
+
+    /// Adds another's counts and values.
+    pub(crate) fn add(&mut self, other: &Follow) {
+        self.pm_drafted += other.pm_drafted;
+        self.pm_published += other.pm_published;
+        self.to_publish.extend_from_slice(&other.to_publish);
+        self.items += other.items;
+        self.items_open += other.items_open;
+        self.items_done += other.items_done;
+        self.items_wont_do += other.items_wont_do;
+        self.to_done.extend_from_slice(&other.to_done);
+        self.open_due.extend_from_slice(&other.open_due);
+    }
+
+    /// The follow-through, open items due before `today` overdue.
+    pub(crate) fn measures(self, today: NaiveDate) -> FollowThrough {
+        let median = |mut values: Vec<f64>| {
+            values.sort_unstable_by(f64::total_cmp);
+            (!values.is_empty()).then(|| percentile_cont(&values, 0.5))
+        };
+        let total = self.items;
+        let done = self.items_done;
+        let wont_do = self.items_wont_do;
+        FollowThrough {
+            postmortems_drafted: self.pm_drafted,
+            postmortems_published: self.pm_published,
+            median_seconds_resolve_to_publish: median(self.to_publish),
+            action_items: ActionItemMeasures {
+                total,
+                open: self.items_open,
+                overdue: self.open_due.iter().filter(|d| **d < today).count() as i64,
+                done,
+                wont_do,
+                completion_rate: super::query::ratio(done, total - wont_do),
+                median_seconds_to_done: median(self.to_done),
+            },
+        }
+    }
+}
+
+/// The follow-through of `segments`, by severity and drill, of `severities`.
+pub(crate) async fn follow_live(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    segments: &[(DateTime<Utc>, DateTime<Utc>)],
+    severities: Option<&[String]>,
+) -> sqlx::Result<Vec<(bool, Follow)>> {
+    let sql = format!("{FOLLOW} SELECT f.* FROM f");
+    let mut out = Vec::new();
+    // One statement per segment, as `rows`.
+    for &(starts_at, ends_at) in segments {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(workspace_id)
+            .bind(starts_at)
+            .bind(ends_at)
+            .bind(severities)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in &rows {
+            out.push((row.try_get("is_drill")?, Follow::of(row)?));
+        }
+    }
+    Ok(out)
+}
 
 /// The values of one duration, merged from rows and cells.
 #[derive(Debug, Default, Clone)]
@@ -331,6 +470,8 @@ pub(crate) struct Cell {
     pub(crate) slowest: Vec<Slow>,
     /// Incidents by service: lower-case key → (spelling, incidents).
     pub(crate) services: Vec<(String, String, i64)>,
+    /// Their follow-through.
+    pub(crate) follow: Follow,
 }
 
 fn parse<T: std::str::FromStr>(text: &str) -> sqlx::Result<T>
@@ -445,6 +586,8 @@ pub(crate) async fn cover(
                 c.ack, c.mit, c.res, c.clo, c.ack_met, c.ack_missed, c.res_met, c.res_missed,
                 c.no_update_due, c.update_due, c.breaches, c.ack_breaches, c.res_breaches,
                 c.warnings, c.updates_due, c.slow_ids, c.slow_numbers, c.slow_seconds,
+                c.pm_drafted, c.pm_published, c.to_publish, c.items, c.items_open,
+                c.items_done, c.items_wont_do, c.to_done, c.open_due,
                 s.keys, s.names, s.counts
          FROM analytics_days a
          LEFT JOIN analytics_cells c ON c.workspace_id = a.workspace_id AND c.day = a.day
@@ -531,6 +674,7 @@ pub(crate) async fn cover(
                 .map(|((s, n), id)| (s, n, id, severity))
                 .collect(),
             services,
+            follow: Follow::of(row)?,
         });
     }
     if cursor < to {
@@ -788,6 +932,24 @@ async fn build_day(
         .bind(ends_at)
         .bind(None::<Vec<String>>)
         .bind(time_zone)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
+    let follow = format!(
+        "{FOLLOW}
+         UPDATE analytics_cells c
+         SET pm_drafted = f.pm_drafted, pm_published = f.pm_published, to_publish = f.to_publish,
+             items = f.items, items_open = f.items_open, items_done = f.items_done,
+             items_wont_do = f.items_wont_do, to_done = f.to_done, open_due = f.open_due
+         FROM f
+         WHERE c.workspace_id = $1 AND c.day = $5 AND c.severity = f.severity
+           AND c.is_drill = f.is_drill"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(follow))
+        .bind(workspace_id)
+        .bind(starts_at)
+        .bind(ends_at)
+        .bind(None::<Vec<String>>)
         .bind(day)
         .execute(&mut *tx)
         .await?;
