@@ -1195,13 +1195,40 @@ async fn past_history(pool: &PgPool, ws: Uuid) -> std::collections::HashMap<&'st
     // one item won't do, the drill p5 published with one item done.
     let pm1 = postmortem(pool, ws, ids["p1"], Some(at("2020-12-22T11:00:00Z"))).await;
     let created = at("2020-12-22T12:00:00Z");
-    action_item(pool, ws, pm1, "DONE", created, Some(at("2020-12-24T12:00:00Z")), None).await;
+    action_item(
+        pool,
+        ws,
+        pm1,
+        "DONE",
+        created,
+        Some(at("2020-12-24T12:00:00Z")),
+        None,
+    )
+    .await;
     action_item(pool, ws, pm1, "OPEN", created, None, Some("2021-01-15")).await;
-    action_item(pool, ws, pm1, "IN_PROGRESS", created, None, Some("2999-01-01")).await;
+    action_item(
+        pool,
+        ws,
+        pm1,
+        "IN_PROGRESS",
+        created,
+        None,
+        Some("2999-01-01"),
+    )
+    .await;
     let pm4 = postmortem(pool, ws, ids["p4"], None).await;
     action_item(pool, ws, pm4, "WONT_DO", created, None, None).await;
     let pm5 = postmortem(pool, ws, ids["p5"], Some(at("2020-12-31T08:00:00Z"))).await;
-    action_item(pool, ws, pm5, "DONE", created, Some(at("2020-12-23T12:00:00Z")), None).await;
+    action_item(
+        pool,
+        ws,
+        pm5,
+        "DONE",
+        created,
+        Some(at("2020-12-23T12:00:00Z")),
+        None,
+    )
+    .await;
     let alerts = integration(pool, ws, "prometheus").await;
     alert_group(
         pool,
@@ -1319,7 +1346,10 @@ async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: 
         "{summary}"
     );
     let drills = &past_answers(&app).await[2].1;
-    assert_eq!(drills["follow_through"]["postmortems_published"], 1, "{drills}");
+    assert_eq!(
+        drills["follow_through"]["postmortems_published"], 1,
+        "{drills}"
+    );
     assert_eq!(
         drills["follow_through"]["action_items"]["median_seconds_to_done"],
         86400.0
@@ -1331,6 +1361,60 @@ async fn rollups_of_past_days_answer_as_live_and_a_change_forgets_its_day(pool: 
         .expect("alter a cell");
     let altered = &past_answers(&app).await[0].1;
     assert_eq!(altered["measures"]["incidents"], 106, "{altered}");
+    // Whole weeks answer a weekly series from their figures: altered, they show too
+    // (2021-01-04 to 2021-01-10 holds p4 and p6), and only for that week.
+    let weeks: Vec<String> = sqlx::query_scalar(
+        "SELECT week::text FROM analytics_weeks WHERE workspace_id = $1 ORDER BY week",
+    )
+    .bind(ws)
+    .fetch_all(&pool)
+    .await
+    .expect("weeks");
+    for week in ["2020-12-21", "2020-12-28", "2021-01-04"] {
+        assert!(weeks.contains(&week.to_owned()), "{week} built: {weeks:?}");
+    }
+    sqlx::query(
+        "UPDATE analytics_week_cells SET counts[1] = counts[1] + 1000
+         WHERE week = '2021-01-04' AND severity IN ('ALL', 'SEV1') AND NOT is_drill",
+    )
+    .execute(&pool)
+    .await
+    .expect("alter a week");
+    let answers = past_answers(&app).await;
+    let incidents = |series: &Value, label: &str, severity: Option<&str>| -> i64 {
+        series["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["period"]["label"] == label && severity.is_none_or(|s| r["severity"] == s))
+            .unwrap_or_else(|| panic!("{label}: {series}"))["measures"]["incidents"]
+            .as_i64()
+            .expect("incidents")
+    };
+    assert_eq!(incidents(&answers[4].1, "2021-W01", None), 1002);
+    assert_eq!(incidents(&answers[4].1, "2020-W53", None), 2);
+    assert_eq!(incidents(&answers[6].1, "2021-W01", Some("SEV1")), 1001);
+    assert_eq!(incidents(&answers[6].1, "2021-W01", Some("SEV3")), 1);
+    // A day forgotten takes its week with it: the week is merged from its day cells
+    // again (2021-01-05's altered above: 100 more).
+    sqlx::query("DELETE FROM analytics_days WHERE workspace_id = $1 AND day = '2021-01-09'")
+        .bind(ws)
+        .execute(&pool)
+        .await
+        .expect("forget a day");
+    assert_eq!(
+        incidents(&past_answers(&app).await[4].1, "2021-W01", None),
+        102
+    );
+    assert!(
+        !sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM analytics_weeks WHERE workspace_id = $1 AND week = '2021-01-04')"
+        )
+        .bind(ws)
+        .fetch_one(&pool)
+        .await
+        .expect("week")
+    );
     sqlx::query("DELETE FROM analytics_days")
         .execute(&pool)
         .await

@@ -677,6 +677,7 @@ async fn alert_load(conn: &mut PgConnection, args: &Args<'_>) -> sqlx::Result<Al
 async fn gather(
     conn: &mut PgConnection,
     args: &Args<'_>,
+    skip_weeks: &[NaiveDate],
 ) -> sqlx::Result<(rollup::Cover, Vec<rollup::IncidentRow>, Vec<Severity>)> {
     let f = &args.request.filter;
     let severities: Option<Vec<String>> = (!f.severities.is_empty())
@@ -688,6 +689,7 @@ async fn gather(
         args.request.to,
         severities.as_deref(),
         &args.time_zone,
+        skip_weeks,
     )
     .await?;
     let rows = rollup::rows(
@@ -709,8 +711,29 @@ async fn rolled_up_grouped(
     args: &Args<'_>,
     by: Grouping,
 ) -> sqlx::Result<Vec<Row>> {
-    let (cover, rows, cadenced) = gather(&mut *conn, args).await?;
     let drill = args.request.filter.drill;
+    // Whole built weeks answer from their figures: for week × severity always, for weeks
+    // alone when every severity counts (figures of some severities do not merge).
+    let weeks = match by {
+        Grouping::WeekSeverity => true,
+        Grouping::Week => args.request.filter.severities.is_empty(),
+        _ => false,
+    };
+    let mut figures = if weeks {
+        rollup::week_figures(
+            &mut *conn,
+            args.workspace_id,
+            args.request.from,
+            args.request.to,
+            &args.time_zone,
+            drill,
+        )
+        .await?
+    } else {
+        BTreeMap::new()
+    };
+    let skip: Vec<NaiveDate> = figures.keys().copied().collect();
+    let (cover, rows, cadenced) = gather(&mut *conn, args, &skip).await?;
     let key = |day: NaiveDate, severity: Severity| -> (Option<NaiveDate>, Option<Severity>) {
         match by {
             Grouping::Week => (Some(rollup::week_of(day)), None),
@@ -733,6 +756,13 @@ async fn rolled_up_grouped(
             .add_row(row);
     }
     let mut take = |k: (Option<NaiveDate>, Option<Severity>)| {
+        if let Some(week) = k.0.and_then(|w| figures.get_mut(&w)) {
+            let severity = k.1.map_or("ALL", |s| s.as_str());
+            return week
+                .remove(severity)
+                .unwrap_or_default()
+                .measures(&cadenced);
+        }
         found.remove(&k).unwrap_or_default().measures(&cadenced)
     };
     let request = args.request;
@@ -782,7 +812,7 @@ async fn rolled_up_summary(
 ) -> sqlx::Result<Summary> {
     let request = args.request;
     let drill = request.filter.drill;
-    let (cover, rows, cadenced) = gather(&mut *conn, args).await?;
+    let (cover, rows, cadenced) = gather(&mut *conn, args, &[]).await?;
     let mut acc = rollup::Acc::default();
     let mut drills = 0;
     let mut services = BTreeMap::new();

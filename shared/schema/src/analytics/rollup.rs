@@ -392,6 +392,120 @@ impl Acc {
     /// The measures; the update cadence share counts SEV1 and SEV2 incidents of the
     /// severities whose policy has a cadence (`cadenced`).
     pub(crate) fn measures(self, cadenced: &[Severity]) -> Measures {
+        self.figures().measures(cadenced)
+    }
+
+    /// The final figures (durations reduced to their statistics).
+    pub(crate) fn figures(self) -> Figures {
+        Figures {
+            incidents: self.incidents,
+            mtta: self.ack.stats(),
+            mttm: self.mit.stats(),
+            mttr: self.res.stats(),
+            time_to_close: self.clo.stats(),
+            ack_met: self.ack_met,
+            ack_missed: self.ack_missed,
+            res_met: self.res_met,
+            res_missed: self.res_missed,
+            no_update_due: self.no_update_due,
+            update_due: self.update_due,
+            breaches: self.breaches,
+            ack_breaches: self.ack_breaches,
+            res_breaches: self.res_breaches,
+            warnings: self.warnings,
+            updates_due: self.updates_due,
+        }
+    }
+}
+
+/// What a set of incidents' measures are made of once the durations are reduced: the
+/// figures of a whole built week (migration 0117), stored as two arrays (binary, so
+/// every `f64` comes back exactly).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Figures {
+    incidents: i64,
+    mtta: Stats,
+    mttm: Stats,
+    mttr: Stats,
+    time_to_close: Stats,
+    ack_met: i64,
+    ack_missed: i64,
+    res_met: i64,
+    res_missed: i64,
+    no_update_due: [i64; 4],
+    update_due: [i64; 4],
+    breaches: i64,
+    ack_breaches: i64,
+    res_breaches: i64,
+    warnings: i64,
+    updates_due: i64,
+}
+
+impl Figures {
+    /// The counts and the statistics, as stored.
+    fn to_columns(&self) -> (Vec<i64>, Vec<Option<f64>>) {
+        let durations = [&self.mtta, &self.mttm, &self.mttr, &self.time_to_close];
+        let mut counts = vec![self.incidents];
+        counts.extend(durations.iter().map(|d| d.count));
+        counts.extend([self.ack_met, self.ack_missed, self.res_met, self.res_missed]);
+        counts.extend(self.no_update_due);
+        counts.extend(self.update_due);
+        counts.extend([
+            self.breaches,
+            self.ack_breaches,
+            self.res_breaches,
+            self.warnings,
+            self.updates_due,
+        ]);
+        let stats = durations
+            .iter()
+            .flat_map(|d| {
+                [
+                    d.mean_seconds,
+                    d.median_seconds,
+                    d.p90_seconds,
+                    d.max_seconds,
+                ]
+            })
+            .collect();
+        (counts, stats)
+    }
+
+    /// Back from [`Figures::to_columns`]; `None` when the arrays are not of that shape.
+    fn from_columns(counts: &[i64], stats: &[Option<f64>]) -> Option<Figures> {
+        if counts.len() != 22 || stats.len() != 16 {
+            return None;
+        }
+        let duration = |i: usize| Stats {
+            count: counts[1 + i],
+            mean_seconds: stats[4 * i],
+            median_seconds: stats[4 * i + 1],
+            p90_seconds: stats[4 * i + 2],
+            max_seconds: stats[4 * i + 3],
+        };
+        let four = |at: usize| [counts[at], counts[at + 1], counts[at + 2], counts[at + 3]];
+        Some(Figures {
+            incidents: counts[0],
+            mtta: duration(0),
+            mttm: duration(1),
+            mttr: duration(2),
+            time_to_close: duration(3),
+            ack_met: counts[5],
+            ack_missed: counts[6],
+            res_met: counts[7],
+            res_missed: counts[8],
+            no_update_due: four(9),
+            update_due: four(13),
+            breaches: counts[17],
+            ack_breaches: counts[18],
+            res_breaches: counts[19],
+            warnings: counts[20],
+            updates_due: counts[21],
+        })
+    }
+
+    /// The measures, as [`Acc::measures`].
+    pub(crate) fn measures(self, cadenced: &[Severity]) -> Measures {
         let (mut upd_met, mut upd_missed) = (0, 0);
         for s in [Severity::Sev1, Severity::Sev2] {
             if cadenced.contains(&s) {
@@ -401,10 +515,10 @@ impl Acc {
         }
         Measures {
             incidents: self.incidents,
-            mtta: self.ack.stats(),
-            mttm: self.mit.stats(),
-            mttr: self.res.stats(),
-            time_to_close: self.clo.stats(),
+            mtta: self.mtta,
+            mttm: self.mttm,
+            mttr: self.mttr,
+            time_to_close: self.time_to_close,
             sla: SlaMeasures {
                 acknowledge: super::query::share(self.ack_met, self.ack_missed),
                 resolve: super::query::share(self.res_met, self.res_missed),
@@ -578,6 +692,7 @@ pub(crate) async fn cover(
     to: DateTime<Utc>,
     severities: Option<&[String]>,
     time_zone: &str,
+    skip_weeks: &[NaiveDate],
 ) -> sqlx::Result<Cover> {
     let rows = sqlx::query(
         "SELECT a.day, (a.day::timestamp AT TIME ZONE $4) AS starts_at,
@@ -592,6 +707,7 @@ pub(crate) async fn cover(
          FROM analytics_days a
          LEFT JOIN analytics_cells c ON c.workspace_id = a.workspace_id AND c.day = a.day
               AND ($5::text[] IS NULL OR c.severity::text = ANY($5::text[]))
+              AND date_trunc('week', a.day)::date <> ALL($6::date[])
          LEFT JOIN LATERAL (
              SELECT array_agg(sc.service_key) AS keys, array_agg(sc.service_name) AS names,
                     array_agg(sc.incidents) AS counts
@@ -610,6 +726,7 @@ pub(crate) async fn cover(
     .bind(to)
     .bind(time_zone)
     .bind(severities)
+    .bind(skip_weeks)
     .fetch_all(conn)
     .await?;
 
@@ -751,6 +868,8 @@ pub struct Built {
     pub days: u64,
     /// Days left for later: an incident's deadline has not passed yet.
     pub deferred: u64,
+    /// Whole weeks whose figures were built (every day of them built).
+    pub weeks: u64,
 }
 
 /// Rolls up, for one workspace, at most `limit` of the local days that ended more than
@@ -797,6 +916,7 @@ pub async fn build(conn: &mut PgConnection, workspace_id: Uuid, limit: i64) -> s
             built.deferred += 1;
         }
     }
+    built.weeks = build_weeks(&mut *conn, workspace_id, limit / 7 + 1).await?;
     Ok(built)
 }
 
@@ -984,8 +1104,172 @@ pub async fn build_all(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Buil
         let built = build(&mut *conn, workspace_id, limit).await?;
         total.days += built.days;
         total.deferred += built.deferred;
+        total.weeks += built.weeks;
     }
     Ok(total)
+}
+
+/// The figures of the whole built weeks inside `[from, to)` (cut in `time_zone`), for
+/// the drills or the real incidents: week (local Monday) → severity (`SEV1`..`SEV4`, or
+/// `ALL`) → figures; a built week without incidents maps to nothing.
+pub(crate) async fn week_figures(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    time_zone: &str,
+    drill: bool,
+) -> sqlx::Result<BTreeMap<NaiveDate, HashMap<String, Figures>>> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        NaiveDate,
+        Option<String>,
+        Option<Vec<i64>>,
+        Option<Vec<Option<f64>>>,
+    )> = sqlx::query_as(
+        "SELECT w.week, c.severity, c.counts, c.stats
+             FROM analytics_weeks w
+             LEFT JOIN analytics_week_cells c ON c.workspace_id = w.workspace_id
+                  AND c.week = w.week AND c.is_drill = $5
+             WHERE w.workspace_id = $1 AND w.time_zone = $4
+               AND w.week >= ($2 AT TIME ZONE $4)::date AND w.week <= ($3 AT TIME ZONE $4)::date
+               AND (w.week::timestamp AT TIME ZONE $4) >= $2
+               AND ((w.week + 7)::timestamp AT TIME ZONE $4) <= $3",
+    )
+    .bind(workspace_id)
+    .bind(from)
+    .bind(to)
+    .bind(time_zone)
+    .bind(drill)
+    .fetch_all(conn)
+    .await?;
+    let mut out: BTreeMap<NaiveDate, HashMap<String, Figures>> = BTreeMap::new();
+    for (week, severity, counts, stats) in rows {
+        let cells = out.entry(week).or_default();
+        if let (Some(severity), Some(counts), Some(stats)) = (severity, counts, stats) {
+            let figures = Figures::from_columns(&counts, &stats).ok_or_else(|| {
+                sqlx::Error::Decode(format!("week cell of {week}: arrays of another shape").into())
+            })?;
+            cells.insert(severity, figures);
+        }
+    }
+    Ok(out)
+}
+
+/// Builds, for one workspace, the figures of at most `limit` weeks whose seven days are
+/// built and the week is not; returns how many were built.
+pub async fn build_weeks(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let time_zone = super::query::time_zone(&mut *conn, workspace_id).await?;
+    let weeks: Vec<NaiveDate> = sqlx::query_scalar(
+        "SELECT d.week FROM (
+             SELECT date_trunc('week', a.day)::date AS week
+             FROM analytics_days a
+             WHERE a.workspace_id = $1 AND a.time_zone = $2
+             GROUP BY 1
+             HAVING count(*) = 7
+         ) d
+         WHERE NOT EXISTS (
+             SELECT 1 FROM analytics_weeks w
+             WHERE w.workspace_id = $1 AND w.week = d.week AND w.time_zone = $2)
+         ORDER BY 1 DESC
+         LIMIT $3",
+    )
+    .bind(workspace_id)
+    .bind(&time_zone)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut built = 0;
+    for week in weeks {
+        if build_week(&mut *conn, workspace_id, week, &time_zone).await? {
+            built += 1;
+        }
+    }
+    Ok(built)
+}
+
+/// Builds one week; `false` when a day is being written or is no longer built.
+async fn build_week(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    week: NaiveDate,
+    time_zone: &str,
+) -> sqlx::Result<bool> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let locked: bool = sqlx::query_scalar(
+        "SELECT bool_and(pg_try_advisory_xact_lock(analytics_day_lock_key($1, d::date)))
+         FROM generate_series($2::date, $2::date + 6, interval '1 day') AS d",
+    )
+    .bind(workspace_id)
+    .bind(week)
+    .fetch_one(&mut *tx)
+    .await?;
+    // Every statement from here sees every writer of the week's days that committed
+    // before the locks were taken.
+    let (days, starts_at, ends_at): (i64, DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM analytics_days
+                 WHERE workspace_id = $1 AND time_zone = $3 AND day >= $2 AND day < $2 + 7),
+                ($2::timestamp AT TIME ZONE $3), (($2 + 7)::timestamp AT TIME ZONE $3)",
+    )
+    .bind(workspace_id)
+    .bind(week)
+    .bind(time_zone)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !locked || days != 7 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let cover = cover(
+        &mut tx,
+        workspace_id,
+        starts_at,
+        ends_at,
+        None,
+        time_zone,
+        &[],
+    )
+    .await?;
+    if !cover.live.is_empty() {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let mut cells: BTreeMap<(String, bool), Acc> = BTreeMap::new();
+    for cell in &cover.cells {
+        for key in [cell.severity.as_str().to_owned(), "ALL".to_owned()] {
+            cells
+                .entry((key, cell.is_drill))
+                .or_default()
+                .add_cell(cell);
+        }
+    }
+    sqlx::query("INSERT INTO analytics_weeks (workspace_id, week, time_zone) VALUES ($1, $2, $3)")
+        .bind(workspace_id)
+        .bind(week)
+        .bind(time_zone)
+        .execute(&mut *tx)
+        .await?;
+    for ((severity, is_drill), acc) in cells {
+        let (counts, stats) = acc.figures().to_columns();
+        sqlx::query(
+            "INSERT INTO analytics_week_cells (workspace_id, week, severity, is_drill, counts, stats)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(workspace_id)
+        .bind(week)
+        .bind(severity)
+        .bind(is_drill)
+        .bind(counts)
+        .bind(stats)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The local Monday of `day`'s ISO week.
@@ -1002,3 +1286,40 @@ pub(crate) fn month_of(day: NaiveDate) -> NaiveDate {
 
 /// Accumulators by key.
 pub(crate) type ByKey<K> = HashMap<K, Acc>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_come_back_from_their_columns_exactly() {
+        let stats = |base: f64| Stats {
+            count: 3,
+            mean_seconds: Some(base / 3.0),
+            median_seconds: Some(base.sqrt()),
+            p90_seconds: None,
+            max_seconds: Some(base),
+        };
+        let figures = Figures {
+            incidents: 7,
+            mtta: stats(0.1),
+            mttm: Stats::default(),
+            mttr: stats(86_400.123_456),
+            time_to_close: stats(1e-9),
+            ack_met: 1,
+            ack_missed: 2,
+            res_met: 3,
+            res_missed: 4,
+            no_update_due: [5, 6, 7, 8],
+            update_due: [9, 10, 11, 12],
+            breaches: 13,
+            ack_breaches: 14,
+            res_breaches: 15,
+            warnings: 16,
+            updates_due: 17,
+        };
+        let (counts, stats) = figures.to_columns();
+        assert_eq!(Figures::from_columns(&counts, &stats), Some(figures));
+        assert_eq!(Figures::from_columns(&counts[1..], &stats), None);
+    }
+}
