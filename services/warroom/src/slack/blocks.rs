@@ -16,6 +16,12 @@ pub mod action {
     pub const ADD_UPDATE: &str = "incident_add_update";
     /// `Mark resolved`.
     pub const RESOLVE: &str = "incident_resolve";
+    /// `Join`, on the announcement of an incident without a war room.
+    pub const JOIN: &str = "incident_join";
+    /// `Open war room` (a link button; Slack still sends the click).
+    pub const OPEN_WAR_ROOM: &str = "incident_open_war_room";
+    /// `Incident page` (a link button).
+    pub const OPEN_PAGE: &str = "incident_open_page";
 }
 
 /// The modal's callback id.
