@@ -7,4 +7,5 @@ pub use incident_warroom::testing::fake_slack;
 mod handler;
 mod inbound;
 mod lifecycle;
+mod people;
 mod support;
