@@ -140,6 +140,15 @@ pub(super) async fn interactions(
     else {
         return Err(InboundError::Malformed);
     };
+    if payload["type"] == "view_submission"
+        && payload.pointer("/view/callback_id").and_then(Value::as_str)
+            == Some(blocks::DECLARE_CALLBACK)
+    {
+        return super::forms::declare_submission(&state, &payload).await;
+    }
+    if payload["type"] == "message_action" {
+        return super::forms::add_to_timeline(&state, &payload).await;
+    }
     match serde_json::from_value(payload) {
         Ok(Interaction::BlockActions(actions)) => block_actions(&state, actions).await,
         Ok(Interaction::ViewSubmission(submission)) => view_submission(&state, submission).await,
