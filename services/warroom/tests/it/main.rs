@@ -3,6 +3,7 @@
 
 mod announce;
 mod client;
+mod commands;
 pub use incident_warroom::testing::fake_slack;
 mod handler;
 mod inbound;
