@@ -6,7 +6,8 @@
 //! The shapes are the contract's ([`incident_schema::contract::commands`]): the envelope's
 //! `workspace_id` scopes everything and `actor_id` is an optional user of that workspace.
 //! [`Declare`] (`{ "idempotency_key", "actor_id", "incident": { <POST /incidents body> } }`),
-//! [`Acknowledge`], [`ChangeStatus`], [`AddUpdate`], [`AssignRole`], [`LinkAlertGroup`].
+//! [`Acknowledge`], [`ChangeStatus`], [`AddUpdate`], [`AssignRole`], [`LinkAlertGroup`],
+//! [`AddMember`] (the war room's "Join"; a member already in changes nothing).
 
 use std::sync::LazyLock;
 
@@ -15,8 +16,8 @@ use incident_bus::dispatch::unknown_command;
 use incident_bus::{Dispatch, Envelope, Handler, HandlerError, Handles, QueueSpec};
 use incident_schema::TimelineKind;
 use incident_schema::contract::{
-    Acknowledge, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare, LinkAlertGroup,
-    Message as _,
+    Acknowledge, AddMember, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare,
+    LinkAlertGroup, Message as _,
 };
 use incident_schema::text::{IdempotencyKey, IncidentTitle};
 use sqlx::PgConnection;
@@ -25,7 +26,7 @@ use uuid::Uuid;
 use crate::error::{DomainError, DomainResult};
 use crate::incident::change::{self, NewEntry};
 use crate::incident::declare::{self, DeclareIncident, ServiceInput};
-use crate::incident::{Actor, lifecycle, store};
+use crate::incident::{Actor, lifecycle, members, store};
 
 /// The queue core consumes commands from.
 pub fn queue() -> QueueSpec {
@@ -44,6 +45,7 @@ static DISPATCH: LazyLock<Dispatch<Commands>> = LazyLock::new(|| {
         .on::<AddUpdate>()
         .on::<AssignRole>()
         .on::<LinkAlertGroup>()
+        .on::<AddMember>()
         .otherwise(unknown_command)
 });
 
@@ -222,6 +224,19 @@ impl Handles<LinkAlertGroup> for Commands {
         }
         declare::link_alert_group_entry(conn, actor, &incident, cmd.alert_group_id, Some(message))
             .await?;
+        Ok(())
+    }
+}
+
+impl Handles<AddMember> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: AddMember,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        members::add(conn, actor, cmd.incident_id, cmd.user_id, Some(message)).await?;
         Ok(())
     }
 }

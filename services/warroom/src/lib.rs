@@ -9,6 +9,8 @@
 //! - [`admin`]: `/api/v1/warroom/settings` (bearer token): which severities get a room,
 //!   and the announcement channel;
 //! - [`announce`]: the SLA watchdog's weekly digest, posted to the announcement channel.
+//! - [`notify`]: people told — role holders, action-item assignees — by DM, or a mention
+//!   when Slack refuses the DM; the incident's own announcement is `lifecycle`'s.
 //! - [`error`]: the error table of both surfaces.
 //! - [`slack`]: our Web API client, signing, form bodies and Block Kit.
 //!
@@ -21,6 +23,7 @@ pub mod error;
 pub mod inbound;
 pub mod lifecycle;
 pub mod naming;
+pub mod notify;
 pub mod slack;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -113,7 +116,8 @@ pub fn start(
 ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Component>> {
     Box::pin(async move {
         let slack = slack_from_config(&config)?;
-        let consumer = WarRoom::new(pool.clone(), slack.clone());
+        let consumer =
+            WarRoom::new(pool.clone(), slack.clone()).with_public_url(config.public_url.clone());
         let consumer_pool = pool.clone();
         let messaging: Messaging = service::start(
             &config,

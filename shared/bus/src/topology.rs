@@ -13,8 +13,9 @@
 //! channel. Queue arguments are therefore a contract; changing one means a new queue name.
 
 use incident_schema::contract::{
-    IncidentAlertGroupLinked, IncidentDeclared, IncidentStatusChanged, Message as _,
-    PostmortemPublished, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
+    ActionItemCreated, ActionItemOverdue, ActionItemUpdated, IncidentAlertGroupLinked,
+    IncidentDeclared, IncidentStatusChanged, Message as _, PostmortemPublished,
+    WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
 };
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -69,6 +70,9 @@ pub fn contract() -> Vec<QueueSpec> {
         QueueSpec::new(WARROOM_EVENTS)
             .bind(EVENTS, "incident.#")
             .bind(EVENTS, <PostmortemPublished>::TYPE)
+            .bind(EVENTS, <ActionItemCreated>::TYPE)
+            .bind(EVENTS, <ActionItemUpdated>::TYPE)
+            .bind(EVENTS, ActionItemOverdue::TYPE)
             .bind(EVENTS, WorkspaceWeeklyDigest::TYPE)
             .bind(EVENTS, WebhookSubscriptionDisabled::TYPE),
         QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, <IncidentStatusChanged>::TYPE),

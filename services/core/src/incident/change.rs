@@ -280,9 +280,17 @@ pub async fn assign_role(
         .fetch_one(&mut *conn)
         .await?;
     let (kind, message) = match user_id {
+        // The entry names the person as everyone reads it (the timeline, Slack, the
+        // published postmortem); `data.user_id` keeps who it is.
         Some(user) => (
             TimelineKind::RoleAssigned,
-            format!("{} assigned to user {user}", role.title()),
+            format!(
+                "{} assigned to {}",
+                role.title(),
+                store::display_name(conn, actor.workspace_id, user)
+                    .await?
+                    .unwrap_or_else(|| format!("user {user}"))
+            ),
         ),
         None => (
             TimelineKind::RoleCleared,

@@ -153,6 +153,19 @@ pub async fn user_exists(
         .await
 }
 
+/// A user's display name, if they are a user of the workspace.
+pub async fn display_name(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT display_name FROM users WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// Open (OPEN or IN_PROGRESS) action items of the incident's postmortem.
 pub async fn open_action_items(
     conn: &mut PgConnection,

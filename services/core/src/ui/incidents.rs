@@ -427,7 +427,8 @@ async fn head_of(state: &UiState, incident: Incident) -> Result<Head, UiError> {
     })
 }
 
-/// A role entry names its user by id ("assigned to user <id>"); pages show the name.
+/// A role entry written before entries carried names says "assigned to user <id>"; pages
+/// show the name.
 fn with_names(users: &[User], message: String, data: &serde_json::Value) -> String {
     let Some(id) = data.get("user_id").and_then(|v| v.as_str()) else {
         return message;

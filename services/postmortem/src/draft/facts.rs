@@ -29,6 +29,15 @@ pub struct TimelineFact {
     pub author: Option<String>,
 }
 
+/// The user a role entry names (`data.user_id`).
+fn named_user(entry: &TimelineEntry) -> Option<Uuid> {
+    entry
+        .data
+        .get("user_id")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|id| id.parse().ok())
+}
+
 /// An alert group linked to the incident, with the alerts in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct AlertGroupFact {
@@ -85,7 +94,12 @@ pub async fn gather(
     .fetch_all(&mut *conn)
     .await?;
     let entries = list_timeline(conn, workspace_id, incident_id).await?;
-    let mut author_ids: Vec<Uuid> = entries.iter().filter_map(|e| e.author_id).collect();
+    // Authors, and the people role entries name (`data.user_id`).
+    let mut author_ids: Vec<Uuid> = entries
+        .iter()
+        .filter_map(|e| e.author_id)
+        .chain(entries.iter().filter_map(named_user))
+        .collect();
     author_ids.sort_unstable();
     author_ids.dedup();
     let names: HashMap<Uuid, String> = sqlx::query_as::<_, (Uuid, String)>(
@@ -99,9 +113,18 @@ pub async fn gather(
     .collect();
     let timeline = entries
         .into_iter()
-        .map(|entry| TimelineFact {
-            author: entry.author_id.and_then(|id| names.get(&id).cloned()),
-            entry,
+        .map(|mut entry| {
+            // A role entry written before core named people says "assigned to user
+            // <id>": the published postmortem shows the name instead.
+            if let Some(user) = named_user(&entry)
+                && let Some(name) = names.get(&user)
+            {
+                entry.message = entry.message.replace(&format!("user {user}"), name);
+            }
+            TimelineFact {
+                author: entry.author_id.and_then(|id| names.get(&id).cloned()),
+                entry,
+            }
         })
         .collect();
     let alert_groups: Vec<AlertGroupFact> = sqlx::query_as(

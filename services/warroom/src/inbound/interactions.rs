@@ -1,5 +1,6 @@
 //! `POST /slack/interactions`: the summary's buttons (`block_actions`: acknowledge,
-//! resolve, open the update modal) and the update modal's submission
+//! resolve, open the update modal), the announcement's "Join" (membership of the
+//! incident) and the update modal's submission
 //! (`view_submission`: an update, and a status change when one is chosen).
 //!
 //! The payload (the form's `payload` field) is typed below; a field of another shape
@@ -8,7 +9,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use incident_schema::contract::{Acknowledge, AddUpdate, ChangeStatus};
+use incident_schema::contract::{Acknowledge, AddMember, AddUpdate, ChangeStatus};
 use incident_schema::{IncidentStatus, TimelineKind};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -139,6 +140,15 @@ pub(super) async fn interactions(
     else {
         return Err(InboundError::Malformed);
     };
+    if payload["type"] == "view_submission"
+        && payload.pointer("/view/callback_id").and_then(Value::as_str)
+            == Some(blocks::DECLARE_CALLBACK)
+    {
+        return super::forms::declare_submission(&state, &payload).await;
+    }
+    if payload["type"] == "message_action" {
+        return super::forms::add_to_timeline(&state, &payload).await;
+    }
     match serde_json::from_value(payload) {
         Ok(Interaction::BlockActions(actions)) => block_actions(&state, actions).await,
         Ok(Interaction::ViewSubmission(submission)) => view_submission(&state, submission).await,
@@ -280,6 +290,19 @@ async fn button(
                     )),
                     actor_id: Some(person.id),
                     force: false,
+                },
+            )
+            .await
+        }
+        action::JOIN => {
+            // The announcement's "Join": the person becomes a member of the incident.
+            command(
+                state,
+                ws,
+                &AddMember {
+                    incident_id,
+                    actor_id: Some(person.id),
+                    user_id: person.id,
                 },
             )
             .await

@@ -11,11 +11,13 @@
 //! has for them; an unknown user gets an ephemeral explanation and nothing changes.
 //!
 //! - `slash_commands`: `/incident declare|status|update|resolve|ic|help`;
-//! - `interactions`: the summary's buttons and the update modal;
+//! - `interactions`: the summary's buttons, the announcement's "Join" and the update modal;
+//! - `forms`: the declare modal's submission and the "Add to timeline" message shortcut;
 //! - `events`: the Events API (a 📌 reaction puts the message on the timeline);
 //! - `request`: the verified request every handler starts with.
 
 mod events;
+mod forms;
 mod interactions;
 mod request;
 mod slash_commands;

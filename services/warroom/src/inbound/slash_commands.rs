@@ -1,6 +1,7 @@
-//! `POST /slack/commands`: `/incident declare <title> [sev1..sev4]`, `status`,
-//! `update <text>`, `resolve`, `ic @user`, `help`. In an incident channel the incident is
-//! implied. Slack's unsigned `ssl_check=1` probe is answered 200 before any verification.
+//! `POST /slack/commands`: `/incident declare` (the declare form) or
+//! `declare <title> [sev1..sev4]`, `list`, `status [<status>]`, `update` (the update
+//! form) or `update <text>`, `assign <role> @user`, `ic @user`, `resolve`, `help`. In an
+//! incident channel the incident is implied. Slack's unsigned `ssl_check=1` probe is answered 200 before any verification.
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
@@ -16,12 +17,18 @@ use super::{
 };
 use crate::AppState;
 use crate::error::InboundError;
-use crate::slack::{form, mrkdwn};
+use crate::slack::{blocks, form, mrkdwn};
 use crate::store::{self, Person};
 
-const USAGE: &str = "Usage: `/incident declare <title> [sev1|sev2|sev3|sev4]`, `/incident status`, \
-`/incident update <text>`, `/incident resolve`, `/incident ic @user`, `/incident help`. \
-In an incident channel the incident is implied.";
+const USAGE: &str = "*/incident* — in an incident's war room channel the incident is implied.\n\
+• `declare` opens the declare form (title, severity, description, services, drill, private); \
+`declare <title> [sev1|sev2|sev3|sev4]` declares at once\n\
+• `list`: the open incidents\n\
+• `status`: the incident's status; `status <investigating|identified|monitoring|resolved|closed>` moves it\n\
+• `update` opens the update form; `update <text>` adds an internal update\n\
+• `assign <commander|tech_lead|comms_lead> @user`, `ic @user`\n\
+• `resolve`\n\
+• `help`: this";
 
 /// A request to the slash-command URL: Slack's `ssl_check` probe, or a verified command.
 #[derive(Debug)]
@@ -74,11 +81,32 @@ impl SlashCommand {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Slash {
     Declare { title: String, severity: String },
+    DeclareForm,
+    List,
     Status,
+    MoveTo(IncidentStatus),
     Update(String),
+    UpdateForm,
     Resolve,
     Commander(String),
+    Assign(Role, String),
     Help,
+}
+
+/// `<@U123|name>` or `<@U123>`: the Slack user id.
+fn mentioned(text: &str) -> Option<String> {
+    let id = text.trim().strip_prefix("<@")?.strip_suffix('>')?;
+    let id = id.split('|').next()?;
+    (!id.is_empty()).then(|| id.to_owned())
+}
+
+fn role_named(name: &str) -> Option<Role> {
+    match name.to_lowercase().replace('-', "_").as_str() {
+        "commander" | "ic" | "incident_commander" => Some(Role::Commander),
+        "tech_lead" | "tech" | "tl" => Some(Role::TechLead),
+        "comms_lead" | "comms" | "cl" => Some(Role::CommsLead),
+        _ => None,
+    }
 }
 
 fn parse_slash(text: &str) -> Option<Slash> {
@@ -87,15 +115,18 @@ fn parse_slash(text: &str) -> Option<Slash> {
     let rest = rest.trim();
     match verb.to_lowercase().as_str() {
         "" | "help" => Some(Slash::Help),
+        "list" if rest.is_empty() => Some(Slash::List),
         "status" if rest.is_empty() => Some(Slash::Status),
+        "status" => rest.to_uppercase().parse().ok().map(Slash::MoveTo),
         "resolve" if rest.is_empty() => Some(Slash::Resolve),
-        "update" if !rest.is_empty() => Some(Slash::Update(rest.to_owned())),
-        "ic" => {
-            // `<@U123|name>` or `<@U123>`.
-            let id = rest.strip_prefix("<@")?.strip_suffix('>')?;
-            let id = id.split('|').next()?;
-            (!id.is_empty()).then(|| Slash::Commander(id.to_owned()))
+        "update" if rest.is_empty() => Some(Slash::UpdateForm),
+        "update" => Some(Slash::Update(rest.to_owned())),
+        "ic" => mentioned(rest).map(Slash::Commander),
+        "assign" => {
+            let (role, user) = rest.split_once(char::is_whitespace)?;
+            Some(Slash::Assign(role_named(role)?, mentioned(user)?))
         }
+        "declare" if rest.is_empty() => Some(Slash::DeclareForm),
         "declare" if !rest.is_empty() => {
             let mut words: Vec<&str> = rest.split_whitespace().collect();
             let mut severity = "SEV2".to_owned();
@@ -130,6 +161,11 @@ pub(super) async fn commands(
     };
     if slash == Slash::Help {
         return Ok(ephemeral(USAGE));
+    }
+    if slash == Slash::DeclareForm {
+        // The form first (the trigger is valid 3 s); who submits it is checked then.
+        open_modal(&state, &trigger, blocks::declare_modal(&channel));
+        return Ok(StatusCode::OK.into_response());
     }
     let incident = incident_of_channel(&state, &channel).await?;
     let workspace = incident.map(|(_, w)| w);
@@ -188,13 +224,68 @@ async fn run_slash(
                 mrkdwn::escape(&title)
             ))
         }
+        Slash::List => list(state, person).await,
+        Slash::DeclareForm => Ok(USAGE.to_owned()),
         other => {
             let Some(id) = need_incident() else {
                 return Ok("Run this in an incident channel.".to_owned());
             };
+            if other == Slash::UpdateForm {
+                let number = store::incident_number(&state.pool, id)
+                    .await
+                    .map_err(InboundError::failed)?;
+                let modal = blocks::add_update_modal(
+                    &id.to_string(),
+                    &format!("INC-{}", number.unwrap_or(0)),
+                );
+                open_modal(state, trigger, modal);
+                return Ok("Opening the update form.".to_owned());
+            }
             in_incident(state, person, id, other).await
         }
     }
+}
+
+/// Opens `modal` with `trigger` after the answer (Slack's 3 seconds).
+fn open_modal(state: &AppState, trigger: &str, modal: serde_json::Value) {
+    if let Some(slack) = state.slack.clone() {
+        let trigger = trigger.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = slack.client.open_view(&trigger, &modal).await {
+                tracing::warn!(error = %e, "could not open a modal");
+            }
+        });
+    }
+}
+
+/// `/incident list`: the workspace's open incidents the person may read, newest first.
+async fn list(state: &AppState, person: &Person) -> Result<String, InboundError> {
+    let rows: Vec<(i32, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT i.number, i.title, i.severity::text, i.status::text, i.slack_channel_id
+         FROM incidents i
+         WHERE i.workspace_id = $1 AND i.status NOT IN ('RESOLVED', 'CLOSED')
+           AND incident_readable(i, $2, false)
+         ORDER BY i.number DESC LIMIT 20",
+    )
+    .bind(person.workspace_id)
+    .bind(person.id)
+    .fetch_all(&state.pool)
+    .await
+    .map_err(InboundError::failed)?;
+    if rows.is_empty() {
+        return Ok("No open incidents.".to_owned());
+    }
+    let lines: Vec<String> = rows
+        .into_iter()
+        .map(|(n, title, sev, status, channel)| {
+            let room = channel.map(|c| format!(" <#{c}>")).unwrap_or_default();
+            format!(
+                "• INC-{n}: {} — {sev}, {status}{room}",
+                mrkdwn::escape(&title)
+            )
+        })
+        .collect();
+    Ok(format!("*Open incidents*\n{}", lines.join("\n")))
 }
 
 /// A command about the channel's incident `id`.
@@ -247,6 +338,22 @@ async fn in_incident(
             .await?;
             Ok("Resolving.".to_owned())
         }
+        Slash::MoveTo(status) => {
+            command(
+                state,
+                ws,
+                &ChangeStatus {
+                    incident_id: id,
+                    status,
+                    message: Some(format!("From Slack by {}", person.display_name)),
+                    actor_id: Some(person.id),
+                    force: false,
+                },
+            )
+            .await?;
+            Ok(format!("Moving to {status}."))
+        }
+        Slash::Assign(role, slack_user) => assign(state, person, id, role, &slack_user).await,
         Slash::Commander(slack_user) => {
             let Some(target) = person_by_slack_id(state, &slack_user, Some(ws)).await? else {
                 return Ok(format!(
@@ -269,8 +376,44 @@ async fn in_incident(
                 target.display_name
             ))
         }
-        Slash::Help | Slash::Declare { .. } => Ok(USAGE.to_owned()),
+        Slash::Help
+        | Slash::Declare { .. }
+        | Slash::DeclareForm
+        | Slash::List
+        | Slash::UpdateForm => Ok(USAGE.to_owned()),
     }
+}
+
+/// `/incident assign <role> @user`.
+async fn assign(
+    state: &AppState,
+    person: &Person,
+    id: Uuid,
+    role: Role,
+    slack_user: &str,
+) -> Result<String, InboundError> {
+    let ws = person.workspace_id;
+    let Some(target) = person_by_slack_id(state, slack_user, Some(ws)).await? else {
+        return Ok(format!(
+            "<@{slack_user}> is not a user of this workspace; nothing was changed."
+        ));
+    };
+    command(
+        state,
+        ws,
+        &AssignRole {
+            incident_id: id,
+            role,
+            user_id: Some(target.id),
+            actor_id: Some(person.id),
+        },
+    )
+    .await?;
+    Ok(format!(
+        "{} is now the {}.",
+        target.display_name,
+        role.title()
+    ))
 }
 
 #[cfg(test)]
@@ -306,5 +449,18 @@ mod tests {
         assert_eq!(parse_slash(""), Some(Slash::Help));
         assert_eq!(parse_slash("dance"), None);
         assert_eq!(parse_slash("declare sev1"), None);
+        assert_eq!(parse_slash("declare"), Some(Slash::DeclareForm));
+        assert_eq!(parse_slash("update"), Some(Slash::UpdateForm));
+        assert_eq!(parse_slash("list"), Some(Slash::List));
+        assert_eq!(
+            parse_slash("status monitoring"),
+            Some(Slash::MoveTo(IncidentStatus::Monitoring))
+        );
+        assert_eq!(parse_slash("status sideways"), None);
+        assert_eq!(
+            parse_slash("assign comms <@U9|bo>"),
+            Some(Slash::Assign(Role::CommsLead, "U9".into()))
+        );
+        assert_eq!(parse_slash("assign janitor <@U9>"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The steps that converge an existing channel onto the snapshot, in order: topic,
-//! invites of the role holders, the commander's briefing, the pinned summary (only for
-//! the newest snapshot), then the event's own post. Each is recorded right after its
+//! invites of the role holders, the pinned summary and the bookmarks (only for the newest
+//! snapshot), then the event's own post. (Role holders are told what their role asks of
+//! them by `roles`, with or without a war room.) Each is recorded right after its
 //! Slack call, so a redelivery repeats nothing that was done.
 
 use super::{Run, StepError, hash, tolerate};
@@ -20,8 +21,8 @@ impl Run<'_> {
             let commander = self.display_name(self.snap.commander_id).await?;
             self.topic(room, channel, commander.as_deref()).await?;
             self.invites(room, channel).await?;
-            self.brief_commander(room, channel).await?;
             self.summary(room, channel, commander.as_deref()).await?;
+            self.bookmarks(channel).await?;
         }
         self.event_post(channel).await
     }
@@ -85,32 +86,6 @@ impl Run<'_> {
             {
                 store::add_invited(self.pool, snap.id, &slack_user).await?;
             }
-        }
-        Ok(())
-    }
-
-    async fn brief_commander(&self, room: &Room, channel: &str) -> Result<(), StepError> {
-        let snap = self.snap;
-        let client = &self.slack.client;
-        // The commander's briefing.
-        if let Some(commander) = snap.commander_id
-            && room.briefed_commander != Some(commander)
-        {
-            if let Some((slack_user, _)) = self.slack_id(commander).await? {
-                let text = format!(
-                    "You are the Incident Commander of *{}: {}* ({}). Join <#{channel}>, acknowledge, \
-                     set the status as it moves, post an update at least every 30 minutes, \
-                     and hand over explicitly if you step away.",
-                    snap.reference,
-                    escape(&snap.title),
-                    snap.severity
-                );
-                let sent = client.post_message(&slack_user, &text, None).await;
-                // Refused or not, this commander's briefing is done: a refusal is
-                // recorded and not repeated on every later event.
-                self.optional(&format!("dm:{commander}"), sent).await?;
-            }
-            store::set(self.pool, snap.id, "briefed_commander", commander).await?;
         }
         Ok(())
     }

@@ -43,7 +43,9 @@ fn refusal_code(e: &SlackError) -> String {
 /// What an optional step's key means, for the timeline.
 fn describe_step(step: &str) -> &'static str {
     match step.split_once(':').map_or(step, |(kind, _)| kind) {
-        "dm" => "the Incident Commander's DM",
+        "dm" => "a role holder's DM",
+        "unarchive" => "unarchiving the war room channel",
+        "bookmark" => "a bookmark of the war room channel",
         "invite" => "the invite of a role holder",
         "lookup" => "the Slack lookup of a role holder",
         _ => "an optional step",

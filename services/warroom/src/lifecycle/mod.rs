@@ -4,8 +4,9 @@
 //! Every incident event carries the incident as it stood after the change, so the
 //! handler converges Slack onto that snapshot, one recorded step at a time:
 //! channel (created once, `name_taken` resolved by finding our own channel or adding a
-//! suffix), topic, invites, the commander's DM, the pinned summary (`chat.update` when it
-//! changes), the event's own post, and the archive on close. Each step is recorded in
+//! suffix), topic, invites, the pinned summary (`chat.update` when it changes), the
+//! bookmarks, the event's own post, and the archive on close. Then, with or without a war
+//! room, the announcement channel and the role holders are told ([`crate::notify`]). Each step is recorded in
 //! `warroom_rooms` / `warroom_posts` through the pool right after its Slack call, so a
 //! redelivered event repeats nothing that was done. A snapshot older than the applied
 //! version changes neither topic nor summary.
@@ -20,8 +21,9 @@
 //! core for a timeline note (`incident.add_update`, kind `NOTE`, internal).
 //!
 //! Steps fail on their own. The channel, topic, summary (and its pin), the event's post
-//! and the archive are the war room; the rest is optional and best effort: the commander's
-//! DM, the invite of each role holder, the email lookup of a user. Slack failures:
+//! and the archive are the war room; the rest is optional and best effort: a role holder's
+//! DM, the invite of each role holder, the email lookup of a user, a bookmark, unarchiving.
+//! Slack failures:
 //!
 //! - transient ones (429 past the client's retries, 5xx, timeouts) fail the delivery
 //!   transiently so the runner retries it, whichever step they hit: nothing is lost;
@@ -34,15 +36,23 @@
 //!   the delivery is acknowledged.
 //!
 //! - `channel`: the channel, created once (`name_taken` resolved);
-//! - `converge`: the steps on an existing channel, in order: topic, invites, the
-//!   commander's DM, the pinned summary, the event's own post;
+//! - `converge`: the steps on an existing channel, in order: topic, invites, the pinned
+//!   summary, the bookmarks, the event's own post;
 //! - `posts`: what each event says in the channel;
-//! - `failures`: optional steps refused for good, recorded and put on the timeline.
+//! - `failures`: optional steps refused for good, recorded and put on the timeline;
+//! - `care`: the channel unarchived when its incident is reopened, its bookmarks (the
+//!   incident's page, the published postmortem);
+//! - `announcement`: the incident's one message in the workspace's announcement channel,
+//!   updated in place, and the postmortem's publication there;
+//! - `roles`: each role holder told what the role asks of them, once per assignment.
 
+mod announcement;
+mod care;
 mod channel;
 mod converge;
 mod failures;
 mod posts;
+mod roles;
 
 use failures::note_failures;
 
@@ -51,7 +61,8 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use incident_bus::{Envelope, Handler, HandlerError, OutgoingMessage, QueueSpec, outbox};
 use incident_schema::contract::{
-    AddUpdate, IncidentWarroomOpened, Message, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
+    ActionItemCreated, ActionItemOverdue, ActionItemUpdated, AddUpdate, IncidentWarroomOpened,
+    Message, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
 };
 use incident_schema::{IncidentStatus, TimelineKind, Visibility};
 use serde::Deserialize as _;
@@ -102,18 +113,30 @@ impl Slack {
 pub struct WarRoom {
     pool: PgPool,
     slack: Option<Arc<Slack>>,
+    public_url: Option<String>,
 }
 
 impl WarRoom {
     /// A consumer on `pool`, doing nothing Slack-wise without `slack`.
     pub fn new(pool: PgPool, slack: Option<Arc<Slack>>) -> Self {
-        Self { pool, slack }
+        Self {
+            pool,
+            slack,
+            public_url: None,
+        }
+    }
+
+    /// Links to the incident's page under `public_url` (`INCIDENT_PUBLIC_URL`): the war
+    /// room's bookmark and the announcement's button.
+    pub fn with_public_url(mut self, public_url: Option<String>) -> Self {
+        self.public_url = public_url;
+        self
     }
 }
 
 /// Why a step stopped.
 #[derive(Debug, thiserror::Error)]
-enum StepError {
+pub(crate) enum StepError {
     #[error(transparent)]
     Slack(#[from] SlackError),
     #[error(transparent)]
@@ -166,6 +189,8 @@ struct Run<'a> {
     snap: &'a Snapshot,
     /// Whether the incident is PRIVATE.
     private: bool,
+    /// `INCIDENT_PUBLIC_URL`, for links to the incident's page.
+    public_url: Option<&'a str>,
 }
 
 impl Run<'_> {
@@ -227,6 +252,15 @@ async fn handle(
     if message.message_type == WebhookSubscriptionDisabled::TYPE {
         return crate::announce::webhook_disabled(&war_room.pool, slack, message).await;
     }
+    if [
+        <ActionItemCreated>::TYPE,
+        <ActionItemUpdated>::TYPE,
+        ActionItemOverdue::TYPE,
+    ]
+    .contains(&message.message_type.as_str())
+    {
+        return crate::notify::action_items::handle(&war_room.pool, slack, conn, message).await;
+    }
     let Some(incident) = message.data.get("incident") else {
         return Ok(());
     };
@@ -251,12 +285,36 @@ async fn handle(
         message,
         snap: &snap,
         private: visibility == Some(Visibility::Private),
+        public_url: war_room.public_url.as_deref(),
     };
-    match step(&run, conn).await {
+    let room = step(&run, conn).await;
+    match &room {
+        Err(StepError::Slack(e)) if e.is_transient() => {
+            return Err(HandlerError::transient(e.clone()));
+        }
+        Err(StepError::Db(_)) | Ok(()) | Err(StepError::Slack(_)) => {}
+    }
+    if let Err(StepError::Db(e)) = room {
+        return Err(e.into());
+    }
+    // The announcement channel and the people, whatever the war room did: the
+    // announcement first, so a role holder whose DM is refused can be mentioned in its
+    // thread when there is no war room.
+    match run.tell_everyone().await {
+        Ok(()) => {}
+        Err(StepError::Db(e)) => return Err(e.into()),
+        Err(StepError::Slack(e)) if e.is_transient() => {
+            return Err(HandlerError::transient(e));
+        }
+        Err(StepError::Slack(e)) => {
+            tracing::warn!(incident = %snap.reference, method = e.method(), error = %e,
+                "slack refused the incident's announcement for good; not posted");
+        }
+    }
+    match room {
         Ok(()) => note_failures(conn, &snap, message).await,
-        Err(StepError::Db(e)) => Err(e.into()),
-        Err(StepError::Slack(e)) if e.is_transient() => Err(HandlerError::transient(e)),
         Err(StepError::Slack(e)) => refused(war_room, conn, &snap, message, e).await,
+        Err(StepError::Db(e)) => Err(e.into()),
     }
 }
 
@@ -301,10 +359,11 @@ async fn step(run: &Run<'_>, conn: &mut PgConnection) -> Result<(), StepError> {
     let (Some(channel), Some(url)) = (room.channel_id.clone(), room.channel_url.clone()) else {
         return Ok(());
     };
+    let newest = snap.version >= room.applied_version;
+    let room = run.reopen(room, &channel, newest).await?;
     if room.archived {
         return Ok(());
     }
-    let newest = snap.version >= room.applied_version;
     run.converge(&room, &channel, newest).await?;
 
     if newest && snap.status == IncidentStatus::Closed {

@@ -1,5 +1,6 @@
 //! What each event says in the war room channel, if anything.
 
+use serde::Deserialize as _;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -14,14 +15,13 @@ impl Run<'_> {
         let Some(user) = user else {
             return Ok("someone".to_owned());
         };
+        // By stored Slack id, else by email (a Comms Lead without a stored id is
+        // mentioned, not printed); without a Slack account, their name.
+        if let Some((id, _)) = self.slack_id(user).await? {
+            return Ok(format!("<@{id}>"));
+        }
         let person = store::person(self.pool, self.snap.workspace_id, user).await?;
-        Ok(match person {
-            Some(p) => match p.slack_user_id {
-                Some(id) => format!("<@{id}>"),
-                None => escape(&p.display_name),
-            },
-            None => "someone".to_owned(),
-        })
+        Ok(person.map_or_else(|| "someone".to_owned(), |p| escape(&p.display_name)))
     }
 
     /// What this event says in the channel, if anything: one renderer per event kind.
@@ -76,7 +76,15 @@ impl Run<'_> {
     }
 
     async fn role_assigned(&self) -> Result<String, StepError> {
-        let role = self.text("role").replace('_', " ");
+        let role = self.message.data.get("role").map_or_else(
+            || self.text("role").replace('_', " "),
+            |r| {
+                incident_schema::Role::deserialize(r).map_or_else(
+                    |_| self.text("role").replace('_', " "),
+                    |r| r.title().to_owned(),
+                )
+            },
+        );
         Ok(match self.user("user_id") {
             Some(user) => format!("👤 {} is now the {role}", self.mention(Some(user)).await?),
             None => format!("👤 The {role} role is unassigned"),

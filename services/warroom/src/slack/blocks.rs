@@ -16,6 +16,12 @@ pub mod action {
     pub const ADD_UPDATE: &str = "incident_add_update";
     /// `Mark resolved`.
     pub const RESOLVE: &str = "incident_resolve";
+    /// `Join`, on the announcement of an incident without a war room.
+    pub const JOIN: &str = "incident_join";
+    /// `Open war room` (a link button; Slack still sends the click).
+    pub const OPEN_WAR_ROOM: &str = "incident_open_war_room";
+    /// `Incident page` (a link button).
+    pub const OPEN_PAGE: &str = "incident_open_page";
 }
 
 /// The modal's callback id.
@@ -145,6 +151,46 @@ pub fn add_update_modal(incident_id: &str, reference: &str) -> Value {
               "element": { "type": "static_select", "action_id": "value",
                 "options": [option("Investigating", "INVESTIGATING"), option("Identified", "IDENTIFIED"),
                             option("Monitoring", "MONITORING"), option("Resolved", "RESOLVED")] } }
+        ]
+    })
+}
+
+/// The declare modal's callback id.
+pub const DECLARE_CALLBACK: &str = "incident_declare";
+/// The message shortcut "Add to timeline" (its callback id, as in the app manifest).
+pub const ADD_TO_TIMELINE_CALLBACK: &str = "add_to_timeline";
+
+/// The declare modal (`/incident declare`): title, severity, description, services (a
+/// comma list), drill and private. `private_metadata` carries the channel it was opened
+/// from.
+pub fn declare_modal(channel: &str) -> Value {
+    let option = |text: &str, value: &str| json!({ "text": { "type": "plain_text", "text": text }, "value": value });
+    json!({
+        "type": "modal",
+        "callback_id": DECLARE_CALLBACK,
+        "private_metadata": truncate(channel, 3000),
+        "title": { "type": "plain_text", "text": "Declare an incident" },
+        "submit": { "type": "plain_text", "text": "Declare" },
+        "close": { "type": "plain_text", "text": "Cancel" },
+        "blocks": [
+            { "type": "input", "block_id": "title", "label": { "type": "plain_text", "text": "Title" },
+              "element": { "type": "plain_text_input", "action_id": "value", "max_length": 200 } },
+            { "type": "input", "block_id": "severity", "label": { "type": "plain_text", "text": "Severity" },
+              "element": { "type": "static_select", "action_id": "value",
+                "initial_option": option("SEV2 (major)", "SEV2"),
+                "options": [option("SEV1 (critical)", "SEV1"), option("SEV2 (major)", "SEV2"),
+                            option("SEV3 (minor)", "SEV3"), option("SEV4 (low)", "SEV4")] } },
+            { "type": "input", "block_id": "description", "optional": true,
+              "label": { "type": "plain_text", "text": "Description" },
+              "element": { "type": "plain_text_input", "action_id": "value", "multiline": true } },
+            { "type": "input", "block_id": "services", "optional": true,
+              "label": { "type": "plain_text", "text": "Affected services (comma-separated)" },
+              "element": { "type": "plain_text_input", "action_id": "value" } },
+            { "type": "input", "block_id": "options", "optional": true,
+              "label": { "type": "plain_text", "text": "Options" },
+              "element": { "type": "checkboxes", "action_id": "value",
+                "options": [option("A drill (practice)", "drill"),
+                            option("Private (members only)", "private")] } }
         ]
     })
 }

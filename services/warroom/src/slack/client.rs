@@ -687,3 +687,80 @@ fn record_call(
         metrics::counter!(SLACK_ERRORS, "method" => method, "error" => outcome).increment(1);
     }
 }
+
+/// The methods the war room's people and announcements need (issue 17).
+impl SlackClient {
+    /// `conversations.unarchive` (Tier 2). Slack documents that bot tokens cannot
+    /// currently unarchive; its refusal is handled by the caller as an optional step's.
+    pub async fn unarchive(&self, channel: &str) -> Result<(), SlackError> {
+        self.call(
+            "conversations.unarchive",
+            Encoding::Json,
+            Repeat::Safe,
+            json!({ "channel": channel }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `chat.postMessage` in the thread of `thread_ts`; returns the reply's `ts`.
+    pub async fn post_reply(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        text: &str,
+    ) -> Result<String, SlackError> {
+        self.call_as(
+            "chat.postMessage",
+            Encoding::Json,
+            Repeat::OnlyRateLimited,
+            json!({ "channel": channel, "thread_ts": thread_ts, "text": text }),
+            "ts",
+        )
+        .await
+    }
+
+    /// `bookmarks.add` of a link; returns the bookmark's id.
+    pub async fn bookmark(
+        &self,
+        channel: &str,
+        title: &str,
+        link: &str,
+    ) -> Result<String, SlackError> {
+        let bookmark: Value = self
+            .call_as(
+                "bookmarks.add",
+                Encoding::Json,
+                Repeat::OnlyRateLimited,
+                json!({ "channel_id": channel, "title": title, "type": "link", "link": link }),
+                "bookmark",
+            )
+            .await?;
+        bookmark
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(SlackError::Decode {
+                method: "bookmarks.add",
+                message: "bookmark.id is missing".to_owned(),
+            })
+    }
+
+    /// `bookmarks.edit` of bookmark `id` (Tier 2): a new title and link.
+    pub async fn edit_bookmark(
+        &self,
+        channel: &str,
+        id: &str,
+        title: &str,
+        link: &str,
+    ) -> Result<(), SlackError> {
+        self.call(
+            "bookmarks.edit",
+            Encoding::Json,
+            Repeat::Safe,
+            json!({ "channel_id": channel, "bookmark_id": id, "title": title, "link": link }),
+        )
+        .await
+        .map(drop)
+    }
+}

@@ -107,6 +107,18 @@ struct Inner {
     queued: VecDeque<(Option<String>, Fault)>,
     revoked_scopes: BTreeSet<String>,
     refusals: Vec<(String, String, &'static str)>,
+    people: People,
+}
+
+/// What the fake keeps for people and announcements (issue 17): bot users (a DM to one is
+/// `cannot_dm_bot`), thread replies, bookmark ids.
+#[derive(Default)]
+struct People {
+    bots: BTreeSet<String>,
+    /// (channel, ts, thread_ts) of each reply.
+    replies: Vec<(String, String, String)>,
+    /// Bookmark id → (channel, index in the channel's bookmarks).
+    bookmarks: HashMap<String, (String, usize)>,
 }
 
 /// The fake, serving until dropped.
@@ -336,14 +348,16 @@ async fn response_url(
 
 fn scope_of(method: &str) -> &'static str {
     match method {
-        "conversations.create" | "conversations.archive" => "channels:manage",
+        "conversations.create" | "conversations.archive" | "conversations.unarchive" => {
+            "channels:manage"
+        }
         "conversations.setTopic" => "channels:write.topic",
         "conversations.invite" => "channels:write.invites",
         "conversations.info" | "conversations.list" => "channels:read",
         "conversations.join" => "channels:join",
         "chat.postMessage" | "chat.update" | "chat.postEphemeral" => "chat:write",
         "pins.add" => "pins:write",
-        "bookmarks.add" => "bookmarks:write",
+        "bookmarks.add" | "bookmarks.edit" => "bookmarks:write",
         "users.lookupByEmail" => "users:read.email",
         "users.info" => "users:read",
         _ => "",
@@ -573,7 +587,14 @@ impl Inner {
     }
 
     fn apply(&mut self, method: &str, args: &Args) -> Answer {
-        match self.try_apply(method, args) {
+        let result = match self.apply_people(method, args) {
+            Some(result) => result,
+            None => self.try_apply(method, args),
+        };
+        if let Ok(value) = &result {
+            self.after_people(method, args, value);
+        }
+        match result {
             Ok(value) => Answer::Ok(value),
             Err(code) => fail(code),
         }
@@ -810,6 +831,7 @@ impl Inner {
                     return Err("invalid_link");
                 }
                 let title = args.str("title").unwrap_or_default();
+                self.seq += 1;
                 self.channels[i]
                     .bookmarks
                     .push((title.clone(), link.clone()));
@@ -858,6 +880,126 @@ impl Inner {
                 )
             }
             _ => Err("unknown_method"),
+        }
+    }
+}
+
+/// People and announcements (issue 17): DMs Slack refuses, thread replies, unarchiving
+/// and bookmark edits.
+///
+/// - `chat.postMessage` to a user id is a DM (the app's messages tab); to a bot user
+///   ([`FakeSlack::add_bot_user`]) it is `cannot_dm_bot`, to an unknown user
+///   `channel_not_found`, as Slack answers; with `thread_ts` it is a reply, kept with its
+///   parent ([`FakeSlack::replies`]), and the parent must exist (`thread_not_found`).
+/// - `conversations.unarchive` (`channels:manage`): `channel_not_found`, `not_archived`;
+///   unarchiving adds the caller to the channel. Slack documents that bot tokens cannot
+///   currently unarchive; tests that want that refusal say so with [`FakeSlack::refuse`].
+/// - `bookmarks.add` answers the bookmark's id, `bookmarks.edit` (`bookmarks:write`)
+///   changes its title and link (`not_found` for an id not of that channel, `invalid_link`
+///   as for add).
+impl FakeSlack {
+    /// Adds a bot user (a DM to it is refused with `cannot_dm_bot`).
+    pub fn add_bot_user(&self, id: &str, email: &str, name: &str) {
+        let mut inner = self.lock();
+        inner
+            .users
+            .push((id.to_owned(), email.to_owned(), name.to_owned()));
+        inner.people.bots.insert(id.to_owned());
+    }
+
+    /// Archives `channel` as a person in Slack would (not through the bot).
+    pub fn archive_by_person(&self, channel: &str) {
+        if let Some(c) = self.lock().channels.iter_mut().find(|c| c.id == channel) {
+            c.archived = true;
+        }
+    }
+
+    /// The replies in threads: (channel, ts, thread_ts).
+    pub fn replies(&self) -> Vec<(String, String, String)> {
+        self.lock().people.replies.clone()
+    }
+}
+
+impl Inner {
+    /// The methods (or the cases of one) that people and announcements added, applied
+    /// before the others; `None` for everything else.
+    fn apply_people(&mut self, method: &str, args: &Args) -> Option<Result<Value, &'static str>> {
+        match method {
+            "chat.postMessage" => {
+                let channel = args.str("channel").unwrap_or_default();
+                if self.people.bots.contains(&channel) {
+                    return Some(Err("cannot_dm_bot"));
+                }
+                let thread = args.str("thread_ts")?;
+                if !self
+                    .messages
+                    .iter()
+                    .any(|m| m.channel == channel && m.ts == thread)
+                {
+                    return Some(Err("thread_not_found"));
+                }
+                None
+            }
+            "conversations.unarchive" => Some((|| {
+                let id = args.str("channel").ok_or("channel_not_found")?;
+                let c = self
+                    .channels
+                    .iter_mut()
+                    .find(|c| c.id == id)
+                    .ok_or("channel_not_found")?;
+                if !c.archived {
+                    return Err("not_archived");
+                }
+                c.archived = false;
+                c.members.insert(BOT.to_owned());
+                Ok(json!({}))
+            })()),
+            "bookmarks.edit" => Some((|| {
+                let channel = args.str("channel_id").ok_or("channel_not_found")?;
+                let i = self.writable(Some(&channel))?;
+                let id = args.str("bookmark_id").ok_or("not_found")?;
+                let (at, index) = self.people.bookmarks.get(&id).ok_or("not_found")?.clone();
+                if at != channel {
+                    return Err("not_found");
+                }
+                let link = args.str("link").unwrap_or_default();
+                if !(link.starts_with("http://") || link.starts_with("https://")) {
+                    return Err("invalid_link");
+                }
+                let title = args.str("title").unwrap_or_default();
+                self.channels[i].bookmarks[index] = (title.clone(), link.clone());
+                Ok(
+                    json!({ "bookmark": { "id": id, "channel_id": channel, "title": title,
+                                         "link": link, "type": "link" } }),
+                )
+            })()),
+            _ => None,
+        }
+    }
+
+    /// What a successful call of the others leaves for people and announcements: a
+    /// reply's thread, a bookmark's id.
+    fn after_people(&mut self, method: &str, args: &Args, value: &Value) {
+        match method {
+            "chat.postMessage" => {
+                if let (Some(thread), Some(ts)) = (args.str("thread_ts"), value["ts"].as_str()) {
+                    let channel = args.str("channel").unwrap_or_default();
+                    self.people.replies.push((channel, ts.to_owned(), thread));
+                }
+            }
+            "bookmarks.add" => {
+                let channel = args.str("channel_id").unwrap_or_default();
+                let id = value
+                    .pointer("/bookmark/id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Some(c) = self.channels.iter().find(|c| c.id == channel) {
+                    let index = c.bookmarks.len() - 1;
+                    self.people.bookmarks.insert(id, (channel, index));
+                }
+            }
+            _ => {}
         }
     }
 }

@@ -170,7 +170,11 @@ async fn slash_commands_declare_update_and_answer_usage(pool: PgPool) {
         .await;
     let answer: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(answer["response_type"], "ephemeral");
-    assert!(answer["text"].as_str().expect("text").starts_with("Usage"));
+    let usage = answer["text"].as_str().expect("text");
+    assert!(
+        usage.starts_with("*/incident*") && usage.contains("`declare`"),
+        "an unknown subcommand answers the help: {usage}"
+    );
 
     let (_, text) = stack
         .slack_post(

@@ -3,8 +3,10 @@
 
 mod announce;
 mod client;
+mod commands;
 pub use incident_warroom::testing::fake_slack;
 mod handler;
 mod inbound;
 mod lifecycle;
+mod people;
 mod support;

@@ -22,6 +22,8 @@ use crate::fake_slack::{self, FakeSlack};
 
 /// The admin token of the `default` workspace.
 pub const ADMIN: &str = "warroom-test-bootstrap-token-0123";
+/// `INCIDENT_PUBLIC_URL` of the stack (the incident pages' links).
+pub const PUBLIC_URL: &str = "https://incident.example.com/";
 /// The Slack signing secret.
 pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
@@ -50,7 +52,8 @@ pub fn config(vhost: &TestVhost, fake: &FakeSlack, with_token: bool) -> Config {
         .merge(Serialized::default("bootstrap_token", ADMIN))
         .merge(Serialized::default("slack_signing_secret", SECRET))
         .merge(Serialized::default("slack_api_url", fake.api_url()))
-        .merge(Serialized::default("outbox_poll_secs", 1));
+        .merge(Serialized::default("outbox_poll_secs", 1))
+        .merge(Serialized::default("public_url", PUBLIC_URL));
     if with_token {
         figment = figment.merge(Serialized::default("slack_bot_token", fake_slack::TOKEN));
     }

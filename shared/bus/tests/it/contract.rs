@@ -191,6 +191,18 @@ fn link_alert_group() {
 }
 
 #[test]
+fn add_member() {
+    pinned(
+        AddMember {
+            incident_id: id(INC),
+            actor_id: Some(id(USER)),
+            user_id: id(USER),
+        },
+        json!({ "incident_id": INC, "actor_id": USER, "user_id": USER }),
+    );
+}
+
+#[test]
 fn generate_postmortem() {
     pinned(
         GeneratePostmortem {
@@ -683,6 +695,6 @@ fn webhook_subscription_disabled() {
 fn every_contract_type_is_pinned_above() {
     // One test per message type: adding a type to the contract without pinning its wire
     // format fails here.
-    let pinned_here = 33;
+    let pinned_here = 34;
     assert_eq!(ALL.len(), pinned_here);
 }

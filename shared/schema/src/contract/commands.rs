@@ -173,6 +173,21 @@ pub struct AssignRole {
 }
 command!(AssignRole = "incident.assign_role");
 
+/// `incident.add_member`: a user joins the incident as a member (core), as
+/// `PUT /api/v1/incidents/{id}/members/{user_id}` does; the war room's "Join" button on an
+/// incident's announcement sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddMember {
+    /// The incident.
+    pub incident_id: Uuid,
+    /// Who adds them (themselves, for "Join").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<Uuid>,
+    /// The user who joins, of the same workspace.
+    pub user_id: Uuid,
+}
+command!(AddMember = "incident.add_member");
+
 /// `incident.link_alert_group`: an alert group joins the incident (core).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkAlertGroup {

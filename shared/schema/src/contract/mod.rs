@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use commands::{
-    Acknowledge, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare, GeneratePostmortem,
-    LinkAlertGroup, ServiceView,
+    Acknowledge, AddMember, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare,
+    GeneratePostmortem, LinkAlertGroup, ServiceView,
 };
 pub use events::*;
 pub use snapshot::{IncidentPart, IncidentRef, IncidentSnapshot, Reported};
@@ -53,6 +53,7 @@ pub const ALL: &[(&str, Kind)] = &[
     (AddUpdate::TYPE, Kind::Command),
     (AssignRole::TYPE, Kind::Command),
     (LinkAlertGroup::TYPE, Kind::Command),
+    (AddMember::TYPE, Kind::Command),
     (GeneratePostmortem::TYPE, Kind::Command),
     (<IncidentDeclared>::TYPE, Kind::Event),
     (<IncidentAcknowledged>::TYPE, Kind::Event),
@@ -117,7 +118,7 @@ mod tests {
         ] {
             assert_eq!(kind_of(name), Some(kind), "{name}");
         }
-        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Command).count(), 7);
+        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Command).count(), 8);
         assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Event).count(), 26);
         assert_eq!(kind_of("nobody.knows"), None);
     }

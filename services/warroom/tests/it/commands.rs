@@ -1,0 +1,222 @@
+//! `/incident` subcommands and the message shortcut, each through a signed request.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::support::{Stack, eventually, now};
+use incident_warroom::slack::form;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+async fn slash(stack: &Stack, user: &str, channel: &str, text: &str) -> Value {
+    let body = stack.slash_body(user, channel, text);
+    let (status, answer) = stack
+        .slack_post("/slack/commands", FORM, &body, now())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}: {answer}");
+    serde_json::from_str(&answer).unwrap_or(Value::Null)
+}
+
+fn text(answer: &Value) -> &str {
+    answer["text"].as_str().unwrap_or_default()
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn help_lists_every_subcommand(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let answer = slash(&stack, "UADA0001", "CGENERAL1", "help").await;
+    assert_eq!(answer["response_type"], "ephemeral");
+    for sub in [
+        "declare", "list", "status", "update", "assign", "resolve", "help",
+    ] {
+        assert!(
+            text(&answer).contains(&format!("`{sub}")),
+            "{sub}: {}",
+            text(&answer)
+        );
+    }
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn declare_opens_the_modal_whose_submission_declares_a_private_drill_with_services_once(
+    pool: PgPool,
+) {
+    let stack = Stack::spawn(pool.clone()).await;
+    let ada = stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    slash(&stack, "UADA0001", "CGENERAL1", "declare").await;
+    let view = eventually("the declare modal opened", || async {
+        stack.fake.views().into_iter().next()
+    })
+    .await;
+    assert_eq!(view["callback_id"], "incident_declare");
+    assert_eq!(view["private_metadata"], "CGENERAL1");
+
+    let submission = json!({
+        "type": "view_submission", "user": { "id": "UADA0001" }, "team": { "id": "TFAKE001" },
+        "view": { "id": "V0DECLARE1", "callback_id": "incident_declare", "private_metadata": "CGENERAL1",
+          "state": { "values": {
+            "title": { "value": { "type": "plain_text_input", "value": "Drill: search down" } },
+            "severity": { "value": { "type": "static_select", "selected_option": { "value": "SEV3" } } },
+            "description": { "value": { "type": "plain_text_input", "value": "Practice run" } },
+            "services": { "value": { "type": "plain_text_input", "value": "search, api" } },
+            "options": { "value": { "type": "checkboxes",
+              "selected_options": [{ "value": "drill" }, { "value": "private" }] } } } } }
+    });
+    let body = form::encode([("payload", submission.to_string().as_str())]);
+    for at in [now(), now() + 1] {
+        // Delivered twice (a retry after a lost answer), signed each time.
+        let (status, answer) = stack
+            .slack_post("/slack/interactions", FORM, &body, at)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let row: (String, String, bool, String, Option<uuid::Uuid>, String) =
+        eventually("the incident declared", || async {
+            sqlx::query_as(
+                "SELECT title, severity::text, is_drill, visibility::text, commander_id, description
+                 FROM incidents WHERE title = 'Drill: search down'",
+            )
+            .fetch_optional(&pool)
+            .await
+            .expect("incident")
+        })
+        .await;
+    assert_eq!(
+        row,
+        (
+            "Drill: search down".to_owned(),
+            "SEV3".to_owned(),
+            true,
+            "PRIVATE".to_owned(),
+            Some(ada),
+            "Practice run".to_owned()
+        )
+    );
+    let services: Vec<String> = sqlx::query_scalar(
+        "SELECT s.service_name FROM affected_services s JOIN incidents i ON i.id = s.incident_id
+         WHERE i.title = 'Drill: search down' ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("services");
+    assert_eq!(services, ["api", "search"]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let declared: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(declared, 1, "one incident per submitted view");
+
+    // An unknown Slack user is told in the modal and nothing is declared.
+    let mut stranger = submission.clone();
+    stranger["user"]["id"] = json!("USTRANGER");
+    stranger["view"]["id"] = json!("V0DECLARE2");
+    let body = form::encode([("payload", stranger.to_string().as_str())]);
+    let (status, answer) = stack
+        .slack_post("/slack/interactions", FORM, &body, now())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(answer["response_action"], "errors");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn in_a_war_room_the_subcommands_act_on_its_incident(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let grace = stack
+        .user(
+            "grace@example.com",
+            "Grace",
+            Some("UGRACE01"),
+            Some("UGRACE01"),
+        )
+        .await;
+    let incident = stack
+        .declare(json!({ "title": "Payments failing", "severity": "SEV1" }))
+        .await;
+    let id = incident["id"].as_str().expect("id").to_owned();
+    let number = incident["number"].as_i64().expect("number");
+    let channel = stack.settled(&id, 1).await.channel_id.expect("channel");
+
+    let answer = slash(&stack, "UADA0001", "CGENERAL1", "list").await;
+    assert!(
+        text(&answer).contains(&format!(
+            "INC-{number}: Payments failing — SEV1, INVESTIGATING <#{channel}>"
+        )),
+        "{}",
+        text(&answer)
+    );
+    let answer = slash(&stack, "UADA0001", &channel, "status").await;
+    assert!(text(&answer).contains("INVESTIGATING"), "{}", text(&answer));
+
+    slash(&stack, "UADA0001", &channel, "status monitoring").await;
+    eventually("monitoring", || async {
+        (stack.incident(&id).await["status"] == "MONITORING").then_some(())
+    })
+    .await;
+
+    let answer = slash(
+        &stack,
+        "UADA0001",
+        &channel,
+        "assign tech_lead <@UGRACE01|grace>",
+    )
+    .await;
+    assert_eq!(text(&answer), "Grace is now the Tech Lead.");
+    eventually("grace is the tech lead", || async {
+        (stack.incident(&id).await["tech_lead_id"] == json!(grace)).then_some(())
+    })
+    .await;
+
+    slash(&stack, "UADA0001", &channel, "update").await;
+    let view = eventually("the update modal opened", || async {
+        stack.fake.views().into_iter().next()
+    })
+    .await;
+    assert_eq!(view["callback_id"], "incident_add_update");
+    assert_eq!(view["private_metadata"], json!(id));
+
+    // The message shortcut: a message of the channel onto the timeline.
+    let shortcut = json!({
+        "type": "message_action", "callback_id": "add_to_timeline", "trigger_id": stack.fake.trigger_id(),
+        "response_url": stack.fake.response_url(), "user": { "id": "UADA0001" },
+        "channel": { "id": channel }, "team": { "id": "TFAKE001" },
+        "message": { "type": "message", "ts": "1700000000.000100", "text": "rolled back the deploy" }
+    });
+    let body = form::encode([("payload", shortcut.to_string().as_str())]);
+    let (status, _) = stack
+        .slack_post("/slack/interactions", FORM, &body, now())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    eventually("the message on the timeline", || async {
+        stack
+            .timeline(&id)
+            .await
+            .iter()
+            .any(|e| {
+                e["kind"] == "NOTE"
+                    && e["message"].as_str().is_some_and(|m| {
+                        m.starts_with("💬 From Slack") && m.ends_with(": rolled back the deploy")
+                    })
+            })
+            .then_some(())
+    })
+    .await;
+
+    slash(&stack, "UADA0001", &channel, "resolve").await;
+    eventually("resolved", || async {
+        (stack.incident(&id).await["status"] == "RESOLVED").then_some(())
+    })
+    .await;
+    let answer = slash(&stack, "UADA0001", "CGENERAL1", "list").await;
+    assert_eq!(text(&answer), "No open incidents.");
+}
