@@ -9,20 +9,30 @@
 //! - [`admin`]: `/api/v1/warroom/settings` (bearer token): which severities get a room,
 //!   and the announcement channel;
 //! - [`announce`]: the SLA watchdog's weekly digest, posted to the announcement channel.
+//! - [`install`]: `/slack/install` and `/slack/oauth/callback`, the app installed per
+//!   workspace with OAuth v2 (bot tokens sealed at rest);
+//! - [`teams`]: which Slack team and token a workspace's work goes to, and which
+//!   workspace a request from a Slack team belongs to;
+//! - [`jobs`]: the consumer writes each event as a job; workers claim lane heads and run
+//!   them paced per Slack team, so one team's 429s never hold another's work.
 //! - [`error`]: the error table of both surfaces.
 //! - [`slack`]: our Web API client, signing, form bodies and Block Kit.
 //!
-//! Without `INCIDENT_SLACK_BOT_TOKEN` the service starts and does nothing Slack-wise
-//! (logged once); without `INCIDENT_SLACK_SIGNING_SECRET` the Slack endpoints answer 503.
+//! Without `INCIDENT_SLACK_BOT_TOKEN` and without installations the service starts and
+//! does nothing Slack-wise (logged once); without `INCIDENT_SLACK_SIGNING_SECRET` the
+//! Slack endpoints answer 503.
 
 pub mod admin;
 pub mod announce;
 pub mod error;
 pub mod inbound;
+pub mod install;
+pub mod jobs;
 pub mod lifecycle;
 pub mod naming;
 pub mod slack;
 pub mod store;
+pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -37,8 +47,11 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::lifecycle::{Slack, WarRoom};
+use crate::install::OAuthSettings;
+use crate::lifecycle::Slack;
 use crate::slack::SlackClient;
+use crate::slack::pacing::TeamPacing;
+use crate::teams::{Scope, Teams};
 
 /// The service's name: its queue prefix, outbox publisher and metrics label.
 pub const SERVICE: &str = "warroom";
@@ -53,8 +66,16 @@ pub struct AppState {
     pub pool: PgPool,
     /// The broker connection.
     pub bus: Bus,
-    /// Slack, when a bot token is configured.
+    /// Slack for this request: the single configured token's client, or (once
+    /// [`inbound::SlackRequest::scoped`] ran) the client of the requesting team.
     pub slack: Option<Arc<Slack>>,
+    /// Whose data this request may reach ([`Scope::Any`] until a Slack request is
+    /// scoped to its team).
+    pub scope: Scope,
+    /// The installations and their clients.
+    pub teams: Arc<Teams>,
+    /// The install flow, when the app's client id is configured.
+    pub oauth: Option<Arc<OAuthSettings>>,
     /// The request signing secret, when configured.
     pub signing_secret: Option<SecretString>,
     /// The clock for timestamp checks.
@@ -71,10 +92,12 @@ pub const SETTINGS_PATH: &str = "/api/v1/warroom/settings";
 
 /// Every path [`router`] serves (the war room has no OpenAPI document; the Helm chart's
 /// Ingress test checks each of these reaches this service).
-pub const ROUTES: [&str; 4] = [
+pub const ROUTES: [&str; 6] = [
     inbound::COMMANDS_PATH,
     inbound::INTERACTIONS_PATH,
     inbound::EVENTS_PATH,
+    install::INSTALL_PATH,
+    install::CALLBACK_PATH,
     SETTINGS_PATH,
 ];
 
@@ -85,6 +108,11 @@ pub fn router(state: AppState) -> Router {
             SETTINGS_PATH,
             axum::routing::get(admin::get_settings).put(admin::put_settings),
         )
+        .route(install::INSTALL_PATH, axum::routing::get(install::install))
+        .route(
+            install::CALLBACK_PATH,
+            axum::routing::get(install::callback),
+        )
         .with_state(state)
 }
 
@@ -92,12 +120,14 @@ pub fn router(state: AppState) -> Router {
 pub fn slack_from_config(config: &Config) -> anyhow::Result<Option<Arc<Slack>>> {
     match &config.slack_bot_token {
         Some(token) => {
-            let client = SlackClient::new(&config.slack_api_url, token.clone())?;
+            let client = SlackClient::new(&config.slack_api_url, token.clone())?
+                .with_retry(teams::worker_retry())
+                .with_pacing(Arc::new(TeamPacing::new(teams::SINGLE_TOKEN_TEAM)));
             Ok(Some(Arc::new(Slack::new(client))))
         }
         None => {
             tracing::info!(
-                "INCIDENT_SLACK_BOT_TOKEN is not set: the war room does nothing in Slack"
+                "INCIDENT_SLACK_BOT_TOKEN is not set: the war room posts only for workspaces that installed the Slack app"
             );
             Ok(None)
         }
@@ -113,8 +143,22 @@ pub fn start(
 ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Component>> {
     Box::pin(async move {
         let slack = slack_from_config(&config)?;
-        let consumer = WarRoom::new(pool.clone(), slack.clone());
+        let teams = Arc::new(Teams::new(
+            pool.clone(),
+            &config.slack_api_url,
+            config.sealing_key(),
+            slack.clone(),
+        ));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let consumer = jobs::Intake::new(teams.clone(), wake.clone());
         let consumer_pool = pool.clone();
+        jobs::spawn_workers(
+            jobs::workers_for_pool(config.database_max_connections),
+            pool.clone(),
+            teams.clone(),
+            wake,
+            shutdown.clone(),
+        );
         let messaging: Messaging = service::start(
             &config,
             SERVICE,
@@ -126,6 +170,9 @@ pub fn start(
             pool,
             bus: messaging.bus.clone(),
             slack,
+            scope: Scope::Any,
+            teams,
+            oauth: OAuthSettings::from_config(&config).map(Arc::new),
             signing_secret: config.slack_signing_secret.clone(),
             clock: system_clock(),
         };
