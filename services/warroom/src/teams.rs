@@ -81,13 +81,16 @@ impl Scope {
     }
 }
 
+/// A workspace's client, with the sealed token it was made from.
+type Cached = (Vec<u8>, Arc<Slack>);
+
 /// The installations, the single token and the clients made of them.
 pub struct Teams {
     pool: PgPool,
     api_url: String,
     key: Option<SealingKey>,
     single: Option<Arc<Slack>>,
-    clients: Mutex<HashMap<Uuid, (Vec<u8>, Arc<Slack>)>>,
+    clients: Mutex<HashMap<Uuid, Cached>>,
     pacing: Mutex<HashMap<String, Arc<TeamPacing>>>,
 }
 

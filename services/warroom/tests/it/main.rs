@@ -8,3 +8,4 @@ mod handler;
 mod inbound;
 mod lifecycle;
 mod support;
+mod teams;
