@@ -277,3 +277,32 @@ pub async fn callback(
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = include_str!("../../../../deploy/slack/manifest.yaml");
+
+    /// The manifest's bot scopes: the list items under `bot:`.
+    fn manifest_scopes() -> Vec<&'static str> {
+        MANIFEST
+            .lines()
+            .skip_while(|l| l.trim() != "bot:")
+            .skip(1)
+            .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with(['-', '#']))
+            .filter_map(|l| l.trim().strip_prefix("- "))
+            .collect()
+    }
+
+    #[test]
+    fn the_manifest_asks_for_exactly_the_scopes_the_install_asks_for_and_names_the_callback() {
+        let mut manifest = manifest_scopes();
+        manifest.sort_unstable();
+        let mut ours = BOT_SCOPES.to_vec();
+        ours.sort_unstable();
+        assert_eq!(manifest, ours);
+        assert!(MANIFEST.contains(&format!("https://incident.example.com{CALLBACK_PATH}")));
+        assert!(MANIFEST.contains("- app_uninstalled") && MANIFEST.contains("- tokens_revoked"));
+    }
+}
