@@ -108,7 +108,7 @@ families! {
         "Time of one Slack Web API call, retries and Retry-After waits included, by method.";
     /// War-room jobs deferred because their Slack team is rate limited (no team label).
     WARROOM_SLACK_DEFERRALS = "incident_warroom_slack_deferrals_total", Counter, Count,
-        "War-room jobs deferred because their Slack team is rate limited (a 429's Retry-After, or the team's own per-tier buckets); other teams' jobs go on. No team label: the set of teams is unbounded.";
+        "War-room jobs deferred because their Slack team is rate limited (a 429's Retry-After, or the team's own per-method buckets at their tier's rate); other teams' jobs go on. No team label: the set of teams is unbounded.";
     /// War-room jobs given up on, by `reason`.
     WARROOM_JOBS_DEAD = "incident_warroom_jobs_dead_total", Counter, Count,
         "War-room jobs given up on and kept with their reason, by reason (uninstalled: the Slack app was uninstalled from the team; permanent: a failure retrying cannot fix; attempts: transient failures past the attempt limit; undecodable).";

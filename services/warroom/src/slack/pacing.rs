@@ -1,5 +1,6 @@
-//! Pacing per Slack team: a token bucket per Web API rate-limit tier (and, for
-//! `chat.postMessage`, per channel) in front of the client, and the team's pause after a
+//! Pacing per Slack team: a token bucket per Web API method at its rate-limit tier's rate
+//! (Slack limits each method per workspace; `chat.postMessage` per channel) in front of
+//! the client, and the team's pause after a
 //! 429. One [`TeamPacing`] per Slack team (per bot token), shared by every client of that
 //! team in the process, so one team's limits never slow another's.
 //!
@@ -91,7 +92,7 @@ struct Bucket {
 #[derive(Debug)]
 pub struct TeamPacing {
     team: String,
-    buckets: Mutex<HashMap<(Tier, String), Bucket>>,
+    buckets: Mutex<HashMap<(String, String), Bucket>>,
     paused_until: Mutex<Option<Instant>>,
 }
 
@@ -123,7 +124,7 @@ impl TeamPacing {
         let rate = tier.per_minute() / 60.0;
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let bucket = buckets.entry((tier, key)).or_insert(Bucket {
+        let bucket = buckets.entry((method.to_owned(), key)).or_insert(Bucket {
             tokens: tier.burst(),
             at: now,
         });
@@ -182,8 +183,10 @@ mod tests {
             .reserve("conversations.create", "")
             .expect_err("deferred");
         assert!(deferred > MAX_INLINE_WAIT, "{deferred:?}");
-        // Another tier of the same team, and another team, are untouched.
+        // Another method of the same team (of the same tier, too), and another team, are
+        // untouched.
         assert_eq!(pacing.reserve("chat.update", ""), Ok(Duration::ZERO));
+        assert_eq!(pacing.reserve("pins.add", ""), Ok(Duration::ZERO));
         assert_eq!(
             TeamPacing::new("T2").reserve("conversations.create", ""),
             Ok(Duration::ZERO)
