@@ -72,6 +72,10 @@ pub struct AppState {
     /// Whose data this request may reach ([`Scope::Any`] until a Slack request is
     /// scoped to its team).
     pub scope: Scope,
+    /// Workspaces with a live installation of their own, which a request served by the
+    /// single token ([`Scope::Any`]) never reaches (filled by
+    /// [`inbound::SlackRequest::scoped`]).
+    pub claimed: Arc<[uuid::Uuid]>,
     /// The installations and their clients.
     pub teams: Arc<Teams>,
     /// The install flow, when the app's client id is configured.
@@ -80,6 +84,15 @@ pub struct AppState {
     pub signing_secret: Option<SecretString>,
     /// The clock for timestamp checks.
     pub clock: Clock,
+}
+
+impl AppState {
+    /// Whether this request may reach data of `workspace_id`: its team's workspace, or,
+    /// served by the single token, any workspace without an installation of its own.
+    pub fn admits(&self, workspace_id: uuid::Uuid) -> bool {
+        self.scope.admits(workspace_id)
+            && !(self.scope == Scope::Any && self.claimed.contains(&workspace_id))
+    }
 }
 
 /// The system clock.
@@ -171,6 +184,7 @@ pub fn start(
             bus: messaging.bus.clone(),
             slack,
             scope: Scope::Any,
+            claimed: Arc::from(Vec::new()),
             teams,
             oauth: OAuthSettings::from_config(&config).map(Arc::new),
             signing_secret: config.slack_signing_secret.clone(),

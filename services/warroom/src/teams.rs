@@ -162,6 +162,16 @@ impl Teams {
         }
     }
 
+    /// The workspaces with a live installation of their own (out of the single token's
+    /// reach).
+    pub async fn claimed(&self) -> Result<Vec<Uuid>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT workspace_id FROM slack_installations WHERE uninstalled_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+    }
+
     /// The scope and client of a request from Slack team `team_id`.
     pub async fn inbound(
         &self,

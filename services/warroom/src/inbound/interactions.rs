@@ -152,7 +152,7 @@ async fn workspace_of_incident(state: &AppState, id: Uuid) -> Result<Option<Uuid
     Ok(store::incident_workspace(&state.pool, id)
         .await
         .map_err(InboundError::failed)?
-        .filter(|w| state.scope.admits(*w)))
+        .filter(|w| state.admits(*w)))
 }
 
 async fn block_actions(state: &AppState, payload: BlockActions) -> Result<Response, InboundError> {

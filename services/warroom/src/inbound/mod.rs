@@ -93,7 +93,7 @@ async fn room_of_channel(
     Ok(store::room_by_channel(&state.pool, channel)
         .await
         .map_err(InboundError::failed)?
-        .filter(|r| state.scope.admits(r.workspace_id)))
+        .filter(|r| state.admits(r.workspace_id)))
 }
 
 /// The incident of a war room channel: (incident id, workspace id).
@@ -111,6 +111,7 @@ async fn incident_of_channel(
 fn in_scope(state: &AppState, workspace_id: Option<Uuid>) -> Result<Option<Uuid>, ()> {
     match (state.scope, workspace_id) {
         (Scope::Nowhere, _) => Err(()),
+        (Scope::Any, Some(asked)) if !state.admits(asked) => Err(()),
         (Scope::Any, asked) => Ok(asked),
         (Scope::Workspace(w), None) => Ok(Some(w)),
         (Scope::Workspace(w), Some(asked)) if asked == w => Ok(Some(w)),
@@ -127,9 +128,10 @@ async fn person_by_slack_id(
     let Ok(workspace_id) = in_scope(state, workspace_id) else {
         return Ok(None);
     };
-    let people = store::people_by_slack_id(&state.pool, slack_user, workspace_id)
+    let mut people = store::people_by_slack_id(&state.pool, slack_user, workspace_id)
         .await
         .map_err(InboundError::failed)?;
+    people.retain(|p| state.admits(p.workspace_id));
     Ok(if people.len() == 1 {
         people.into_iter().next()
     } else {
@@ -154,9 +156,10 @@ async fn person_by_email(
         }
     };
     let email = user.profile.email?;
-    let people = store::people_by_email(&state.pool, &email, workspace_id)
+    let mut people = store::people_by_email(&state.pool, &email, workspace_id)
         .await
         .ok()?;
+    people.retain(|p| state.admits(p.workspace_id));
     if people.len() == 1 {
         people.into_iter().next()
     } else {

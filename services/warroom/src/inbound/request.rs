@@ -32,6 +32,7 @@ pub struct SlackRequest {
     body: Bytes,
     scope: Scope,
     slack: Option<Arc<Slack>>,
+    claimed: Arc<[uuid::Uuid]>,
 }
 
 impl std::fmt::Debug for SlackRequest {
@@ -93,6 +94,7 @@ impl SlackRequest {
         AppState {
             slack: self.slack.clone(),
             scope: self.scope,
+            claimed: self.claimed.clone(),
             ..state.clone()
         }
     }
@@ -132,7 +134,17 @@ impl SlackRequest {
                         "a request from a Slack team that is not installed; it reaches no workspace"
                     );
                 }
-                Ok(Self { body, scope, slack })
+                let claimed = if scope == Scope::Any {
+                    state.teams.claimed().await.map_err(InboundError::failed)?
+                } else {
+                    Vec::new()
+                };
+                Ok(Self {
+                    body,
+                    scope,
+                    slack,
+                    claimed: Arc::from(claimed),
+                })
             }
             Ok(false) => {
                 tracing::warn!("refusing a replayed Slack request");

@@ -22,7 +22,12 @@ const TEAM_B: &str = "TBRAVO001";
 
 /// A stack with the install flow configured and no single bot token.
 async fn stack(pool: PgPool) -> Stack {
-    let stack = Stack::spawn_configured(pool, false, |figment, fake| {
+    stack_with(pool, false).await
+}
+
+/// A stack with the install flow configured, and the single bot token when `single`.
+async fn stack_with(pool: PgPool, single: bool) -> Stack {
+    let stack = Stack::spawn_configured(pool, single, |figment, fake| {
         figment
             .merge(Serialized::default("slack_client_id", CLIENT_ID))
             .merge(Serialized::default("slack_client_secret", CLIENT_SECRET))
@@ -492,4 +497,112 @@ async fn a_429_storm_on_one_team_leaves_another_teams_war_room_flowing(pool: PgP
     let id_a = a["id"].as_str().expect("id");
     stack.settled(id_a, 1).await;
     assert_eq!(team_a.channels().len(), 1);
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_single_token_serves_only_workspaces_without_an_installation_of_their_own(
+    pool: PgPool,
+) {
+    let stack = stack_with(pool.clone(), true).await;
+    let team_b = stack.fake.add_team(TEAM_B);
+    let (ws_b, token_b) = second_workspace(&stack).await;
+    install(&stack, &token_b, ws_b, &team_b).await;
+    team_b.add_user("UBOB00001", "bob@example.com", "Bob");
+    post_as(
+        &stack,
+        &token_b,
+        "/api/v1/users",
+        json!({ "email": "bob@example.com", "display_name": "Bob", "slack_user_id": "UBOB00001" }),
+    )
+    .await;
+
+    // The default workspace has no installation: its war room is the single token's team.
+    let a = stack
+        .declare(json!({ "title": "Alpha on the single token", "severity": "SEV1" }))
+        .await;
+    let b = post_as(
+        &stack,
+        &token_b,
+        "/api/v1/incidents",
+        json!({ "title": "Bravo installed", "severity": "SEV1" }),
+    )
+    .await;
+    let channel_a = room_channel(&stack, &a).await;
+    let channel_b = room_channel(&stack, &b).await;
+    assert_eq!(stack.fake.channels().len(), 1);
+    assert_eq!(stack.fake.channels()[0].id, channel_a);
+    assert_eq!(team_b.channels()[0].id, channel_b);
+
+    // A request from the single token's team reaches neither B's channel nor B's people.
+    let body = stack.slash_body_from(crate::fake_slack::TEAM, "UBOB00001", &channel_b, "status");
+    let (status, text) = stack
+        .slack_post(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &body,
+            now(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!text.contains("Bravo"), "{text}");
+    let b_id = b["id"].as_str().expect("id");
+    // The button handler writes its command before answering: none was written.
+    let body = stack.button_body_from(
+        crate::fake_slack::TEAM,
+        "UBOB00001",
+        &channel_b,
+        "incident_acknowledge",
+        b_id,
+    );
+    let (status, _) = stack
+        .slack_post(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            &body,
+            now(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let acknowledges = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM outbox WHERE publisher = 'warroom'
+             AND payload->>'type' = 'incident.acknowledge' AND payload->'data'->>'incident_id' = $1",
+        )
+        .bind(b_id)
+        .fetch_one(&pool)
+        .await
+        .expect("outbox")
+    };
+    assert_eq!(
+        acknowledges().await,
+        0,
+        "the single token's team acknowledged nothing"
+    );
+    // From B's own team the same person is known, and the same button acknowledges.
+    let body = stack.slash_body_from(TEAM_B, "UBOB00001", &channel_b, "status");
+    let (_, text) = stack
+        .slack_post(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &body,
+            now(),
+        )
+        .await;
+    assert!(text.contains("Bravo installed"), "{text}");
+    let body = stack.button_body_from(
+        TEAM_B,
+        "UBOB00001",
+        &channel_b,
+        "incident_acknowledge",
+        b_id,
+    );
+    stack
+        .slack_post(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            &body,
+            now(),
+        )
+        .await;
+    assert_eq!(acknowledges().await, 1);
 }
