@@ -545,6 +545,34 @@ mod tests {
     }
 
     #[test]
+    fn installing_slack_per_workspace_needs_the_secret_the_sealing_key_and_the_public_url() {
+        assert!(load(&[]).expect("defaults").slack_client_id.is_none());
+        let id = ("slack_client_id", "1234.5678");
+        let secret = ("slack_client_secret", "s3cret");
+        let key = (
+            "secrets_key",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        );
+        let public = ("public_url", "https://incident.example.com");
+        for (pairs, named) in [
+            (vec![id], "INCIDENT_SLACK_CLIENT_SECRET"),
+            (vec![secret], "INCIDENT_SLACK_CLIENT_ID"),
+            (vec![id, secret], "INCIDENT_SECRETS_KEY"),
+            (vec![id, secret, key], "INCIDENT_PUBLIC_URL"),
+            (
+                vec![("slack_oauth_url", "slack.com/oauth")],
+                "INCIDENT_SLACK_OAUTH_URL",
+            ),
+        ] {
+            let err = load(&pairs).expect_err(named);
+            assert!(err.to_string().contains(named), "{err}");
+        }
+        let on = load(&[id, secret, key, public]).expect("complete");
+        assert_eq!(on.slack_client_id.as_deref(), Some("1234.5678"));
+        assert_eq!(on.slack_oauth_url, "https://slack.com/oauth/v2/authorize");
+    }
+
+    #[test]
     fn single_sign_on_is_off_by_default_and_needs_its_client_id_and_a_callback() {
         let off = load(&[]).expect("defaults");
         assert!(off.oidc().is_none());
