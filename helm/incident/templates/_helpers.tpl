@@ -126,6 +126,7 @@ INCIDENT_SLACK_SIGNING_SECRET: {key: slackSigningSecret, required: false}
 INCIDENT_LLM_API_KEY: {key: llmApiKey, required: false}
 INCIDENT_SECRETS_KEY: {key: secretsKey, required: false}
 INCIDENT_OIDC_CLIENT_SECRET: {key: oidcClientSecret, required: false}
+INCIDENT_SLACK_CLIENT_SECRET: {key: slackClientSecret, required: false}
 {{- end }}
 
 {{/*
@@ -202,6 +203,14 @@ non-secret settings as values, the secrets by reference. Call with
 {{- end }}
 {{- with $c.slackApiUrl }}
 - name: INCIDENT_SLACK_API_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $c.slackClientId }}
+- name: INCIDENT_SLACK_CLIENT_ID
+  value: {{ . | quote }}
+{{- end }}
+{{- with $c.slackOauthUrl }}
+- name: INCIDENT_SLACK_OAUTH_URL
   value: {{ . | quote }}
 {{- end }}
 {{- with $c.llmApiUrl }}

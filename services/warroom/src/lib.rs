@@ -11,21 +11,31 @@
 //! - [`announce`]: the SLA watchdog's weekly digest, posted to the announcement channel.
 //! - [`notify`]: people told — role holders, action-item assignees — by DM, or a mention
 //!   when Slack refuses the DM; the incident's own announcement is `lifecycle`'s.
+//! - [`install`]: `/slack/install` and `/slack/oauth/callback`, the app installed per
+//!   workspace with OAuth v2 (bot tokens sealed at rest);
+//! - [`teams`]: which Slack team and token a workspace's work goes to, and which
+//!   workspace a request from a Slack team belongs to;
+//! - [`jobs`]: the consumer writes each event as a job; workers claim lane heads and run
+//!   them paced per Slack team, so one team's 429s never hold another's work.
 //! - [`error`]: the error table of both surfaces.
 //! - [`slack`]: our Web API client, signing, form bodies and Block Kit.
 //!
-//! Without `INCIDENT_SLACK_BOT_TOKEN` the service starts and does nothing Slack-wise
-//! (logged once); without `INCIDENT_SLACK_SIGNING_SECRET` the Slack endpoints answer 503.
+//! Without `INCIDENT_SLACK_BOT_TOKEN` and without installations the service starts and
+//! does nothing Slack-wise (logged once); without `INCIDENT_SLACK_SIGNING_SECRET` the
+//! Slack endpoints answer 503.
 
 pub mod admin;
 pub mod announce;
 pub mod error;
 pub mod inbound;
+pub mod install;
+pub mod jobs;
 pub mod lifecycle;
 pub mod naming;
 pub mod notify;
 pub mod slack;
 pub mod store;
+pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -40,8 +50,11 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::lifecycle::{Slack, WarRoom};
+use crate::install::OAuthSettings;
+use crate::lifecycle::Slack;
 use crate::slack::SlackClient;
+use crate::slack::pacing::TeamPacing;
+use crate::teams::{Scope, Teams};
 
 /// The service's name: its queue prefix, outbox publisher and metrics label.
 pub const SERVICE: &str = "warroom";
@@ -56,12 +69,33 @@ pub struct AppState {
     pub pool: PgPool,
     /// The broker connection.
     pub bus: Bus,
-    /// Slack, when a bot token is configured.
+    /// Slack for this request: the single configured token's client, or (once
+    /// [`inbound::SlackRequest::scoped`] ran) the client of the requesting team.
     pub slack: Option<Arc<Slack>>,
+    /// Whose data this request may reach ([`Scope::Any`] until a Slack request is
+    /// scoped to its team).
+    pub scope: Scope,
+    /// Workspaces with a live installation of their own, which a request served by the
+    /// single token ([`Scope::Any`]) never reaches (filled by
+    /// [`inbound::SlackRequest::scoped`]).
+    pub claimed: Arc<[uuid::Uuid]>,
+    /// The installations and their clients.
+    pub teams: Arc<Teams>,
+    /// The install flow, when the app's client id is configured.
+    pub oauth: Option<Arc<OAuthSettings>>,
     /// The request signing secret, when configured.
     pub signing_secret: Option<SecretString>,
     /// The clock for timestamp checks.
     pub clock: Clock,
+}
+
+impl AppState {
+    /// Whether this request may reach data of `workspace_id`: its team's workspace, or,
+    /// served by the single token, any workspace without an installation of its own.
+    pub fn admits(&self, workspace_id: uuid::Uuid) -> bool {
+        self.scope.admits(workspace_id)
+            && !(self.scope == Scope::Any && self.claimed.contains(&workspace_id))
+    }
 }
 
 /// The system clock.
@@ -74,10 +108,12 @@ pub const SETTINGS_PATH: &str = "/api/v1/warroom/settings";
 
 /// Every path [`router`] serves (the war room has no OpenAPI document; the Helm chart's
 /// Ingress test checks each of these reaches this service).
-pub const ROUTES: [&str; 4] = [
+pub const ROUTES: [&str; 6] = [
     inbound::COMMANDS_PATH,
     inbound::INTERACTIONS_PATH,
     inbound::EVENTS_PATH,
+    install::INSTALL_PATH,
+    install::CALLBACK_PATH,
     SETTINGS_PATH,
 ];
 
@@ -88,6 +124,11 @@ pub fn router(state: AppState) -> Router {
             SETTINGS_PATH,
             axum::routing::get(admin::get_settings).put(admin::put_settings),
         )
+        .route(install::INSTALL_PATH, axum::routing::get(install::install))
+        .route(
+            install::CALLBACK_PATH,
+            axum::routing::get(install::callback),
+        )
         .with_state(state)
 }
 
@@ -95,12 +136,14 @@ pub fn router(state: AppState) -> Router {
 pub fn slack_from_config(config: &Config) -> anyhow::Result<Option<Arc<Slack>>> {
     match &config.slack_bot_token {
         Some(token) => {
-            let client = SlackClient::new(&config.slack_api_url, token.clone())?;
+            let client = SlackClient::new(&config.slack_api_url, token.clone())?
+                .with_retry(teams::worker_retry())
+                .with_pacing(Arc::new(TeamPacing::new(teams::SINGLE_TOKEN_TEAM)));
             Ok(Some(Arc::new(Slack::new(client))))
         }
         None => {
             tracing::info!(
-                "INCIDENT_SLACK_BOT_TOKEN is not set: the war room does nothing in Slack"
+                "INCIDENT_SLACK_BOT_TOKEN is not set: the war room posts only for workspaces that installed the Slack app"
             );
             Ok(None)
         }
@@ -116,9 +159,23 @@ pub fn start(
 ) -> futures_util::future::BoxFuture<'static, anyhow::Result<Component>> {
     Box::pin(async move {
         let slack = slack_from_config(&config)?;
-        let consumer =
-            WarRoom::new(pool.clone(), slack.clone()).with_public_url(config.public_url.clone());
+        let teams = Arc::new(Teams::new(
+            pool.clone(),
+            &config.slack_api_url,
+            config.sealing_key(),
+            slack.clone(),
+        ));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let consumer = jobs::Intake::new(teams.clone(), wake.clone());
         let consumer_pool = pool.clone();
+        jobs::spawn_workers(
+            jobs::workers_for_pool(config.database_max_connections),
+            pool.clone(),
+            config.public_url.clone(),
+            teams.clone(),
+            wake,
+            shutdown.clone(),
+        );
         let messaging: Messaging = service::start(
             &config,
             SERVICE,
@@ -130,6 +187,10 @@ pub fn start(
             pool,
             bus: messaging.bus.clone(),
             slack,
+            scope: Scope::Any,
+            claimed: Arc::from(Vec::new()),
+            teams,
+            oauth: OAuthSettings::from_config(&config).map(Arc::new),
             signing_secret: config.slack_signing_secret.clone(),
             clock: system_clock(),
         };

@@ -59,6 +59,14 @@ pub struct Config {
     pub slack_signing_secret: Option<SecretString>,
     /// Slack Web API base URL; tests point it at a fake (`INCIDENT_SLACK_API_URL`).
     pub slack_api_url: String,
+    /// The Slack app's client id, for installing it per workspace with OAuth v2; the
+    /// install flow is off when unset (`INCIDENT_SLACK_CLIENT_ID`).
+    pub slack_client_id: Option<String>,
+    /// The Slack app's client secret (`INCIDENT_SLACK_CLIENT_SECRET`).
+    pub slack_client_secret: Option<SecretString>,
+    /// Slack's authorize page the install flow sends the browser to; tests point it at a
+    /// fake (`INCIDENT_SLACK_OAUTH_URL`).
+    pub slack_oauth_url: String,
     /// OpenAI-compatible chat-completions base URL; LLM drafting is off when unset (`INCIDENT_LLM_API_URL`).
     pub llm_api_url: Option<String>,
     /// Model name sent to the LLM endpoint (`INCIDENT_LLM_MODEL`).
@@ -131,6 +139,7 @@ struct Defaults {
     http_addr: &'static str,
     log_format: LogFormat,
     slack_api_url: &'static str,
+    slack_oauth_url: &'static str,
     outbox_poll_secs: u64,
     shutdown_grace_secs: u64,
     sla_sweep_interval_secs: u64,
@@ -150,6 +159,7 @@ impl Default for Defaults {
             http_addr: "127.0.0.1:8080",
             log_format: LogFormat::Text,
             slack_api_url: "https://slack.com/api",
+            slack_oauth_url: "https://slack.com/oauth/v2/authorize",
             outbox_poll_secs: 5,
             shutdown_grace_secs: 30,
             sla_sweep_interval_secs: 15,
@@ -311,6 +321,7 @@ impl Config {
             })?;
         }
         self.validate_oidc()?;
+        self.validate_slack_oauth()?;
         if let Some(token) = &self.bootstrap_token
             && token.expose_secret().len() < 16
         {
@@ -392,6 +403,52 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "INCIDENT_OIDC_EMAIL_DOMAIN",
                 message: "must be a domain such as example.com".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Installing Slack per workspace needs the client id and secret together, a key to
+    /// seal the bot tokens with, and the public URL Slack sends the browser back to.
+    fn validate_slack_oauth(&self) -> Result<(), ConfigError> {
+        if !(self.slack_oauth_url.starts_with("http://")
+            || self.slack_oauth_url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_SLACK_OAUTH_URL",
+                message: "must be a URL starting with http:// or https://".into(),
+            });
+        }
+        let id = self
+            .slack_client_id
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty());
+        match (id, self.slack_client_secret.is_some()) {
+            (false, false) => return Ok(()),
+            (true, false) => {
+                return Err(ConfigError::Invalid {
+                    key: "INCIDENT_SLACK_CLIENT_SECRET",
+                    message: "is required when INCIDENT_SLACK_CLIENT_ID is set".into(),
+                });
+            }
+            (false, true) => {
+                return Err(ConfigError::Invalid {
+                    key: "INCIDENT_SLACK_CLIENT_ID",
+                    message: "is required when INCIDENT_SLACK_CLIENT_SECRET is set".into(),
+                });
+            }
+            (true, true) => {}
+        }
+        if self.secrets_key.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_SECRETS_KEY",
+                message: "is required when INCIDENT_SLACK_CLIENT_ID is set (bot tokens are stored sealed with it)".into(),
+            });
+        }
+        if self.public_url.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_PUBLIC_URL",
+                message: "is required when INCIDENT_SLACK_CLIENT_ID is set (Slack's OAuth redirect URL is under it)".into(),
             });
         }
         Ok(())
@@ -485,6 +542,34 @@ mod tests {
             f = f.merge(Serialized::default(k, v));
         }
         Config::from_figment(f)
+    }
+
+    #[test]
+    fn installing_slack_per_workspace_needs_the_secret_the_sealing_key_and_the_public_url() {
+        assert!(load(&[]).expect("defaults").slack_client_id.is_none());
+        let id = ("slack_client_id", "1234.5678");
+        let secret = ("slack_client_secret", "s3cret");
+        let key = (
+            "secrets_key",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        );
+        let public = ("public_url", "https://incident.example.com");
+        for (pairs, named) in [
+            (vec![id], "INCIDENT_SLACK_CLIENT_SECRET"),
+            (vec![secret], "INCIDENT_SLACK_CLIENT_ID"),
+            (vec![id, secret], "INCIDENT_SECRETS_KEY"),
+            (vec![id, secret, key], "INCIDENT_PUBLIC_URL"),
+            (
+                vec![("slack_oauth_url", "slack.com/oauth")],
+                "INCIDENT_SLACK_OAUTH_URL",
+            ),
+        ] {
+            let err = load(&pairs).expect_err(named);
+            assert!(err.to_string().contains(named), "{err}");
+        }
+        let on = load(&[id, secret, key, public]).expect("complete");
+        assert_eq!(on.slack_client_id.as_deref(), Some("1234.5678"));
+        assert_eq!(on.slack_oauth_url, "https://slack.com/oauth/v2/authorize");
     }
 
     #[test]

@@ -106,6 +106,12 @@ families! {
     /// Slack Web API call latency, by `method`.
     SLACK_CALL_DURATION = "incident_slack_api_call_duration_seconds", Histogram, Seconds,
         "Time of one Slack Web API call, retries and Retry-After waits included, by method.";
+    /// War-room jobs deferred because their Slack team is rate limited (no team label).
+    WARROOM_SLACK_DEFERRALS = "incident_warroom_slack_deferrals_total", Counter, Count,
+        "War-room jobs deferred because their Slack team is rate limited (a 429's Retry-After, or the team's own per-method buckets at their tier's rate); other teams' jobs go on. No team label: the set of teams is unbounded.";
+    /// War-room jobs given up on, by `reason`.
+    WARROOM_JOBS_DEAD = "incident_warroom_jobs_dead_total", Counter, Count,
+        "War-room jobs given up on and kept with their reason, by reason (uninstalled: the Slack app was uninstalled from the team; permanent: a failure retrying cannot fix; attempts: transient failures past the attempt limit; undecodable).";
     /// LLM calls, by `outcome`.
     LLM_CALLS = "incident_llm_calls_total", Counter, Count,
         "Calls to the postmortem drafting LLM, by outcome (ok, timeout, http_status, transport, invalid_json, empty).";

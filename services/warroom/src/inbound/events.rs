@@ -65,6 +65,10 @@ pub(super) async fn events(
     let Ok(payload) = serde_json::from_slice::<Value>(request.body()) else {
         return Err(InboundError::Malformed);
     };
+    if let Some(answer) = super::uninstall::uninstalled(&state, &payload).await? {
+        return Ok(answer);
+    }
+    let state = request.scoped(&state);
     match serde_json::from_value(payload) {
         Ok(Payload::UrlVerification { challenge }) => {
             Ok(axum::Json(json!({ "challenge": challenge })).into_response())
@@ -89,10 +93,7 @@ async fn pin_to_timeline(
     ts: &str,
     user: &str,
 ) -> Result<(), InboundError> {
-    let Some(room) = store::room_by_channel(&state.pool, channel)
-        .await
-        .map_err(InboundError::failed)?
-    else {
+    let Some(room) = super::room_of_channel(state, channel).await? else {
         return Ok(());
     };
     let Some(person) = person_by_slack_id(state, user, Some(room.workspace_id)).await? else {

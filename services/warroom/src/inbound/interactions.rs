@@ -134,6 +134,7 @@ pub(super) async fn interactions(
     State(state): State<AppState>,
     request: SlackRequest,
 ) -> Result<Response, InboundError> {
+    let state = request.scoped(&state);
     let pairs = request.form();
     let Some(payload) =
         form::get(&pairs, "payload").and_then(|p| serde_json::from_str::<Value>(p).ok())
@@ -156,11 +157,12 @@ pub(super) async fn interactions(
     }
 }
 
-/// The workspace of incident `id`.
+/// The workspace of incident `id`, if it is in the request's scope.
 async fn workspace_of_incident(state: &AppState, id: Uuid) -> Result<Option<Uuid>, InboundError> {
-    store::incident_workspace(&state.pool, id)
+    Ok(store::incident_workspace(&state.pool, id)
         .await
-        .map_err(InboundError::failed)
+        .map_err(InboundError::failed)?
+        .filter(|w| state.admits(*w)))
 }
 
 async fn block_actions(state: &AppState, payload: BlockActions) -> Result<Response, InboundError> {

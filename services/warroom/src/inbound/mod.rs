@@ -14,6 +14,7 @@
 //! - `interactions`: the summary's buttons, the announcement's "Join" and the update modal;
 //! - `forms`: the declare modal's submission and the "Add to timeline" message shortcut;
 //! - `events`: the Events API (a 📌 reaction puts the message on the timeline);
+//! - `uninstall`: `app_uninstalled` / `tokens_revoked` mark the team's installation;
 //! - `request`: the verified request every handler starts with.
 
 mod events;
@@ -21,6 +22,7 @@ mod forms;
 mod interactions;
 mod request;
 mod slash_commands;
+mod uninstall;
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
@@ -37,6 +39,7 @@ use crate::AppState;
 use crate::error::InboundError;
 use crate::lifecycle::send_command;
 use crate::store::{self, Person};
+use crate::teams::Scope;
 
 /// Slash commands' request URL (`deploy/slack/manifest.yaml` names the three).
 pub const COMMANDS_PATH: &str = "/slack/commands";
@@ -84,15 +87,38 @@ async fn command<M: Message>(
     tx.commit().await.map_err(InboundError::failed)
 }
 
+/// The war room of a channel, if it is one of the request's scope.
+async fn room_of_channel(
+    state: &AppState,
+    channel: &str,
+) -> Result<Option<store::Room>, InboundError> {
+    Ok(store::room_by_channel(&state.pool, channel)
+        .await
+        .map_err(InboundError::failed)?
+        .filter(|r| state.admits(r.workspace_id)))
+}
+
 /// The incident of a war room channel: (incident id, workspace id).
 async fn incident_of_channel(
     state: &AppState,
     channel: &str,
 ) -> Result<Option<(Uuid, Uuid)>, InboundError> {
-    Ok(store::room_by_channel(&state.pool, channel)
-        .await
-        .map_err(InboundError::failed)?
+    Ok(room_of_channel(state, channel)
+        .await?
         .map(|r| (r.incident_id, r.workspace_id)))
+}
+
+/// The workspace `workspace_id` asks for, narrowed to the request's scope: `Err(())`
+/// when it lies outside (nobody matches then).
+fn in_scope(state: &AppState, workspace_id: Option<Uuid>) -> Result<Option<Uuid>, ()> {
+    match (state.scope, workspace_id) {
+        (Scope::Nowhere, _) => Err(()),
+        (Scope::Any, Some(asked)) if !state.admits(asked) => Err(()),
+        (Scope::Any, asked) => Ok(asked),
+        (Scope::Workspace(w), None) => Ok(Some(w)),
+        (Scope::Workspace(w), Some(asked)) if asked == w => Ok(Some(w)),
+        (Scope::Workspace(_), Some(_)) => Err(()),
+    }
 }
 
 /// The workspace user behind a Slack user, by Slack id (no Web API call).
@@ -101,9 +127,13 @@ async fn person_by_slack_id(
     slack_user: &str,
     workspace_id: Option<Uuid>,
 ) -> Result<Option<Person>, InboundError> {
-    let people = store::people_by_slack_id(&state.pool, slack_user, workspace_id)
+    let Ok(workspace_id) = in_scope(state, workspace_id) else {
+        return Ok(None);
+    };
+    let mut people = store::people_by_slack_id(&state.pool, slack_user, workspace_id)
         .await
         .map_err(InboundError::failed)?;
+    people.retain(|p| state.admits(p.workspace_id));
     Ok(if people.len() == 1 {
         people.into_iter().next()
     } else {
@@ -118,6 +148,7 @@ async fn person_by_email(
     slack_user: &str,
     workspace_id: Option<Uuid>,
 ) -> Option<Person> {
+    let workspace_id = in_scope(state, workspace_id).ok()?;
     let slack = state.slack.as_deref()?;
     let user = match slack.client.user_info(slack_user).await {
         Ok(user) => user,
@@ -127,9 +158,10 @@ async fn person_by_email(
         }
     };
     let email = user.profile.email?;
-    let people = store::people_by_email(&state.pool, &email, workspace_id)
+    let mut people = store::people_by_email(&state.pool, &email, workspace_id)
         .await
         .ok()?;
+    people.retain(|p| state.admits(p.workspace_id));
     if people.len() == 1 {
         people.into_iter().next()
     } else {

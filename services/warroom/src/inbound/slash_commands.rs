@@ -149,6 +149,7 @@ pub(super) async fn commands(
     let SlashRequest::Verified(request) = request else {
         return Ok(StatusCode::OK.into_response());
     };
+    let state = request.scoped(&state);
     let SlashCommand {
         user,
         channel,

@@ -7,7 +7,10 @@
 //!   sent as form posts (no charset, which Slack would flag as `superfluous_charset`).
 //! - `{"ok":false,"error":…}` becomes [`SlackError::Api`] carrying the code (and
 //!   `needed` for `missing_scope`).
-//! - HTTP 429 is retried after its `Retry-After`, a bounded number of times.
+//! - HTTP 429 is retried after its `Retry-After`, a bounded number of times, when that
+//!   is no longer than [`RetryConfig::max_retry_after`]; with a [`TeamPacing`] attached
+//!   (the war room's own clients, one per Slack team) the 429 also pauses that team, and
+//!   the team's buckets pace every call (see [`super::pacing`]).
 //! - Transient failures (5xx, `fatal_error`, `internal_error`, connection errors) are
 //!   retried with exponential backoff, but only for methods whose repetition is harmless:
 //!   a post is never blindly repeated after an answer that may hide a success.
@@ -26,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::form;
+use super::pacing::TeamPacing;
 
 /// The Slack error codes that mean "try again later".
 const TRANSIENT_CODES: &[&str] = &[
@@ -230,6 +234,47 @@ pub struct Identity {
     pub url: Option<String>,
 }
 
+/// What `oauth.v2.access` grants an installation (reference: docs.slack.dev
+/// `oauth.v2.access`; only the fields we keep).
+#[derive(Clone, Deserialize)]
+pub struct OAuthGrant {
+    /// The bot token, `xoxb-…`.
+    pub access_token: SecretString,
+    /// Comma-separated scopes granted.
+    #[serde(default)]
+    pub scope: String,
+    /// The bot's user id in the team.
+    pub bot_user_id: String,
+    /// The team installed into.
+    #[serde(default)]
+    pub team: Option<NamedId>,
+    /// Its Enterprise Grid organisation, if any.
+    #[serde(default)]
+    pub enterprise: Option<NamedId>,
+}
+
+impl std::fmt::Debug for OAuthGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("OAuthGrant")
+            .field("scope", &self.scope)
+            .field("bot_user_id", &self.bot_user_id)
+            .field("team", &self.team)
+            .field("enterprise", &self.enterprise)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `{"id": …, "name": …}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NamedId {
+    /// The id.
+    pub id: String,
+    /// The name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// A Slack Web API client for one bot token.
 #[derive(Clone)]
 pub struct SlackClient {
@@ -237,6 +282,7 @@ pub struct SlackClient {
     base: String,
     token: SecretString,
     retry: RetryConfig,
+    pacing: Option<std::sync::Arc<TeamPacing>>,
 }
 
 impl std::fmt::Debug for SlackClient {
@@ -259,7 +305,117 @@ impl SlackClient {
             base: base.trim_end_matches('/').to_owned(),
             token,
             retry: RetryConfig::default(),
+            pacing: None,
         })
+    }
+
+    /// Paces every call by `pacing`, the buckets and pause of this token's Slack team.
+    pub fn with_pacing(mut self, pacing: std::sync::Arc<TeamPacing>) -> Self {
+        self.pacing = Some(pacing);
+        self
+    }
+
+    /// The team's pacing, if attached.
+    pub fn pacing(&self) -> Option<&TeamPacing> {
+        self.pacing.as_deref()
+    }
+
+    /// `oauth.v2.access`: exchanges the `code` Slack handed the browser for the bot
+    /// token. Authenticated by the app's client id and secret in the form body (no
+    /// bearer token); never retried (a code is single use).
+    pub async fn oauth_v2_access(
+        base: &str,
+        client_id: &str,
+        client_secret: &SecretString,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<OAuthGrant, SlackError> {
+        const METHOD: &str = "oauth.v2.access";
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SlackError::Transport {
+                method: METHOD,
+                message: e.to_string(),
+            })?;
+        let body = form::encode([
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose_secret()),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+        ]);
+        let response = http
+            .post(format!("{}/{METHOD}", base.trim_end_matches('/')))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SlackError::Transport {
+                method: METHOD,
+                message: e.without_url().to_string(),
+            })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(SlackError::Http {
+                method: METHOD,
+                status,
+            });
+        }
+        let body: Value = response.json().await.map_err(|e| SlackError::Decode {
+            method: METHOD,
+            message: e.to_string(),
+        })?;
+        if body.get("ok").and_then(Value::as_bool) != Some(true) {
+            return Err(SlackError::Api {
+                method: METHOD,
+                code: body
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown_error")
+                    .to_owned(),
+                needed: None,
+            });
+        }
+        if body.get("token_type").and_then(Value::as_str) != Some("bot") {
+            return Err(SlackError::Decode {
+                method: METHOD,
+                message: "no bot token granted (token_type is not `bot`)".to_owned(),
+            });
+        }
+        serde_json::from_value(body).map_err(|e| SlackError::Decode {
+            method: METHOD,
+            // serde's message names the field, never its value.
+            message: e.to_string(),
+        })
+    }
+
+    /// Waits for the team's bucket, or refuses at once when the team is paused or the
+    /// wait would be long: nothing is sent then.
+    async fn paced(&self, method: &'static str, args: &Value) -> Result<(), SlackError> {
+        let Some(pacing) = &self.pacing else {
+            return Ok(());
+        };
+        if let Some(left) = pacing.paused_for() {
+            return Err(SlackError::RateLimited {
+                method,
+                retry_after: left,
+            });
+        }
+        let channel = args.get("channel").and_then(Value::as_str).unwrap_or("");
+        match pacing.reserve(method, channel) {
+            Ok(wait) if wait.is_zero() => Ok(()),
+            Ok(wait) => {
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
+            Err(wait) => {
+                pacing.pause(wait);
+                Err(SlackError::RateLimited {
+                    method,
+                    retry_after: wait,
+                })
+            }
+        }
     }
 
     /// Replaces the retry tuning.
@@ -274,6 +430,7 @@ impl SlackClient {
         encoding: Encoding,
         args: &Value,
     ) -> Result<Value, SlackError> {
+        self.paced(method, args).await?;
         let url = format!("{}/{method}", self.base);
         let request = self.http.post(url).bearer_auth(self.token.expose_secret());
         let request = match encoding {
@@ -318,6 +475,9 @@ impl SlackClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(1);
+            if let Some(pacing) = &self.pacing {
+                pacing.pause(Duration::from_secs(retry_after));
+            }
             return Err(SlackError::RateLimited {
                 method,
                 retry_after: Duration::from_secs(retry_after),

@@ -4,6 +4,7 @@ pub mod blocks;
 pub mod client;
 pub mod form;
 pub mod mrkdwn;
+pub mod pacing;
 pub mod signature;
 
 pub use client::{SlackClient, SlackError};

@@ -108,6 +108,9 @@ struct Inner {
     revoked_scopes: BTreeSet<String>,
     refusals: Vec<(String, String, &'static str)>,
     people: People,
+    /// This team's id and bot token (empty: the primary team, [`TEAM`] / [`TOKEN`]).
+    team: String,
+    token: String,
 }
 
 /// What the fake keeps for people and announcements (issue 17): bot users (a DM to one is
@@ -128,6 +131,8 @@ pub struct FakeSlack {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     stop: CancellationToken,
+    /// Every team the fake serves besides the primary, and the OAuth flow's state.
+    teams: Arc<Mutex<Teams>>,
 }
 
 impl Drop for FakeSlack {
@@ -179,8 +184,10 @@ impl FakeSlack {
             inner: inner.clone(),
             base,
             stop: stop.clone(),
+            teams: Arc::new(Mutex::new(Teams::default())),
         };
         let app = Router::new()
+            .route("/oauth/v2/authorize", axum::routing::get(authorize))
             .route("/api/{method}", any(api))
             .route("/response/{id}", post(response_url))
             .with_state(fake.clone());
@@ -412,6 +419,11 @@ async fn api(
         }
     }
     let args_value = Value::Object(map.clone());
+    if method == "oauth.v2.access" {
+        return oauth_access(&fake, &map);
+    }
+    // The team whose token this is (the primary team's for any other).
+    let fake = fake.team_of_token(&headers, &map);
 
     // Injected faults come first: nothing is applied.
     let fault = {
@@ -464,7 +476,7 @@ async fn api(
     });
     let answer = match (token, shape_error) {
         (None, _) => fail("not_authed"),
-        (Some(t), _) if t != TOKEN => fail("invalid_auth"),
+        (Some(t), _) if !fake.accepts(&t) => fail(fake.refusal_of_token(&t)),
         (_, Some(code)) => fail(code),
         (Some(_), None) if is_json && NO_JSON.contains(&method.as_str()) => Answer::Err(
             "invalid_arguments",
@@ -532,8 +544,8 @@ fn channel_json(c: &FakeChannel) -> Value {
     })
 }
 
-fn user_json(id: &str, email: &str, name: &str) -> Value {
-    json!({ "id": id, "team_id": TEAM, "name": name, "real_name": name, "deleted": false,
+fn user_json(team: &str, id: &str, email: &str, name: &str) -> Value {
+    json!({ "id": id, "team_id": team, "name": name, "real_name": name, "deleted": false,
             "is_bot": false, "tz": "UTC",
             "profile": { "email": email, "display_name": name, "real_name": name } })
 }
@@ -603,8 +615,9 @@ impl Inner {
     fn try_apply(&mut self, method: &str, args: &Args) -> Result<Value, &'static str> {
         match method {
             "auth.test" => Ok(
-                json!({ "url": "https://fake.slack.com/", "team": "Fake", "user": "incident-bot",
-                                       "team_id": TEAM, "user_id": BOT, "bot_id": "BFAKE001" }),
+                json!({ "url": format!("https://{}.fake.slack.com/", self.team_id().to_lowercase()),
+                        "team": "Fake", "user": "incident-bot",
+                        "team_id": self.team_id(), "user_id": BOT, "bot_id": "BFAKE001" }),
             ),
             "conversations.create" => {
                 let name = args.str("name").unwrap_or_default();
@@ -847,7 +860,7 @@ impl Inner {
                     .iter()
                     .find(|(_, e, _)| e.to_lowercase() == email)
                     .ok_or("users_not_found")?;
-                Ok(json!({ "user": user_json(id, email, name) }))
+                Ok(json!({ "user": user_json(self.team_id(), id, email, name) }))
             }
             "users.info" => {
                 let user = args.str("user").unwrap_or_default();
@@ -856,7 +869,7 @@ impl Inner {
                     .iter()
                     .find(|(u, _, _)| *u == user)
                     .ok_or("user_not_found")?;
-                Ok(json!({ "user": user_json(id, email, name) }))
+                Ok(json!({ "user": user_json(self.team_id(), id, email, name) }))
             }
             "views.open" => {
                 let trigger = args.str("trigger_id").ok_or("invalid_trigger_id")?;
@@ -1001,5 +1014,237 @@ impl Inner {
             }
             _ => {}
         }
+    }
+}
+// ---------------------------------------------------------------------------------------
+// Several Slack teams and the OAuth v2 install flow (issue 17).
+//
+// Besides the primary team ([`TEAM`], token [`TOKEN`]) the fake serves any number of
+// teams added with [`FakeSlack::add_team`], each with its own state (channels, messages,
+// faults, calls) and bot token, on the same server: a call is applied to the team whose
+// token it carries. The install flow: the app's client id and secret are set with
+// [`FakeSlack::oauth_app`]; `GET /oauth/v2/authorize` stands for the user approving the
+// install in the team they signed in to ([`FakeSlack::sign_in`]) and redirects to the
+// `redirect_uri` with a single-use code (valid 10 minutes) and the `state`; `oauth.v2.access`
+// exchanges the code (client id and secret checked) for that team's bot token. An
+// uninstalled team's token answers `token_revoked` ([`FakeSlack::uninstall`]).
+
+/// The teams besides the primary, and the OAuth app.
+#[derive(Default)]
+struct Teams {
+    teams: Vec<TeamEntry>,
+    client: Option<(String, String)>,
+    signed_in: Option<String>,
+    codes: HashMap<String, (String, String, Instant, bool)>,
+    seq: u64,
+}
+
+struct TeamEntry {
+    team: String,
+    token: String,
+    inner: Arc<Mutex<Inner>>,
+    revoked: bool,
+}
+
+impl Inner {
+    /// This team's id.
+    fn team_id(&self) -> &str {
+        if self.team.is_empty() {
+            TEAM
+        } else {
+            &self.team
+        }
+    }
+}
+
+impl FakeSlack {
+    fn teams(&self) -> MutexGuard<'_, Teams> {
+        self.teams.lock().expect("fake slack teams")
+    }
+
+    /// Adds Slack team `team_id` with its own state and bot token; the handle reads and
+    /// steers that team (its channels, messages, faults, calls).
+    pub fn add_team(&self, team_id: &str) -> FakeSlack {
+        let mut teams = self.teams();
+        let n = teams.teams.len() as u64 + 1;
+        let inner = Arc::new(Mutex::new(Inner {
+            retry_after: 1,
+            // Ids unique across teams, as Slack's are.
+            seq: n * 1_000_000,
+            team: team_id.to_owned(),
+            token: format!("xoxb-{}-bot-token", team_id.to_lowercase()),
+            ..Inner::default()
+        }));
+        teams.teams.push(TeamEntry {
+            team: team_id.to_owned(),
+            token: format!("xoxb-{}-bot-token", team_id.to_lowercase()),
+            inner: inner.clone(),
+            revoked: false,
+        });
+        FakeSlack {
+            inner,
+            base: self.base.clone(),
+            // Dropping a team's handle stops nothing.
+            stop: CancellationToken::new(),
+            teams: self.teams.clone(),
+        }
+    }
+
+    /// This handle's team id.
+    pub fn team_id(&self) -> String {
+        self.lock().team_id().to_owned()
+    }
+
+    /// This team's bot token.
+    pub fn token(&self) -> String {
+        let inner = self.lock();
+        if inner.token.is_empty() {
+            TOKEN.to_owned()
+        } else {
+            inner.token.clone()
+        }
+    }
+
+    /// The Slack app's client id and secret `oauth.v2.access` accepts.
+    pub fn oauth_app(&self, client_id: &str, client_secret: &str) {
+        self.teams().client = Some((client_id.to_owned(), client_secret.to_owned()));
+    }
+
+    /// The user approving installs is signed in to this handle's team.
+    pub fn sign_in(&self) {
+        let team = self.team_id();
+        self.teams().signed_in = Some(team);
+    }
+
+    /// Uninstalls the app from this handle's team: its token answers `token_revoked`.
+    pub fn uninstall(&self) {
+        let team = self.team_id();
+        for entry in self.teams().teams.iter_mut().filter(|e| e.team == team) {
+            entry.revoked = true;
+        }
+    }
+
+    /// The handle of the team whose bot token the call carries (the primary otherwise).
+    fn team_of_token(&self, headers: &HeaderMap, map: &Map<String, Value>) -> FakeSlack {
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .or_else(|| map.get("token").and_then(Value::as_str));
+        let teams = self.teams();
+        match teams.teams.iter().find(|e| Some(e.token.as_str()) == token) {
+            Some(entry) => FakeSlack {
+                inner: entry.inner.clone(),
+                base: self.base.clone(),
+                stop: CancellationToken::new(),
+                teams: self.teams.clone(),
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// Whether `token` is this team's live bot token.
+    fn accepts(&self, token: &str) -> bool {
+        if token != self.token() {
+            return false;
+        }
+        let team = self.team_id();
+        !self
+            .teams()
+            .teams
+            .iter()
+            .any(|e| e.team == team && e.revoked)
+    }
+
+    /// What a token this team does not accept answers.
+    fn refusal_of_token(&self, token: &str) -> &'static str {
+        let revoked = self
+            .teams()
+            .teams
+            .iter()
+            .any(|e| e.token == token && e.revoked);
+        if revoked {
+            "token_revoked"
+        } else {
+            "invalid_auth"
+        }
+    }
+}
+
+/// `GET /oauth/v2/authorize`: the signed-in user approves; back to `redirect_uri` with a
+/// code and the state.
+async fn authorize(State(fake): State<FakeSlack>, RawQuery(query): RawQuery) -> Response {
+    let pairs = form::decode(query.as_deref().unwrap_or_default());
+    let field = |k: &str| form::get(&pairs, k).unwrap_or_default().to_owned();
+    let (client_id, redirect_uri, state) =
+        (field("client_id"), field("redirect_uri"), field("state"));
+    let mut teams = fake.teams();
+    if teams.client.as_ref().map(|(id, _)| id.as_str()) != Some(client_id.as_str()) {
+        return (StatusCode::BAD_REQUEST, "invalid_client_id").into_response();
+    }
+    if !(redirect_uri.starts_with("http://") || redirect_uri.starts_with("https://")) {
+        return (StatusCode::BAD_REQUEST, "bad_redirect_uri").into_response();
+    }
+    let Some(team) = teams.signed_in.clone() else {
+        return (StatusCode::BAD_REQUEST, "nobody is signed in").into_response();
+    };
+    teams.seq += 1;
+    let code = format!("code-{}-{}", team.to_lowercase(), teams.seq);
+    teams.codes.insert(
+        code.clone(),
+        (team, redirect_uri.clone(), Instant::now(), false),
+    );
+    let location = format!(
+        "{redirect_uri}?{}",
+        form::encode([("code", code.as_str()), ("state", state.as_str())])
+    );
+    (StatusCode::FOUND, [("location", location)]).into_response()
+}
+
+/// `oauth.v2.access`: the code (single use, 10 minutes, for the same redirect URI) and
+/// the app's credentials for the team's bot token.
+fn oauth_access(fake: &FakeSlack, map: &Map<String, Value>) -> Response {
+    let arg = |k: &str| map.get(k).and_then(Value::as_str).unwrap_or_default();
+    let mut teams = fake.teams();
+    let answer = (|| {
+        let (id, secret) = teams.client.clone().ok_or("invalid_client_id")?;
+        if arg("client_id") != id {
+            return Err("invalid_client_id");
+        }
+        if arg("client_secret") != secret {
+            return Err("bad_client_secret");
+        }
+        let (team, redirect, issued, used) =
+            teams.codes.get_mut(arg("code")).ok_or("invalid_code")?;
+        if *used {
+            return Err("code_already_used");
+        }
+        if issued.elapsed() > Duration::from_secs(600) {
+            return Err("invalid_code");
+        }
+        if !arg("redirect_uri").is_empty() && arg("redirect_uri") != redirect.as_str() {
+            return Err("bad_redirect_uri");
+        }
+        *used = true;
+        let team = team.clone();
+        let entry = teams
+            .teams
+            .iter_mut()
+            .find(|e| e.team == team)
+            .ok_or("invalid_code")?;
+        // A reinstall brings the token back.
+        entry.revoked = false;
+        Ok(json!({
+            "ok": true, "access_token": entry.token, "token_type": "bot",
+            "scope": "commands,chat:write,channels:manage,channels:read,users:read",
+            "bot_user_id": BOT, "app_id": "AFAKE001",
+            "team": { "id": entry.team, "name": format!("Team {}", entry.team) },
+            "enterprise": null, "is_enterprise_install": false,
+            "authed_user": { "id": "UINSTALL1" },
+        }))
+    })();
+    match answer {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(code) => axum::Json(json!({ "ok": false, "error": code })).into_response(),
     }
 }

@@ -10,3 +10,4 @@ mod inbound;
 mod lifecycle;
 mod people;
 mod support;
+mod teams;

@@ -47,6 +47,15 @@ impl Drop for Stack {
 }
 
 pub fn config(vhost: &TestVhost, fake: &FakeSlack, with_token: bool) -> Config {
+    config_with(vhost, fake, with_token, |f, _| f)
+}
+
+pub fn config_with(
+    vhost: &TestVhost,
+    fake: &FakeSlack,
+    with_token: bool,
+    extra: impl FnOnce(Figment, &FakeSlack) -> Figment,
+) -> Config {
     let mut figment = Figment::new()
         .merge(Serialized::default("amqp_url", &vhost.url))
         .merge(Serialized::default("bootstrap_token", ADMIN))
@@ -57,7 +66,7 @@ pub fn config(vhost: &TestVhost, fake: &FakeSlack, with_token: bool) -> Config {
     if with_token {
         figment = figment.merge(Serialized::default("slack_bot_token", fake_slack::TOKEN));
     }
-    Config::from_figment(figment).expect("config")
+    Config::from_figment(extra(figment, fake)).expect("config")
 }
 
 impl Stack {
@@ -66,10 +75,19 @@ impl Stack {
     }
 
     pub async fn spawn_with(pool: PgPool, with_token: bool) -> Self {
+        Self::spawn_configured(pool, with_token, |f, _| f).await
+    }
+
+    /// A stack whose configuration `extra` adds to (given the fake Slack it will use).
+    pub async fn spawn_configured(
+        pool: PgPool,
+        with_token: bool,
+        extra: impl FnOnce(Figment, &FakeSlack) -> Figment,
+    ) -> Self {
         let fake = FakeSlack::start().await;
         let vhost = TestVhost::create();
         let shutdown = CancellationToken::new();
-        let config = config(&vhost, &fake, with_token);
+        let config = config_with(&vhost, &fake, with_token, extra);
         let core = incident_core::start(config.clone(), pool.clone(), shutdown.clone())
             .await
             .expect("core");
@@ -227,6 +245,40 @@ impl Stack {
             .expect("slack request");
         let status = response.status();
         (status, response.text().await.unwrap_or_default())
+    }
+
+    /// A slash command body as Slack sends it from team `team`.
+    pub fn slash_body_from(&self, team: &str, user: &str, channel: &str, text: &str) -> String {
+        let trigger = self.fake.trigger_id();
+        let response_url = self.fake.response_url();
+        form::encode([
+            ("token", "xyzz"),
+            ("team_id", team),
+            ("channel_id", channel),
+            ("user_id", user),
+            ("command", "/incident"),
+            ("text", text),
+            ("response_url", response_url.as_str()),
+            ("trigger_id", trigger.as_str()),
+        ])
+    }
+
+    /// A block_actions body for a button of the summary, from team `team`.
+    pub fn button_body_from(
+        &self,
+        team: &str,
+        user: &str,
+        channel: &str,
+        action_id: &str,
+        incident_id: &str,
+    ) -> String {
+        let payload = json!({
+            "type": "block_actions", "user": { "id": user, "team_id": team }, "team": { "id": team },
+            "trigger_id": self.fake.trigger_id(), "response_url": self.fake.response_url(),
+            "channel": { "id": channel },
+            "actions": [{ "type": "button", "action_id": action_id, "value": incident_id }],
+        });
+        form::encode([("payload", payload.to_string().as_str())])
     }
 
     /// A slash command body as Slack sends it.

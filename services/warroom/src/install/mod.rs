@@ -1,0 +1,308 @@
+//! Installing the Slack app per workspace with OAuth v2 (issue 17).
+//!
+//! 1. `GET /slack/install?workspace=<id>`: an admin of that workspace (bearer token, the
+//!    same auth as every API route; another workspace's id answers 404) is redirected to
+//!    Slack's authorize page with our client id, the bot scopes we use ([`BOT_SCOPES`]),
+//!    the redirect URL (`INCIDENT_PUBLIC_URL` + [`CALLBACK_PATH`]) and a fresh `state`.
+//!    Why an authenticated admin and not a signed link: a link is a bearer credential of
+//!    its own that works for whoever holds it until it expires, and it needs a second
+//!    secret and a route to mint it; the admin's token is already how every change to a
+//!    workspace is authorised, and the single-use state is what carries that
+//!    authorisation across Slack's redirect.
+//! 2. `GET /slack/oauth/callback?code&state`: the state is taken once (unknown, reused or
+//!    older than ten minutes: 400, `bad-request`, field `state`); `oauth.v2.access`
+//!    exchanges the code; the bot token is sealed with `INCIDENT_SECRETS_KEY` and stored
+//!    with the team, the enterprise, the bot user and the scopes. A reinstall replaces the
+//!    token. A Slack team another workspace of ours is installed in is refused (409).
+//!
+//! The token is never logged and never put in an event; the state is stored only as its
+//! SHA-256. Without `INCIDENT_SLACK_CLIENT_ID` both routes answer 409 `not-configured`.
+
+pub mod store;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use incident_runtime::Config;
+use incident_runtime::api::auth::Auth;
+use incident_runtime::api::problem::{ApiProblem, Code};
+use incident_runtime::api::token;
+use incident_runtime::sealed::SealingKey;
+use incident_schema::AccessRole;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::slack::SlackClient;
+use crate::slack::form;
+
+/// Where an admin starts the install.
+pub const INSTALL_PATH: &str = "/slack/install";
+/// Where Slack sends the browser back (the manifest's `redirect_urls`).
+pub const CALLBACK_PATH: &str = "/slack/oauth/callback";
+
+/// The bot scopes the war room uses, as `deploy/slack/manifest.yaml` lists them.
+pub const BOT_SCOPES: &[&str] = &[
+    "channels:manage",
+    "channels:write.topic",
+    "channels:write.invites",
+    "channels:read",
+    "channels:join",
+    "groups:write",
+    "groups:read",
+    "reactions:read",
+    "chat:write",
+    "im:write",
+    "pins:write",
+    "bookmarks:write",
+    "users:read",
+    "users:read.email",
+    "commands",
+];
+
+/// The install flow's settings, when the app's client id is configured.
+#[derive(Clone)]
+pub struct OAuthSettings {
+    /// The app's client id.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: SecretString,
+    /// Slack's authorize page.
+    pub authorize_url: String,
+    /// Our callback's public URL.
+    pub redirect_url: String,
+    /// Seals the bot tokens.
+    pub key: SealingKey,
+    /// The Web API base (for `oauth.v2.access`).
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for OAuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthSettings")
+            .field("client_id", &self.client_id)
+            .field("redirect_url", &self.redirect_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthSettings {
+    /// From the configuration (checked complete at load), or `None` when the install flow
+    /// is off.
+    pub fn from_config(config: &Config) -> Option<Self> {
+        let client_id = config.slack_client_id.clone()?.trim().to_owned();
+        let public = config.public_url.as_deref()?.trim_end_matches('/');
+        Some(Self {
+            client_id,
+            client_secret: config.slack_client_secret.clone()?,
+            authorize_url: config.slack_oauth_url.clone(),
+            redirect_url: format!("{public}{CALLBACK_PATH}"),
+            key: config.sealing_key()?,
+            api_url: config.slack_api_url.clone(),
+        })
+    }
+}
+
+fn not_configured() -> ApiProblem {
+    ApiProblem::new(
+        Code::NotConfigured,
+        "installing Slack per workspace is off: set INCIDENT_SLACK_CLIENT_ID, INCIDENT_SLACK_CLIENT_SECRET, INCIDENT_SECRETS_KEY and INCIDENT_PUBLIC_URL",
+    )
+}
+
+fn bad_state(detail: &str) -> ApiProblem {
+    let mut p = ApiProblem::new(Code::BadRequest, detail);
+    p.problem.field = Some("state".to_owned());
+    p
+}
+
+/// The install's query.
+#[derive(Debug, Deserialize)]
+pub struct InstallQuery {
+    /// The workspace to install for (the token's own when absent).
+    #[serde(default)]
+    pub workspace: Option<String>,
+}
+
+/// `GET /slack/install`: redirects an admin of the workspace to Slack's authorize page.
+#[tracing::instrument(skip_all, fields(workspace_id), err(Debug))]
+pub async fn install(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(query): Query<InstallQuery>,
+) -> Result<Response, ApiProblem> {
+    // Another workspace (or no such one) answers 404, before the role is looked at.
+    if let Some(asked) = query.workspace.as_deref()
+        && asked.parse::<Uuid>().ok() != Some(auth.workspace_id)
+    {
+        return Err(ApiProblem::not_found("workspace"));
+    }
+    tracing::Span::current().record("workspace_id", tracing::field::display(auth.workspace_id));
+    auth.require(AccessRole::Admin)?;
+    let Some(oauth) = &state.oauth else {
+        return Err(not_configured());
+    };
+    // 192 random bits, as API tokens have; only the hash is stored.
+    let generated = token::generate();
+    store::begin_flow(
+        &state.pool,
+        &generated.hash,
+        auth.workspace_id,
+        auth.user_id,
+    )
+    .await
+    .map_err(|e| ApiProblem::database(&e))?;
+    let scopes = BOT_SCOPES.join(",");
+    let query = form::encode([
+        ("client_id", oauth.client_id.as_str()),
+        ("scope", scopes.as_str()),
+        ("redirect_uri", oauth.redirect_url.as_str()),
+        ("state", generated.secret.as_str()),
+    ]);
+    let location = format!("{}?{query}", oauth.authorize_url);
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+}
+
+/// The callback's query, as Slack sends it.
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    /// The code to exchange.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Our state, back.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Set instead of `code` when the user cancelled (`access_denied`).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// `GET /slack/oauth/callback`: checks the state, exchanges the code and stores the
+/// installation.
+#[tracing::instrument(skip_all, fields(workspace_id, team_id), err(Debug))]
+pub async fn callback(
+    State(state): State<AppState>,
+    Query(query): Query<CallbackQuery>,
+) -> Result<Response, ApiProblem> {
+    let Some(oauth) = &state.oauth else {
+        return Err(not_configured());
+    };
+    let Some(flow_state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(bad_state("the OAuth state is missing"));
+    };
+    let Some(workspace_id) = store::take_flow(&state.pool, &token::hash(flow_state))
+        .await
+        .map_err(|e| ApiProblem::database(&e))?
+    else {
+        return Err(bad_state(
+            "the OAuth state is unknown, already used or expired; start again from /slack/install",
+        ));
+    };
+    tracing::Span::current().record("workspace_id", tracing::field::display(workspace_id));
+    if let Some(error) = &query.error {
+        return Err(ApiProblem::new(
+            Code::BadRequest,
+            format!("Slack did not authorise the install: {error}"),
+        ));
+    }
+    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
+        let mut p = ApiProblem::new(Code::BadRequest, "the OAuth code is missing");
+        p.problem.field = Some("code".to_owned());
+        return Err(p);
+    };
+    let grant = SlackClient::oauth_v2_access(
+        &oauth.api_url,
+        &oauth.client_id,
+        &oauth.client_secret,
+        code,
+        &oauth.redirect_url,
+    )
+    .await
+    .map_err(|e| {
+        tracing::warn!(error = %e, "Slack refused the OAuth code");
+        ApiProblem::new(
+            Code::Upstream,
+            format!(
+                "Slack refused the install: {}",
+                e.code().unwrap_or(e.kind())
+            ),
+        )
+    })?;
+    let Some(team) = grant.team.as_ref().map(|t| t.id.clone()) else {
+        return Err(ApiProblem::new(
+            Code::Upstream,
+            "Slack granted no team (an organisation-wide install is not supported)",
+        ));
+    };
+    tracing::Span::current().record("team_id", team.as_str());
+    let granted = store::Granted {
+        team_id: team.clone(),
+        enterprise_id: grant.enterprise.as_ref().map(|e| e.id.clone()),
+        bot_user_id: grant.bot_user_id.clone(),
+        bot_token_sealed: oauth.key.seal(
+            secrecy::ExposeSecret::expose_secret(&grant.access_token),
+            &store::token_aad(workspace_id),
+        ),
+        scopes: grant
+            .scope
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    match store::save(&state.pool, workspace_id, &granted).await {
+        Ok(()) => {}
+        Err(store::SaveError::TeamTaken) => {
+            return Err(ApiProblem::new(
+                Code::Conflict,
+                format!("Slack team {team} is already installed for another workspace"),
+            ));
+        }
+        Err(store::SaveError::Database(e)) => return Err(ApiProblem::database(&e)),
+    }
+    tracing::info!(%workspace_id, team_id = %team, scopes = granted.scopes.len(), "Slack installed for the workspace");
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "workspace_id": workspace_id,
+            "team_id": team,
+            "enterprise_id": granted.enterprise_id,
+            "bot_user_id": granted.bot_user_id,
+            "scopes": granted.scopes,
+        })),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = include_str!("../../../../deploy/slack/manifest.yaml");
+
+    /// The manifest's bot scopes: the list items under `bot:`.
+    fn manifest_scopes() -> Vec<&'static str> {
+        MANIFEST
+            .lines()
+            .skip_while(|l| l.trim() != "bot:")
+            .skip(1)
+            .take_while(|l| l.trim().is_empty() || l.trim_start().starts_with(['-', '#']))
+            .filter_map(|l| l.trim().strip_prefix("- "))
+            .collect()
+    }
+
+    #[test]
+    fn the_manifest_asks_for_exactly_the_scopes_the_install_asks_for_and_names_the_callback() {
+        let mut manifest = manifest_scopes();
+        manifest.sort_unstable();
+        let mut ours = BOT_SCOPES.to_vec();
+        ours.sort_unstable();
+        assert_eq!(manifest, ours);
+        assert!(MANIFEST.contains(&format!("https://incident.example.com{CALLBACK_PATH}")));
+        assert!(MANIFEST.contains("- app_uninstalled") && MANIFEST.contains("- tokens_revoked"));
+    }
+}
