@@ -263,14 +263,18 @@ async fn bench() -> anyhow::Result<()> {
     );
     let (p50, p99) = measure(count).await?;
     println!("count(*) over incidents:           p50 {p50:>7.1} ms  p99 {p99:>7.1} ms");
+    // Machine-readable lines for deploy/dev/bench's summary.
+    println!("BENCH count_star={p50:.1} ms");
     let (p50, p99) = measure(|| summary(90)).await?;
     println!(
         "summary, last 90 days:             p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  (target p99 < 200 ms)"
     );
+    println!("BENCH analytics_summary_p99={p99:.1} ms");
     let (p50, p99) = measure(series).await?;
     println!(
         "weekly series by severity, a year: p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  (target p99 < 200 ms)"
     );
+    println!("BENCH analytics_series_p99={p99:.1} ms");
     let (p50, p99) = measure(|| summary(365)).await?;
     println!("summary, last 365 days:            p50 {p50:>7.1} ms  p99 {p99:>7.1} ms");
     let (p50, p99) = measure(count).await?;

@@ -158,6 +158,7 @@ async fn bench() -> anyhow::Result<()> {
     let shared_tokens = vec![TOKEN.to_owned(); CLIENTS];
     let insert_rate = median(bare);
     println!("bare INSERT, {CLIENTS} connections:          {insert_rate:>8.0} rows/s");
+    println!("BENCH bare_insert={insert_rate:.0} rows/s");
     for (label, tokens) in [
         ("one workspace", &shared_tokens),
         ("a workspace each", &own_tokens),
@@ -166,6 +167,10 @@ async fn bench() -> anyhow::Result<()> {
         println!(
             "POST /incidents, {CLIENTS} clients, {label:<16} {rate:>8.0} declares/s  p50 {p50:.1} ms  p99 {p99:.1} ms (target >= 2000/s, p99 < 25 ms)"
         );
+        // Machine-readable lines for deploy/dev/bench's summary.
+        let name = label.replace(' ', "_");
+        println!("BENCH declares_{name}={rate:.0} declares/s");
+        println!("BENCH declares_{name}_p99={p99:.1} ms");
     }
 
     // 100,000 incidents for the list.

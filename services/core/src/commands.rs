@@ -36,6 +36,17 @@ pub fn queue() -> QueueSpec {
 /// Applies incident commands.
 pub struct Commands;
 
+/// The most commands core applies at once; commands about one incident still go one at a
+/// time, in order ([`Handler::lane`]).
+pub const MAX_CONCURRENCY: usize = 8;
+
+/// Commands applied at once with a pool of `max_connections`: each holds a connection
+/// while it runs, so at most half the pool, leaving the rest to requests, the relay and
+/// the webhook sender.
+pub fn concurrency(max_connections: u32) -> usize {
+    (max_connections as usize / 2).clamp(1, MAX_CONCURRENCY)
+}
+
 /// Core's commands, each to its handler below; any other type is refused.
 static DISPATCH: LazyLock<Dispatch<Commands>> = LazyLock::new(|| {
     Dispatch::new()
@@ -57,6 +68,26 @@ impl Handler for Commands {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         DISPATCH.dispatch(self, tx, message)
     }
+
+    /// Commands about one incident are applied in the order they were sent: their lane is
+    /// the incident. A declare's is its idempotency key (a re-sent declare waits for the
+    /// first instead of racing it to the key). No command can name an incident whose
+    /// declare has not committed: its id is made in the declaring transaction and known
+    /// only from the `incident.declared` event or the HTTP answer, both after commit, so
+    /// declares need not share a lane with what follows them. A command naming an
+    /// incident that does not exist is dead-lettered, as before.
+    fn lane(&self, message: &Envelope) -> Option<String> {
+        lane(message)
+    }
+}
+
+/// The lane of a command (see [`Handler::lane`] on [`Commands`]).
+pub fn lane(message: &Envelope) -> Option<String> {
+    let field = |name: &str| message.data.get(name).and_then(serde_json::Value::as_str);
+    if let Some(incident) = field("incident_id") {
+        return Some(format!("incident:{incident}"));
+    }
+    field("idempotency_key").map(|key| format!("declare:{}:{key}", message.workspace_id))
 }
 
 async fn actor(

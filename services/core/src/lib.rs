@@ -90,8 +90,13 @@ pub fn start(
             SERVICE,
             pool.clone(),
             |bus| {
-                bus.consume(commands::queue(), consumer_pool.clone(), commands::Commands)
-                    .consume(webhooks::queue(), consumer_pool, webhooks::Fanout)
+                bus.consume_in_lanes(
+                    commands::queue(),
+                    consumer_pool.clone(),
+                    commands::Commands,
+                    commands::concurrency(config.database_max_connections),
+                )
+                .consume(webhooks::queue(), consumer_pool, webhooks::Fanout)
             },
             shutdown.clone(),
         );

@@ -738,6 +738,9 @@ async fn declares(admin: &str) -> anyhow::Result<()> {
         let exist = median(exist);
         let rate = DECLARES as f64 / exist;
         rates.push(rate);
+        // Machine-readable lines for deploy/dev/bench's summary.
+        println!("BENCH declaring_groups_incidents_{replicas}={exist:.2} s");
+        println!("BENCH declaring_groups_rate_{replicas}={rate:.1} groups/s");
         println!(
             "{:<28} {:>12.2} {:>14.2} {:>14.2} {:>16.1}",
             replicas,
@@ -749,6 +752,10 @@ async fn declares(admin: &str) -> anyhow::Result<()> {
     }
     println!(
         "3 replicas / 1: {:.2}x (target >= 1.5x); target: all {DECLARES} incidents in <= 2 s (>= 250/s)",
+        rates[1] / rates[0]
+    );
+    println!(
+        "BENCH declaring_groups_scaling={:.2} x",
         rates[1] / rates[0]
     );
     Ok(())
@@ -869,14 +876,18 @@ async fn bench() -> anyhow::Result<()> {
     );
     println!(
         "HTTP / raw HTTP: {:.0}%; AMQP front (1 consumer) / raw broker: {:.0}%",
-        median(http.clone()) / median(raw_http) * 100.0,
+        median(http.clone()) / median(raw_http.clone()) * 100.0,
         median(front1) / median(raw_amqp) * 100.0
     );
     println!(
         "targets: >= 5000 alerts/s grouped (HTTP {:.0}, AMQP {:.0}); p99 < 50 ms at 1000 alerts/s ({:.1} ms)",
-        median(http),
+        median(http.clone()),
         median(front2),
-        median(p99)
+        median(p99.clone())
     );
+    // Machine-readable lines for deploy/dev/bench's summary.
+    println!("BENCH alerts_grouped={:.0} alerts/s", median(http));
+    println!("BENCH raw_http_insert={:.0} alerts/s", median(raw_http));
+    println!("BENCH webhook_p99_at_1000={:.1} ms", median(p99));
     events(&pool, &server).await
 }

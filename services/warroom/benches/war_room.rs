@@ -176,5 +176,7 @@ async fn bench() -> anyhow::Result<()> {
         ms(p50s[RUNS / 2]),
         ms(p99s[RUNS / 2])
     );
+    // Machine-readable line for deploy/dev/bench's summary.
+    println!("BENCH war_room_p99={:.1} ms", ms(p99s[RUNS / 2]));
     Ok(())
 }

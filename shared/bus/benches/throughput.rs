@@ -92,6 +92,11 @@ async fn bench() -> anyhow::Result<()> {
         rows[3].1 / rows[4].1 * 100.0
     );
     println!("relay: {:.0} events/s (target >= 10000)", rows[5].1);
+    // Machine-readable lines for deploy/dev/bench's summary.
+    println!("BENCH raw_publish={:.0} msgs/s", rows[0].1);
+    println!("BENCH raw_consume_insert_ack={:.0} msgs/s", rows[1].1);
+    println!("BENCH raw_consume_insert_ack_4={:.0} msgs/s", rows[4].1);
+    println!("BENCH bus_runner_4={:.0} msgs/s", rows[3].1);
     Ok(())
 }
 

@@ -16,9 +16,18 @@
 //! (`consumer_attempts`) and dead-lettered after [`MAX_STARTED_ATTEMPTS`]; RabbitMQ's own
 //! delivery limit, which also counts deliveries returned unstarted by a dropped
 //! connection, is set far higher as a backstop. A permanent failure is rejected to the dead-letter queue at
-//! once. On shutdown the runner stops taking deliveries and finishes the one in hand;
+//! once. On shutdown the runner stops taking deliveries and finishes the ones in hand;
 //! prefetched deliveries it never started return to the queue when its channel closes.
+//!
+//! By default a consumer applies one delivery at a time, in the order the broker sent
+//! them. A consumer registered with a concurrency above one ([`crate::BusBuilder::consume_in_lanes`])
+//! applies up to that many side by side, in *lanes*: [`Handler::lane`] names the key a
+//! message must be ordered by (an incident, say), and deliveries of one lane are applied
+//! one after another in delivery order while other lanes run beside them. A message
+//! without a lane is ordered with nothing. Each delivery is still settled on its own,
+//! after its own commit, so a crash loses nothing and redelivers only the unsettled.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,6 +130,15 @@ pub trait Handler: Send + Sync + 'static {
         tx: &'a mut PgConnection,
         message: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// The key `message` must be ordered by when the consumer applies several messages at
+    /// once: messages of one lane are applied in delivery order, one at a time. `None`
+    /// (the default) orders it with nothing. Unused by a consumer of concurrency one,
+    /// which applies everything in order.
+    fn lane(&self, message: &Envelope) -> Option<String> {
+        let _ = message;
+        None
+    }
 }
 
 /// How transient failures are retried before the delivery is given back to the queue.
@@ -161,6 +179,54 @@ pub(crate) struct Registration {
     pub(crate) queue: String,
     pub(crate) pool: PgPool,
     pub(crate) handler: Arc<dyn Handler>,
+    /// Deliveries applied side by side (in lanes); 1 applies them one at a time.
+    pub(crate) concurrency: usize,
+}
+
+/// A lane's key: the handler's, or a delivery's own when it is ordered with nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum LaneKey {
+    Named(String),
+    Alone(u64),
+}
+
+/// Deliveries waiting for their lane or for a free handler, in delivery order per lane.
+///
+/// A key is in `lanes` from its first delivery until its last one finished: at most one
+/// delivery of a lane is ready or running at a time, the rest wait behind it.
+#[derive(Default)]
+struct Lanes {
+    /// Per lane with a delivery ready or running, the deliveries behind it.
+    lanes: HashMap<LaneKey, VecDeque<Delivery>>,
+    /// Deliveries whose lane is free, waiting for a handler.
+    ready: VecDeque<(LaneKey, Delivery)>,
+}
+
+impl Lanes {
+    fn push(&mut self, key: LaneKey, delivery: Delivery) {
+        match self.lanes.get_mut(&key) {
+            Some(behind) => behind.push_back(delivery),
+            None => {
+                self.lanes.insert(key.clone(), VecDeque::new());
+                self.ready.push_back((key, delivery));
+            }
+        }
+    }
+
+    fn next_ready(&mut self) -> Option<(LaneKey, Delivery)> {
+        self.ready.pop_front()
+    }
+
+    /// The delivery of `key` in hand is settled: the next of its lane becomes ready.
+    fn finished(&mut self, key: LaneKey) {
+        let next = self.lanes.get_mut(&key).and_then(VecDeque::pop_front);
+        match next {
+            Some(delivery) => self.ready.push_back((key, delivery)),
+            None => {
+                self.lanes.remove(&key);
+            }
+        }
+    }
 }
 
 /// What happened to a delivery.
@@ -170,7 +236,8 @@ enum Outcome {
     Duplicate,
 }
 
-/// Consumes `registration.queue` on `channel` until `stop` or the channel fails.
+/// Consumes `registration.queue` on `channel` until `stop` or the channel fails, applying
+/// up to `registration.concurrency` deliveries at once in their lanes.
 pub(crate) async fn run(
     channel: Channel,
     registration: Registration,
@@ -179,6 +246,9 @@ pub(crate) async fn run(
     retry: RetryPolicy,
     stop: CancellationToken,
 ) -> lapin::Result<()> {
+    let concurrency = registration.concurrency.max(1);
+    // Lanes need deliveries beyond the ones in hand to find work for idle handlers.
+    let prefetch = prefetch.max(u16::try_from(concurrency * 4).unwrap_or(u16::MAX));
     channel
         .basic_qos(prefetch, BasicQosOptions::default())
         .await?;
@@ -190,21 +260,73 @@ pub(crate) async fn run(
             FieldTable::default(),
         )
         .await?;
-    loop {
-        let next = tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            next = deliveries.next() => next,
-        };
-        match next {
-            Some(Ok(delivery)) => process(&registration, &retry, delivery).await,
-            Some(Err(e)) => return Err(e),
-            None => return Ok(()),
+    let registration = Arc::new(registration);
+    let retry = Arc::new(retry);
+    let mut lanes = Lanes::default();
+    let mut running = tokio::task::JoinSet::new();
+    let mut keys = HashMap::new();
+    let mut alone = 0_u64;
+    let ended = loop {
+        while running.len() < concurrency
+            && let Some((key, delivery)) = lanes.next_ready()
+        {
+            let (registration, retry) = (registration.clone(), retry.clone());
+            let task = running.spawn(
+                async move { process(&registration, &retry, delivery).await }.in_current_span(),
+            );
+            keys.insert(task.id(), key);
         }
-    }
-    // Unstarted prefetched deliveries go back to the queue when the channel closes.
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => break Ok(()),
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                let id = match &done {
+                    Ok((id, ())) => *id,
+                    Err(e) => e.id(),
+                };
+                if let Some(key) = keys.remove(&id) {
+                    lanes.finished(key);
+                }
+                if let Err(e) = done
+                    && e.is_panic()
+                {
+                    std::panic::resume_unwind(e.into_panic());
+                }
+            }
+            next = deliveries.next() => match next {
+                Some(Ok(delivery)) => {
+                    let key = lane_of(&registration, &delivery, concurrency).unwrap_or_else(|| {
+                        alone += 1;
+                        LaneKey::Alone(alone)
+                    });
+                    lanes.push(key, delivery);
+                }
+                Some(Err(e)) => break Err(e),
+                None => break Ok(()),
+            },
+        }
+    };
+    // The deliveries in hand are finished (and settled); the ones never started go back
+    // to the queue when the channel closes.
+    while running.join_next().await.is_some() {}
+    drop(lanes);
+    ended?;
     let _ = channel.close(200, "consumer stopping".into()).await;
     Ok(())
+}
+
+/// The lane `delivery` is ordered in: the handler's for its envelope; `None` (a lane of
+/// its own) when it is not an envelope, or when the consumer applies one at a time.
+fn lane_of(
+    registration: &Registration,
+    delivery: &Delivery,
+    concurrency: usize,
+) -> Option<LaneKey> {
+    if concurrency == 1 {
+        return Some(LaneKey::Named(String::new()));
+    }
+    let envelope: Envelope = serde_json::from_slice(&delivery.data).ok()?;
+    registration.handler.lane(&envelope).map(LaneKey::Named)
 }
 
 async fn process(registration: &Registration, retry: &RetryPolicy, delivery: Delivery) {

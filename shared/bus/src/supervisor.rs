@@ -100,11 +100,25 @@ impl BusBuilder {
 
     /// Declares `queue` and consumes it with `handler`; effects commit in `pool`, and the
     /// queue name is the inbox's consumer name.
-    pub fn consume(mut self, queue: QueueSpec, pool: PgPool, handler: impl Handler) -> Self {
+    pub fn consume(self, queue: QueueSpec, pool: PgPool, handler: impl Handler) -> Self {
+        self.consume_in_lanes(queue, pool, handler, 1)
+    }
+
+    /// As [`Self::consume`], but each consumer applies up to `concurrency` deliveries at
+    /// once, ordered within the lanes [`Handler::lane`] names (messages of one lane one
+    /// after another, in delivery order); each holds a connection of `pool` while it runs.
+    pub fn consume_in_lanes(
+        mut self,
+        queue: QueueSpec,
+        pool: PgPool,
+        handler: impl Handler,
+        concurrency: usize,
+    ) -> Self {
         self.consumers.push(Registration {
             queue: queue.name.clone(),
             pool,
             handler: Arc::new(handler),
+            concurrency: concurrency.max(1),
         });
         self.queues.push(queue);
         self

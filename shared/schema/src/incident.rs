@@ -217,6 +217,54 @@ pub async fn insert_declared_incident(
     .await
 }
 
+/// Takes the workspace's next number and inserts the incident under it, in one statement
+/// (`new.number` is ignored): the counter's row lock, held from here to commit, costs no
+/// round trip of its own, and a concurrent declare with the same idempotency key (which
+/// held that lock until it committed) is found by the insert itself.
+///
+/// `None` when the workspace already has an incident with `new.idempotency_key` (the
+/// number was taken all the same: the caller still holds the counter's lock and gives it
+/// back with [`crate::workspace::give_back_incident_number`]) or when the workspace does
+/// not exist.
+pub async fn insert_numbered_incident(
+    conn: &mut PgConnection,
+    new: &NewIncident<'_>,
+    declare_fingerprint: Option<&[u8]>,
+) -> Result<Option<Incident>, sqlx::Error> {
+    sqlx::query_as::<_, Incident>(
+        "WITH n AS (
+             UPDATE workspaces SET last_incident_number = last_incident_number + 1
+             WHERE id = $1
+             RETURNING last_incident_number
+         )
+         INSERT INTO incidents (
+             workspace_id, number, title, description, severity, impact, detected_at,
+             sla_deadline, sla_resolve_deadline, commander_id, is_drill, visibility,
+             declared_by, idempotency_key, declare_fingerprint
+         )
+         SELECT $1, n.last_incident_number, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
+         FROM n
+         ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING *",
+    )
+    .bind(new.workspace_id)
+    .bind(new.title)
+    .bind(new.description)
+    .bind(new.severity)
+    .bind(new.impact)
+    .bind(new.detected_at)
+    .bind(new.sla_deadline)
+    .bind(new.sla_resolve_deadline)
+    .bind(new.commander_id)
+    .bind(new.is_drill)
+    .bind(new.visibility)
+    .bind(new.declared_by)
+    .bind(new.idempotency_key)
+    .bind(declare_fingerprint)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The incident `id` of `workspace_id`; `None` if it does not exist or belongs to
 /// another workspace.
 pub async fn get_incident(

@@ -96,6 +96,21 @@ pub async fn next_incident_number(
     .await
 }
 
+/// Gives back the number the caller's transaction took last: only while it still holds the
+/// counter's row lock (nobody took one since), so numbers stay gap-free.
+pub async fn give_back_incident_number(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE workspaces SET last_incident_number = last_incident_number - 1 WHERE id = $1",
+    )
+    .bind(workspace_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A workspace's public status page (`settings.status_page`): off unless enabled, under
 /// the workspace's name unless named.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

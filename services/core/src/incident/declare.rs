@@ -17,11 +17,11 @@
 use chrono::DateTime;
 use incident_bus::Envelope;
 use incident_schema::contract::{IncidentAlertGroupLinked, IncidentDeclared};
-use incident_schema::incident::{NewIncident, insert_declared_incident};
+use incident_schema::incident::{IncidentNumber, NewIncident, insert_numbered_incident};
 use incident_schema::sla::get_sla_policy;
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
 use incident_schema::user::get_user;
-use incident_schema::workspace::next_incident_number;
+use incident_schema::workspace::give_back_incident_number;
 use incident_schema::{Incident, ServiceImpact, Severity, TimelineKind, Timestamp, Visibility};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -275,32 +275,15 @@ pub async fn declare(
     // from here to commit, and every declare of the workspace waits on it.
     let policy = get_sla_policy(conn, actor.workspace_id, input.severity).await?;
 
-    // Taking the number locks the workspace's counter row until commit.
-    let number = next_incident_number(conn, actor.workspace_id)
-        .await
-        .map_err(|e| match e {
-            sqlx::Error::RowNotFound => DomainError::NotFound("workspace"),
-            e => e.into(),
-        })?;
-    if let Some(key) = idempotency_key
-        && let Some(existing) =
-            store::find_by_idempotency_key(conn, actor.workspace_id, key.key.as_str()).await?
-    {
-        // Give the number back: we still hold the counter's row lock, so nobody took one since.
-        sqlx::query(
-            "UPDATE workspaces SET last_incident_number = last_incident_number - 1 WHERE id = $1",
-        )
-        .bind(actor.workspace_id)
-        .execute(&mut *conn)
-        .await?;
-        return key.reuse(existing);
-    }
-
-    let incident = insert_declared_incident(
+    // Taking the number locks the workspace's counter row until commit; the same
+    // statement inserts the incident, or finds that a declare with the same key, which
+    // held the lock until it committed, got there first.
+    let inserted = insert_numbered_incident(
         conn,
         &NewIncident {
             workspace_id: actor.workspace_id,
-            number,
+            // Taken by the statement itself.
+            number: IncidentNumber(0),
             title: input.title.as_str(),
             description: &input.description,
             severity: input.severity,
@@ -320,6 +303,17 @@ pub async fn declare(
             .map(|f| f.as_slice()),
     )
     .await?;
+    let Some(incident) = inserted else {
+        if let Some(key) = idempotency_key
+            && let Some(existing) =
+                store::find_by_idempotency_key(conn, actor.workspace_id, key.key.as_str()).await?
+        {
+            // Give the number back: we still hold the counter's row lock, so nobody took one since.
+            give_back_incident_number(conn, actor.workspace_id).await?;
+            return key.reuse(existing);
+        }
+        return Err(DomainError::NotFound("workspace"));
+    };
 
     let services: Vec<(String, ServiceImpact)> = input
         .affected_services

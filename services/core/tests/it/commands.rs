@@ -244,3 +244,150 @@ async fn commands_act_as_the_system_on_a_private_incident(pool: PgPool) {
         "{kinds:?}"
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn commands_applied_side_by_side_apply_once_each_and_in_order_per_incident(pool: PgPool) {
+    const INCIDENTS: usize = 24;
+    const NOTES: usize = 4;
+    let app = TestApp::spawn(pool).await;
+    let ws = workspace(&app).await;
+    let shutdown = CancellationToken::new();
+    let (bus, task) = BusBuilder::new(&app.vhost().url, "core")
+        .consume_in_lanes(queue(), app.pool.clone(), Commands, 8)
+        .start(shutdown.clone());
+    bus.wait_connected(&shutdown).await.expect("connects");
+
+    // Every declare sent twice (a re-sent command), from several publishers at once.
+    let mut publishers = tokio::task::JoinSet::new();
+    for i in 0..INCIDENTS {
+        let bus = bus.clone();
+        publishers.spawn(async move {
+            let declare = || {
+                Envelope::new(
+                    "incident.declare",
+                    ws,
+                    json!({ "idempotency_key": format!("group-{i}"), "incident": { "title": format!("storm {i}"), "severity": "SEV2" } }),
+                )
+                .expect("envelope")
+            };
+            for e in [declare(), declare()] {
+                bus.publish(&OutgoingMessage::command(e))
+                    .await
+                    .expect("routed");
+            }
+        });
+    }
+    while let Some(done) = publishers.join_next().await {
+        done.expect("published");
+    }
+    wait_for(
+        &app,
+        "SELECT count(*) FROM inbox WHERE consumer = 'core.commands'",
+        2 * INCIDENTS as i64,
+    )
+    .await;
+    let (incidents, numbers, max): (i64, i64, i32) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT number), max(number) FROM incidents")
+            .fetch_one(&app.pool)
+            .await
+            .expect("numbers");
+    assert_eq!(incidents, INCIDENTS as i64, "one incident per key");
+    assert_eq!(
+        (numbers, i64::from(max)),
+        (INCIDENTS as i64, INCIDENTS as i64),
+        "numbers unique and gap-free"
+    );
+    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM incidents")
+        .fetch_all(&app.pool)
+        .await
+        .expect("ids");
+
+    // Each incident's follow-ups in order, all incidents' at once and interleaved.
+    for &id in &ids {
+        let bus = bus.clone();
+        publishers.spawn(async move {
+            let mut commands: Vec<Envelope> = (0..NOTES)
+                .map(|n| {
+                    Envelope::new(
+                        "incident.add_update",
+                        ws,
+                        json!({ "incident_id": id, "message": format!("note {n}") }),
+                    )
+                    .expect("envelope")
+                })
+                .collect();
+            for status in ["IDENTIFIED", "MONITORING", "RESOLVED"] {
+                commands.push(
+                    Envelope::new(
+                        "incident.change_status",
+                        ws,
+                        json!({ "incident_id": id, "status": status }),
+                    )
+                    .expect("envelope"),
+                );
+            }
+            // One command redelivered right after itself is absorbed by the inbox.
+            commands.insert(2, commands[1].clone());
+            for e in commands {
+                bus.publish(&OutgoingMessage::command(e))
+                    .await
+                    .expect("routed");
+            }
+        });
+    }
+    while let Some(done) = publishers.join_next().await {
+        done.expect("published");
+    }
+    wait_for(
+        &app,
+        "SELECT count(*) FROM incidents WHERE status = 'RESOLVED'",
+        INCIDENTS as i64,
+    )
+    .await;
+    let expected: Vec<String> = ["DETECTED"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain((0..NOTES).map(|n| format!("UPDATE note {n}")))
+        .chain(
+            ["IDENTIFIED", "MONITORING", "RESOLVED"]
+                .iter()
+                .map(|s| format!("STATUS_CHANGE {s}")),
+        )
+        .collect();
+    for id in &ids {
+        let entries: Vec<String> = sqlx::query_scalar(
+            "SELECT CASE kind::text
+                 WHEN 'UPDATE' THEN 'UPDATE ' || message
+                 WHEN 'STATUS_CHANGE' THEN 'STATUS_CHANGE ' || (data->>'to')
+                 ELSE kind::text END
+             FROM incident_timeline WHERE incident_id = $1 AND kind <> 'ACKNOWLEDGED'
+             ORDER BY occurred_at, id",
+        )
+        .bind(id)
+        .fetch_all(&app.pool)
+        .await
+        .expect("timeline");
+        assert_eq!(
+            entries, expected,
+            "incident {id}: each effect once, in order"
+        );
+        // Moving to IDENTIFIED acknowledges, in the same transaction.
+        let acknowledged: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM incident_timeline WHERE incident_id = $1 AND kind = 'ACKNOWLEDGED'",
+        )
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+        assert_eq!(acknowledged, 1, "incident {id}");
+    }
+    let status_events = count(
+        &app,
+        "SELECT count(*) FROM outbox WHERE message_type = 'incident.status_changed'",
+    )
+    .await;
+    assert_eq!(status_events, 3 * INCIDENTS as i64, "one event per change");
+
+    shutdown.cancel();
+    task.await.expect("ends");
+}

@@ -4,6 +4,7 @@
 mod consumer;
 mod contract;
 mod dispatch;
+mod lanes;
 mod outbox;
 mod shutdown;
 mod supervisor;

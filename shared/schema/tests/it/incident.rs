@@ -176,6 +176,55 @@ async fn an_idempotency_key_creates_one_incident_per_workspace(pool: PgPool) -> 
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_numbered_insert_takes_the_next_number_and_yields_to_an_existing_key(
+    pool: PgPool,
+) -> anyhow::Result<()> {
+    use incident_schema::incident::insert_numbered_incident;
+    use incident_schema::workspace::give_back_incident_number;
+    let mut conn = pool.acquire().await?;
+    let acme = fixture::workspace(&mut conn, "acme").await?;
+    let keyed = incident_schema::incident::NewIncident {
+        idempotency_key: Some("group-42"),
+        ..fixture::new_incident(acme.id, IncidentNumber(0), "Keyed")
+    };
+    let last = || async {
+        sqlx::query_scalar::<_, i32>("SELECT last_incident_number FROM workspaces WHERE id = $1")
+            .bind(acme.id)
+            .fetch_one(&pool)
+            .await
+    };
+
+    let first = insert_numbered_incident(&mut conn, &keyed, None).await?;
+    let plain = fixture::new_incident(acme.id, IncidentNumber(0), "Plain");
+    let second = insert_numbered_incident(&mut conn, &plain, None).await?;
+    assert_eq!(
+        (first.map(|i| i.number), second.map(|i| i.number)),
+        (Some(IncidentNumber(1)), Some(IncidentNumber(2)))
+    );
+    assert_eq!(last().await?, 2);
+
+    // The same key again: nothing inserted, the number taken and given back.
+    let mut tx = pool.begin().await?;
+    assert!(
+        insert_numbered_incident(&mut tx, &keyed, None)
+            .await?
+            .is_none()
+    );
+    give_back_incident_number(&mut tx, acme.id).await?;
+    tx.commit().await?;
+    assert_eq!(last().await?, 2, "gap-free");
+
+    let nowhere = fixture::new_incident(Uuid::now_v7(), IncidentNumber(0), "Nowhere");
+    assert!(
+        insert_numbered_incident(&mut conn, &nowhere, None)
+            .await?
+            .is_none(),
+        "no workspace, no incident"
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
 async fn another_workspaces_user_cannot_hold_a_role(pool: PgPool) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     let acme = fixture::workspace(&mut conn, "acme").await?;
