@@ -6,7 +6,8 @@
 //! The shapes are the contract's ([`incident_schema::contract::commands`]): the envelope's
 //! `workspace_id` scopes everything and `actor_id` is an optional user of that workspace.
 //! [`Declare`] (`{ "idempotency_key", "actor_id", "incident": { <POST /incidents body> } }`),
-//! [`Acknowledge`], [`ChangeStatus`], [`AddUpdate`], [`AssignRole`], [`LinkAlertGroup`].
+//! [`Acknowledge`], [`ChangeStatus`], [`ChangeSeverity`] (the drill runner's severity
+//! steps), [`AddUpdate`], [`AssignRole`], [`LinkAlertGroup`].
 
 use std::sync::LazyLock;
 
@@ -15,8 +16,8 @@ use incident_bus::dispatch::unknown_command;
 use incident_bus::{Dispatch, Envelope, Handler, HandlerError, Handles, QueueSpec};
 use incident_schema::TimelineKind;
 use incident_schema::contract::{
-    Acknowledge, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare, LinkAlertGroup,
-    Message as _,
+    Acknowledge, AddUpdate, AssignRole, ChangeSeverity, ChangeStatus, Declaration, Declare,
+    LinkAlertGroup, Message as _,
 };
 use incident_schema::text::{IdempotencyKey, IncidentTitle};
 use sqlx::PgConnection;
@@ -41,6 +42,7 @@ static DISPATCH: LazyLock<Dispatch<Commands>> = LazyLock::new(|| {
         .on::<Declare>()
         .on::<Acknowledge>()
         .on::<ChangeStatus>()
+        .on::<ChangeSeverity>()
         .on::<AddUpdate>()
         .on::<AssignRole>()
         .on::<LinkAlertGroup>()
@@ -155,6 +157,23 @@ impl Handles<ChangeStatus> for Commands {
             Some(message),
         )
         .await?;
+        Ok(())
+    }
+}
+
+impl Handles<ChangeSeverity> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: ChangeSeverity,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        let patch = change::IncidentPatch {
+            severity: Some(cmd.severity),
+            ..Default::default()
+        };
+        change::update(conn, actor, cmd.incident_id, &patch).await?;
         Ok(())
     }
 }

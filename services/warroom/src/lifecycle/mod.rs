@@ -51,7 +51,8 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use incident_bus::{Envelope, Handler, HandlerError, OutgoingMessage, QueueSpec, outbox};
 use incident_schema::contract::{
-    AddUpdate, IncidentWarroomOpened, Message, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
+    AddUpdate, DrillRunCompleted, IncidentWarroomOpened, Message, WebhookSubscriptionDisabled,
+    WorkspaceWeeklyDigest,
 };
 use incident_schema::{IncidentStatus, TimelineKind, Visibility};
 use serde::Deserialize as _;
@@ -226,6 +227,9 @@ async fn handle(
     }
     if message.message_type == WebhookSubscriptionDisabled::TYPE {
         return crate::announce::webhook_disabled(&war_room.pool, slack, message).await;
+    }
+    if message.message_type == DrillRunCompleted::TYPE {
+        return crate::drill_report::post(&war_room.pool, slack, message).await;
     }
     let Some(incident) = message.data.get("incident") else {
         return Ok(());
