@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use incident_system_tests::{Client, TestStack, eventually};
+use incident_system_tests::{Client, TestStack};
+use incident_testkit::eventually_some;
 use incident_warroom::testing::fake_slack::{self, FakeSlack};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -81,19 +82,12 @@ async fn a_drill_runs_through_ingestion_and_the_war_room_and_is_scored_and_repor
     let run_path = format!("/api/v1/drills/runs/{run_id}");
 
     // The alert went through ingestion, which declared a drill incident the run learnt.
-    let mut incident_id = String::new();
-    eventually(
+    let incident_id: String = eventually_some(
         Duration::from_secs(30),
         "the run learns its drill incident",
         || async {
             let run = api.get(&run_path, TOKEN).await.json();
-            match run["incident_id"].as_str() {
-                Some(id) => {
-                    incident_id = id.to_owned();
-                    true
-                }
-                None => false,
-            }
+            run["incident_id"].as_str().map(str::to_owned)
         },
     )
     .await;
@@ -120,8 +114,7 @@ async fn a_drill_runs_through_ingestion_and_the_war_room_and_is_scored_and_repor
     assert_eq!(groups, 1);
 
     // The war room opened as a drill's, and the hint reached it.
-    let mut channel = String::new();
-    eventually(
+    let channel: String = eventually_some(
         Duration::from_secs(30),
         "the hint is posted in the drill's channel",
         || async {
@@ -131,12 +124,12 @@ async fn a_drill_runs_through_ingestion_and_the_war_room_and_is_scored_and_repor
                     .fetch_one(&pool)
                     .await
                     .expect("incident");
-            let Some(id) = id else { return false };
-            channel = id;
+            let id = id?;
             slack
-                .messages(&channel)
+                .messages(&id)
                 .iter()
                 .any(|m| m.text.contains("[DRILL] Hint: The replica's lag is zero"))
+                .then_some(id)
         },
     )
     .await;
@@ -163,10 +156,9 @@ async fn a_drill_runs_through_ingestion_and_the_war_room_and_is_scored_and_repor
         .await;
     assert!(resolved.status < 300, "{}", resolved.text);
 
-    let mut run = Value::Null;
-    eventually(Duration::from_secs(30), "the run completes", || async {
-        run = api.get(&run_path, TOKEN).await.json();
-        run["state"] == json!("completed")
+    let run: Value = eventually_some(Duration::from_secs(30), "the run completes", || async {
+        let run = api.get(&run_path, TOKEN).await.json();
+        (run["state"] == json!("completed")).then_some(run)
     })
     .await;
     let score = &run["score"];
@@ -212,8 +204,8 @@ async fn a_drill_runs_through_ingestion_and_the_war_room_and_is_scored_and_repor
             .filter(|m| m.text.contains("[DRILL] payments completed: 1 of 2"))
             .count()
     };
-    eventually(Duration::from_secs(30), "the report is posted", || async {
-        reports() > 0
+    eventually_some(Duration::from_secs(30), "the report is posted", || async {
+        (reports() > 0).then_some(())
     })
     .await;
     // Redeliveries and further rounds post nothing again.
