@@ -2,6 +2,7 @@
 
 mod client;
 mod deploy;
+mod drills;
 mod first_install;
 mod ingress;
 mod metrics;

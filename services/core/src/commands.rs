@@ -6,8 +6,9 @@
 //! The shapes are the contract's ([`incident_schema::contract::commands`]): the envelope's
 //! `workspace_id` scopes everything and `actor_id` is an optional user of that workspace.
 //! [`Declare`] (`{ "idempotency_key", "actor_id", "incident": { <POST /incidents body> } }`),
-//! [`Acknowledge`], [`ChangeStatus`], [`AddUpdate`], [`AssignRole`], [`LinkAlertGroup`],
-//! [`AddMember`] (the war room's "Join"; a member already in changes nothing).
+//! [`Acknowledge`], [`ChangeStatus`], [`ChangeSeverity`] (the drill runner's severity
+//! steps), [`AddUpdate`], [`AssignRole`], [`LinkAlertGroup`], [`AddMember`] (the war
+//! room's "Join"; a member already in changes nothing).
 
 use std::sync::LazyLock;
 
@@ -16,8 +17,8 @@ use incident_bus::dispatch::unknown_command;
 use incident_bus::{Dispatch, Envelope, Handler, HandlerError, Handles, QueueSpec};
 use incident_schema::TimelineKind;
 use incident_schema::contract::{
-    Acknowledge, AddMember, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare,
-    LinkAlertGroup, Message as _,
+    Acknowledge, AddMember, AddUpdate, AssignRole, ChangeSeverity, ChangeStatus, Declaration,
+    Declare, LinkAlertGroup, Message as _,
 };
 use incident_schema::text::{IdempotencyKey, IncidentTitle};
 use sqlx::PgConnection;
@@ -53,6 +54,7 @@ static DISPATCH: LazyLock<Dispatch<Commands>> = LazyLock::new(|| {
         .on::<Declare>()
         .on::<Acknowledge>()
         .on::<ChangeStatus>()
+        .on::<ChangeSeverity>()
         .on::<AddUpdate>()
         .on::<AssignRole>()
         .on::<LinkAlertGroup>()
@@ -188,6 +190,23 @@ impl Handles<ChangeStatus> for Commands {
             Some(message),
         )
         .await?;
+        Ok(())
+    }
+}
+
+impl Handles<ChangeSeverity> for Commands {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        message: &Envelope,
+        cmd: ChangeSeverity,
+    ) -> Result<(), HandlerError> {
+        let actor = actor(conn, message, cmd.actor_id).await?;
+        let patch = change::IncidentPatch {
+            severity: Some(cmd.severity),
+            ..Default::default()
+        };
+        change::update(conn, actor, cmd.incident_id, &patch).await?;
         Ok(())
     }
 }

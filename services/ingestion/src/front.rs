@@ -16,6 +16,11 @@
 //!                           "dedup_key": "db-1/disk", "service": "db" } ] } }
 //! ```
 //!
+//! A message may say its alerts are in another source's shape with `data.source`: only
+//! `"alertmanager"` (the rest of `data` is then an Alertmanager webhook notification,
+//! parsed as the webhook parses it). The SLA watchdog's drill runs send their synthetic
+//! alerts that way.
+//!
 //! The broker's access control is the authentication (no integration secret is sent);
 //! the integration must belong to the envelope's workspace. A message that is not an
 //! envelope, names no or an unknown integration, or fails validation can never succeed:
@@ -97,7 +102,16 @@ async fn receive(
     }
     let mut alerts = data.clone();
     alerts.remove("integration_id");
-    let notification =
-        source::parse_value(IntegrationKind::Generic, &Value::Object(alerts), Utc::now())?;
+    let kind = match alerts.remove("source") {
+        None => IntegrationKind::Generic,
+        Some(Value::String(s)) if s == "alertmanager" => IntegrationKind::Alertmanager,
+        Some(other) => {
+            return Err(IngestError::invalid(
+                "source",
+                format!("must be \"alertmanager\" or absent, not {other}"),
+            ));
+        }
+    };
+    let notification = source::parse_value(kind, &Value::Object(alerts), Utc::now())?;
     ingest::ingest(tx, &integration, &notification, Some(message)).await
 }

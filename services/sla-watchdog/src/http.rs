@@ -92,6 +92,9 @@ impl From<crate::drill::runner::RunnerError> for DrillError {
     fn from(e: crate::drill::runner::RunnerError) -> Self {
         match e {
             crate::drill::runner::RunnerError::Database(e) => Self::Database(e),
+            crate::drill::runner::RunnerError::Message(m) => {
+                Self::Database(sqlx::Error::Protocol(m))
+            }
         }
     }
 }
@@ -508,8 +511,7 @@ pub async fn start_run(
         .ok_or(DrillError::NotFound("scenario"))?;
     // Stored only once it parsed; a parser change that now refuses it is the file's fault.
     let parsed = incident_schema::drill::parse(&scenario.source).map_err(DrillError::from)?;
-    let integration = store::drill_integration(&mut tx, workspace_id).await?;
-    let run = store::insert_run(&mut tx, &scenario, workspace_id, &parsed, integration, None)
+    let run = crate::drill::runner::start(&mut tx, &scenario, workspace_id, &parsed, None)
         .await?
         .ok_or_else(|| DrillError::Conflict("the run exists already".into()))?;
     let view = view(&mut tx, run).await?;

@@ -14,8 +14,9 @@
 //!   `INCIDENT_SLA_WEEKLY_DIGEST_CRON`.
 //! - [`drills_periodically`]: the drill loop, every [`DRILLS_EVERY`]: scheduled runs
 //!   started ([`crate::drill::scheduled::start_due`], once per occurrence across
-//!   replicas), running runs past their deadline timed out, and every due step of every
-//!   running run played ([`crate::drill::runner::play_due`]). A failed round is logged and
+//!   replicas), running runs' incidents learnt, runs whose incident resolved or whose
+//!   deadline passed ended and scored ([`crate::drill::ending`]), and every due step of
+//!   every running run played ([`crate::drill::runner::play_due`]). A failed round is logged and
 //!   the next one starts over from the database; the window of schedule occurrences only
 //!   moves on once a round started them.
 //!
@@ -202,9 +203,10 @@ pub async fn drill_round(
     if started > 0 {
         tracing::info!(started, "scheduled drill runs started");
     }
-    let timed_out = drill::store::time_out_overdue(&mut conn).await?;
-    if timed_out > 0 {
-        tracing::info!(timed_out, "drill runs timed out");
+    drill::ending::learn_due(&mut conn).await?;
+    let ended = drill::ending::end_due(&mut conn).await?;
+    if ended > 0 {
+        tracing::info!(ended, "drill runs ended and scored");
     }
     let round = drill::runner::play_due(&mut conn).await?;
     if round != drill::runner::Round::default() {

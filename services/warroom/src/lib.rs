@@ -26,6 +26,7 @@
 
 pub mod admin;
 pub mod announce;
+pub mod drill_report;
 pub mod error;
 pub mod inbound;
 pub mod install;

@@ -13,9 +13,9 @@
 //! channel. Queue arguments are therefore a contract; changing one means a new queue name.
 
 use incident_schema::contract::{
-    ActionItemCreated, ActionItemOverdue, ActionItemUpdated, IncidentAlertGroupLinked,
-    IncidentDeclared, IncidentStatusChanged, Message as _, PostmortemPublished,
-    WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
+    ActionItemCreated, ActionItemOverdue, ActionItemUpdated, DrillRunCompleted,
+    IncidentAlertGroupLinked, IncidentDeclared, IncidentStatusChanged, Message as _,
+    PostmortemPublished, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
 };
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -27,6 +27,9 @@ pub const EVENTS: &str = "incidents.events";
 pub const COMMANDS: &str = "incidents.commands";
 /// Raw alerts from outside (`alert.<source>`).
 pub const ALERTS_INGEST: &str = "alerts.ingest";
+/// The type of a message of raw alerts on [`ALERTS_INGEST`] (its routing key is
+/// `alert.<source>`).
+pub const ALERT_MESSAGE: &str = "alert.ingest";
 /// Where RabbitMQ puts messages a consumer rejected or that exceeded their delivery limit.
 pub const DLX: &str = "incidents.dlx";
 /// The queue holding every dead-lettered message, bound `#` on [`DLX`].
@@ -74,7 +77,8 @@ pub fn contract() -> Vec<QueueSpec> {
             .bind(EVENTS, <ActionItemUpdated>::TYPE)
             .bind(EVENTS, ActionItemOverdue::TYPE)
             .bind(EVENTS, WorkspaceWeeklyDigest::TYPE)
-            .bind(EVENTS, WebhookSubscriptionDisabled::TYPE),
+            .bind(EVENTS, WebhookSubscriptionDisabled::TYPE)
+            .bind(EVENTS, DrillRunCompleted::TYPE),
         QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, <IncidentStatusChanged>::TYPE),
         QueueSpec::new(POSTMORTEM_COMMANDS).bind(COMMANDS, "postmortem.*"),
         webhook_events(),

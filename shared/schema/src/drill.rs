@@ -39,6 +39,15 @@ use toml::Spanned;
 
 use crate::Severity;
 
+/// The reserved alert label naming the drill run a synthetic alert belongs to. Ingestion
+/// groups such alerts by their run alone (never with real alerts), declares the group's
+/// incident as a drill whatever the integration's rules say, and never joins it to
+/// another incident.
+pub const DRILL_LABEL: &str = "incident_drill_run";
+/// The reserved alert label carrying the severity a drill's alerts declare with (the
+/// scenario's).
+pub const DRILL_SEVERITY_LABEL: &str = "incident_drill_severity";
+
 /// Longest scenario file accepted.
 pub const MAX_SOURCE: usize = 64 * 1024;
 /// Most steps a script may have.
@@ -506,6 +515,206 @@ pub fn parse(source: &str) -> Result<Scenario, ScenarioError> {
     })
 }
 
+/// What a run is scored on: one per expectation a scenario may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    /// Acknowledged within the target of the declaration.
+    Acknowledged,
+    /// An Incident Commander assigned within.
+    CommanderAssigned,
+    /// The first public update within.
+    FirstPublicUpdate,
+    /// Mitigated (MONITORING) within.
+    Mitigated,
+    /// Resolved within.
+    Resolved,
+    /// A postmortem drafted before the run ended.
+    PostmortemDrafted,
+}
+
+impl Expectation {
+    /// How a report names it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Acknowledged => "Acknowledged",
+            Self::CommanderAssigned => "Commander assigned",
+            Self::FirstPublicUpdate => "First public update",
+            Self::Mitigated => "Mitigated",
+            Self::Resolved => "Resolved",
+            Self::PostmortemDrafted => "Postmortem drafted",
+        }
+    }
+}
+
+/// Faster or slower than the same expectation in the run before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    /// Took less time than the run before.
+    Faster,
+    /// Took more time.
+    Slower,
+    /// Took as long (to the second).
+    Same,
+}
+
+/// One expectation of a run, scored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpectationScore {
+    /// Which.
+    pub expectation: Expectation,
+    /// The scenario's target, in seconds from the declaration (none for a postmortem).
+    pub target_seconds: Option<u64>,
+    /// The workspace's SLA target for the drill's severity, in seconds (acknowledged and
+    /// resolved only).
+    pub sla_target_seconds: Option<u64>,
+    /// When it happened, in seconds from the declaration; none: it did not happen.
+    pub measured_seconds: Option<u64>,
+    /// Whether the scenario's target was met.
+    pub met: bool,
+    /// Whether the SLA target was met (when there is one).
+    pub met_sla: Option<bool>,
+    /// The same measure in the previous scored run of the scenario.
+    pub previous_seconds: Option<u64>,
+    /// Against the previous run, when both measured it.
+    pub trend: Option<Trend>,
+}
+
+/// A run's score: every expectation of its scenario, met or missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Score {
+    /// In the scenario's order: acknowledged, commander, first public update, mitigated,
+    /// resolved, postmortem.
+    pub expectations: Vec<ExpectationScore>,
+    /// How many were met.
+    pub met: u32,
+    /// How many there are.
+    pub total: u32,
+    /// `met` of `total`, in percent, rounded down.
+    pub percent: u32,
+    /// The run compared against, if there was an earlier scored run of the scenario.
+    pub previous_run_id: Option<uuid::Uuid>,
+}
+
+/// What a run measured, in seconds from the declaration of its incident.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Measured {
+    /// Acknowledged.
+    pub acknowledged: Option<u64>,
+    /// A commander assigned.
+    pub commander_assigned: Option<u64>,
+    /// The first public update.
+    pub first_public_update: Option<u64>,
+    /// Mitigated.
+    pub mitigated: Option<u64>,
+    /// Resolved.
+    pub resolved: Option<u64>,
+    /// A postmortem drafted.
+    pub postmortem_drafted: Option<u64>,
+}
+
+/// The workspace's SLA targets for the drill's severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlaTargets {
+    /// To acknowledge.
+    pub acknowledge: Option<Duration>,
+    /// To resolve.
+    pub resolve: Option<Duration>,
+}
+
+/// Scores `measured` against the scenario's `expect` and the `sla` targets, compared with
+/// the `previous` scored run of the scenario (its id and score). Pure: the runner reads
+/// the times, this decides.
+pub fn score(
+    expect: &Expectations,
+    measured: &Measured,
+    sla: SlaTargets,
+    previous: Option<(uuid::Uuid, &Score)>,
+) -> Score {
+    let timed = [
+        (
+            Expectation::Acknowledged,
+            expect.acknowledged_within,
+            measured.acknowledged,
+            sla.acknowledge,
+        ),
+        (
+            Expectation::CommanderAssigned,
+            expect.commander_within,
+            measured.commander_assigned,
+            None,
+        ),
+        (
+            Expectation::FirstPublicUpdate,
+            expect.first_public_update_within,
+            measured.first_public_update,
+            None,
+        ),
+        (
+            Expectation::Mitigated,
+            expect.mitigated_within,
+            measured.mitigated,
+            None,
+        ),
+        (
+            Expectation::Resolved,
+            expect.resolved_within,
+            measured.resolved,
+            sla.resolve,
+        ),
+    ];
+    let mut expectations = Vec::new();
+    let before = |e: Expectation| {
+        previous.and_then(|(_, p)| {
+            p.expectations
+                .iter()
+                .find(|x| x.expectation == e)
+                .and_then(|x| x.measured_seconds)
+        })
+    };
+    let mut push = |expectation, target: Option<u64>, sla: Option<u64>, at: Option<u64>, met| {
+        let previous_seconds = before(expectation);
+        let trend = match (at, previous_seconds) {
+            (Some(now), Some(then)) => Some(match now.cmp(&then) {
+                std::cmp::Ordering::Less => Trend::Faster,
+                std::cmp::Ordering::Greater => Trend::Slower,
+                std::cmp::Ordering::Equal => Trend::Same,
+            }),
+            _ => None,
+        };
+        expectations.push(ExpectationScore {
+            expectation,
+            target_seconds: target,
+            sla_target_seconds: sla,
+            measured_seconds: at,
+            met,
+            met_sla: sla.map(|s| at.is_some_and(|a| a <= s)),
+            previous_seconds,
+            trend,
+        });
+    };
+    for (expectation, target, at, sla) in timed {
+        let Some(target) = target else { continue };
+        let target = target.as_secs();
+        let met = at.is_some_and(|a| a <= target);
+        push(expectation, Some(target), sla.map(|s| s.as_secs()), at, met);
+    }
+    if expect.postmortem_drafted {
+        let at = measured.postmortem_drafted;
+        push(Expectation::PostmortemDrafted, None, None, at, at.is_some());
+    }
+    let total = expectations.len() as u32;
+    let met = expectations.iter().filter(|e| e.met).count() as u32;
+    Score {
+        expectations,
+        met,
+        total,
+        percent: (met * 100).checked_div(total).unwrap_or(0),
+        previous_run_id: previous.map(|(id, _)| id),
+    }
+}
+
 mod seconds {
     use std::time::Duration;
 
@@ -670,5 +879,56 @@ postmortem_drafted = true
             let source = std::fs::read_to_string(&path).expect("example");
             parse(&source).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+    #[test]
+    fn a_score_is_each_expectation_met_or_missed_against_its_target_and_the_sla() {
+        let expect = parse(GOOD).expect("valid").expect;
+        let measured = Measured {
+            acknowledged: Some(120),
+            first_public_update: None,
+            resolved: Some(3000),
+            postmortem_drafted: Some(3100),
+            ..Measured::default()
+        };
+        let sla = SlaTargets {
+            acknowledge: Some(Duration::from_secs(600)),
+            resolve: Some(Duration::from_secs(3600)),
+        };
+        let first = score(&expect, &measured, sla, None);
+        let got: Vec<(Expectation, bool, Option<bool>)> = first
+            .expectations
+            .iter()
+            .map(|e| (e.expectation, e.met, e.met_sla))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Expectation::Acknowledged, true, Some(true)),
+                (Expectation::FirstPublicUpdate, false, None),
+                (Expectation::Resolved, false, Some(true)),
+                (Expectation::PostmortemDrafted, true, None),
+            ]
+        );
+        assert_eq!((first.met, first.total, first.percent), (2, 4, 50));
+        assert_eq!(first.previous_run_id, None);
+        let id = uuid::Uuid::now_v7();
+        let faster = Measured {
+            acknowledged: Some(60),
+            resolved: Some(3000),
+            ..measured
+        };
+        let second = score(&expect, &faster, sla, Some((id, &first)));
+        assert_eq!(second.previous_run_id, Some(id));
+        let trends: Vec<Option<Trend>> = second.expectations.iter().map(|e| e.trend).collect();
+        assert_eq!(
+            trends,
+            [
+                Some(Trend::Faster),
+                None,
+                Some(Trend::Same),
+                Some(Trend::Same)
+            ]
+        );
+        assert_eq!(second.expectations[0].previous_seconds, Some(120));
     }
 }

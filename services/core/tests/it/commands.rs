@@ -391,3 +391,41 @@ async fn commands_applied_side_by_side_apply_once_each_and_in_order_per_incident
     shutdown.cancel();
     task.await.expect("ends");
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_severity_change_command_moves_the_severity_and_its_sla_deadlines(pool: PgPool) {
+    use incident_schema::contract::ChangeSeverity;
+    let app = TestApp::spawn(pool).await;
+    let ws = workspace(&app).await;
+    let (code, incident) = app
+        .post(
+            crate::support::ADMIN,
+            "/api/v1/incidents",
+            json!({ "title": "drill", "severity": "SEV3", "is_drill": true }),
+        )
+        .await;
+    assert_eq!(code, reqwest::StatusCode::CREATED, "{incident}");
+    let id: Uuid = incident["id"].as_str().expect("id").parse().expect("uuid");
+    let before: (chrono::DateTime<chrono::Utc>,) =
+        sqlx::query_as("SELECT sla_deadline FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("deadline");
+    let change = ChangeSeverity {
+        incident_id: id,
+        actor_id: None,
+        severity: incident_schema::Severity::Sev1,
+    };
+    apply(&app, &Envelope::of(ws, &change).expect("envelope")).await;
+    let (severity, deadline): (String, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("SELECT severity::text, sla_deadline FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("incident");
+    assert_eq!(severity, "SEV1");
+    assert!(deadline < before.0, "SEV1's acknowledge target is shorter");
+    let kinds = app.timeline_kinds(&id.to_string()).await;
+    assert!(kinds.contains(&"SEVERITY_CHANGED".to_owned()), "{kinds:?}");
+}

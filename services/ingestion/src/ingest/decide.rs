@@ -15,6 +15,13 @@
 //!    (or waits for it), or does nothing if there is none.
 //! 4. Otherwise it **declares**, with its id as the command's idempotency key.
 //!
+//! **Drills.** A group of a drill's synthetic alerts (labelled `incident_drill_run`,
+//! grouped by their run) skips all of that: it declares a drill incident at the severity
+//! its `incident_drill_severity` label names (SEV3 when it names none), whatever the
+//! integration's rules say, without joining another incident or counting for the storm
+//! guard. A team's rules must not decide whether its drill runs, and a drill must never
+//! land in a real incident.
+//!
 //! **What serialises.** Only what a decision reads and another one's outcome changes.
 //! The rules are evaluated for every deciding group of the transaction first
 //! ([`Decisions::plan`], no database); then one statement ([`Decisions::lock`]) takes,
@@ -39,6 +46,17 @@ use super::{Decision, Group, store};
 use crate::integration::rules::DeclareRule;
 use crate::source::IncomingAlert;
 
+/// The rule a drill's group declares by: no matcher, no joining.
+static DRILL_RULE: std::sync::LazyLock<DeclareRule> = std::sync::LazyLock::new(|| DeclareRule {
+    name: Some("drill".to_owned()),
+    matchers: Vec::new(),
+    declare: true,
+    severity: None,
+    service_label: None,
+    impact: None,
+    join_open_incident: false,
+});
+
 /// Alerts whose rule evaluation an explanation lists, at most.
 const EXPLAINED_ALERTS: usize = 5;
 
@@ -61,6 +79,8 @@ pub struct Plan<'r, 'a> {
     service: Option<String>,
     reason: String,
     details: Value,
+    /// A drill's group: declares a drill incident, never joins, never throttled.
+    drill: bool,
 }
 
 impl Plan<'_, '_> {
@@ -160,6 +180,32 @@ fn evaluate<'r>(rules: &'r [DeclareRule], alerts: &[&IncomingAlert]) -> Evaluati
     }
 }
 
+/// The plan of a drill's group (see the module doc), if `alerts` are a drill's.
+fn drill_plan<'a>(group: &mut Group, alerts: &[&'a IncomingAlert]) -> Option<Plan<'static, 'a>> {
+    use incident_schema::drill::{DRILL_LABEL, DRILL_SEVERITY_LABEL};
+    let chosen = *alerts.iter().find(|a| a.labels.contains_key(DRILL_LABEL))?;
+    let run = chosen.labels.get(DRILL_LABEL).cloned().unwrap_or_default();
+    let severity = chosen
+        .labels
+        .get(DRILL_SEVERITY_LABEL)
+        .and_then(|s| s.parse::<Severity>().ok())
+        .unwrap_or(Severity::Sev3);
+    group.severity = Some(severity);
+    group.service = None;
+    Some(Plan {
+        rule: &DRILL_RULE,
+        severity,
+        chosen,
+        service: None,
+        reason: format!(
+            "alert {} is drill run {run}'s: declare a drill incident {severity}",
+            chosen.fingerprint
+        ),
+        details: json!({ "drill_run": run, "alert": chosen.fingerprint, "severity": severity }),
+        drill: true,
+    })
+}
+
 fn matched_text(rule: &DeclareRule) -> String {
     if rule.matchers.is_empty() {
         "every alert".to_owned()
@@ -202,6 +248,9 @@ impl Decisions {
         group: &mut Group,
         alerts: &[&'a IncomingAlert],
     ) -> Option<Plan<'r, 'a>> {
+        if let Some(plan) = drill_plan(group, alerts) {
+            return Some(plan);
+        }
         let rules = match rules {
             Ok(rules) => rules,
             Err(problem) => {
@@ -253,6 +302,7 @@ impl Decisions {
             service,
             reason: evaluation.reason,
             details,
+            drill: false,
         })
     }
 
@@ -294,6 +344,7 @@ impl Decisions {
             service,
             reason,
             details,
+            drill,
         } = plan;
 
         if rule.join_open_incident
@@ -304,7 +355,7 @@ impl Decisions {
             return Ok(());
         }
 
-        if let Some(max) = self.max_per_minute {
+        if let Some(max) = self.max_per_minute.filter(|_| !drill) {
             let before = match self.declared_before {
                 Some(n) => n,
                 None => {
@@ -348,6 +399,7 @@ impl Decisions {
             alerts,
             reason: &format!("{reason}; grouped by {}", group.grouped_by),
             now,
+            is_drill: drill,
         });
         self.declared_now
             .push((group.id, service.as_ref().map(|s| s.to_lowercase())));

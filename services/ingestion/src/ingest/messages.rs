@@ -152,6 +152,8 @@ pub struct Declare<'a> {
     pub reason: &'a str,
     /// The transaction's time: `detected_at` is never later.
     pub now: DateTime<Utc>,
+    /// A drill's group: the incident is declared as a drill.
+    pub is_drill: bool,
 }
 
 impl Declare<'_> {
@@ -176,6 +178,7 @@ impl Declare<'_> {
         incident.detected_at = Some(detected_at.into());
         incident.affected_services = Some(services);
         incident.alert_group_ids = Some(vec![self.group_id]);
+        incident.is_drill = self.is_drill.then_some(true);
         DeclareCommand {
             idempotency_key: Some(self.group_id.to_string()),
             actor_id: None,

@@ -122,7 +122,13 @@ impl Settings {
 
     /// The group key of `alert`.
     pub fn key_of(&self, alert: &IncomingAlert, source_grouping: &str) -> GroupKey {
+        let drill = alert.labels.get(incident_schema::drill::DRILL_LABEL);
         let (source, by) = match (&self.grouping_labels, &alert.source_group_key) {
+            // A drill's alerts group by their run alone, never with real alerts.
+            _ if drill.is_some() => (
+                format!("drill:{}", drill.map_or("", String::as_str)),
+                "the drill run (label incident_drill_run)".to_owned(),
+            ),
             (Some(labels), _) => {
                 let parts: Vec<String> = labels
                     .iter()

@@ -171,3 +171,73 @@ async fn a_malformed_amqp_alert_is_dead_lettered_and_stores_nothing(pool: PgPool
     }
     shutdown.cancel();
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_drills_alertmanager_alert_groups_apart_from_real_alerts_and_declares_a_drill(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool).await;
+    let integration = app
+        .integration(json!({ "kind": "alertmanager", "name": "prometheus" }))
+        .await;
+    // Grouped by service: a real alert and the drill's share one, and must not share a group.
+    sqlx::query("UPDATE integrations SET grouping_key = 'service' WHERE id = $1")
+        .bind(integration.id)
+        .execute(&app.pool)
+        .await
+        .expect("grouping");
+    let vhost = TestVhost::create();
+    let shutdown = CancellationToken::new();
+    let bus = front(&app, &vhost, &shutdown).await;
+    bus.publish(&alerts_message(
+        app.workspace_id,
+        json!({ "integration_id": integration.id, "title": "Payments DB down", "severity": "critical",
+                "dedup_key": "real", "service": "payments-db" }),
+    ))
+    .await
+    .expect("routed");
+    let run = Uuid::now_v7();
+    let labels = json!({ "alertname": "PgPrimaryDown", "severity": "info", "service": "payments-db",
+                         "incident_drill_run": run, "incident_drill_severity": "SEV2" });
+    bus.publish(&alerts_message(
+        app.workspace_id,
+        json!({
+            "integration_id": integration.id, "source": "alertmanager", "version": "4",
+            "groupKey": format!("drill:{run}"), "status": "firing",
+            "alerts": [{ "status": "firing", "labels": labels,
+                         "annotations": { "summary": "drill: primary down" },
+                         "startsAt": "2026-12-03T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z" }],
+        }),
+    ))
+    .await
+    .expect("routed");
+    wait_for(
+        &app.pool,
+        "SELECT count(*) FROM inbox WHERE consumer = 'ingestion.alerts'",
+        2,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM alert_groups").await,
+        2,
+        "the drill's alert has a group of its own"
+    );
+    let declares = app.outbox("incident.declare").await;
+    let drill: Vec<&Value> = declares
+        .iter()
+        .filter(|d| d["data"]["incident"]["is_drill"] == json!(true))
+        .collect();
+    assert_eq!(drill.len(), 1, "{declares:?}");
+    let incident = &drill[0]["data"]["incident"];
+    assert_eq!(
+        incident["severity"], "SEV2",
+        "the drill's severity, not the rules'"
+    );
+    assert_eq!(incident["title"], "drill: primary down");
+    assert!(
+        app.outbox("incident.link_alert_group").await.is_empty(),
+        "the drill joined nothing"
+    );
+    shutdown.cancel();
+}

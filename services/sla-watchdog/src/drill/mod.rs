@@ -1,11 +1,12 @@
 //! Drills (issue 11), the watchdog's part: scenarios uploaded by a workspace, their runs
 //! and the steps each run plays. Started here because the watchdog already keeps the
 //! time (schedules claimed once across replicas, response times measured against SLA
-//! targets). Built so far: the storage ([`store`]: only the queries its callers and tests
-//! use), the upload rule ([`scenario`]), hints and updates played once, steps that cannot
-//! be played recorded as failed ([`runner`]), scheduled starts ([`scheduled`]), the API
-//! ([`crate::http`]) and the loop that drives them ([`crate::schedule::drills_periodically`]);
-//! the synthetic alerts, severity changes and the scores build on it.
+//! targets): the storage ([`store`]: only the queries its callers and tests use), the
+//! upload rule ([`scenario`]), the script played once through the normal paths — alerts
+//! through ingestion, hints and updates into the war room, severity changes through core
+//! ([`runner`]) —, scheduled starts ([`scheduled`]), the run's incident learnt and the run
+//! ended and scored once its incident resolves or it times out ([`ending`]), the API
+//! ([`crate::http`]) and the loop that drives them ([`crate::schedule::drills_periodically`]).
 //!
 //! Invariants: a stored scenario always parses (`incident_schema::drill::parse` runs
 //! before anything is written); a run copies its scenario (and its name) at the start, so
@@ -14,13 +15,13 @@
 //! that writes its effect to the outbox, or failed with its reason, so a step is played at
 //! most once and never holds back the steps after it for good.
 
+pub mod ending;
 pub mod runner;
 pub mod scenario;
 pub mod scheduled;
 pub mod store;
 
-/// The reserved alert label naming the drill run a synthetic alert belongs to.
-pub const DRILL_LABEL: &str = "incident_drill_run";
+pub use incident_schema::drill::{DRILL_LABEL, DRILL_SEVERITY_LABEL};
 
 /// Reads back the scenario a run copied (`drill_runs.scenario`: `{source, parsed}`) by
 /// parsing its source again, the one reading of a scenario there is.

@@ -4,18 +4,40 @@
 //! replays it. The run's row is locked first (`SKIP LOCKED`: another replica is on it), and
 //! a cancelled or ended run plays nothing.
 //!
+//! What each step writes:
+//! - an alert (or a resolving alert): an Alertmanager webhook notification (version 4)
+//!   published to `alerts.ingest` (`alert.drill`) for the run's integration, the front
+//!   ingestion's own sources use; its labels carry the run (`incident_drill_run`) and the
+//!   scenario's severity (`incident_drill_severity`), so ingestion groups the run's alerts
+//!   apart from real ones and declares a drill incident (the watchdog writes none of
+//!   ingestion's tables). The resolving alert repeats the firing one's labels, so it has
+//!   its fingerprint;
+//! - a hint or an injected update: an internal UPDATE on the incident's timeline through
+//!   core's `incident.add_update`, which the war room posts to the drill's channel (an
+//!   internal one never counts as the team's first public update);
+//! - a severity change: core's `incident.change_severity`.
+//!
+//! [`start`] inserts a run; a script without an alert declares its drill incident at once
+//! through core's `incident.declare` (the run's idempotency key as the declare's), in the
+//! run's transaction.
+//!
 //! Steps are played in order, the lowest due one first. A step that can never be played
-//! (a kind not built yet: synthetic alerts, resolving alerts and severity changes; a
-//! scenario that no longer reads) is recorded as failed with its reason (settled, like
-//! a played step, so it is never tried again), and the steps after it play on. A step that only has to wait (a hint or update
-//! due before the run's incident is known) holds back the steps after it, so the script
-//! keeps its order. [`play_due`] plays every due step of every running run, and is what
-//! the watchdog's loop ([`crate::schedule::drills_periodically`]) calls.
+//! (an alert without an integration to send it through, a scenario that no longer reads)
+//! is recorded as failed with its reason (settled, like a played step, so it is never
+//! tried again), and the steps after it play on. A step that only has to wait (a hint,
+//! update or severity change due before the run's incident is known) holds back the steps
+//! after it, so the script keeps its order. [`play_due`] plays every due step of every
+//! running run, and is what the watchdog's loop ([`crate::schedule::drills_periodically`])
+//! calls.
 
-use incident_bus::{OutgoingMessage, outbox};
-use incident_schema::TimelineKind;
-use incident_schema::contract::AddUpdate;
-use incident_schema::drill::{Action, Scenario};
+use std::collections::BTreeMap;
+
+use chrono::SecondsFormat;
+use incident_bus::{Envelope, OutgoingMessage, outbox, topology};
+use incident_schema::contract::{AddUpdate, ChangeSeverity, Declaration, Declare, ServiceView};
+use incident_schema::drill::{Action, DRILL_LABEL, DRILL_SEVERITY_LABEL, Scenario};
+use incident_schema::{ServiceImpact, TimelineKind};
+use serde_json::json;
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
@@ -40,6 +62,9 @@ pub enum RunnerError {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// A message could not be built.
+    #[error("message: {0}")]
+    Message(String),
 }
 
 /// Plays the next due step of `run_id`, if any.
@@ -77,6 +102,121 @@ enum Effect {
     Fail(String),
 }
 
+/// Starts a run of `scenario` (parsed as `parsed`): the run and its steps, and, when its
+/// script fires no alert, the `incident.declare` of its drill incident, in one
+/// transaction. `None` when a run with `idempotency_key` exists already.
+pub async fn start(
+    conn: &mut PgConnection,
+    scenario: &store::ScenarioRow,
+    workspace_id: Uuid,
+    parsed: &Scenario,
+    idempotency_key: Option<&str>,
+) -> Result<Option<store::RunRow>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let integration = store::drill_integration(&mut tx, workspace_id).await?;
+    let Some(run) = store::insert_run(
+        &mut tx,
+        scenario,
+        workspace_id,
+        parsed,
+        integration,
+        idempotency_key,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let fires = parsed
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Alert { .. }));
+    if !fires {
+        // As every contract payload: string keys only, it cannot fail to serialise.
+        let message = OutgoingMessage::of(workspace_id, &declare(&run, parsed))
+            .expect("a contract payload serialises to JSON");
+        outbox::enqueue(&mut tx, SERVICE, &[message]).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(run))
+}
+
+/// The `incident.declare` of a run whose script fires no alert.
+fn declare(run: &store::RunRow, scenario: &Scenario) -> Declare {
+    let mut incident = Declaration::new(scenario.title.clone(), scenario.severity);
+    incident.description = scenario.description.clone();
+    incident.is_drill = Some(true);
+    incident.affected_services = Some(
+        scenario
+            .services
+            .iter()
+            .map(|name| ServiceView {
+                name: name.clone(),
+                impact: ServiceImpact::Degraded,
+            })
+            .collect(),
+    );
+    Declare {
+        idempotency_key: Some(run.idempotency_key.clone()),
+        actor_id: None,
+        incident,
+    }
+}
+
+/// The Alertmanager notification of one synthetic alert of `run`, `firing` or `resolved`.
+fn alert(
+    run: &store::RunRow,
+    scenario: &Scenario,
+    labels: &BTreeMap<String, String>,
+    annotations: &BTreeMap<String, String>,
+    firing: bool,
+) -> Effect {
+    let Some(integration_id) = run.integration_id else {
+        return Effect::Fail(
+            "the workspace had no enabled integration to send the drill's alerts through \
+             when the run started"
+                .to_owned(),
+        );
+    };
+    let mut labels = labels.clone();
+    labels.insert(DRILL_LABEL.to_owned(), run.id.to_string());
+    labels.insert(
+        DRILL_SEVERITY_LABEL.to_owned(),
+        scenario.severity.to_string(),
+    );
+    let status = if firing { "firing" } else { "resolved" };
+    let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    // Go's zero time while firing, as Alertmanager sends it.
+    let ends_at = if firing {
+        "0001-01-01T00:00:00Z".to_owned()
+    } else {
+        time(chrono::Utc::now())
+    };
+    let data = json!({
+        "integration_id": integration_id,
+        "source": "alertmanager",
+        "version": "4",
+        "groupKey": format!("drill:{}", run.id),
+        "status": status,
+        "receiver": "drill",
+        "alerts": [{
+            "status": status,
+            "labels": labels,
+            "annotations": annotations,
+            "startsAt": time(run.started_at),
+            "endsAt": ends_at,
+        }],
+    });
+    match Envelope::new(topology::ALERT_MESSAGE, run.workspace_id, data) {
+        Ok(envelope) => Effect::Play(OutgoingMessage {
+            exchange: topology::ALERTS_INGEST.to_owned(),
+            routing_key: "alert.drill".to_owned(),
+            mandatory: true,
+            envelope,
+        }),
+        Err(e) => Effect::Fail(format!("the step's message cannot be built: {e}")),
+    }
+}
+
 fn effect(run: &store::RunRow, index: i32) -> Effect {
     let scenario: Scenario = match super::scenario_of(&run.scenario) {
         Ok(scenario) => scenario,
@@ -89,31 +229,57 @@ fn effect(run: &store::RunRow, index: i32) -> Effect {
         return Effect::Fail(format!("the run's scenario has no step {index}"));
     };
     let text = match &step.action {
+        Action::Alert {
+            labels,
+            annotations,
+        } => return alert(run, &scenario, labels, annotations, true),
+        Action::ResolveAlert { alertname } => {
+            // The parser checked an earlier step fires it.
+            let fired = scenario.steps.iter().find_map(|s| match &s.action {
+                Action::Alert {
+                    labels,
+                    annotations,
+                } if labels.get("alertname") == Some(alertname) => Some((labels, annotations)),
+                _ => None,
+            });
+            return match fired {
+                Some((labels, annotations)) => alert(run, &scenario, labels, annotations, false),
+                None => Effect::Fail(format!("no step fires an alert named {alertname:?}")),
+            };
+        }
         Action::Hint { text } => format!("[DRILL] Hint: {text}"),
         Action::Update { text } => format!("[DRILL] Stakeholder update: {text}"),
-        Action::Alert { .. } => return Effect::Fail(not_built("synthetic alert")),
-        Action::ResolveAlert { .. } => return Effect::Fail(not_built("resolving alert")),
-        Action::Severity { .. } => return Effect::Fail(not_built("severity change")),
+        Action::Severity { severity } => {
+            let Some(incident_id) = run.incident_id else {
+                return Effect::Wait;
+            };
+            let change = ChangeSeverity {
+                incident_id,
+                actor_id: None,
+                severity: *severity,
+            };
+            return match OutgoingMessage::of(run.workspace_id, &change) {
+                Ok(message) => Effect::Play(message),
+                Err(e) => Effect::Fail(format!("the step's message cannot be built: {e}")),
+            };
+        }
     };
     let Some(incident_id) = run.incident_id else {
         return Effect::Wait;
     };
-    // Internal, so an injected update never counts as the team's first public update.
-    let note = AddUpdate {
+    // An internal UPDATE: the war room posts it to the channel, and an internal one never
+    // counts as the team's first public update.
+    let update = AddUpdate {
         incident_id,
         actor_id: None,
         message: text,
         is_public: false,
-        kind: Some(TimelineKind::Note),
+        kind: Some(TimelineKind::Update),
     };
-    match OutgoingMessage::of(run.workspace_id, &note) {
+    match OutgoingMessage::of(run.workspace_id, &update) {
         Ok(message) => Effect::Play(message),
         Err(e) => Effect::Fail(format!("the step's message cannot be built: {e}")),
     }
-}
-
-fn not_built(kind: &str) -> String {
-    format!("{kind} steps are not played yet")
 }
 
 /// What [`play_due`] did.

@@ -43,17 +43,9 @@ pub async fn start_due(
             }
         };
         let key = format!("schedule:{}:{}", scenario.id, occurrence.to_rfc3339());
-        let integration = store::drill_integration(conn, workspace_id).await?;
-        if store::insert_run(
-            conn,
-            &scenario,
-            workspace_id,
-            &parsed,
-            integration,
-            Some(&key),
-        )
-        .await?
-        .is_some()
+        if super::runner::start(conn, &scenario, workspace_id, &parsed, Some(&key))
+            .await?
+            .is_some()
         {
             started += 1;
         }

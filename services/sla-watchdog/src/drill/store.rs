@@ -428,3 +428,116 @@ pub async fn time_out_overdue(conn: &mut PgConnection) -> Result<u64, sqlx::Erro
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Records the drill incident of every running run that has none yet and whose incident
+/// core has declared: the one declared with the run's idempotency key (a script without
+/// alerts), or one declared by an alert group of the run's synthetic alerts (labelled
+/// with the run, [`incident_schema::drill::DRILL_LABEL`]). Reads core's and ingestion's
+/// tables, writes only `drill_runs`; returns how many runs learnt theirs.
+pub async fn learn_incidents(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE drill_runs r SET incident_id = i.id
+         FROM incidents i
+         WHERE r.state = 'running' AND r.incident_id IS NULL
+           AND i.workspace_id = r.workspace_id AND i.is_drill
+           AND (i.idempotency_key = r.idempotency_key
+                OR i.idempotency_key IN (
+                    SELECT g.id::text FROM alert_groups g
+                    WHERE g.workspace_id = r.workspace_id AND g.labels ->> $1 = r.id::text))",
+    )
+    .bind(incident_schema::drill::DRILL_LABEL)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Running runs to end now: their incident resolved (or closed), or their deadline
+/// passed; at most `limit`.
+pub async fn runs_to_end(conn: &mut PgConnection, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT r.id FROM drill_runs r
+         LEFT JOIN incidents i ON i.workspace_id = r.workspace_id AND i.id = r.incident_id
+         WHERE r.state = 'running'
+           AND (r.ends_at <= now() OR i.status IN ('RESOLVED', 'CLOSED'))
+         ORDER BY r.ends_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// What a run's incident shows: whether it is resolved, its severity, and the times of
+/// what a run is scored on, in seconds from its declaration.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IncidentTimes {
+    /// RESOLVED or CLOSED.
+    pub resolved_now: bool,
+    /// Its severity now.
+    pub severity: incident_schema::Severity,
+    /// Acknowledged.
+    pub acknowledged: Option<f64>,
+    /// The first commander assigned (or declared with one).
+    pub commander_assigned: Option<f64>,
+    /// The first public update.
+    pub first_public_update: Option<f64>,
+    /// Mitigated.
+    pub mitigated: Option<f64>,
+    /// Resolved.
+    pub resolved: Option<f64>,
+    /// Its postmortem drafted.
+    pub postmortem_drafted: Option<f64>,
+}
+
+/// The times of incident `incident_id` of `workspace_id`.
+pub async fn incident_times(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    incident_id: Uuid,
+) -> Result<Option<IncidentTimes>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.status IN ('RESOLVED', 'CLOSED') AS resolved_now, i.severity,
+                extract(epoch FROM i.acknowledged_at - i.created_at)::float8 AS acknowledged,
+                coalesce(
+                    (SELECT extract(epoch FROM min(t.occurred_at) - i.created_at)::float8
+                     FROM incident_timeline t
+                     WHERE t.workspace_id = i.workspace_id AND t.incident_id = i.id
+                       AND t.kind = 'ROLE_ASSIGNED' AND lower(t.data ->> 'role') = 'commander'
+                       AND t.data ->> 'user_id' IS NOT NULL),
+                    CASE WHEN i.commander_id IS NOT NULL THEN 0::float8 END) AS commander_assigned,
+                (SELECT extract(epoch FROM min(t.occurred_at) - i.created_at)::float8
+                 FROM incident_timeline t
+                 WHERE t.workspace_id = i.workspace_id AND t.incident_id = i.id
+                   AND t.kind = 'UPDATE' AND t.is_public) AS first_public_update,
+                extract(epoch FROM i.mitigated_at - i.created_at)::float8 AS mitigated,
+                extract(epoch FROM i.resolved_at - i.created_at)::float8 AS resolved,
+                (SELECT extract(epoch FROM p.created_at - i.created_at)::float8
+                 FROM postmortems p
+                 WHERE p.workspace_id = i.workspace_id AND p.incident_id = i.id) AS postmortem_drafted
+         FROM incidents i WHERE i.workspace_id = $1 AND i.id = $2",
+    )
+    .bind(workspace_id)
+    .bind(incident_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The latest scored run of `scenario_id` that ended before `run_id` did: its id and
+/// score.
+pub async fn previous_score(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    scenario_id: Uuid,
+    run_id: Uuid,
+) -> Result<Option<(Uuid, Value)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, score FROM drill_runs
+         WHERE workspace_id = $1 AND scenario_id = $2 AND id <> $3
+           AND state <> 'running' AND score IS NOT NULL
+         ORDER BY ended_at DESC, id DESC LIMIT 1",
+    )
+    .bind(workspace_id)
+    .bind(scenario_id)
+    .bind(run_id)
+    .fetch_optional(conn)
+    .await
+}

@@ -595,12 +595,7 @@ async fn a_run_is_started_listed_shown_and_cancelled_and_then_plays_no_further_s
 
     // The first step is played; the run shows when.
     let run_id: Uuid = run["id"].as_str().expect("id").parse().expect("uuid");
-    let incident = incident(
-        app.pool(),
-        app.workspace_id,
-        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
-    )
-    .await;
+    let incident = drill_incident(app.pool(), app.workspace_id).await;
     let mut conn = app.pool().acquire().await.expect("connection");
     store::set_incident(&mut conn, run_id, incident.id)
         .await

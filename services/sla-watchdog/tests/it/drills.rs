@@ -143,22 +143,9 @@ async fn a_played_step_is_never_replayed_and_a_cancelled_run_plays_no_further_st
 ) {
     use incident_sla_watchdog::drill::runner::{self, Played};
     let ws = workspace(&pool, "acme").await;
-    let incident = incident(
-        &pool,
-        ws.id,
-        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
-    )
-    .await;
+    let incident = drill_incident(&pool, ws.id).await;
+    let (_, run) = drill_run(&pool, ws.id, "l", SCENARIO, None).await;
     let mut conn = pool.acquire().await.expect("connection");
-    let stored =
-        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
-            .await
-            .expect("stored");
-    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
-    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
-        .await
-        .expect("run")
-        .expect("started");
     // Before the incident is known, a hint waits.
     assert_eq!(
         runner::play_next(&mut conn, run.id).await.expect("play"),
@@ -177,9 +164,10 @@ async fn a_played_step_is_never_replayed_and_a_cancelled_run_plays_no_further_st
         Played::Nothing
     );
     let notes = outbox_events(&pool, "incident.add_update").await;
-    assert_eq!(notes.len(), 1, "one note for one step");
+    assert_eq!(notes.len(), 1, "one update for one step");
     assert_eq!(notes[0].data["message"], "[DRILL] Hint: first");
     assert_eq!(notes[0].data["is_public"], false);
+    assert_eq!(notes[0].data["kind"], "UPDATE", "posted by the war room");
 
     assert!(
         store::end_run(&mut conn, run.id, "cancelled", None)
@@ -272,33 +260,20 @@ acknowledged_within = "5m"
 "#;
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
-async fn a_step_that_cannot_be_played_is_recorded_as_failed_and_the_steps_after_it_play(
+async fn an_alert_without_an_integration_is_recorded_as_failed_and_the_steps_after_it_play(
     pool: sqlx::PgPool,
 ) {
     use incident_sla_watchdog::drill::runner::{self, Played, Round};
     let ws = workspace(&pool, "acme").await;
-    let incident = incident(
-        &pool,
-        ws.id,
-        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
-    )
-    .await;
+    let incident = drill_incident(&pool, ws.id).await;
+    // No integration in the workspace: the alert has nothing to go through.
+    let (_, run) = drill_run(&pool, ws.id, "l", WITH_AN_ALERT, None).await;
     let mut conn = pool.acquire().await.expect("connection");
-    let stored =
-        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", WITH_AN_ALERT, None)
-            .await
-            .expect("stored");
-    let parsed = incident_schema::drill::parse(WITH_AN_ALERT).expect("valid");
-    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
-        .await
-        .expect("run")
-        .expect("started");
-    // The alert step cannot be played (not built): it fails once, for good.
     let Played::Failed(0, reason) = runner::play_next(&mut conn, run.id).await.expect("play")
     else {
         panic!("the alert step should fail");
     };
-    assert!(reason.contains("synthetic alert"), "{reason}");
+    assert!(reason.contains("no enabled integration"), "{reason}");
     // The hint after it waits for the incident: it is not failed, it holds its place.
     assert_eq!(
         runner::play_next(&mut conn, run.id).await.expect("play"),
@@ -310,22 +285,15 @@ async fn a_step_that_cannot_be_played_is_recorded_as_failed_and_the_steps_after_
     assert_eq!(
         runner::play_due(&mut conn).await.expect("round"),
         Round {
-            played: 2,
-            failed: 1
+            played: 3,
+            failed: 0
         },
-        "the hint and the update play, the severity change fails"
+        "the hint, the severity change and the update play"
     );
     let steps = store::steps(&mut conn, run.id).await.expect("steps");
     assert!(steps.iter().all(|s| s.done_at.is_some()), "{steps:?}");
     let failures: Vec<_> = steps.iter().map(|s| s.failure.is_some()).collect();
-    assert_eq!(failures, [true, false, true, false]);
-    assert!(
-        steps[2]
-            .failure
-            .as_deref()
-            .is_some_and(|f| f.contains("severity change")),
-        "{steps:?}"
-    );
+    assert_eq!(failures, [true, false, false, false]);
     let notes: Vec<_> = outbox_events(&pool, "incident.add_update")
         .await
         .into_iter()
@@ -338,6 +306,10 @@ async fn a_step_that_cannot_be_played_is_recorded_as_failed_and_the_steps_after_
             "[DRILL] Stakeholder update: a customer complains"
         ]
     );
+    let severity = outbox_events(&pool, "incident.change_severity").await;
+    assert_eq!(severity.len(), 1);
+    assert_eq!(severity[0].data["severity"], "SEV2");
+    assert_eq!(severity[0].data["incident_id"], incident.id.to_string());
     // Settled steps are never tried again.
     assert_eq!(
         runner::play_due(&mut conn).await.expect("round"),
@@ -353,26 +325,11 @@ async fn two_drill_loops_play_each_due_step_once_start_scheduled_runs_time_out_r
 
     use incident_sla_watchdog::schedule;
     let ws = workspace(&pool, "acme").await;
-    let incident = incident(
-        &pool,
-        ws.id,
-        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
-    )
-    .await;
-    let mut conn = pool.acquire().await.expect("connection");
+    let incident = drill_incident(&pool, ws.id).await;
     // Steps at 0 s and 2 s; the loop plays each when it is due.
-    let stored =
-        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
-            .await
-            .expect("stored");
+    let (stored, run) = drill_run(&pool, ws.id, "l", SCENARIO, Some(incident.id)).await;
     let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
-    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
-        .await
-        .expect("run")
-        .expect("started");
-    store::set_incident(&mut conn, run.id, incident.id)
-        .await
-        .expect("incident");
+    let mut conn = pool.acquire().await.expect("connection");
     // A run past its deadline.
     let overdue = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
         .await
@@ -465,26 +422,8 @@ async fn the_started_service_runs_the_drill_loop_until_shutdown(pool: sqlx::PgPo
     use std::time::Duration;
 
     let ws = workspace(&pool, "acme").await;
-    let incident = incident(
-        &pool,
-        ws.id,
-        Spec::new(incident_schema::Severity::Sev3, 0).drill(),
-    )
-    .await;
-    let mut conn = pool.acquire().await.expect("connection");
-    let stored =
-        incident_sla_watchdog::drill::scenario::create(&mut conn, ws.id, "l", SCENARIO, None)
-            .await
-            .expect("stored");
-    let parsed = incident_schema::drill::parse(SCENARIO).expect("valid");
-    let run = store::insert_run(&mut conn, &stored, ws.id, &parsed, None, None)
-        .await
-        .expect("run")
-        .expect("started");
-    store::set_incident(&mut conn, run.id, incident.id)
-        .await
-        .expect("incident");
-    drop(conn);
+    let incident = drill_incident(&pool, ws.id).await;
+    let (_, run) = drill_run(&pool, ws.id, "l", SCENARIO, Some(incident.id)).await;
 
     // No broker: the notes wait in the outbox, which is what the test reads.
     let mut config = incident_runtime::Config::for_urls(

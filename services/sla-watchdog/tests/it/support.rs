@@ -296,3 +296,39 @@ pub async fn events_about(pool: &PgPool, message_type: &str, incident_id: Uuid) 
         .filter(|e| e.data["incident"]["id"] == serde_json::json!(incident_id))
         .collect()
 }
+
+/// A drill incident (SEV3, declared now) of `workspace_id`.
+pub async fn drill_incident(pool: &PgPool, workspace_id: Uuid) -> Incident {
+    incident(pool, workspace_id, Spec::new(Severity::Sev3, 0).drill()).await
+}
+
+/// Stores `source` as the scenario `name` of `workspace_id` and starts a run of it as the
+/// API does ([`incident_sla_watchdog::drill::runner::start`]); the run learns
+/// `incident_id` at once if one is given.
+pub async fn drill_run(
+    pool: &PgPool,
+    workspace_id: Uuid,
+    name: &str,
+    source: &str,
+    incident_id: Option<Uuid>,
+) -> (
+    incident_sla_watchdog::drill::store::ScenarioRow,
+    incident_sla_watchdog::drill::store::RunRow,
+) {
+    use incident_sla_watchdog::drill::{runner, scenario, store};
+    let mut conn = pool.acquire().await.expect("connection");
+    let stored = scenario::create(&mut conn, workspace_id, name, source, None)
+        .await
+        .expect("stored");
+    let parsed = incident_schema::drill::parse(source).expect("valid");
+    let run = runner::start(&mut conn, &stored, workspace_id, &parsed, None)
+        .await
+        .expect("run")
+        .expect("started");
+    if let Some(incident_id) = incident_id {
+        store::set_incident(&mut conn, run.id, incident_id)
+            .await
+            .expect("incident");
+    }
+    (stored, run)
+}

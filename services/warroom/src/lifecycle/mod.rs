@@ -61,8 +61,8 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use incident_bus::{Envelope, Handler, HandlerError, OutgoingMessage, QueueSpec, outbox};
 use incident_schema::contract::{
-    ActionItemCreated, ActionItemOverdue, ActionItemUpdated, AddUpdate, IncidentWarroomOpened,
-    Message, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
+    ActionItemCreated, ActionItemOverdue, ActionItemUpdated, AddUpdate, DrillRunCompleted,
+    IncidentWarroomOpened, Message, WebhookSubscriptionDisabled, WorkspaceWeeklyDigest,
 };
 use incident_schema::{IncidentStatus, TimelineKind, Visibility};
 use serde::Deserialize as _;
@@ -251,6 +251,9 @@ async fn handle(
     }
     if message.message_type == WebhookSubscriptionDisabled::TYPE {
         return crate::announce::webhook_disabled(&war_room.pool, slack, message).await;
+    }
+    if message.message_type == DrillRunCompleted::TYPE {
+        return crate::drill_report::post(&war_room.pool, slack, message).await;
     }
     if [
         <ActionItemCreated>::TYPE,

@@ -692,9 +692,60 @@ fn webhook_subscription_disabled() {
 }
 
 #[test]
+fn change_severity() {
+    pinned(
+        ChangeSeverity {
+            incident_id: id(INC),
+            actor_id: None,
+            severity: Severity::Sev1,
+        },
+        json!({ "incident_id": INC, "severity": "SEV1" }),
+    );
+}
+
+#[test]
+fn drill_run_completed() {
+    use incident_schema::drill::{Expectation, ExpectationScore, Score, Trend};
+    pinned(
+        DrillRunCompleted {
+            run_id: id(OTHER),
+            scenario_id: Some(id(PM)),
+            scenario_name: "Payments database primary lost".into(),
+            incident_id: Some(id(INC)),
+            state: "completed".into(),
+            started_at: at(),
+            ended_at: at(),
+            score: Score {
+                expectations: vec![ExpectationScore {
+                    expectation: Expectation::Acknowledged,
+                    target_seconds: Some(300),
+                    sla_target_seconds: Some(900),
+                    measured_seconds: Some(120),
+                    met: true,
+                    met_sla: Some(true),
+                    previous_seconds: Some(200),
+                    trend: Some(Trend::Faster),
+                }],
+                met: 1,
+                total: 1,
+                percent: 100,
+                previous_run_id: Some(id(GROUP)),
+            },
+        },
+        json!({ "run_id": OTHER, "scenario_id": PM,
+                "scenario_name": "Payments database primary lost", "incident_id": INC,
+                "state": "completed", "started_at": TIME, "ended_at": TIME,
+                "score": { "expectations": [{ "expectation": "acknowledged",
+                    "target_seconds": 300, "sla_target_seconds": 900, "measured_seconds": 120,
+                    "met": true, "met_sla": true, "previous_seconds": 200, "trend": "faster" }],
+                  "met": 1, "total": 1, "percent": 100, "previous_run_id": GROUP } }),
+    );
+}
+
+#[test]
 fn every_contract_type_is_pinned_above() {
     // One test per message type: adding a type to the contract without pinning its wire
     // format fails here.
-    let pinned_here = 34;
+    let pinned_here = 36;
     assert_eq!(ALL.len(), pinned_here);
 }

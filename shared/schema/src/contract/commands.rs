@@ -139,6 +139,21 @@ pub struct ChangeStatus {
 }
 command!(ChangeStatus = "incident.change_status");
 
+/// `incident.change_severity`: move the incident to another severity, its SLA deadlines
+/// with it (core).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeSeverity {
+    /// The incident.
+    pub incident_id: Uuid,
+    /// Who changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<Uuid>,
+    /// The new severity.
+    pub severity: Severity,
+}
+command!(ChangeSeverity = "incident.change_severity");
+
 /// `incident.add_update`: a NOTE or UPDATE on the timeline (core).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddUpdate {

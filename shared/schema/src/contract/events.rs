@@ -553,6 +553,31 @@ pub struct WebhookSubscriptionDisabled {
 }
 event!(WebhookSubscriptionDisabled = "webhook.subscription_disabled");
 
+/// `drill.run_completed`: a drill run ended with its score (the watchdog); the war room
+/// posts the report to the drill's channel once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillRunCompleted {
+    /// The run.
+    pub run_id: Uuid,
+    /// Its scenario; none once deleted.
+    #[serde(default)]
+    pub scenario_id: Option<Uuid>,
+    /// The scenario's name when the run started.
+    pub scenario_name: String,
+    /// The drill incident, if one was declared.
+    #[serde(default)]
+    pub incident_id: Option<Uuid>,
+    /// `completed` (its incident resolved) or `timed_out`.
+    pub state: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub ended_at: DateTime<Utc>,
+    /// Each expectation met or missed, against the run before.
+    pub score: crate::drill::Score,
+}
+event!(DrillRunCompleted = "drill.run_completed");
+
 /// One week's figures in a weekly digest, of the incidents detected in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeekFigures {

@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use commands::{
-    Acknowledge, AddMember, AddUpdate, AssignRole, ChangeStatus, Declaration, Declare,
-    GeneratePostmortem, LinkAlertGroup, ServiceView,
+    Acknowledge, AddMember, AddUpdate, AssignRole, ChangeSeverity, ChangeStatus, Declaration,
+    Declare, GeneratePostmortem, LinkAlertGroup, ServiceView,
 };
 pub use events::*;
 pub use snapshot::{IncidentPart, IncidentRef, IncidentSnapshot, Reported};
@@ -50,6 +50,7 @@ pub const ALL: &[(&str, Kind)] = &[
     (Declare::TYPE, Kind::Command),
     (Acknowledge::TYPE, Kind::Command),
     (ChangeStatus::TYPE, Kind::Command),
+    (ChangeSeverity::TYPE, Kind::Command),
     (AddUpdate::TYPE, Kind::Command),
     (AssignRole::TYPE, Kind::Command),
     (LinkAlertGroup::TYPE, Kind::Command),
@@ -81,6 +82,7 @@ pub const ALL: &[(&str, Kind)] = &[
     (WorkspaceDailyDigest::TYPE, Kind::Event),
     (WorkspaceWeeklyDigest::TYPE, Kind::Event),
     (WebhookSubscriptionDisabled::TYPE, Kind::Event),
+    (DrillRunCompleted::TYPE, Kind::Event),
 ];
 
 /// The kind of the contract's message type `message_type`, if it is one.
@@ -118,8 +120,8 @@ mod tests {
         ] {
             assert_eq!(kind_of(name), Some(kind), "{name}");
         }
-        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Command).count(), 8);
-        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Event).count(), 26);
+        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Command).count(), 9);
+        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Event).count(), 27);
         assert_eq!(kind_of("nobody.knows"), None);
     }
 }
