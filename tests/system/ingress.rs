@@ -63,8 +63,6 @@ fn public_routes() -> Vec<(String, &'static str)> {
     for (path, owner) in [
         ("/ui", "core"),
         ("/ui/incidents/{id}", "core"),
-        ("/ui/postmortems", "postmortem"),
-        ("/ui/postmortems/{id}", "postmortem"),
         ("/ui/alerts", "ingestion"),
         ("/ui/integrations/{id}", "ingestion"),
         ("/ui/warroom", "warroom"),
@@ -73,6 +71,12 @@ fn public_routes() -> Vec<(String, &'static str)> {
     ] {
         routes.push((path.to_owned(), owner));
     }
+    // The postmortem service's pages, from its router's own list.
+    routes.extend(
+        incident_postmortem::ui::ROUTES
+            .iter()
+            .map(|p| (p.to_string(), "postmortem")),
+    );
     for prefix in ["/webhooks/", "/slack/", "/api/v1/incidents/{id}/postmortem"] {
         assert!(
             routes.iter().any(|(p, _)| p.starts_with(prefix)),

@@ -45,6 +45,10 @@ pub enum Section {
     Incidents,
     /// The declare form.
     Declare,
+    /// Postmortems (served by the postmortem service).
+    Postmortems,
+    /// Action items across postmortems (served by the postmortem service).
+    ActionItems,
     /// Workspace settings.
     Settings,
     /// Public pages and sign-in: no navigation.

@@ -6,50 +6,7 @@ use askama::Template;
 use incident_web::Shell;
 use incident_web::shell::Section;
 
-/// A timestamp as pages show it: the RFC 3339 value for `<time datetime>` (the script
-/// shows it in the viewer's zone) and a UTC label for readers without JavaScript.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct When {
-    /// RFC 3339, UTC.
-    pub iso: String,
-    /// `2026-12-02 04:30 UTC`.
-    pub label: String,
-}
-
-impl When {
-    /// The display of `at`.
-    pub fn of(at: chrono::DateTime<chrono::Utc>) -> Self {
-        Self {
-            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            label: at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        }
-    }
-}
-
-/// A choice of a `<select>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    /// The submitted value.
-    pub value: String,
-    /// What people read.
-    pub label: String,
-    /// Currently chosen.
-    pub selected: bool,
-}
-
-impl Choice {
-    /// The choices of `values`, `chosen` selected.
-    pub fn of(values: &[&str], chosen: &str) -> Vec<Self> {
-        values
-            .iter()
-            .map(|v| Self {
-                value: (*v).to_owned(),
-                label: (*v).to_owned(),
-                selected: *v == chosen,
-            })
-            .collect()
-    }
-}
+pub use incident_web::view::{Choice, When};
 
 /// One incident in the list.
 #[derive(Debug, Clone)]
@@ -188,6 +145,9 @@ pub struct Head {
     pub sla: Option<String>,
     /// The war room link.
     pub warroom: Option<String>,
+    /// The postmortem's page (served by the postmortem service), once the incident is
+    /// resolved.
+    pub postmortem: Option<String>,
 }
 
 /// One timeline entry.

@@ -82,6 +82,7 @@ fn head(next: &[&str]) -> Head {
         created: at(1),
         sla: Some("3h 59m left to resolve (due 2026-12-02 08:01 UTC)".to_owned()),
         warroom: Some("https://slack.example/archives/C1".to_owned()),
+        postmortem: Some("/ui/postmortems/INC-42".to_owned()),
     }
 }
 
