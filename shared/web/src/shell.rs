@@ -49,6 +49,10 @@ pub enum Section {
     Postmortems,
     /// Action items across postmortems (served by the postmortem service).
     ActionItems,
+    /// Analytics.
+    Analytics,
+    /// Alert groups (served by ingestion).
+    AlertGroups,
     /// Workspace settings.
     Settings,
     /// Public pages and sign-in: no navigation.

@@ -330,3 +330,80 @@ impl StatusFeed {
         all
     }
 }
+
+/// A headline number of the analytics page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figure {
+    /// What.
+    pub label: String,
+    /// How much, for people.
+    pub value: String,
+}
+
+impl Figure {
+    /// `label`: `value`.
+    pub fn new(label: &str, value: String) -> Self {
+        Self {
+            label: label.to_owned(),
+            value,
+        }
+    }
+}
+
+/// One week of the analytics table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeekRow {
+    /// `2026-W49`.
+    pub week: String,
+    /// Incidents.
+    pub incidents: i64,
+    /// Median time to acknowledge.
+    pub mtta: String,
+    /// Median time to resolve.
+    pub mttr: String,
+    /// Share of SLA targets missed.
+    pub missed: String,
+}
+
+/// The analytics filters as the form shows them.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyticsFilters {
+    /// Start (a date or RFC 3339), empty: 90 days ago.
+    pub from: String,
+    /// End, empty: now.
+    pub to: String,
+    /// Severities, comma separated.
+    pub severity: String,
+    /// Services, comma separated.
+    pub service: String,
+    /// Real incidents or drills.
+    pub drills: Vec<Choice>,
+}
+
+/// `/ui/analytics`.
+#[derive(Template)]
+#[template(path = "ui/analytics.html")]
+pub struct AnalyticsPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The filters.
+    pub filters: AnalyticsFilters,
+    /// Why the filters were refused.
+    pub error: Option<String>,
+    /// The range read, for people.
+    pub range: String,
+    /// Headline numbers.
+    pub figures: Vec<Figure>,
+    /// The weekly table.
+    pub weeks: Vec<WeekRow>,
+    /// SVG: weekly MTTA per severity.
+    pub mtta: String,
+    /// SVG: weekly MTTR per severity.
+    pub mttr: String,
+    /// SVG: weekly share of SLA targets missed.
+    pub breaches: String,
+    /// SVG: action item completion.
+    pub completion: String,
+    /// The CSV download with these filters.
+    pub csv: String,
+}
