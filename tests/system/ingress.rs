@@ -63,7 +63,6 @@ fn public_routes() -> Vec<(String, &'static str)> {
     for (path, owner) in [
         ("/ui", "core"),
         ("/ui/incidents/{id}", "core"),
-        ("/ui/alerts", "ingestion"),
         ("/ui/integrations/{id}", "ingestion"),
         ("/ui/warroom", "warroom"),
         ("/status", "core"),
@@ -71,11 +70,16 @@ fn public_routes() -> Vec<(String, &'static str)> {
     ] {
         routes.push((path.to_owned(), owner));
     }
-    // The postmortem service's pages, from its router's own list.
+    // The postmortem service's and ingestion's pages, from their routers' own lists.
     routes.extend(
         incident_postmortem::ui::ROUTES
             .iter()
             .map(|p| (p.to_string(), "postmortem")),
+    );
+    routes.extend(
+        incident_ingestion::ui::ROUTES
+            .iter()
+            .map(|p| (p.to_string(), "ingestion")),
     );
     for prefix in ["/webhooks/", "/slack/", "/api/v1/incidents/{id}/postmortem"] {
         assert!(
