@@ -63,9 +63,6 @@ fn public_routes() -> Vec<(String, &'static str)> {
     for (path, owner) in [
         ("/ui", "core"),
         ("/ui/incidents/{id}", "core"),
-        ("/ui/postmortems", "postmortem"),
-        ("/ui/postmortems/{id}", "postmortem"),
-        ("/ui/alerts", "ingestion"),
         ("/ui/integrations/{id}", "ingestion"),
         ("/ui/warroom", "warroom"),
         ("/status", "core"),
@@ -73,6 +70,17 @@ fn public_routes() -> Vec<(String, &'static str)> {
     ] {
         routes.push((path.to_owned(), owner));
     }
+    // The postmortem service's and ingestion's pages, from their routers' own lists.
+    routes.extend(
+        incident_postmortem::ui::ROUTES
+            .iter()
+            .map(|p| (p.to_string(), "postmortem")),
+    );
+    routes.extend(
+        incident_ingestion::ui::ROUTES
+            .iter()
+            .map(|p| (p.to_string(), "ingestion")),
+    );
     for prefix in ["/webhooks/", "/slack/", "/api/v1/incidents/{id}/postmortem"] {
         assert!(
             routes.iter().any(|(p, _)| p.starts_with(prefix)),

@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod integration;
 pub mod links;
 pub mod source;
+pub mod ui;
 
 use axum::Router;
 use incident_bus::service::{self, Messaging};
@@ -69,7 +70,7 @@ impl AuthState for AppState {
 /// The service's HTTP surface: the integrations and alert-group API, the webhooks and
 /// the OpenAPI document (`/api/v1/ingestion/openapi.json`).
 pub fn router(state: AppState) -> Router {
-    http::router(state)
+    http::router(state.clone()).merge(ui::router().with_state(state))
 }
 
 /// Starts the service on a shared pool: its bus (consuming the AMQP front and core's

@@ -10,6 +10,8 @@
 //! - [`triggers`]: the AMQP consumers (`incident.status_changed`, `postmortem.generate`);
 //! - [`events`]: the events it publishes through its outbox;
 //! - [`http`]: the API adapters and the service's OpenAPI fragment;
+//! - [`ui`]: the pages under `/ui/postmortems` (the document, its editor, the action item
+//!   board and list);
 //! - [`error`]: the error table (problem+json types).
 
 #![warn(missing_docs)]
@@ -26,6 +28,7 @@ pub mod settings;
 pub mod text;
 pub mod tracker;
 pub mod triggers;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -91,9 +94,9 @@ impl From<&Auth> for Actor {
     }
 }
 
-/// The service's HTTP surface: its routes and its OpenAPI fragment.
+/// The service's HTTP surface: its API routes, its OpenAPI fragment and its pages.
 pub fn router(state: AppState) -> Router {
-    http::router(state)
+    http::router(state.clone()).merge(ui::router().with_state(state))
 }
 
 /// Starts the service on a shared pool: its bus (consuming incident events and its

@@ -119,6 +119,37 @@ impl Browser {
             .map_or(0, |all| all.len())
     }
 
+    /// Signs in at `base` through core's login form with `token` and waits for the
+    /// incident list.
+    pub async fn sign_in(&self, base: &str, token: &str) {
+        let c = &self.client;
+        c.goto(&format!("{base}/ui/login"))
+            .await
+            .expect("login page");
+        c.find(Locator::Id("token"))
+            .await
+            .expect("token field")
+            .send_keys(token)
+            .await
+            .expect("type");
+        c.find(Locator::Css("main form button[type=submit]"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("submit");
+        crate::eventually(
+            Duration::from_secs(15),
+            "the incident list after signing in",
+            || async {
+                c.current_url()
+                    .await
+                    .is_ok_and(|u| u.path() == "/ui/incidents")
+            },
+        )
+        .await;
+    }
+
     /// Ends the session (the driver and profile go on drop).
     pub async fn close(self) {
         let _ = self.client.clone().close().await;

@@ -16,6 +16,7 @@
 //!   to carry `# HELP` and the `incident_` prefix;
 //! - [`services`]: some services hosted in the test's process as a binary hosts them;
 //! - [`sockets`]: the process's own TCP sockets and their `TCP_NODELAY` (Linux);
+//! - [`web`]: a browser without JavaScript ([`web::Page`]): sign in, GET pages, POST forms;
 //! - [`TestVhost`]: a RabbitMQ vhost per test (from the bus crate's `testing` feature).
 //!
 //! A crate's own `tests/it/support.rs` keeps only what is its own.
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod services;
 pub mod sockets;
 pub mod wait;
+pub mod web;
 
 pub use incident_bus::testing::TestVhost;
 pub use wait::{eventually, eventually_some};

@@ -7,7 +7,8 @@
 //! - [`session`]: browser sessions (a cookie holding a random secret, stored hashed,
 //!   bound to the API token it was opened with) and the [`session::WebSession`] extractor;
 //! - [`csrf`]: the per-session token every form carries, and the verified form extractor;
-//! - [`sse`]: live updates, a Postgres `LISTEN` fanned out to Server-Sent Event streams.
+//! - [`sse`]: live updates, a Postgres `LISTEN` fanned out to Server-Sent Event streams;
+//! - [`view`]: the plain values every service's templates render (times, choices).
 //!
 //! - [`oidc`]: an OpenID Connect relying party (discovery, authorization code with PKCE,
 //!   ID token verification over the provider's JWKS).
@@ -24,6 +25,7 @@ pub mod oidc;
 pub mod session;
 pub mod shell;
 pub mod sse;
+pub mod view;
 
 pub use csrf::VerifiedForm;
 pub use session::WebSession;

@@ -45,6 +45,14 @@ pub enum Section {
     Incidents,
     /// The declare form.
     Declare,
+    /// Postmortems (served by the postmortem service).
+    Postmortems,
+    /// Action items across postmortems (served by the postmortem service).
+    ActionItems,
+    /// Analytics.
+    Analytics,
+    /// Alert groups (served by ingestion).
+    AlertGroups,
     /// Workspace settings.
     Settings,
     /// Public pages and sign-in: no navigation.

@@ -424,6 +424,8 @@ async fn head_of(state: &UiState, incident: Incident) -> Result<Head, UiError> {
         created: When::of(view.created_at),
         sla: sla_line(&incident),
         warroom: view.slack_channel_url.clone(),
+        postmortem: (!incident.status.is_open())
+            .then(|| format!("/ui/postmortems/{}", view.reference)),
     })
 }
 

@@ -7,6 +7,7 @@
 //!   Connect, when it is configured;
 //! - `/ui/incidents...` ([`incidents`]): the list, the declare form, an incident's page,
 //!   its forms and its live event stream;
+//! - `/ui/analytics` ([`analytics`], charts drawn by [`chart`]) and its CSV download;
 //! - `/ui/settings/status-page` and `/status/{slug}` ([`status_page`]).
 //!
 //! Handlers are adapters like the API's: they resolve the session, call the same domain
@@ -16,6 +17,8 @@
 //! session's reader, so a PRIVATE incident the viewer may not read, another workspace's
 //! and a missing one are the same 404 page.
 
+pub mod analytics;
+pub mod chart;
 pub mod error;
 pub mod incidents;
 pub mod pages;
@@ -88,6 +91,8 @@ pub fn router(app: AppState, sso: Option<sso::Sso>) -> Router {
             "/ui/settings/status-page",
             get(status_page::settings).post(status_page::save_settings),
         )
+        .route("/ui/analytics", get(analytics::page))
+        .route("/ui/analytics/export.csv", get(analytics::export))
         .route("/status/{slug}", get(status_page::page))
         .route("/status/{slug}/feed.atom", get(status_page::feed))
         .route("/status/{slug}/index.json", get(status_page::json))

@@ -6,50 +6,7 @@ use askama::Template;
 use incident_web::Shell;
 use incident_web::shell::Section;
 
-/// A timestamp as pages show it: the RFC 3339 value for `<time datetime>` (the script
-/// shows it in the viewer's zone) and a UTC label for readers without JavaScript.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct When {
-    /// RFC 3339, UTC.
-    pub iso: String,
-    /// `2026-12-02 04:30 UTC`.
-    pub label: String,
-}
-
-impl When {
-    /// The display of `at`.
-    pub fn of(at: chrono::DateTime<chrono::Utc>) -> Self {
-        Self {
-            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            label: at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        }
-    }
-}
-
-/// A choice of a `<select>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    /// The submitted value.
-    pub value: String,
-    /// What people read.
-    pub label: String,
-    /// Currently chosen.
-    pub selected: bool,
-}
-
-impl Choice {
-    /// The choices of `values`, `chosen` selected.
-    pub fn of(values: &[&str], chosen: &str) -> Vec<Self> {
-        values
-            .iter()
-            .map(|v| Self {
-                value: (*v).to_owned(),
-                label: (*v).to_owned(),
-                selected: *v == chosen,
-            })
-            .collect()
-    }
-}
+pub use incident_web::view::{Choice, When};
 
 /// One incident in the list.
 #[derive(Debug, Clone)]
@@ -188,6 +145,9 @@ pub struct Head {
     pub sla: Option<String>,
     /// The war room link.
     pub warroom: Option<String>,
+    /// The postmortem's page (served by the postmortem service), once the incident is
+    /// resolved.
+    pub postmortem: Option<String>,
 }
 
 /// One timeline entry.
@@ -369,4 +329,81 @@ impl StatusFeed {
         all.sort_by(|a, b| b.1.at.cmp(&a.1.at));
         all
     }
+}
+
+/// A headline number of the analytics page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figure {
+    /// What.
+    pub label: String,
+    /// How much, for people.
+    pub value: String,
+}
+
+impl Figure {
+    /// `label`: `value`.
+    pub fn new(label: &str, value: String) -> Self {
+        Self {
+            label: label.to_owned(),
+            value,
+        }
+    }
+}
+
+/// One week of the analytics table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeekRow {
+    /// `2026-W49`.
+    pub week: String,
+    /// Incidents.
+    pub incidents: i64,
+    /// Median time to acknowledge.
+    pub mtta: String,
+    /// Median time to resolve.
+    pub mttr: String,
+    /// Share of SLA targets missed.
+    pub missed: String,
+}
+
+/// The analytics filters as the form shows them.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyticsFilters {
+    /// Start (a date or RFC 3339), empty: 90 days ago.
+    pub from: String,
+    /// End, empty: now.
+    pub to: String,
+    /// Severities, comma separated.
+    pub severity: String,
+    /// Services, comma separated.
+    pub service: String,
+    /// Real incidents or drills.
+    pub drills: Vec<Choice>,
+}
+
+/// `/ui/analytics`.
+#[derive(Template)]
+#[template(path = "ui/analytics.html")]
+pub struct AnalyticsPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The filters.
+    pub filters: AnalyticsFilters,
+    /// Why the filters were refused.
+    pub error: Option<String>,
+    /// The range read, for people.
+    pub range: String,
+    /// Headline numbers.
+    pub figures: Vec<Figure>,
+    /// The weekly table.
+    pub weeks: Vec<WeekRow>,
+    /// SVG: weekly MTTA per severity.
+    pub mtta: String,
+    /// SVG: weekly MTTR per severity.
+    pub mttr: String,
+    /// SVG: weekly share of SLA targets missed.
+    pub breaches: String,
+    /// SVG: action item completion.
+    pub completion: String,
+    /// The CSV download with these filters.
+    pub csv: String,
 }

@@ -286,6 +286,26 @@ async fn a_responder_works_an_incident_in_a_real_browser(pool: PgPool) {
     .await;
     browser.screenshot("incidents").await;
 
+    // The analytics page draws its charts without a script library.
+    c.find(Locator::LinkText("Analytics"))
+        .await
+        .expect("analytics link")
+        .click()
+        .await
+        .expect("click");
+    eventually(WAIT, "the analytics charts", || async {
+        browser.count("#chart-mttr svg.chart").await == 1
+    })
+    .await;
+    browser.screenshot("analytics").await;
+    c.goto(&format!("{}/ui/incidents", app.base))
+        .await
+        .expect("list");
+    eventually(WAIT, "the list again", || async {
+        browser.count("table.incidents tbody tr").await == 1
+    })
+    .await;
+
     // A private incident with a public update, which the status page must never show.
     app.post(
         ADMIN,

@@ -15,5 +15,6 @@ mod support;
 mod tenancy;
 mod token_cache;
 mod web;
+mod web_analytics;
 mod web_pages;
 mod webhooks;

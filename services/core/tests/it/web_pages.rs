@@ -82,6 +82,7 @@ fn head(next: &[&str]) -> Head {
         created: at(1),
         sla: Some("3h 59m left to resolve (due 2026-12-02 08:01 UTC)".to_owned()),
         warroom: Some("https://slack.example/archives/C1".to_owned()),
+        postmortem: Some("/ui/postmortems/INC-42".to_owned()),
     }
 }
 
@@ -283,4 +284,62 @@ fn the_status_page_atom_feed() {
         base: "https://status.example".to_owned(),
     };
     insta::assert_snapshot!("web_status_feed", html(&feed));
+}
+
+#[test]
+fn the_analytics_page() {
+    use incident_core::ui::chart::{self, Series};
+    use incident_core::ui::pages::{AnalyticsFilters, AnalyticsPage, Figure, WeekRow};
+    let labels: Vec<String> = ["2026-W50", "2026-W51", "2026-W52"]
+        .map(String::from)
+        .to_vec();
+    let lines = |title: &str| {
+        chart::lines(
+            title,
+            &labels,
+            &[
+                Series {
+                    name: "SEV1".into(),
+                    values: vec![Some(12.0), None, Some(30.0)],
+                },
+                Series {
+                    name: "SEV2".into(),
+                    values: vec![Some(45.0), Some(60.0), Some(20.0)],
+                },
+            ],
+            &|v| format!("{v:.0} min"),
+        )
+    };
+    let page = AnalyticsPage {
+        shell: shell(AccessRole::Viewer, Section::Analytics, "Analytics"),
+        filters: AnalyticsFilters {
+            from: "2026-12-01".to_owned(),
+            to: String::new(),
+            severity: "SEV1,SEV2".to_owned(),
+            service: String::new(),
+            drills: vec![
+                Choice::new("", "Real incidents", true),
+                Choice::new("true", "Drills", false),
+            ],
+        },
+        error: None,
+        range: "2026-12-01 00:00 to 2026-12-24 10:00 (UTC)".to_owned(),
+        figures: vec![
+            Figure::new("Incidents", "5".to_owned()),
+            Figure::new("MTTR (median)", "1.5 h".to_owned()),
+        ],
+        weeks: vec![WeekRow {
+            week: "2026-W50".to_owned(),
+            incidents: 2,
+            mtta: "12 min".to_owned(),
+            mttr: "1.5 h".to_owned(),
+            missed: "25%".to_owned(),
+        }],
+        mtta: lines("MTTA"),
+        mttr: lines("MTTR"),
+        breaches: chart::bars("Missed", &labels, &[Some(0.25), None, Some(0.0)]),
+        completion: chart::bars("Done", &["done".to_owned()], &[Some(0.5)]),
+        csv: "/ui/analytics/export.csv?from=2026-12-01&severity=SEV1%2CSEV2".to_owned(),
+    };
+    insta::assert_snapshot!("web_analytics", html(&page));
 }

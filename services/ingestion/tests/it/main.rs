@@ -14,6 +14,7 @@ mod links;
 mod openapi;
 mod opsgenie;
 mod pagerduty;
+mod pages;
 mod races;
 mod storm;
 mod support;

@@ -98,7 +98,7 @@ fn parse_id(key: &str, what: &'static str) -> Result<Uuid, DomainError> {
 }
 
 /// Resolves an incident `{id}` the caller may read; 404 otherwise.
-async fn readable_incident(
+pub(crate) async fn readable_incident(
     conn: &mut PgConnection,
     auth: &Auth,
     key: &str,
@@ -126,7 +126,7 @@ async fn readable_postmortem(
 }
 
 /// The action item `id` if the caller may read its incident; 404 otherwise.
-async fn readable_item(
+pub(crate) async fn readable_item(
     conn: &mut PgConnection,
     auth: &Auth,
     id: Uuid,

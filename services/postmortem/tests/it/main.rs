@@ -4,11 +4,14 @@
 
 mod action_items;
 mod api;
+mod browser;
 mod drafts;
 mod export;
 mod llm;
+mod pages;
 mod privacy;
 mod review;
 mod support;
 mod tenancy;
 mod trackers;
+mod web_pages;

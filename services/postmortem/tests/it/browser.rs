@@ -1,0 +1,217 @@
+//! The postmortem pages in a real headless Chromium (`incident_testkit::browser`), served
+//! beside core's pages as the stack serves them: from the resolved incident's page to
+//! its postmortem, drafted with a button; a section edited in place (htmx swaps the
+//! section for its form); an action item added, started and done on the board;
+//! publishing; the action item list; a viewer offered no control. Screenshots go to
+//! `target/screenshots/`. Skipped, loudly, where Chromium is not installed.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use incident_testkit::browser::Browser;
+use incident_testkit::eventually;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::support::{ADMIN, TestApp};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn click(browser: &Browser, css: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn text_of(browser: &Browser, css: &str) -> String {
+    browser.text(css).await.unwrap_or_default()
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_responder_writes_and_publishes_a_postmortem_in_a_real_browser(pool: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(pool).await;
+    let alice = app.user(ADMIN, "alice@example.com", "Alice").await;
+    let incident = app.resolved_incident("Checkout is down").await;
+    let c = &browser.client;
+    browser.sign_in(&app.base, ADMIN).await;
+
+    // From the incident's page to its postmortem, drafted from the page.
+    c.goto(&format!("{}/ui/incidents/INC-1", app.base))
+        .await
+        .expect("incident");
+    eventually(WAIT, "the postmortem link", || async {
+        browser.count("#postmortem-link").await == 1
+    })
+    .await;
+    click(&browser, "#postmortem-link").await;
+    eventually(WAIT, "the offer to draft", || async {
+        browser.count("#draft").await == 1
+    })
+    .await;
+    click(&browser, "#draft").await;
+    eventually(WAIT, "the drafted postmortem", || async {
+        browser.count("#section-summary").await == 1
+            && text_of(&browser, "#postmortem-status").await == "DRAFT"
+    })
+    .await;
+
+    // Edit the summary in place.
+    click(&browser, "#section-summary a.edit").await;
+    eventually(WAIT, "the summary's form in place", || async {
+        browser
+            .count("#section-summary textarea#field-summary")
+            .await
+            == 1
+    })
+    .await;
+    let field = c.find(Locator::Id("field-summary")).await.expect("field");
+    field.clear().await.expect("clear");
+    field
+        .send_keys("An expired certificate on the card gateway broke checkout.")
+        .await
+        .expect("type");
+    click(&browser, "#section-summary button[type=submit]").await;
+    eventually(WAIT, "the new summary on the page", || async {
+        text_of(&browser, "#section-summary .md")
+            .await
+            .contains("An expired certificate on the card gateway")
+            && browser.count("#field-summary").await == 0
+    })
+    .await;
+    let (_, pm) = app
+        .get(ADMIN, &format!("/api/v1/incidents/{incident}/postmortem"))
+        .await;
+    assert_eq!(
+        pm["summary"],
+        "An expired certificate on the card gateway broke checkout."
+    );
+    assert_eq!(pm["generation"]["summary"], "human");
+
+    // Add an action item for Alice; start it; finish it.
+    c.find(Locator::Id("item-description"))
+        .await
+        .expect("description")
+        .send_keys("Alert 14 days before a certificate expires")
+        .await
+        .expect("type");
+    c.find(Locator::Id("item-assignee"))
+        .await
+        .expect("assignee")
+        .select_by_value(&alice.to_string())
+        .await
+        .expect("select");
+    c.execute(
+        "document.getElementById('item-due').value = '2027-01-15';",
+        vec![],
+    )
+    .await
+    .expect("due date");
+    click(&browser, "#new-item button[type=submit]").await;
+    eventually(WAIT, "the item in the open column", || async {
+        text_of(&browser, "#column-open")
+            .await
+            .contains("Alert 14 days")
+    })
+    .await;
+    assert!(text_of(&browser, "#column-open").await.contains("Alice"));
+    assert!(
+        text_of(&browser, "#column-open")
+            .await
+            .contains("due 2027-01-15")
+    );
+    browser.screenshot("postmortem-board").await;
+    click(&browser, "#column-open button[value=IN_PROGRESS]").await;
+    eventually(WAIT, "the item in progress", || async {
+        text_of(&browser, "#column-in-progress")
+            .await
+            .contains("Alert 14 days")
+    })
+    .await;
+    click(&browser, "#column-in-progress button[value=DONE]").await;
+    eventually(WAIT, "the item done", || async {
+        text_of(&browser, "#column-done")
+            .await
+            .contains("Alert 14 days")
+    })
+    .await;
+    let (_, pm) = app
+        .get(ADMIN, &format!("/api/v1/incidents/{incident}/postmortem"))
+        .await;
+    assert_eq!(pm["action_items"][0]["status"], "DONE");
+    assert_eq!(pm["action_items"][0]["assignee_id"], json!(alice));
+
+    // Publish.
+    click(&browser, "#publish").await;
+    eventually(WAIT, "published", || async {
+        text_of(&browser, "#postmortem-status").await == "PUBLISHED"
+    })
+    .await;
+    assert_eq!(browser.count("#publish").await, 0);
+    let export = c
+        .find(Locator::Id("export"))
+        .await
+        .expect("export link")
+        .attr("href")
+        .await
+        .expect("href");
+    assert_eq!(export.as_deref(), Some("/ui/postmortems/INC-1/export.md"));
+    browser.screenshot("postmortem").await;
+
+    // The workspace's action items.
+    click(&browser, "a[href='/ui/postmortems/action-items']").await;
+    eventually(WAIT, "the action item list", || async {
+        text_of(&browser, "main h1").await == "Action items"
+    })
+    .await;
+    c.find(Locator::Css("select[name=status]"))
+        .await
+        .expect("status filter")
+        .select_by_value("all")
+        .await
+        .expect("select");
+    click(&browser, "form.filters button").await;
+    eventually(WAIT, "the done item listed", || async {
+        text_of(&browser, "ul.cards")
+            .await
+            .contains("Alert 14 days")
+    })
+    .await;
+    browser.screenshot("action-items").await;
+
+    // A viewer reads the postmortem and is offered nothing to change.
+    click(&browser, "form.signout button").await;
+    eventually(WAIT, "signed out", || async {
+        c.current_url().await.is_ok_and(|u| u.path() == "/ui/login")
+    })
+    .await;
+    let viewer = app.token(ADMIN, "viewer", None).await;
+    browser.sign_in(&app.base, &viewer).await;
+    c.goto(&format!("{}/ui/postmortems/INC-1", app.base))
+        .await
+        .expect("postmortem");
+    eventually(WAIT, "the postmortem for the viewer", || async {
+        browser.count("#section-summary").await == 1
+    })
+    .await;
+    assert_eq!(
+        browser.count("main form").await,
+        0,
+        "a viewer is offered a form"
+    );
+    assert_eq!(browser.count("main a.edit").await, 0);
+    assert!(
+        text_of(&browser, "#column-done")
+            .await
+            .contains("Alert 14 days")
+    );
+    browser.screenshot("postmortem-viewer").await;
+    browser.close().await;
+}
