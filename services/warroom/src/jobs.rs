@@ -38,6 +38,7 @@ use incident_schema::contract::{IncidentWarroomOpened, Message as _};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::lifecycle::WarRoom;
@@ -100,8 +101,9 @@ async fn enqueue(
     let envelope = serde_json::to_value(message)
         .map_err(|e| HandlerError::permanent(format!("encoding the job: {e}")))?;
     let inserted = sqlx::query(
-        "INSERT INTO warroom_jobs (message_id, workspace_id, team, lane, envelope, dead_reason, dead_at)
-         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6::text IS NULL THEN NULL ELSE now() END)
+        "INSERT INTO warroom_jobs (message_id, workspace_id, team, lane, envelope, dead_reason, dead_at,
+                                   trace_headers)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6::text IS NULL THEN NULL ELSE now() END, $7)
          ON CONFLICT (message_id) DO NOTHING",
     )
     .bind(message.id)
@@ -110,6 +112,8 @@ async fn enqueue(
     .bind(lane_of(message))
     .bind(envelope)
     .bind(&dead)
+    // The consumer's span: the job's Slack calls continue its trace.
+    .bind(sqlx::types::Json(incident_bus::trace_context::current()))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -171,6 +175,8 @@ struct Job {
     team: String,
     envelope: serde_json::Value,
     attempts: i32,
+    /// The trace context of the consumer that wrote it.
+    trace_headers: sqlx::types::Json<std::collections::BTreeMap<String, String>>,
 }
 
 /// The workers' shared state.
@@ -286,7 +292,7 @@ async fn work(workers: &Workers, shutdown: &CancellationToken) {
 async fn run_one(workers: &Workers) -> Result<bool, sqlx::Error> {
     let mut tx = workers.pool.begin().await?;
     let job: Option<Job> = sqlx::query_as(
-        "SELECT j.id, j.workspace_id, j.team, j.envelope, j.attempts FROM warroom_jobs j
+        "SELECT j.id, j.workspace_id, j.team, j.envelope, j.attempts, j.trace_headers FROM warroom_jobs j
          WHERE j.dead_reason IS NULL AND j.not_before <= now()
            AND NOT (j.team = ANY ($1))
            AND NOT EXISTS (SELECT 1 FROM warroom_jobs e
@@ -335,7 +341,17 @@ async fn run_one(workers: &Workers) -> Result<bool, sqlx::Error> {
         .with_public_url(workers.public_url.clone());
     let outcome = {
         let mut savepoint = tx.begin().await?;
-        let outcome = war_room.handle(&mut savepoint, &envelope).await;
+        let span = tracing::info_span!("warroom job", job = job.id, kind = %envelope.message_type);
+        incident_bus::trace_context::set_parent_from(
+            &span,
+            Some(&incident_bus::trace_context::to_field_table(
+                &job.trace_headers.0,
+            )),
+        );
+        let outcome = war_room
+            .handle(&mut savepoint, &envelope)
+            .instrument(span)
+            .await;
         if outcome.is_ok() {
             savepoint.commit().await?;
         } else {
