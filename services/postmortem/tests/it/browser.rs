@@ -17,15 +17,28 @@ use crate::support::{ADMIN, TestApp};
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// Clicks the element `css` finds. The incident page re-renders parts of itself on live
+/// updates, so an element found may be replaced before the click lands ("stale element
+/// reference"): it is found again, for up to [`WAIT`].
 async fn click(browser: &Browser, css: &str) {
-    browser
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let element = browser
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match element.click().await {
+            Ok(_) => return,
+            Err(e)
+                if e.to_string().contains("stale element")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("click {css}: {e}"),
+        }
+    }
 }
 
 async fn text_of(browser: &Browser, css: &str) -> String {
