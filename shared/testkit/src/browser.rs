@@ -145,6 +145,7 @@ impl Browser {
                 c.current_url()
                     .await
                     .is_ok_and(|u| u.path() == "/ui/incidents")
+                    && self.text("main h1").await.as_deref() == Some("Incidents")
             },
         )
         .await;

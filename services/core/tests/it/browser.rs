@@ -18,29 +18,7 @@ use crate::support::{ADMIN, TestApp};
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn sign_in(browser: &Browser, app: &TestApp, token: &str) {
-    let c = &browser.client;
-    c.goto(&format!("{}/ui/login", app.base))
-        .await
-        .expect("login page");
-    c.find(Locator::Id("token"))
-        .await
-        .expect("token field")
-        .send_keys(token)
-        .await
-        .expect("type");
-    c.find(Locator::Css("main form button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
-    eventually(WAIT, "the incident list after signing in", || async {
-        c.current_url()
-            .await
-            .is_ok_and(|u| u.path() == "/ui/incidents")
-            && browser.text("main h1").await.as_deref() == Some("Incidents")
-    })
-    .await;
+    browser.sign_in(&app.base, token).await;
 }
 
 async fn sign_out(browser: &Browser) {
