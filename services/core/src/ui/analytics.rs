@@ -159,13 +159,32 @@ fn per_severity(
         .collect()
 }
 
+/// An axis value in minutes, with as many decimals as the ticks need to read apart (a
+/// chart of sub-second medians has ticks a fraction of a second apart).
 fn axis_minutes(v: f64) -> String {
-    if v >= 120.0 {
-        format!("{:.1} h", v / 60.0)
-    } else if v >= 1.0 || v == 0.0 {
-        format!("{v:.0} min")
+    fn trimmed(x: f64, unit: &str) -> String {
+        let text = if x >= 10.0 {
+            format!("{x:.0}")
+        } else if x >= 1.0 {
+            format!("{x:.1}")
+        } else {
+            format!("{x:.2}")
+        };
+        let text = if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            text
+        };
+        format!("{text} {unit}")
+    }
+    if v == 0.0 {
+        "0".to_owned()
+    } else if v >= 120.0 {
+        trimmed(v / 60.0, "h")
+    } else if v >= 1.0 {
+        trimmed(v, "min")
     } else {
-        format!("{:.0} s", v * 60.0)
+        trimmed(v * 60.0, "s")
     }
 }
 
@@ -341,4 +360,21 @@ pub async fn export(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod axis_tests {
+    use super::axis_minutes;
+
+    #[test]
+    fn axis_ticks_of_small_durations_read_apart() {
+        // The ticks of a chart whose largest median is 0.6 s (0.01 min).
+        let ticks: Vec<String> = (0..=4)
+            .map(|k| axis_minutes(0.01 * f64::from(k) / 4.0))
+            .collect();
+        assert_eq!(ticks, ["0", "0.15 s", "0.3 s", "0.45 s", "0.6 s"]);
+        assert_eq!(axis_minutes(2.5), "2.5 min");
+        assert_eq!(axis_minutes(30.0), "30 min");
+        assert_eq!(axis_minutes(150.0), "2.5 h");
+    }
 }
