@@ -418,17 +418,6 @@ pub async fn runs_with_due_steps(
     .await
 }
 
-/// Ends every running run past its deadline as `timed_out`; returns how many.
-pub async fn time_out_overdue(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE drill_runs SET state = 'timed_out', ended_at = now()
-         WHERE state = 'running' AND ends_at <= now()",
-    )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
-}
-
 /// Records the drill incident of every running run that has none yet and whose incident
 /// core has declared: the one declared with the run's idempotency key (a script without
 /// alerts), or one declared by an alert group of the run's synthetic alerts (labelled
