@@ -280,7 +280,7 @@ def check_scenario(name: str, objects: list[dict[str, Any]], values: dict[str, A
         grace = int(env.get("INCIDENT_SHUTDOWN_GRACE_SECS", {}).get("value", 30))
         if spec.get("terminationGracePeriodSeconds", 30) <= grace:
             failures.append(f"{name}: {dep} terminationGracePeriodSeconds is not above the app's {grace}s")
-        for var in ("DATABASE_URL", "AMQP_URL", "INCIDENT_DATABASE_MAX_CONNECTIONS"):
+        for var in ("DATABASE_URL", "AMQP_URL", "INCIDENT_DATABASE_MAX_CONNECTIONS", "INCIDENT_WARROOM_JOB_RETENTION_DAYS"):
             if var not in env:
                 failures.append(f"{name}: {dep} has no {var}")
         selector = obj["spec"]["selector"]["matchLabels"]

@@ -69,6 +69,7 @@ fn the_example_configuration_loads_and_names_every_setting() {
         "sla_digest_cron",
         "secrets_key",
         "tracker_poll_secs",
+        "warroom_job_retention_days",
         "oidc_issuer",
         "oidc_client_id",
         "oidc_client_secret",

@@ -175,6 +175,8 @@ non-secret settings as values, the secrets by reference. Call with
   value: {{ $c.slaWeeklyDigestCron | quote }}
 - name: INCIDENT_TRACKER_POLL_SECS
   value: {{ $c.trackerPollSecs | int | toString | quote }}
+- name: INCIDENT_WARROOM_JOB_RETENTION_DAYS
+  value: {{ $c.warroomJobRetentionDays | int | toString | quote }}
 - name: INCIDENT_OIDC_DEFAULT_ROLE
   value: {{ $c.oidcDefaultRole | quote }}
 {{- with $c.oidcIssuer }}

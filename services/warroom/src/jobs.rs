@@ -23,6 +23,11 @@
 //! - the app uninstalled from the team, a permanent failure, or attempts exhausted: the
 //!   row stays with its `dead_reason` (and no longer holds its lane), logged and counted.
 //!
+//! Given-up jobs stay readable for operators (`dead_reason`, `last_error`, the envelope)
+//! for `INCIDENT_WARROOM_JOB_RETENTION_DAYS` after `dead_at`, then [`spawn_purge`]
+//! deletes them in batches of [`PURGE_BATCH`] (`incident_warroom_jobs_purged_total`;
+//! `incident_warroom_jobs_given_up` is the number still kept).
+//!
 //! One process runs up to [`WORKERS`] workers ([`workers_for_pool`]) and lets at most
 //! [`PER_TEAM`] of them work for the same team at once, so a team whose buckets make its
 //! calls wait cannot hold every worker.
@@ -33,7 +38,9 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use incident_bus::{Envelope, Handler, HandlerError};
-use incident_runtime::metrics::{WARROOM_JOBS_DEAD, WARROOM_SLACK_DEFERRALS};
+use incident_runtime::metrics::{
+    WARROOM_JOBS_DEAD, WARROOM_JOBS_GIVEN_UP, WARROOM_JOBS_PURGED, WARROOM_SLACK_DEFERRALS,
+};
 use incident_schema::contract::{IncidentWarroomOpened, Message as _};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use tokio::sync::Notify;
@@ -50,6 +57,10 @@ pub const WORKERS: usize = 4;
 pub const PER_TEAM: usize = 1;
 /// Transient failures (other than rate limits) after which a job is given up.
 pub const MAX_ATTEMPTS: i32 = 12;
+/// Given-up jobs deleted per statement by the purge (short transactions, no long lock).
+pub const PURGE_BATCH: i64 = 500;
+/// How often the purge runs.
+pub const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// How often an idle worker looks for due work (deferred jobs, other replicas' jobs).
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
@@ -462,4 +473,66 @@ async fn give_up(
     metrics::counter!(WARROOM_JOBS_DEAD, "reason" => kind).increment(1);
     tracing::error!(job = job.id, workspace_id = %job.workspace_id, reason, "war room job given up; kept with its reason");
     Ok(())
+}
+
+/// Deletes the jobs given up more than `retention` ago, [`PURGE_BATCH`] at a time, and
+/// sets the gauge of those kept; returns how many were deleted. Live jobs are never
+/// touched.
+pub async fn purge_given_up(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
+    let ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let mut purged = 0;
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM warroom_jobs WHERE id IN (
+                 SELECT id FROM warroom_jobs
+                 WHERE dead_reason IS NOT NULL
+                   AND dead_at < now() - make_interval(secs => $1::float8 / 1000)
+                 ORDER BY dead_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(ms)
+        .bind(PURGE_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        purged += deleted;
+        if deleted < u64::try_from(PURGE_BATCH).unwrap_or(u64::MAX) {
+            break;
+        }
+    }
+    let kept: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM warroom_jobs WHERE dead_reason IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+    metrics::gauge!(WARROOM_JOBS_GIVEN_UP).set(kept as f64);
+    if purged > 0 {
+        metrics::counter!(WARROOM_JOBS_PURGED).increment(purged);
+        tracing::info!(
+            purged,
+            kept,
+            ?retention,
+            "purged war-room jobs given up before their retention"
+        );
+    }
+    Ok(purged)
+}
+
+/// Runs [`purge_given_up`] at start and every `every` until `shutdown` (every replica
+/// may: the batches skip each other's locked rows).
+pub fn spawn_purge(
+    pool: PgPool,
+    retention: Duration,
+    every: Duration,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = purge_given_up(&pool, retention).await {
+                tracing::warn!(error = %e, "purging given-up war-room jobs failed; trying again later");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    })
 }

@@ -177,6 +177,12 @@ pub fn start(
             wake,
             shutdown.clone(),
         );
+        jobs::spawn_purge(
+            pool.clone(),
+            config.warroom_job_retention(),
+            jobs::PURGE_EVERY,
+            shutdown.clone(),
+        );
         let messaging: Messaging = service::start(
             &config,
             SERVICE,

@@ -92,6 +92,10 @@ pub struct Config {
     /// Seconds between polls of the issue trackers for the state of exported action items
     /// (`INCIDENT_TRACKER_POLL_SECS`).
     pub tracker_poll_secs: u64,
+    /// Days a war-room job given up (after its retries, or on a permanent failure or an
+    /// uninstall) stays visible to operators in `warroom_jobs` before it is purged
+    /// (`INCIDENT_WARROOM_JOB_RETENTION_DAYS`).
+    pub warroom_job_retention_days: u32,
     /// OpenID Connect issuer URL for single sign-on in the web app; off when unset
     /// (`INCIDENT_OIDC_ISSUER`).
     pub oidc_issuer: Option<String>,
@@ -146,6 +150,7 @@ struct Defaults {
     sla_digest_cron: &'static str,
     sla_weekly_digest_cron: &'static str,
     tracker_poll_secs: u64,
+    warroom_job_retention_days: u32,
     oidc_default_role: AccessRole,
 }
 
@@ -166,6 +171,7 @@ impl Default for Defaults {
             sla_digest_cron: "0 0 9 * * *",
             sla_weekly_digest_cron: "0 0 9 * * Mon",
             tracker_poll_secs: 60,
+            warroom_job_retention_days: 14,
             oidc_default_role: AccessRole::Viewer,
         }
     }
@@ -310,6 +316,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "INCIDENT_TRACKER_POLL_SECS",
                 message: "must be at least 1".into(),
+            });
+        }
+        if self.warroom_job_retention_days == 0 {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_WARROOM_JOB_RETENTION_DAYS",
+                message: "must be at least 1 (given-up jobs stay visible that many days)".into(),
             });
         }
         if let Some(key) = &self.secrets_key {
@@ -493,6 +505,11 @@ impl Config {
         Duration::from_secs(self.tracker_poll_secs)
     }
 
+    /// How long a given-up war-room job is kept before it is purged.
+    pub fn warroom_job_retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.warroom_job_retention_days) * 86_400)
+    }
+
     /// The key sealing stored credentials, if one is configured (validated at load).
     pub fn sealing_key(&self) -> Option<crate::sealed::SealingKey> {
         self.secrets_key
@@ -570,6 +587,27 @@ mod tests {
         let on = load(&[id, secret, key, public]).expect("complete");
         assert_eq!(on.slack_client_id.as_deref(), Some("1234.5678"));
         assert_eq!(on.slack_oauth_url, "https://slack.com/oauth/v2/authorize");
+    }
+
+    #[test]
+    fn given_up_war_room_jobs_are_kept_fourteen_days_by_default_and_at_least_one() {
+        let defaults = load(&[]).expect("defaults");
+        assert_eq!(
+            defaults.warroom_job_retention(),
+            Duration::from_secs(14 * 86_400)
+        );
+        let days = |n: u32| {
+            Config::from_figment(
+                Figment::new().merge(Serialized::default("warroom_job_retention_days", n)),
+            )
+        };
+        let err = days(0).expect_err("zero");
+        assert!(
+            err.to_string()
+                .contains("INCIDENT_WARROOM_JOB_RETENTION_DAYS"),
+            "{err}"
+        );
+        assert_eq!(days(3).expect("three").warroom_job_retention_days, 3);
     }
 
     #[test]

@@ -112,6 +112,12 @@ families! {
     /// War-room jobs given up on, by `reason`.
     WARROOM_JOBS_DEAD = "incident_warroom_jobs_dead_total", Counter, Count,
         "War-room jobs given up on and kept with their reason, by reason (uninstalled: the Slack app was uninstalled from the team; permanent: a failure retrying cannot fix; attempts: transient failures past the attempt limit; undecodable).";
+    /// War-room jobs given up and still kept for operators.
+    WARROOM_JOBS_GIVEN_UP = "incident_warroom_jobs_given_up", Gauge, Count,
+        "War-room jobs given up and still kept in warroom_jobs for operators to read (until INCIDENT_WARROOM_JOB_RETENTION_DAYS after they were given up); set by each purge run.";
+    /// Given-up war-room jobs purged after their retention.
+    WARROOM_JOBS_PURGED = "incident_warroom_jobs_purged_total", Counter, Count,
+        "Given-up war-room jobs deleted once older than INCIDENT_WARROOM_JOB_RETENTION_DAYS.";
     /// LLM calls, by `outcome`.
     LLM_CALLS = "incident_llm_calls_total", Counter, Count,
         "Calls to the postmortem drafting LLM, by outcome (ok, timeout, http_status, transport, invalid_json, empty).";

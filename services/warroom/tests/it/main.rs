@@ -7,6 +7,7 @@ mod commands;
 pub use incident_warroom::testing::fake_slack;
 mod handler;
 mod inbound;
+mod jobs;
 mod lifecycle;
 mod people;
 mod support;
