@@ -408,6 +408,25 @@ pub async fn incident_number(
         .await
 }
 
+/// The incident `INC-<number>` of `workspace_id`, if `reader` may read it (a PRIVATE one
+/// they may not read is as absent as one of another workspace).
+pub async fn readable_incident_by_number(
+    db: impl PgExecutor<'_>,
+    workspace_id: Uuid,
+    number: i32,
+    reader: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT i.id FROM incidents i
+         WHERE i.workspace_id = $1 AND i.number = $2 AND incident_readable(i, $3, false)",
+    )
+    .bind(workspace_id)
+    .bind(number)
+    .bind(reader)
+    .fetch_optional(db)
+    .await
+}
+
 /// The incident's affected services, as `name (IMPACT)`.
 pub async fn services(
     db: impl PgExecutor<'_>,

@@ -10,7 +10,7 @@
 //! Slack users map to workspace users by `users.slack_user_id`, else by the email Slack
 //! has for them; an unknown user gets an ephemeral explanation and nothing changes.
 //!
-//! - `slash_commands`: `/incident declare|status|update|resolve|ic|help`;
+//! - `slash_commands`: `/incident declare|list|status|severity|update|assign|ic|resolve|help`;
 //! - `interactions`: the summary's buttons, the announcement's "Join" and the update modal;
 //! - `forms`: the declare modal's submission and the "Add to timeline" message shortcut;
 //! - `events`: the Events API (a 📌 reaction puts the message on the timeline);

@@ -1,12 +1,15 @@
 //! `POST /slack/commands`: `/incident declare` (the declare form) or
 //! `declare <title> [sev1..sev4]`, `list`, `status [<status>]`, `update` (the update
-//! form) or `update <text>`, `assign <role> @user`, `ic @user`, `resolve`, `help`. In an
-//! incident channel the incident is implied. Slack's unsigned `ssl_check=1` probe is answered 200 before any verification.
+//! form) or `update <text>`, `assign <role> @user`, `ic @user`, `resolve`,
+//! `severity [INC-42] <sev1..sev4>`, `help`. In an incident channel the incident is
+//! implied; `severity` outside one names it. Slack's unsigned `ssl_check=1` probe is answered 200 before any verification.
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use incident_schema::contract::{AddUpdate, AssignRole, ChangeStatus, Declaration, Declare};
+use incident_schema::contract::{
+    AddUpdate, AssignRole, ChangeSeverity, ChangeStatus, Declaration, Declare,
+};
 use incident_schema::{IncidentStatus, Role, Severity, TimelineKind};
 use uuid::Uuid;
 
@@ -28,6 +31,7 @@ const USAGE: &str = "*/incident* — in an incident's war room channel the incid
 • `update` opens the update form; `update <text>` adds an internal update\n\
 • `assign <commander|tech_lead|comms_lead> @user`, `ic @user`\n\
 • `resolve`\n\
+• `severity <sev1|sev2|sev3|sev4>`; outside a war room `severity INC-42 <sevN>`\n\
 • `help`: this";
 
 /// A request to the slash-command URL: Slack's `ssl_check` probe, or a verified command.
@@ -80,7 +84,10 @@ impl SlashCommand {
 /// What a slash command asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Slash {
-    Declare { title: String, severity: String },
+    Declare {
+        title: String,
+        severity: String,
+    },
     DeclareForm,
     List,
     Status,
@@ -90,6 +97,8 @@ enum Slash {
     Resolve,
     Commander(String),
     Assign(Role, String),
+    /// `severity [INC-n] <SEVn>`: the incident named, else the channel's.
+    Severity(Option<i32>, Severity),
     Help,
 }
 
@@ -126,6 +135,7 @@ fn parse_slash(text: &str) -> Option<Slash> {
             let (role, user) = rest.split_once(char::is_whitespace)?;
             Some(Slash::Assign(role_named(role)?, mentioned(user)?))
         }
+        "severity" => parse_severity(rest),
         "declare" if rest.is_empty() => Some(Slash::DeclareForm),
         "declare" if !rest.is_empty() => {
             let mut words: Vec<&str> = rest.split_whitespace().collect();
@@ -140,6 +150,26 @@ fn parse_slash(text: &str) -> Option<Slash> {
         }
         _ => None,
     }
+}
+
+/// `[INC-42] <sev1..sev4>` (either order).
+fn parse_severity(rest: &str) -> Option<Slash> {
+    let (mut number, mut level) = (None, None);
+    for word in rest.split_whitespace() {
+        let upper = word.to_uppercase();
+        if let Some(n) = upper.strip_prefix("INC-").and_then(|n| n.parse().ok())
+            && number.is_none()
+        {
+            number = Some(n);
+        } else if let Ok(parsed) = upper.parse::<Severity>()
+            && level.is_none()
+        {
+            level = Some(parsed);
+        } else {
+            return None;
+        }
+    }
+    level.map(|level| Slash::Severity(number, level))
 }
 
 pub(super) async fn commands(
@@ -227,6 +257,7 @@ async fn run_slash(
         }
         Slash::List => list(state, person).await,
         Slash::DeclareForm => Ok(USAGE.to_owned()),
+        Slash::Severity(number, level) => severity(state, person, incident, number, level).await,
         other => {
             let Some(id) = need_incident() else {
                 return Ok("Run this in an incident channel.".to_owned());
@@ -381,6 +412,7 @@ async fn in_incident(
         | Slash::Declare { .. }
         | Slash::DeclareForm
         | Slash::List
+        | Slash::Severity(..)
         | Slash::UpdateForm => Ok(USAGE.to_owned()),
     }
 }
@@ -414,6 +446,53 @@ async fn assign(
         "{} is now the {}.",
         target.display_name,
         role.title()
+    ))
+}
+
+/// `/incident severity [INC-n] <SEVn>`: the named incident (one the person may read, in
+/// their workspace), else the channel's.
+async fn severity(
+    state: &AppState,
+    person: &Person,
+    incident: Option<(Uuid, Uuid)>,
+    number: Option<i32>,
+    level: Severity,
+) -> Result<String, InboundError> {
+    let ws = person.workspace_id;
+    let id = match number {
+        Some(n) => store::readable_incident_by_number(&state.pool, ws, n, person.id)
+            .await
+            .map_err(InboundError::failed)?,
+        None => incident.map(|(id, _)| id),
+    };
+    let Some(id) = id else {
+        return Ok(match number {
+            Some(n) => format!("No incident INC-{n} here."),
+            None => {
+                "Run this in an incident channel, or name the incident: `severity INC-42 sev2`."
+                    .to_owned()
+            }
+        });
+    };
+    command(
+        state,
+        ws,
+        &ChangeSeverity {
+            incident_id: id,
+            actor_id: Some(person.id),
+            severity: level,
+        },
+    )
+    .await?;
+    let number = match number {
+        Some(n) => Some(n),
+        None => store::incident_number(&state.pool, id)
+            .await
+            .map_err(InboundError::failed)?,
+    };
+    Ok(format!(
+        "Changing INC-{} to {level}.",
+        number.unwrap_or_default()
     ))
 }
 
@@ -463,5 +542,21 @@ mod tests {
             Some(Slash::Assign(Role::CommsLead, "U9".into()))
         );
         assert_eq!(parse_slash("assign janitor <@U9>"), None);
+        assert_eq!(
+            parse_slash("severity sev1"),
+            Some(Slash::Severity(None, Severity::Sev1))
+        );
+        assert_eq!(
+            parse_slash("severity INC-42 SEV3"),
+            Some(Slash::Severity(Some(42), Severity::Sev3))
+        );
+        assert_eq!(
+            parse_slash("severity sev4 inc-7"),
+            Some(Slash::Severity(Some(7), Severity::Sev4))
+        );
+        assert_eq!(parse_slash("severity"), None);
+        assert_eq!(parse_slash("severity INC-1"), None);
+        assert_eq!(parse_slash("severity sev9"), None);
+        assert_eq!(parse_slash("severity sev1 sev2"), None);
     }
 }

@@ -31,7 +31,7 @@ async fn help_lists_every_subcommand(pool: PgPool) {
     let answer = slash(&stack, "UADA0001", "CGENERAL1", "help").await;
     assert_eq!(answer["response_type"], "ephemeral");
     for sub in [
-        "declare", "list", "status", "update", "assign", "resolve", "help",
+        "declare", "list", "status", "update", "assign", "resolve", "severity", "help",
     ] {
         assert!(
             text(&answer).contains(&format!("`{sub}")),
@@ -219,4 +219,72 @@ async fn in_a_war_room_the_subcommands_act_on_its_incident(pool: PgPool) {
     .await;
     let answer = slash(&stack, "UADA0001", "CGENERAL1", "list").await;
     assert_eq!(text(&answer), "No open incidents.");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn severity_changes_the_war_rooms_incident_or_outside_one_the_incident_named(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let incident = stack
+        .declare(json!({ "title": "Search slow", "severity": "SEV1" }))
+        .await;
+    let id = incident["id"].as_str().expect("id").to_owned();
+    let number = incident["number"].as_i64().expect("number");
+    let channel = stack.settled(&id, 1).await.channel_id.expect("channel");
+    let severity_is = |level: &'static str| {
+        let (stack, id) = (&stack, id.clone());
+        async move {
+            eventually(level, || async {
+                (stack.incident(&id).await["severity"] == level).then_some(())
+            })
+            .await;
+        }
+    };
+
+    // In the war room the incident is implied.
+    let answer = slash(&stack, "UADA0001", &channel, "severity sev2").await;
+    assert_eq!(text(&answer), format!("Changing INC-{number} to SEV2."));
+    severity_is("SEV2").await;
+
+    // Elsewhere it is named.
+    let answer = slash(
+        &stack,
+        "UADA0001",
+        "CGENERAL1",
+        &format!("severity inc-{number} SEV3"),
+    )
+    .await;
+    assert_eq!(text(&answer), format!("Changing INC-{number} to SEV3."));
+    severity_is("SEV3").await;
+    let answer = slash(&stack, "UADA0001", "CGENERAL1", "severity sev1").await;
+    assert!(
+        text(&answer).contains("name the incident"),
+        "{}",
+        text(&answer)
+    );
+
+    // An incident the person may not read (PRIVATE, not theirs) is as absent as none.
+    let private = stack
+        .declare(json!({ "title": "Acquisition", "severity": "SEV3", "visibility": "PRIVATE" }))
+        .await;
+    let hidden = private["number"].as_i64().expect("number");
+    for n in [hidden, 9999] {
+        let answer = slash(
+            &stack,
+            "UADA0001",
+            "CGENERAL1",
+            &format!("severity INC-{n} sev1"),
+        )
+        .await;
+        assert_eq!(text(&answer), format!("No incident INC-{n} here."));
+    }
+    // A malformed level is the usage, nothing is sent.
+    let answer = slash(&stack, "UADA0001", &channel, "severity sev9").await;
+    assert!(text(&answer).contains("`severity"), "{}", text(&answer));
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(stack.incident(&id).await["severity"], "SEV3");
+    let private_id = private["id"].as_str().expect("id");
+    assert_eq!(stack.incident(private_id).await["severity"], "SEV3");
 }
