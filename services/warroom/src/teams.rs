@@ -7,7 +7,9 @@
 //! - A workspace without one uses the single configured token
 //!   (`INCIDENT_SLACK_BOT_TOKEN`), the one-team shortcut for small installs, as team `*`.
 //! - A request from Slack names its team (`team_id`, and `enterprise_id` on Enterprise
-//!   Grid): a live installation scopes it to that workspace ([`Scope::Workspace`]); a team
+//!   Grid): a live installation of that team, else an organisation-wide one of that
+//!   enterprise (paced and queued under the enterprise's id, its channels created in its
+//!   `channel_team_id`), scopes it to that workspace ([`Scope::Workspace`]); a team
 //!   nobody installed is served by the single token when there is one ([`Scope::Any`], the
 //!   one-team behaviour), and otherwise matches nobody ([`Scope::Nowhere`]).
 //!
@@ -146,7 +148,7 @@ impl Teams {
     ) -> Result<Outbound, sqlx::Error> {
         match installs::installation(db, workspace_id).await? {
             Some(inst) if inst.uninstalled_at.is_some() => Ok(Outbound::Uninstalled {
-                team: inst.team_id,
+                team: inst.slack_team(),
                 reason: inst
                     .uninstall_reason
                     .unwrap_or_else(|| "uninstalled".to_owned()),
@@ -178,9 +180,12 @@ impl Teams {
         team_id: Option<&str>,
         enterprise_id: Option<&str>,
     ) -> Result<(Scope, Option<Arc<Slack>>), sqlx::Error> {
-        let installed = match team_id.filter(|t| !t.is_empty()) {
-            Some(team) => installs::installation_of_team(&self.pool, team, enterprise_id).await?,
-            None => None,
+        let team_id = team_id.filter(|t| !t.is_empty());
+        let enterprise_id = enterprise_id.filter(|e| !e.is_empty());
+        let installed = if team_id.is_some() || enterprise_id.is_some() {
+            installs::installation_of_team(&self.pool, team_id, enterprise_id).await?
+        } else {
+            None
         };
         Ok(match installed {
             Some(inst) if inst.uninstalled_at.is_some() => (Scope::Nowhere, None),
@@ -202,12 +207,12 @@ impl Teams {
             && *sealed == inst.bot_token_sealed
         {
             return Outbound::Slack {
-                team: inst.team_id.clone(),
+                team: inst.slack_team(),
                 slack: slack.clone(),
             };
         }
         let unusable = |reason: &str| Outbound::Uninstalled {
-            team: inst.team_id.clone(),
+            team: inst.slack_team(),
             reason: reason.to_owned(),
         };
         let Some(key) = &self.key else {
@@ -224,7 +229,8 @@ impl Teams {
         let client = match SlackClient::new(&self.api_url, token) {
             Ok(client) => client
                 .with_retry(worker_retry())
-                .with_pacing(self.pacing(&inst.team_id)),
+                .with_pacing(self.pacing(&inst.slack_team()))
+                .with_team(inst.channel_team_id.clone()),
             Err(e) => {
                 tracing::error!(error = %e, "could not build a Slack client");
                 return unusable("no HTTP client");
@@ -236,7 +242,7 @@ impl Teams {
             (inst.bot_token_sealed.clone(), slack.clone()),
         );
         Outbound::Slack {
-            team: inst.team_id.clone(),
+            team: inst.slack_team(),
             slack,
         }
     }

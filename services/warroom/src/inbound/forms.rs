@@ -6,6 +6,11 @@
 //! `add_to_timeline`): in a war room channel, the message goes on the incident's timeline
 //! as a NOTE by the person who used it.
 //!
+//! Ticking the declare modal's options (drill, private) sends a `block_actions` from the
+//! modal ([`declare_choice`]): after the answer the modal is updated (`views.update` with
+//! the view's `hash`, so a stale change loses to a newer one) with what each chosen
+//! option means for the war room.
+//!
 //! A person Slack cannot match to a user of a workspace changes nothing: the modal shows
 //! why, the shortcut answers on its `response_url`.
 
@@ -29,6 +34,41 @@ fn str_at<'a>(payload: &'a Value, pointer: &str) -> &'a str {
         .pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or_default()
+}
+
+/// `block_actions` from the declare modal: its options changed; the modal is updated to
+/// explain them (in a spawned task: the answer is due within 3 s).
+pub(super) fn declare_choice(state: &AppState, payload: &Value) -> Response {
+    let action = payload
+        .pointer("/actions/0")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let view_id = str_at(payload, "/view/id").to_owned();
+    if action["block_id"] != "options" || view_id.is_empty() {
+        return StatusCode::OK.into_response();
+    }
+    let chosen: Vec<String> = action["selected_options"]
+        .as_array()
+        .map(|o| {
+            o.iter()
+                .filter_map(|o| o["value"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let hash = str_at(payload, "/view/hash").to_owned();
+    let modal = crate::slack::blocks::declare_modal_with(
+        str_at(payload, "/view/private_metadata"),
+        &chosen,
+    );
+    if let Some(slack) = state.slack.clone() {
+        tokio::spawn(async move {
+            if let Err(e) = slack.client.update_view(&view_id, &hash, &modal).await {
+                // `hash_conflict`: a newer change already updated it.
+                tracing::info!(error = %e, "the declare modal was not updated");
+            }
+        });
+    }
+    StatusCode::OK.into_response()
 }
 
 /// `view_submission` of the declare modal.

@@ -1,7 +1,8 @@
 //! `POST /slack/interactions`: the summary's buttons (`block_actions`: acknowledge,
 //! resolve, open the update modal), the announcement's "Join" (membership of the
 //! incident) and the update modal's submission
-//! (`view_submission`: an update, and a status change when one is chosen).
+//! (`view_submission`: an update, and a status change when one is chosen); a change of
+//! the declare modal's options (`forms::declare_choice`).
 //!
 //! The payload (the form's `payload` field) is typed below; a field of another shape
 //! reads as absent, and a payload of another `type` or shape is acknowledged and ignored.
@@ -146,6 +147,12 @@ pub(super) async fn interactions(
             == Some(blocks::DECLARE_CALLBACK)
     {
         return super::forms::declare_submission(&state, &payload).await;
+    }
+    if payload["type"] == "block_actions"
+        && payload.pointer("/view/callback_id").and_then(Value::as_str)
+            == Some(blocks::DECLARE_CALLBACK)
+    {
+        return Ok(super::forms::declare_choice(&state, &payload));
     }
     if payload["type"] == "message_action" {
         return super::forms::add_to_timeline(&state, &payload).await;

@@ -4,6 +4,9 @@
 //! to that team (the workers refuse its jobs) and its requests reach no workspace. A
 //! reinstall through the OAuth flow makes it live again.
 //!
+//! An organisation-wide install's events say so (`is_enterprise_install`, at the top or
+//! in `authorizations`) and name the enterprise: they mark that install, not a team's own.
+//!
 //! `tokens_revoked` naming only user tokens (`tokens.oauth`) concerns no bot token of
 //! ours and changes nothing.
 
@@ -38,21 +41,29 @@ pub(super) async fn uninstalled(
         "tokens_revoked" => return Ok(Some(StatusCode::OK.into_response())),
         _ => return Ok(None),
     };
-    let Some(team) = payload
-        .get("team_id")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-    else {
+    let text = |key: &str| {
+        payload
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+    };
+    let (team, enterprise) = (text("team_id"), text("enterprise_id"));
+    let org_wide = payload
+        .get("is_enterprise_install")
+        .and_then(Value::as_bool)
+        == Some(true)
+        || payload
+            .pointer("/authorizations/0/is_enterprise_install")
+            .and_then(Value::as_bool)
+            == Some(true);
+    let Some(named) = (if org_wide { enterprise } else { team }) else {
         return Ok(Some(StatusCode::OK.into_response()));
     };
-    let enterprise = payload
-        .get("enterprise_id")
-        .and_then(Value::as_str)
-        .filter(|e| !e.is_empty());
-    let workspaces = installs::mark_uninstalled(&state.pool, team, enterprise, reason)
+    let workspaces = installs::mark_uninstalled(&state.pool, team, enterprise, org_wide, reason)
         .await
         .map_err(InboundError::failed)?;
     if !workspaces.is_empty() {
+        let team = named;
         let why = format!(
             "the Slack app is no longer installed in team {team} ({reason}); nothing more is posted there"
         );

@@ -14,6 +14,12 @@
 //!    exchanges the code; the bot token is sealed with `INCIDENT_SECRETS_KEY` and stored
 //!    with the team, the enterprise, the bot user and the scopes. A reinstall replaces the
 //!    token. A Slack team another workspace of ours is installed in is refused (409).
+//! 3. Enterprise Grid: an organisation-wide install (`is_enterprise_install`, `team`
+//!    null) is stored for the enterprise; requests from any of its teams without an
+//!    install of their own route to it. An org token must name the team a channel is
+//!    created in: `GET /slack/install?team=T…` chooses it (passed to Slack's authorize
+//!    page as the preselected team, kept with the state); without it an org install
+//!    is refused (400, field `team`) and nothing is stored.
 //!
 //! The token is never logged and never put in an event; the state is stored only as its
 //! SHA-256. Without `INCIDENT_SLACK_CLIENT_ID` both routes answer 409 `not-configured`.
@@ -125,6 +131,10 @@ pub struct InstallQuery {
     /// The workspace to install for (the token's own when absent).
     #[serde(default)]
     pub workspace: Option<String>,
+    /// The Slack team to preselect on Slack's page, and where an organisation-wide
+    /// install creates war rooms (`T…`).
+    #[serde(default)]
+    pub team: Option<String>,
 }
 
 /// `GET /slack/install`: redirects an admin of the workspace to Slack's authorize page.
@@ -145,6 +155,20 @@ pub async fn install(
     let Some(oauth) = &state.oauth else {
         return Err(not_configured());
     };
+    let team = query
+        .team
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if let Some(team) = team
+        && !(team.starts_with('T')
+            && team.len() <= 32
+            && team.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        let mut p = ApiProblem::new(Code::BadRequest, "`team` must be a Slack team id (T…)");
+        p.problem.field = Some("team".to_owned());
+        return Err(p);
+    }
     // 192 random bits, as API tokens have; only the hash is stored.
     let generated = token::generate();
     store::begin_flow(
@@ -152,16 +176,21 @@ pub async fn install(
         &generated.hash,
         auth.workspace_id,
         auth.user_id,
+        team,
     )
     .await
     .map_err(|e| ApiProblem::database(&e))?;
     let scopes = BOT_SCOPES.join(",");
-    let query = form::encode([
+    let mut pairs = vec![
         ("client_id", oauth.client_id.as_str()),
         ("scope", scopes.as_str()),
         ("redirect_uri", oauth.redirect_url.as_str()),
         ("state", generated.secret.as_str()),
-    ]);
+    ];
+    if let Some(team) = team {
+        pairs.push(("team", team));
+    }
+    let query = form::encode(pairs);
     let location = format!("{}?{query}", oauth.authorize_url);
     Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
 }
@@ -193,9 +222,10 @@ pub async fn callback(
     let Some(flow_state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
         return Err(bad_state("the OAuth state is missing"));
     };
-    let Some(workspace_id) = store::take_flow(&state.pool, &token::hash(flow_state))
-        .await
-        .map_err(|e| ApiProblem::database(&e))?
+    let Some((workspace_id, channel_team)) =
+        store::take_flow(&state.pool, &token::hash(flow_state))
+            .await
+            .map_err(|e| ApiProblem::database(&e))?
     else {
         return Err(bad_state(
             "the OAuth state is unknown, already used or expired; start again from /slack/install",
@@ -231,16 +261,36 @@ pub async fn callback(
             ),
         )
     })?;
-    let Some(team) = grant.team.as_ref().map(|t| t.id.clone()) else {
-        return Err(ApiProblem::new(
-            Code::Upstream,
-            "Slack granted no team (an organisation-wide install is not supported)",
-        ));
+    let enterprise_id = grant.enterprise.as_ref().map(|e| e.id.clone());
+    // What the install is named by in answers and logs: the team, or the organisation.
+    let (team_id, team, channel_team_id) = if grant.is_enterprise_install {
+        let Some(enterprise) = enterprise_id.clone() else {
+            return Err(ApiProblem::new(
+                Code::Upstream,
+                "Slack granted an organisation-wide install without an enterprise",
+            ));
+        };
+        let Some(channel_team) = channel_team else {
+            let mut p = ApiProblem::new(
+                Code::BadRequest,
+                "an organisation-wide install must name the team its war rooms are created in: start again from /slack/install?team=T…",
+            );
+            p.problem.field = Some("team".to_owned());
+            return Err(p);
+        };
+        (None, enterprise, Some(channel_team))
+    } else {
+        let Some(team) = grant.team.as_ref().map(|t| t.id.clone()) else {
+            return Err(ApiProblem::new(Code::Upstream, "Slack granted no team"));
+        };
+        (Some(team.clone()), team, None)
     };
     tracing::Span::current().record("team_id", team.as_str());
     let granted = store::Granted {
-        team_id: team.clone(),
-        enterprise_id: grant.enterprise.as_ref().map(|e| e.id.clone()),
+        team_id: team_id.clone(),
+        enterprise_id,
+        is_enterprise_install: grant.is_enterprise_install,
+        channel_team_id,
         bot_user_id: grant.bot_user_id.clone(),
         bot_token_sealed: oauth.key.seal(
             secrecy::ExposeSecret::expose_secret(&grant.access_token),
@@ -269,8 +319,10 @@ pub async fn callback(
         StatusCode::OK,
         Json(json!({
             "workspace_id": workspace_id,
-            "team_id": team,
+            "team_id": team_id,
             "enterprise_id": granted.enterprise_id,
+            "is_enterprise_install": granted.is_enterprise_install,
+            "channel_team_id": granted.channel_team_id,
             "bot_user_id": granted.bot_user_id,
             "scopes": granted.scopes,
         })),
@@ -304,5 +356,15 @@ mod tests {
         assert_eq!(manifest, ours);
         assert!(MANIFEST.contains(&format!("https://incident.example.com{CALLBACK_PATH}")));
         assert!(MANIFEST.contains("- app_uninstalled") && MANIFEST.contains("- tokens_revoked"));
+        // Organisation-wide installs (Enterprise Grid) are accepted, so the app allows them.
+        assert!(MANIFEST.contains("org_deploy_enabled: true"));
+        for sub in [
+            "declare", "list", "status", "severity", "update", "assign", "resolve",
+        ] {
+            assert!(
+                MANIFEST.contains(&format!("| {sub}")) || MANIFEST.contains(&format!("\"{sub} ")),
+                "the usage hint names {sub}"
+            );
+        }
     }
 }

@@ -164,6 +164,47 @@ pub const ADD_TO_TIMELINE_CALLBACK: &str = "add_to_timeline";
 /// comma list), drill and private. `private_metadata` carries the channel it was opened
 /// from.
 pub fn declare_modal(channel: &str) -> Value {
+    declare_modal_with(channel, &[])
+}
+
+/// The declare modal with options `chosen` (`drill`, `private`) ticked, each with a note
+/// on what it means for the war room. Changing the options sends a `block_actions`
+/// (`dispatch_action`), answered with `views.update` of this.
+pub fn declare_modal_with(channel: &str, chosen: &[String]) -> Value {
+    let option = |text: &str, value: &str| json!({ "text": { "type": "plain_text", "text": text }, "value": value });
+    let options = [
+        option("A drill (practice)", "drill"),
+        option("Private (members only)", "private"),
+    ];
+    let ticked: Vec<Value> = options
+        .iter()
+        .filter(|o| chosen.iter().any(|c| o["value"] == c.as_str()))
+        .cloned()
+        .collect();
+    let mut options_element =
+        json!({ "type": "checkboxes", "action_id": "value", "options": options });
+    if !ticked.is_empty() {
+        options_element["initial_options"] = json!(ticked);
+    }
+    let is = |value: &str| chosen.iter().any(|c| c == value);
+    let mut notes = Vec::new();
+    if is("drill") {
+        notes.push("🧪 *A drill*: its war room is named `drill-inc-<number>…`, its topic starts [DRILL], and it is not announced, paged, in digests or in analytics.");
+    }
+    if is("private") {
+        notes.push("🔒 *Private*: the war room is a private channel (`inc-<number>-private`, no title in its name) and only the incident's members can see it.");
+    }
+    let mut modal = declare_modal_blocks(channel, options_element);
+    if !notes.is_empty()
+        && let Some(blocks) = modal["blocks"].as_array_mut()
+    {
+        blocks.push(json!({ "type": "context", "block_id": "options_note",
+            "elements": [{ "type": "mrkdwn", "text": notes.join("\n") }] }));
+    }
+    modal
+}
+
+fn declare_modal_blocks(channel: &str, options_element: Value) -> Value {
     let option = |text: &str, value: &str| json!({ "text": { "type": "plain_text", "text": text }, "value": value });
     json!({
         "type": "modal",
@@ -186,11 +227,9 @@ pub fn declare_modal(channel: &str) -> Value {
             { "type": "input", "block_id": "services", "optional": true,
               "label": { "type": "plain_text", "text": "Affected services (comma-separated)" },
               "element": { "type": "plain_text_input", "action_id": "value" } },
-            { "type": "input", "block_id": "options", "optional": true,
+            { "type": "input", "block_id": "options", "optional": true, "dispatch_action": true,
               "label": { "type": "plain_text", "text": "Options" },
-              "element": { "type": "checkboxes", "action_id": "value",
-                "options": [option("A drill (practice)", "drill"),
-                            option("Private (members only)", "private")] } }
+              "element": options_element }
         ]
     })
 }

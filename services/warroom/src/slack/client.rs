@@ -251,6 +251,10 @@ pub struct OAuthGrant {
     /// Its Enterprise Grid organisation, if any.
     #[serde(default)]
     pub enterprise: Option<NamedId>,
+    /// An organisation-wide install (Enterprise Grid): `team` is null, `enterprise` set,
+    /// and the token serves every team of the organisation.
+    #[serde(default)]
+    pub is_enterprise_install: bool,
 }
 
 impl std::fmt::Debug for OAuthGrant {
@@ -261,6 +265,7 @@ impl std::fmt::Debug for OAuthGrant {
             .field("bot_user_id", &self.bot_user_id)
             .field("team", &self.team)
             .field("enterprise", &self.enterprise)
+            .field("is_enterprise_install", &self.is_enterprise_install)
             .finish_non_exhaustive()
     }
 }
@@ -283,6 +288,9 @@ pub struct SlackClient {
     token: SecretString,
     retry: RetryConfig,
     pacing: Option<std::sync::Arc<TeamPacing>>,
+    /// The team channels are created in and listed from, for an organisation-wide
+    /// token (which must name one: `team_id`).
+    team: Option<String>,
 }
 
 impl std::fmt::Debug for SlackClient {
@@ -306,7 +314,23 @@ impl SlackClient {
             token,
             retry: RetryConfig::default(),
             pacing: None,
+            team: None,
         })
+    }
+
+    /// For an organisation-wide token: `conversations.create` and `conversations.list`
+    /// name `team` (Slack requires `team_id` with an org token).
+    pub fn with_team(mut self, team: Option<String>) -> Self {
+        self.team = team;
+        self
+    }
+
+    /// Adds `team_id` to `args` when the token is organisation-wide.
+    fn in_team(&self, mut args: Value) -> Value {
+        if let Some(team) = &self.team {
+            args["team_id"] = json!(team);
+        }
+        args
     }
 
     /// Paces every call by `pacing`, the buckets and pause of this token's Slack team.
@@ -599,7 +623,7 @@ impl SlackClient {
             "conversations.create",
             Encoding::Json,
             Repeat::Safe,
-            json!({ "name": name, "is_private": is_private }),
+            self.in_team(json!({ "name": name, "is_private": is_private })),
             "channel",
         )
         .await
@@ -628,7 +652,7 @@ impl SlackClient {
                 "conversations.list",
                 Encoding::Form,
                 Repeat::Safe,
-                json!({ "types": types, "limit": 1000, "cursor": cursor }),
+                self.in_team(json!({ "types": types, "limit": 1000, "cursor": cursor })),
             )
             .await?;
         let channels: Vec<Channel> = serde_json::from_value(
@@ -823,6 +847,25 @@ impl SlackClient {
             Encoding::Json,
             Repeat::OnlyRateLimited,
             json!({ "trigger_id": trigger_id, "view": view }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `views.update`: replaces open modal `view_id` with `view`, only if it is still at
+    /// `hash` (the one Slack sent with the interaction; else `hash_conflict`, so an older
+    /// change never overwrites a newer one).
+    pub async fn update_view(
+        &self,
+        view_id: &str,
+        hash: &str,
+        view: &Value,
+    ) -> Result<(), SlackError> {
+        self.call(
+            "views.update",
+            Encoding::Json,
+            Repeat::OnlyRateLimited,
+            json!({ "view_id": view_id, "hash": hash, "view": view }),
         )
         .await
         .map(drop)

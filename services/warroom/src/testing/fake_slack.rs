@@ -9,7 +9,9 @@
 //! `conversations.join`), membership (`not_in_channel`,
 //! `already_in_channel`), `is_archived`/`already_archived`, `already_pinned`,
 //! `cant_update_message`, Block Kit limits (`invalid_blocks`), topics ≤ 250 (`too_long`),
-//! single-use trigger ids valid 3 s, and `ok:false` always with HTTP 200. Faults are
+//! single-use trigger ids valid 3 s, modals (`views.open`, `views.update` by `view_id`
+//! with its `hash`: `not_found`, `hash_conflict`, `view_too_large`, a modal's limits),
+//! and `ok:false` always with HTTP 200. Faults are
 //! injected before a call is applied: 429 with `Retry-After` and 500, every n-th call or
 //! queued for the next calls; and a method can be made to refuse a given user or channel
 //! with a chosen code, every time ([`FakeSlack::refuse`]). Every call is recorded.
@@ -111,6 +113,12 @@ struct Inner {
     /// This team's id and bot token (empty: the primary team, [`TEAM`] / [`TOKEN`]).
     team: String,
     token: String,
+    /// An organisation-wide install's teams (an enterprise's state, [`FakeSlack::add_enterprise`]).
+    org_teams: Option<BTreeSet<String>>,
+    /// Open modals by view id: (hash, view) as last opened or updated.
+    modals: HashMap<String, (String, Value)>,
+    /// Each successful `views.update`: (view id, the new view).
+    view_updates: Vec<(String, Value)>,
 }
 
 /// What the fake keeps for people and announcements (issue 17): bot users (a DM to one is
@@ -544,6 +552,29 @@ fn channel_json(c: &FakeChannel) -> Value {
     })
 }
 
+/// A modal's limits (reference §6): type `modal`, at most 100 blocks, title ≤ 24,
+/// `private_metadata` ≤ 3000, the whole ≤ 250 kB (`view_too_large`); others
+/// `invalid_arguments`.
+fn modal_checked(view: &Value) -> Result<(), &'static str> {
+    if view.to_string().len() > 250_000 {
+        return Err("view_too_large");
+    }
+    let len = |p: &str| {
+        view.pointer(p)
+            .and_then(Value::as_str)
+            .map_or(0, |s| s.chars().count())
+    };
+    let blocks = view.get("blocks").and_then(Value::as_array);
+    if view["type"] != "modal"
+        || blocks.is_none_or(|b| b.len() > 100)
+        || !(1..=24).contains(&len("/title/text"))
+        || len("/private_metadata") > 3000
+    {
+        return Err("invalid_arguments");
+    }
+    Ok(())
+}
+
 fn user_json(team: &str, id: &str, email: &str, name: &str) -> Value {
     json!({ "id": id, "team_id": team, "name": name, "real_name": name, "deleted": false,
             "is_bot": false, "tz": "UTC",
@@ -599,6 +630,22 @@ impl Inner {
     }
 
     fn apply(&mut self, method: &str, args: &Args) -> Answer {
+        // An org token must name the team (reference: conversations.create's `team_id`,
+        // "required if org token is used").
+        if let Some(teams) = &self.org_teams
+            && matches!(method, "conversations.create" | "conversations.list")
+        {
+            match args.str("team_id") {
+                None => {
+                    return Answer::Err(
+                        "missing_argument",
+                        json!({ "response_metadata": { "messages": ["[ERROR] team_id is required for an org-wide token"] } }),
+                    );
+                }
+                Some(team) if !teams.contains(&team) => return fail("team_access_not_granted"),
+                Some(_) => {}
+            }
+        }
         let result = match self.apply_people(method, args) {
             Some(result) => result,
             None => self.try_apply(method, args),
@@ -614,11 +661,17 @@ impl Inner {
 
     fn try_apply(&mut self, method: &str, args: &Args) -> Result<Value, &'static str> {
         match method {
-            "auth.test" => Ok(
-                json!({ "url": format!("https://{}.fake.slack.com/", self.team_id().to_lowercase()),
+            "auth.test" => {
+                let mut identity = json!({ "url": format!("https://{}.fake.slack.com/", self.team_id().to_lowercase()),
                         "team": "Fake", "user": "incident-bot",
-                        "team_id": self.team_id(), "user_id": BOT, "bot_id": "BFAKE001" }),
-            ),
+                        "team_id": self.team_id(), "user_id": BOT, "bot_id": "BFAKE001" });
+                if self.org_teams.is_some() {
+                    // An org token: the organisation, no one team.
+                    identity["enterprise_id"] = json!(self.team_id());
+                    identity["is_enterprise_install"] = json!(true);
+                }
+                Ok(identity)
+            }
             "conversations.create" => {
                 let name = args.str("name").unwrap_or_default();
                 if name.is_empty() {
@@ -885,12 +938,35 @@ impl Inner {
                     return Err("expired_trigger_id");
                 }
                 *used = true;
+                modal_checked(&view)?;
                 self.views.push(view.clone());
-                Ok(
-                    json!({ "view": { "id": format!("V{}", self.seq), "type": "modal",
+                self.seq += 1;
+                let id = format!("V{:010}", self.seq);
+                let hash = format!("{}.h{}", 1_700_000_000 + self.seq, self.seq);
+                self.modals.insert(id.clone(), (hash.clone(), view.clone()));
+                Ok(json!({ "view": { "id": id, "type": "modal", "hash": hash,
+                                     "team_id": self.team_id(),
                                      "callback_id": view["callback_id"],
-                                     "private_metadata": view["private_metadata"] } }),
-                )
+                                     "private_metadata": view["private_metadata"] } }))
+            }
+            // views.update: `view_id` (or `external_id`, which we never set) of an open
+            // modal, else `not_found`; with `hash`, only the latest (`hash_conflict`).
+            "views.update" => {
+                let view = args.json("view").ok_or("invalid_arguments")?;
+                let id = args.str("view_id").ok_or("invalid_arguments")?;
+                modal_checked(&view)?;
+                let (hash, _) = self.modals.get(&id).ok_or("not_found")?.clone();
+                if args.str("hash").is_some_and(|h| h != hash) {
+                    return Err("hash_conflict");
+                }
+                self.seq += 1;
+                let hash = format!("{}.h{}", 1_700_000_000 + self.seq, self.seq);
+                self.modals.insert(id.clone(), (hash.clone(), view.clone()));
+                self.view_updates.push((id.clone(), view.clone()));
+                Ok(json!({ "view": { "id": id, "type": "modal", "hash": hash,
+                                     "team_id": self.team_id(),
+                                     "callback_id": view["callback_id"],
+                                     "private_metadata": view["private_metadata"] } }))
             }
             _ => Err("unknown_method"),
         }
@@ -925,6 +1001,16 @@ impl FakeSlack {
         if let Some(c) = self.lock().channels.iter_mut().find(|c| c.id == channel) {
             c.archived = true;
         }
+    }
+
+    /// The open modals: view id → (hash, view), as last opened or updated.
+    pub fn modals(&self) -> HashMap<String, (String, Value)> {
+        self.lock().modals.clone()
+    }
+
+    /// Each successful `views.update`: (view id, the view it set).
+    pub fn view_updates(&self) -> Vec<(String, Value)> {
+        self.lock().view_updates.clone()
     }
 
     /// The replies in threads: (channel, ts, thread_ts).
@@ -1044,6 +1130,8 @@ struct TeamEntry {
     token: String,
     inner: Arc<Mutex<Inner>>,
     revoked: bool,
+    /// An Enterprise Grid organisation installed org-wide (`team` is its `E…` id).
+    org: bool,
 }
 
 impl Inner {
@@ -1080,6 +1168,7 @@ impl FakeSlack {
             token: format!("xoxb-{}-bot-token", team_id.to_lowercase()),
             inner: inner.clone(),
             revoked: false,
+            org: false,
         });
         FakeSlack {
             inner,
@@ -1088,6 +1177,29 @@ impl FakeSlack {
             stop: CancellationToken::new(),
             teams: self.teams.clone(),
         }
+    }
+
+    /// Adds Enterprise Grid organisation `enterprise_id` with the teams `teams`, installed
+    /// organisation-wide: one org token for all of them (`xoxb-<e>-org-token`), one
+    /// state standing for the organisation's channels and messages. Its install answers
+    /// `team: null`, `enterprise`, `is_enterprise_install: true`; `conversations.create`
+    /// and `conversations.list` with its token need `team_id`, one of `teams`
+    /// (`missing_argument`, `team_access_not_granted`).
+    pub fn add_enterprise(&self, enterprise_id: &str, teams: &[&str]) -> FakeSlack {
+        let handle = self.add_team(enterprise_id);
+        handle.lock().org_teams = Some(teams.iter().map(|t| (*t).to_owned()).collect());
+        let token = format!("xoxb-{}-org-token", enterprise_id.to_lowercase());
+        handle.lock().token = token.clone();
+        if let Some(entry) = self
+            .teams()
+            .teams
+            .iter_mut()
+            .find(|e| e.team == enterprise_id)
+        {
+            entry.org = true;
+            entry.token = token;
+        }
+        handle
     }
 
     /// This handle's team id.
@@ -1234,6 +1346,15 @@ fn oauth_access(fake: &FakeSlack, map: &Map<String, Value>) -> Response {
             .ok_or("invalid_code")?;
         // A reinstall brings the token back.
         entry.revoked = false;
+        if entry.org {
+            return Ok(json!({
+                "ok": true, "access_token": entry.token, "token_type": "bot",
+                "scope": "commands,chat:write,channels:manage,channels:read,users:read",
+                "bot_user_id": BOT, "app_id": "AFAKE001", "team": null,
+                "enterprise": { "id": entry.team, "name": format!("Org {}", entry.team) },
+                "is_enterprise_install": true, "authed_user": { "id": "UINSTALL1" },
+            }));
+        }
         Ok(json!({
             "ok": true, "access_token": entry.token, "token_type": "bot",
             "scope": "commands,chat:write,channels:manage,channels:read,users:read",

@@ -154,16 +154,65 @@ async fn the_fake_enforces_names_membership_and_archives() {
         Some("is_archived")
     );
     let trigger = fake.trigger_id();
-    slack
-        .open_view(&trigger, &serde_json::json!({ "type": "modal" }))
-        .await
-        .expect("view");
+    let modal = serde_json::json!({ "type": "modal", "title": { "type": "plain_text", "text": "A form" },
+                                    "blocks": [] });
+    slack.open_view(&trigger, &modal).await.expect("view");
     assert_eq!(
         slack
-            .open_view(&trigger, &serde_json::json!({ "type": "modal" }))
+            .open_view(&trigger, &modal)
             .await
             .expect_err("reused")
             .code(),
         Some("exchanged_trigger_id")
     );
+}
+
+#[tokio::test]
+async fn the_fake_updates_only_an_open_modal_at_its_latest_hash() {
+    let fake = FakeSlack::start().await;
+    let slack = client(&fake, TOKEN);
+    let modal = |title: &str| {
+        serde_json::json!({ "type": "modal", "title": { "type": "plain_text", "text": title },
+                            "blocks": [] })
+    };
+    slack
+        .open_view(&fake.trigger_id(), &modal("First"))
+        .await
+        .expect("open");
+    let (id, (hash, _)) = fake.modals().into_iter().next().expect("a modal");
+    let code = |e: incident_warroom::slack::client::SlackError| e.code().map(str::to_owned);
+    assert_eq!(
+        code(
+            slack
+                .update_view("V404", &hash, &modal("X"))
+                .await
+                .expect_err("unknown")
+        ),
+        Some("not_found".to_owned())
+    );
+    assert_eq!(
+        code(
+            slack
+                .update_view(&id, &hash, &modal("A title far longer than 24"))
+                .await
+                .expect_err("title")
+        ),
+        Some("invalid_arguments".to_owned())
+    );
+    slack
+        .update_view(&id, &hash, &modal("Second"))
+        .await
+        .expect("update at the latest hash");
+    assert_eq!(
+        code(
+            slack
+                .update_view(&id, &hash, &modal("Third"))
+                .await
+                .expect_err("stale")
+        ),
+        Some("hash_conflict".to_owned())
+    );
+    let (_, (_, view)) = fake.modals().into_iter().next().expect("a modal");
+    assert_eq!(view["title"]["text"], "Second");
+    assert_eq!(fake.view_updates().len(), 1);
 }

@@ -288,3 +288,89 @@ async fn severity_changes_the_war_rooms_incident_or_outside_one_the_incident_nam
     let private_id = private["id"].as_str().expect("id");
     assert_eq!(stack.incident(private_id).await["severity"], "SEV3");
 }
+
+/// A change of the declare modal's options, as Slack sends it from the modal at `hash`.
+async fn choose(stack: &Stack, view_id: &str, hash: &str, chosen: &[&str]) {
+    let selected: Vec<Value> = chosen.iter().map(|c| json!({ "value": c })).collect();
+    let payload = json!({
+        "type": "block_actions", "user": { "id": "UADA0001" }, "team": { "id": "TFAKE001" },
+        "trigger_id": stack.fake.trigger_id(), "container": { "type": "view", "view_id": view_id },
+        "view": { "id": view_id, "hash": hash, "callback_id": "incident_declare",
+                  "private_metadata": "CGENERAL1", "state": { "values": {} } },
+        "actions": [{ "type": "checkboxes", "block_id": "options", "action_id": "value",
+                      "selected_options": selected }],
+    });
+    let body = form::encode([("payload", payload.to_string().as_str())]);
+    let (status, answer) = stack
+        .slack_post("/slack/interactions", FORM, &body, now())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+fn note(view: &Value) -> String {
+    view["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["block_id"] == "options_note"))
+        .and_then(|b| b.pointer("/elements/0/text"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn ticking_drill_or_private_updates_the_declare_modal_with_what_it_means(pool: PgPool) {
+    let stack = Stack::spawn(pool).await;
+    stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    slash(&stack, "UADA0001", "CGENERAL1", "declare").await;
+    let (id, (opened_hash, view)) = eventually("the declare modal opened", || async {
+        stack.fake.modals().into_iter().next()
+    })
+    .await;
+    assert_eq!(note(&view), "", "no note before a choice");
+
+    choose(&stack, &id, &opened_hash, &["drill"]).await;
+    let (updated_id, updated) = eventually("the modal updated", || async {
+        stack.fake.view_updates().into_iter().next()
+    })
+    .await;
+    assert_eq!(updated_id, id);
+    assert!(
+        note(&updated).contains("`drill-inc-<number>…`"),
+        "{updated}"
+    );
+    assert!(!note(&updated).contains("Private"));
+    let options = updated["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["block_id"] == "options"))
+        .cloned()
+        .expect("options");
+    assert_eq!(options["element"]["initial_options"][0]["value"], "drill");
+    assert_eq!(updated["callback_id"], "incident_declare");
+    assert_eq!(updated["private_metadata"], "CGENERAL1");
+
+    // A change sent from the modal as it was before (its old hash) loses to the newer one.
+    choose(&stack, &id, &opened_hash, &["private"]).await;
+    eventually("the stale update refused", || async {
+        stack
+            .fake
+            .calls()
+            .iter()
+            .any(|c| c.method == "views.update" && c.outcome == "hash_conflict")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(stack.fake.view_updates().len(), 1);
+    // From the modal as it is now, both.
+    let (current, _) = stack.fake.modals()[&id].clone();
+    choose(&stack, &id, &current, &["drill", "private"]).await;
+    let both = eventually("the modal updated again", || async {
+        stack.fake.view_updates().get(1).map(|(_, v)| v.clone())
+    })
+    .await;
+    assert!(
+        note(&both).contains("drill-inc-") && note(&both).contains("-private`"),
+        "{both}"
+    );
+}

@@ -65,11 +65,25 @@ fn location(response: &reqwest::Response) -> String {
 /// warroom's real address instead of the public URL). Returns the callback's URL (to
 /// replay) and its answer.
 async fn install(stack: &Stack, token: &str, workspace: Uuid, team: &FakeSlack) -> (String, Value) {
+    let (callback, status, body) = install_flow(stack, token, workspace, team, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (callback, body)
+}
+
+/// [`install`] with `query` added to the install route's, answering whatever the
+/// callback answers.
+async fn install_flow(
+    stack: &Stack,
+    token: &str,
+    workspace: Uuid,
+    team: &FakeSlack,
+    query: &str,
+) -> (String, StatusCode, Value) {
     team.sign_in();
     let http = manual();
     let started = http
         .get(format!(
-            "{}/slack/install?workspace={workspace}",
+            "{}/slack/install?workspace={workspace}{query}",
             stack.warroom
         ))
         .bearer_auth(token)
@@ -87,8 +101,8 @@ async fn install(stack: &Stack, token: &str, workspace: Uuid, team: &FakeSlack) 
     assert_eq!(approved.status(), StatusCode::FOUND);
     let callback = location(&approved).replace("http://incident.test", &stack.warroom);
     let done = http.get(&callback).send().await.expect("callback");
-    assert_eq!(done.status(), StatusCode::OK);
-    (callback, done.json().await.expect("json"))
+    let status = done.status();
+    (callback, status, done.json().await.expect("json"))
 }
 
 async fn default_workspace(pool: &PgPool) -> Uuid {
@@ -448,9 +462,26 @@ async fn a_429_storm_on_one_team_leaves_another_teams_war_room_flowing(pool: PgP
     let (ws_b, token_b) = second_workspace(&stack).await;
     install(&stack, ADMIN, ws_a, &team_a).await;
     install(&stack, &token_b, ws_b, &team_b).await;
+    // Team B's war-room latency (declared → room with its summary), calm everywhere.
+    let b_room_latency = |title: &'static str| {
+        let (stack, token_b) = (&stack, token_b.clone());
+        async move {
+            let started = std::time::Instant::now();
+            let b = post_as(
+                stack,
+                &token_b,
+                "/api/v1/incidents",
+                json!({ "title": title, "severity": "SEV1" }),
+            )
+            .await;
+            room_channel(stack, &b).await;
+            started.elapsed()
+        }
+    };
+    let calm = b_room_latency("Bravo before the storm").await;
 
-    // Every call to team A answers 429, Retry-After 2 s.
-    team_a.faults_every(Some(1), None, 2);
+    // Every call to team A answers 429, Retry-After 5 s.
+    team_a.faults_every(Some(1), None, 5);
     let a = stack
         .declare(json!({ "title": "Alpha under a storm", "severity": "SEV1" }))
         .await;
@@ -466,16 +497,17 @@ async fn a_429_storm_on_one_team_leaves_another_teams_war_room_flowing(pool: PgP
     })
     .await;
 
-    // Team B's war room is made while team A is still throttled.
-    let b = post_as(
-        &stack,
-        &token_b,
-        "/api/v1/incidents",
-        json!({ "title": "Bravo in the calm", "severity": "SEV1" }),
-    )
-    .await;
-    room_channel(&stack, &b).await;
-    assert_eq!(team_b.channels().len(), 1);
+    // Team B's war room is made while team A is still throttled, as fast as in the calm:
+    // within the calm latency plus 1.5 s (each waits on the same 1 s outbox poll at
+    // worst), far below team A's 5 s Retry-After it would wait behind if it queued.
+    let storm = b_room_latency("Bravo in the storm").await;
+    eprintln!("team B war room: {calm:?} calm, {storm:?} during team A's 429 storm");
+    assert!(
+        storm <= calm + std::time::Duration::from_millis(1500),
+        "team B's war room took {storm:?} during team A's storm, {calm:?} before"
+    );
+    assert!(storm < std::time::Duration::from_secs(5), "{storm:?}");
+    assert_eq!(team_b.channels().len(), 2);
     assert!(
         team_a.channels().is_empty(),
         "team A got nothing through the storm"
@@ -605,4 +637,181 @@ async fn the_single_token_serves_only_workspaces_without_an_installation_of_thei
         )
         .await;
     assert_eq!(acknowledges().await, 1);
+}
+
+const ORG: &str = "EORG00001";
+const ORG_TEAM_1: &str = "TORGONE01";
+const ORG_TEAM_2: &str = "TORGTWO01";
+
+async fn event(stack: &Stack, event: &Value) {
+    let (status, _) = stack
+        .slack_post(
+            "/slack/events",
+            "application/json",
+            &event.to_string(),
+            now(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// `/incident <text>` from `team` of organisation `enterprise`.
+async fn slash_in(
+    stack: &Stack,
+    team: &str,
+    enterprise: &str,
+    channel: &str,
+    text: &str,
+) -> String {
+    let body = format!(
+        "{}&enterprise_id={enterprise}",
+        stack.slash_body_from(team, "UADA00001", channel, text)
+    );
+    let (status, answer) = stack
+        .slack_post(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            &body,
+            now(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    answer
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_organisation_wide_install_serves_every_team_of_its_enterprise_until_it_is_uninstalled(
+    pool: PgPool,
+) {
+    let stack = stack(pool.clone()).await;
+    let org = stack.fake.add_enterprise(ORG, &[ORG_TEAM_1, ORG_TEAM_2]);
+    let ws = default_workspace(&pool).await;
+    let installs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM slack_installations")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+
+    // Without the team its war rooms are created in, an org install is refused.
+    let (_, status, problem) = install_flow(&stack, ADMIN, ws, &org, "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["field"], "team");
+    assert_eq!(installs().await, 0, "nothing stored");
+    // With it, the org install is stored for the enterprise, with no team.
+    let (_, status, installed) =
+        install_flow(&stack, ADMIN, ws, &org, &format!("&team={ORG_TEAM_1}")).await;
+    assert_eq!(status, StatusCode::OK, "{installed}");
+    assert_eq!(installed["team_id"], Value::Null);
+    assert_eq!(installed["enterprise_id"], ORG);
+    assert_eq!(installed["is_enterprise_install"], true);
+    assert_eq!(installed["channel_team_id"], ORG_TEAM_1);
+    let row: (Option<String>, Option<String>, bool) = sqlx::query_as(
+        "SELECT team_id, enterprise_id, is_enterprise_install FROM slack_installations WHERE workspace_id = $1",
+    )
+    .bind(ws)
+    .fetch_one(&pool)
+    .await
+    .expect("installation");
+    assert_eq!(row, (None, Some(ORG.to_owned()), true));
+
+    // Its war rooms are made with the org token, in the chosen team.
+    org.add_user("UADA00001", "ada@example.com", "Ada");
+    let ada = stack
+        .post("/api/v1/users", json!({ "email": "ada@example.com", "display_name": "Ada", "slack_user_id": "UADA00001" }))
+        .await;
+    let incident = stack
+        .declare(
+            json!({ "title": "Org checkout down", "severity": "SEV1", "commander_id": ada["id"] }),
+        )
+        .await;
+    let id = incident["id"].as_str().expect("id").to_owned();
+    let channel = room_channel(&stack, &incident).await;
+    let created = org.ok_calls("conversations.create");
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].args["team_id"], ORG_TEAM_1);
+    assert!(
+        stack.fake.channels().is_empty(),
+        "nothing in the primary team"
+    );
+
+    // A command from either team of the enterprise reaches the workspace...
+    for team in [ORG_TEAM_1, ORG_TEAM_2] {
+        let answer = slash_in(&stack, team, ORG, &channel, "status").await;
+        assert!(answer.contains("Org checkout down"), "{team}: {answer}");
+    }
+    // ...one from a team outside it, or claiming another enterprise, does not.
+    let answer = slash_in(&stack, "TOUTSIDE1", "EOTHER001", &channel, "status").await;
+    assert!(!answer.contains("Org checkout down"), "{answer}");
+    // A button from the second team acts on the incident.
+    let payload = json!({
+        "type": "block_actions", "user": { "id": "UADA00001", "team_id": ORG_TEAM_2 },
+        "team": { "id": ORG_TEAM_2 }, "enterprise": { "id": ORG }, "is_enterprise_install": true,
+        "trigger_id": stack.fake.trigger_id(), "response_url": stack.fake.response_url(),
+        "channel": { "id": channel },
+        "actions": [{ "type": "button", "action_id": "incident_resolve", "value": id }],
+    });
+    let body = incident_warroom::slack::form::encode([("payload", payload.to_string().as_str())]);
+    let (status, _) = stack
+        .slack_post(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            &body,
+            now(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    eventually("resolved from the second team", || async {
+        (stack.incident(&id).await["status"] == "RESOLVED").then_some(())
+    })
+    .await;
+
+    // One team removing the app is not the organisation's uninstall...
+    event(&stack, &json!({ "type": "event_callback", "team_id": ORG_TEAM_2, "enterprise_id": ORG,
+                           "event": { "type": "app_uninstalled" }, "event_id": "Ev1", "event_time": now() })).await;
+    assert_eq!(
+        sqlx::query_scalar::<_, Option<String>>("SELECT uninstall_reason FROM slack_installations")
+            .fetch_one(&pool)
+            .await
+            .expect("row"),
+        None
+    );
+    // ...the org-wide one is, and nothing more is posted to the organisation.
+    org.uninstall();
+    event(
+        &stack,
+        &json!({ "type": "event_callback", "team_id": ORG_TEAM_1, "enterprise_id": ORG,
+                           "is_enterprise_install": true, "event": { "type": "app_uninstalled" },
+                           "event_id": "Ev2", "event_time": now() }),
+    )
+    .await;
+    assert_eq!(
+        sqlx::query_scalar::<_, Option<String>>("SELECT uninstall_reason FROM slack_installations")
+            .fetch_one(&pool)
+            .await
+            .expect("row")
+            .as_deref(),
+        Some("app_uninstalled")
+    );
+    let calls = org.calls().len();
+    stack
+        .declare(json!({ "title": "After the org uninstall", "severity": "SEV1" }))
+        .await;
+    let dead: String = eventually("the new incident's job given up", || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT dead_reason FROM warroom_jobs WHERE envelope->>'type' = 'incident.declared'
+               AND envelope->'data'->'incident'->>'title' = 'After the org uninstall'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .expect("jobs")
+    })
+    .await;
+    assert!(
+        dead.contains("no longer installed in team EORG00001"),
+        "{dead}"
+    );
+    assert_eq!(org.calls().len(), calls, "nothing more sent");
+    let answer = slash_in(&stack, ORG_TEAM_2, ORG, &channel, "status").await;
+    assert!(!answer.contains("Org checkout down"), "{answer}");
 }
