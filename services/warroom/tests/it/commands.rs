@@ -176,6 +176,12 @@ async fn in_a_war_room_the_subcommands_act_on_its_incident(pool: PgPool) {
         (stack.incident(&id).await["tech_lead_id"] == json!(grace)).then_some(())
     })
     .await;
+    let answer = slash(&stack, "UADA0001", &channel, "ic <@UGRACE01|grace>").await;
+    assert_eq!(text(&answer), "Grace is now the Incident Commander.");
+    eventually("grace is the commander", || async {
+        (stack.incident(&id).await["commander_id"] == json!(grace)).then_some(())
+    })
+    .await;
 
     slash(&stack, "UADA0001", &channel, "update").await;
     let view = eventually("the update modal opened", || async {

@@ -90,3 +90,58 @@ async fn the_periodic_purge_removes_a_job_once_its_retention_is_over(pool: PgPoo
         .expect("the purge stops on shutdown")
         .expect("task");
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_429_defers_a_channels_posts_without_reordering_them(pool: PgPool) {
+    use serde_json::json;
+
+    use crate::fake_slack::Fault;
+    use crate::support::Stack;
+
+    let stack = Stack::spawn(pool).await;
+    let incident = stack
+        .declare(json!({ "title": "Ordered posts", "severity": "SEV1" }))
+        .await;
+    let id = incident["id"].as_str().expect("id").to_owned();
+    let channel = stack.settled(&id, 1).await.channel_id.expect("channel");
+    // The next post is answered 429 (Retry-After 1 s): the team is paused, and the
+    // later updates of the same lane must wait for it, not overtake it.
+    stack
+        .fake
+        .inject(Some("chat.postMessage"), Fault::RateLimited(1));
+    for step in 1..=3 {
+        stack
+            .post(
+                &format!("/api/v1/incidents/{id}/timeline"),
+                json!({ "kind": "UPDATE", "message": format!("step {step}") }),
+            )
+            .await;
+    }
+    let posted = eventually("the three updates posted", || async {
+        let texts: Vec<String> = stack
+            .fake
+            .messages(&channel)
+            .into_iter()
+            .map(|m| m.text)
+            .filter(|t| t.starts_with("📣"))
+            .collect();
+        (texts.len() >= 3).then_some(texts)
+    })
+    .await;
+    assert_eq!(
+        posted,
+        [
+            "📣 Internal update: step 1",
+            "📣 Internal update: step 2",
+            "📣 Internal update: step 3"
+        ]
+    );
+    assert!(
+        stack
+            .fake
+            .calls()
+            .iter()
+            .any(|c| c.method == "chat.postMessage" && c.outcome == "http_429"),
+        "the 429 happened"
+    );
+}

@@ -815,3 +815,64 @@ async fn an_organisation_wide_install_serves_every_team_of_its_enterprise_until_
     let answer = slash_in(&stack, ORG_TEAM_2, ORG, &channel, "status").await;
     assert!(!answer.contains("Org checkout down"), "{answer}");
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_revoked_bot_token_uninstalls_and_a_reinstall_makes_the_team_live_again(pool: PgPool) {
+    let stack = stack(pool.clone()).await;
+    let team_a = stack.fake.add_team(TEAM_A);
+    let ws_a = default_workspace(&pool).await;
+    install(&stack, ADMIN, ws_a, &team_a).await;
+    let reason = || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT uninstall_reason FROM slack_installations WHERE workspace_id = $1",
+        )
+        .bind(ws_a)
+        .fetch_one(&pool)
+        .await
+        .expect("installation")
+    };
+    let revoked = |tokens: Value| {
+        json!({ "type": "event_callback", "team_id": TEAM_A, "event_time": now(),
+                "event_id": format!("Ev{}", uuid::Uuid::new_v4().simple()),
+                "event": { "type": "tokens_revoked", "tokens": tokens } })
+    };
+    // Only user tokens revoked: not ours, nothing changes.
+    event(&stack, &revoked(json!({ "oauth": ["UADA00001"] }))).await;
+    assert_eq!(reason().await, None);
+    // The bot's token revoked: uninstalled, with the reason.
+    team_a.uninstall();
+    event(&stack, &revoked(json!({ "bot": ["UBOT0001"] }))).await;
+    assert_eq!(reason().await.as_deref(), Some("tokens_revoked"));
+    let declared = stack
+        .declare(json!({ "title": "While revoked", "severity": "SEV1" }))
+        .await;
+    let dead: String = eventually("its job given up", || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT dead_reason FROM warroom_jobs WHERE dead_reason IS NOT NULL
+               AND envelope->>'type' = 'incident.declared'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .expect("jobs")
+    })
+    .await;
+    assert!(dead.contains("tokens_revoked"), "{dead}");
+
+    // Reinstalled: live again, the token replaced, and new work reaches the team.
+    let (_, installed) = install(&stack, ADMIN, ws_a, &team_a).await;
+    assert_eq!(installed["team_id"], TEAM_A);
+    assert_eq!(reason().await, None);
+    let after = stack
+        .declare(json!({ "title": "After the reinstall", "severity": "SEV1" }))
+        .await;
+    let channel = room_channel(&stack, &after).await;
+    assert!(team_a.channel(&channel).is_some(), "made in team A");
+    assert!(
+        stack
+            .room(declared["id"].as_str().expect("id"))
+            .await
+            .and_then(|r| r.channel_id)
+            .is_none(),
+        "work given up while revoked is not replayed"
+    );
+}
