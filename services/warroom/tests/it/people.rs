@@ -620,3 +620,93 @@ async fn reopening_an_incident_whose_channel_was_archived_unarchives_it(pool: Pg
         "bookmarked once, however many events"
     );
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_published_postmortem_is_announced_once_and_bookmarked_in_its_war_room(pool: PgPool) {
+    use incident_schema::contract::PostmortemPublished;
+
+    let stack = Stack::spawn(pool.clone()).await;
+    let announcements = announcement_channel(&stack).await;
+    let incident = stack
+        .declare(json!({ "title": "Disk full", "severity": "SEV2" }))
+        .await;
+    let id = incident["id"].as_str().expect("id").to_owned();
+    let reference = format!("INC-{}", incident["number"]);
+    let channel = stack.settled(&id, 1).await.channel_id.expect("channel");
+    let declared = published(&pool, "incident.declared", &id).await;
+    let snapshot: IncidentSnapshot =
+        serde_json::from_value(declared[0].data["incident"].clone()).expect("snapshot");
+    let postmortem = Uuid::now_v7();
+    let url = format!("https://incident.example.com/ui/postmortems/{postmortem}");
+    let message = OutgoingMessage::of(
+        snapshot.workspace_id,
+        &PostmortemPublished {
+            incident: snapshot,
+            postmortem_id: postmortem,
+            summary: "Logs filled the disk".into(),
+            link: format!("/api/v1/postmortems/{postmortem}"),
+            markdown_link: format!("/api/v1/postmortems/{postmortem}/markdown"),
+            url: Some(url.clone()),
+            published_at: None,
+            actor_id: None,
+        },
+    )
+    .expect("message");
+    let envelope = message.envelope.clone();
+    let mut conn = pool.acquire().await.expect("conn");
+    outbox::enqueue(&mut conn, incident_warroom::SERVICE, &[message])
+        .await
+        .expect("enqueue");
+    drop(conn);
+    let announced = |stack: &Stack| {
+        stack
+            .fake
+            .messages(&announcements)
+            .into_iter()
+            .filter(|m| m.text.starts_with("📝 The postmortem of"))
+            .collect::<Vec<_>>()
+    };
+    let posted = eventually("the postmortem announced", || async {
+        announced(&stack).into_iter().next()
+    })
+    .await;
+    assert!(
+        posted.text.contains(&reference)
+            && posted.text.contains("Disk full")
+            && posted.text.contains(&url),
+        "{}",
+        posted.text
+    );
+    assert!(
+        posted
+            .blocks
+            .as_ref()
+            .is_some_and(|b| b.to_string().contains("Logs filled the disk")),
+        "the summary is quoted"
+    );
+    eventually("the postmortem bookmarked in the war room", || async {
+        stack
+            .fake
+            .channel(&channel)
+            .expect("channel")
+            .bookmarks
+            .contains(&("Postmortem".to_owned(), url.clone()))
+            .then_some(())
+    })
+    .await;
+
+    // Delivered again: announced once, bookmarked once.
+    redeliver(&stack, &envelope).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(announced(&stack).len(), 1);
+    assert_eq!(
+        stack
+            .fake
+            .channel(&channel)
+            .expect("channel")
+            .bookmarks
+            .len(),
+        2,
+        "the incident's page and the postmortem"
+    );
+}
