@@ -97,6 +97,10 @@ async fn install_flow(
         authorize.contains("redirect_uri=http%3A%2F%2Fincident.test%2Fslack%2Foauth%2Fcallback")
     );
     assert!(authorize.contains("chat%3Awrite"), "{authorize}");
+    if let Some(team) = query.strip_prefix("&team=") {
+        // Slack's page preselects the team chosen.
+        assert!(authorize.contains(&format!("&team={team}")), "{authorize}");
+    }
     let approved = http.get(&authorize).send().await.expect("authorize");
     assert_eq!(approved.status(), StatusCode::FOUND);
     let callback = location(&approved).replace("http://incident.test", &stack.warroom);
@@ -692,6 +696,20 @@ async fn an_organisation_wide_install_serves_every_team_of_its_enterprise_until_
             .await
             .expect("count")
     };
+
+    // A team that is not a Slack team id is refused before Slack is asked.
+    let bad = manual()
+        .get(format!(
+            "{}/slack/install?workspace={ws}&team=x%3Bdrop",
+            stack.warroom
+        ))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("install");
+    let (status, refused) = problem(bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["field"], "team");
 
     // Without the team its war rooms are created in, an org install is refused.
     let (_, status, problem) = install_flow(&stack, ADMIN, ws, &org, "").await;
