@@ -67,9 +67,9 @@ pub fn router(state: AppState) -> Router {
     http::router(state)
 }
 
-/// Starts the service on a shared pool: its bus and outbox relay, the SLA sweep, the
-/// daily and weekly digest schedules and the drill loop (due steps played, scheduled runs
-/// started, overdue runs timed out).
+/// Starts the service on a shared pool: its bus (consuming `drill.*` commands) and outbox
+/// relay, the SLA sweep, the daily and weekly digest schedules and the drill loop (due
+/// steps played, scheduled runs started, overdue runs timed out).
 ///
 /// Fails, before starting anything, if `INCIDENT_SLA_DIGEST_CRON` is not a valid
 /// schedule.
@@ -86,8 +86,20 @@ pub fn start(
             &config.sla_weekly_digest_cron,
         )
         .context("starting sla-watchdog")?;
-        let mut messaging: Messaging =
-            service::start(&config, SERVICE, pool.clone(), |bus| bus, shutdown.clone());
+        let commands_pool = pool.clone();
+        let mut messaging: Messaging = service::start(
+            &config,
+            SERVICE,
+            pool.clone(),
+            |bus| {
+                bus.consume(
+                    drill::commands::commands_queue(),
+                    commands_pool,
+                    drill::commands::DrillCommands,
+                )
+            },
+            shutdown.clone(),
+        );
         messaging.tasks.spawn(schedule::sweep_periodically(
             pool.clone(),
             SweepOptions::default(),

@@ -140,6 +140,66 @@ pub async fn start(
     Ok(Some(run))
 }
 
+/// What [`start_now`] did.
+#[derive(Debug, Clone)]
+pub enum Started {
+    /// A new run.
+    New(store::RunRow),
+    /// The run the idempotency key started before (a resent command).
+    Existing(store::RunRow),
+}
+
+impl Started {
+    /// The run, new or not.
+    pub fn run(&self) -> &store::RunRow {
+        match self {
+            Self::New(run) | Self::Existing(run) => run,
+        }
+    }
+}
+
+/// Why [`start_now`] started nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StartRefused {
+    /// No such scenario in the workspace.
+    #[error("no drill scenario {0} in the workspace")]
+    NotFound(Uuid),
+    /// The stored file no longer parses (a parser change): the file's fault.
+    #[error(transparent)]
+    Invalid(#[from] incident_schema::drill::ScenarioError),
+    /// The idempotency key is another workspace's run's.
+    #[error("the idempotency key belongs to another workspace's run")]
+    KeyTaken,
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Starts a run of scenario `scenario_id` of `workspace_id` now, in the caller's
+/// transaction: what `POST /api/v1/drills/runs`, the web page's "Start run" and the
+/// `drill.start_run` command (`/incident drill` in Slack) all call. With an
+/// `idempotency_key` a run already started with it is answered, not started again.
+pub async fn start_now(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    scenario_id: Uuid,
+    idempotency_key: Option<&str>,
+) -> Result<Started, StartRefused> {
+    let scenario = store::scenario(conn, workspace_id, scenario_id)
+        .await?
+        .ok_or(StartRefused::NotFound(scenario_id))?;
+    // Stored only once it parsed; a parser change that now refuses it is the file's fault.
+    let parsed = incident_schema::drill::parse(&scenario.source)?;
+    if let Some(run) = start(conn, &scenario, workspace_id, &parsed, idempotency_key).await? {
+        return Ok(Started::New(run));
+    }
+    let key = idempotency_key.ok_or(StartRefused::KeyTaken)?;
+    store::run_by_key(conn, workspace_id, key)
+        .await?
+        .map(Started::Existing)
+        .ok_or(StartRefused::KeyTaken)
+}
+
 /// The `incident.declare` of a run whose script fires no alert.
 fn declare(run: &store::RunRow, scenario: &Scenario) -> Declare {
     let mut incident = Declaration::new(scenario.title.clone(), scenario.severity);

@@ -363,6 +363,21 @@ pub async fn run(
     .await
 }
 
+/// The run of the workspace started with `idempotency_key`.
+pub async fn run_by_key(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    idempotency_key: &str,
+) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN} FROM drill_runs WHERE workspace_id = $1 AND idempotency_key = $2"
+    )))
+    .bind(workspace_id)
+    .bind(idempotency_key)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The workspace's runs, newest first (of one scenario when `scenario_id` is given), at
 /// most `limit`.
 pub async fn runs(

@@ -6,6 +6,7 @@ mod breaches;
 mod cadence;
 mod digest;
 mod drill_api;
+mod drill_commands;
 mod drill_runs;
 mod drills;
 mod outages;

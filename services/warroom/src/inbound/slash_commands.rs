@@ -1,6 +1,7 @@
 //! `POST /slack/commands`: `/incident declare` (the declare form) or
 //! `declare <title> [sev1..sev4]`, `list`, `status [<status>]`, `update` (the update
-//! form) or `update <text>`, `assign <role> @user`, `ic @user`, `resolve`, `help`. In an
+//! form) or `update <text>`, `assign <role> @user`, `ic @user`, `resolve`, `drill
+//! [<scenario>]` (`drill.rs`), `help`. In an
 //! incident channel the incident is implied. Slack's unsigned `ssl_check=1` probe is answered 200 before any verification.
 
 use axum::extract::{FromRequest, Request, State};
@@ -28,6 +29,7 @@ const USAGE: &str = "*/incident* — in an incident's war room channel the incid
 • `update` opens the update form; `update <text>` adds an internal update\n\
 • `assign <commander|tech_lead|comms_lead> @user`, `ic @user`\n\
 • `resolve`\n\
+• `drill`: the drill scenarios; `drill <scenario>` starts a drill run\n\
 • `help`: this";
 
 /// A request to the slash-command URL: Slack's `ssl_check` probe, or a verified command.
@@ -80,7 +82,10 @@ impl SlashCommand {
 /// What a slash command asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Slash {
-    Declare { title: String, severity: String },
+    Declare {
+        title: String,
+        severity: String,
+    },
     DeclareForm,
     List,
     Status,
@@ -90,6 +95,8 @@ enum Slash {
     Resolve,
     Commander(String),
     Assign(Role, String),
+    /// `drill [<scenario>]` (empty: list the scenarios).
+    Drill(String),
     Help,
 }
 
@@ -122,6 +129,7 @@ fn parse_slash(text: &str) -> Option<Slash> {
         "update" if rest.is_empty() => Some(Slash::UpdateForm),
         "update" => Some(Slash::Update(rest.to_owned())),
         "ic" => mentioned(rest).map(Slash::Commander),
+        "drill" => Some(Slash::Drill(rest.to_owned())),
         "assign" => {
             let (role, user) = rest.split_once(char::is_whitespace)?;
             Some(Slash::Assign(role_named(role)?, mentioned(user)?))
@@ -226,6 +234,7 @@ async fn run_slash(
             ))
         }
         Slash::List => list(state, person).await,
+        Slash::Drill(name) => super::drill::drill(state, person, &name, trigger).await,
         Slash::DeclareForm => Ok(USAGE.to_owned()),
         other => {
             let Some(id) = need_incident() else {
@@ -381,6 +390,7 @@ async fn in_incident(
         | Slash::Declare { .. }
         | Slash::DeclareForm
         | Slash::List
+        | Slash::Drill(_)
         | Slash::UpdateForm => Ok(USAGE.to_owned()),
     }
 }
@@ -463,5 +473,10 @@ mod tests {
             Some(Slash::Assign(Role::CommsLead, "U9".into()))
         );
         assert_eq!(parse_slash("assign janitor <@U9>"), None);
+        assert_eq!(parse_slash("drill"), Some(Slash::Drill(String::new())));
+        assert_eq!(
+            parse_slash("drill  DB failover "),
+            Some(Slash::Drill("DB failover".into()))
+        );
     }
 }
