@@ -620,20 +620,13 @@ pub async fn cancel_run(
     let workspace_id = auth.0.workspace_id;
     let mut conn = state.pool.acquire().await.map_err(DrillError::from)?;
     let mut tx = conn.begin().await.map_err(DrillError::from)?;
-    let run = store::run(&mut tx, workspace_id, id)
-        .await?
-        .ok_or(DrillError::NotFound("run"))?;
-    if store::lock_running(&mut tx, run.id, false).await?.is_none()
-        || !store::end_run(&mut tx, run.id, "cancelled", None).await?
-    {
-        let state = store::run(&mut tx, workspace_id, id)
-            .await?
-            .map_or_else(|| run.state.clone(), |r| r.state);
-        return Err(DrillError::Conflict(format!("the run has ended ({state})")).into());
-    }
-    let run = store::run(&mut tx, workspace_id, id)
-        .await?
-        .ok_or(DrillError::NotFound("run"))?;
+    let run = runner::cancel(&mut tx, workspace_id, id)
+        .await
+        .map_err(|e| match e {
+            runner::CancelRefused::NotFound => DrillError::NotFound("run"),
+            e @ runner::CancelRefused::Ended(_) => DrillError::Conflict(e.to_string()),
+            runner::CancelRefused::Database(e) => DrillError::Database(e),
+        })?;
     let view = view(&mut tx, run).await?;
     tx.commit().await.map_err(DrillError::from)?;
     tracing::info!(run = %id, "drill run cancelled");

@@ -200,6 +200,45 @@ pub async fn start_now(
         .ok_or(StartRefused::KeyTaken)
 }
 
+/// Why [`cancel`] cancelled nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelRefused {
+    /// No such run in the workspace.
+    #[error("no such run")]
+    NotFound,
+    /// The run has ended already, in this state.
+    #[error("the run has ended ({0})")]
+    Ended(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Cancels running run `run_id` of `workspace_id`, in the caller's transaction: it waits
+/// for a step being played to commit (the runner's lock on the run), so no step is played
+/// after it returns. What `POST /api/v1/drills/runs/{id}/cancel` and the run page's
+/// "Cancel run" call.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    run_id: Uuid,
+) -> Result<store::RunRow, CancelRefused> {
+    let run = store::run(conn, workspace_id, run_id)
+        .await?
+        .ok_or(CancelRefused::NotFound)?;
+    if store::lock_running(conn, run.id, false).await?.is_none()
+        || !store::end_run(conn, run.id, "cancelled", None).await?
+    {
+        let state = store::run(conn, workspace_id, run_id)
+            .await?
+            .map_or_else(|| run.state.clone(), |r| r.state);
+        return Err(CancelRefused::Ended(state));
+    }
+    store::run(conn, workspace_id, run_id)
+        .await?
+        .ok_or(CancelRefused::NotFound)
+}
+
 /// The `incident.declare` of a run whose script fires no alert.
 fn declare(run: &store::RunRow, scenario: &Scenario) -> Declare {
     let mut incident = Declaration::new(scenario.title.clone(), scenario.severity);

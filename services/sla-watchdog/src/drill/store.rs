@@ -545,3 +545,32 @@ pub async fn previous_score(
     .fetch_optional(conn)
     .await
 }
+
+/// Each scenario's latest scored run of `workspace_id`: (scenario, run, score).
+pub async fn latest_scores(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<Vec<(Uuid, Uuid, Value)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (scenario_id) scenario_id, id, score FROM drill_runs
+         WHERE workspace_id = $1 AND scenario_id IS NOT NULL AND score IS NOT NULL
+         ORDER BY scenario_id, ended_at DESC, id DESC",
+    )
+    .bind(workspace_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The numbers of incidents `ids` of `workspace_id` (core's rows, read for the pages'
+/// links): (id, number).
+pub async fn incident_numbers(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, number FROM incidents WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(workspace_id)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}

@@ -11,6 +11,7 @@ mod drill_runs;
 mod drills;
 mod outages;
 mod overdue;
+mod pages;
 mod replicas;
 mod rollups;
 mod startup;
