@@ -518,9 +518,15 @@ pub async fn start_run(
     let workspace_id = auth.0.workspace_id;
     let mut conn = state.pool.acquire().await.map_err(DrillError::from)?;
     let mut tx = conn.begin().await.map_err(DrillError::from)?;
-    let started = runner::start_now(&mut tx, workspace_id, body.scenario_id, None)
-        .await
-        .map_err(DrillError::from)?;
+    let started = runner::start_now(
+        &mut tx,
+        workspace_id,
+        body.scenario_id,
+        None,
+        auth.0.user_id,
+    )
+    .await
+    .map_err(DrillError::from)?;
     let run = match started {
         runner::Started::New(run) => run,
         runner::Started::Existing(_) => {

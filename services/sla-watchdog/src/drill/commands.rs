@@ -61,6 +61,7 @@ impl Handles<StartDrillRun> for DrillCommands {
             message.workspace_id,
             command.scenario_id,
             Some(key.as_str()),
+            command.actor_id,
         )
         .await
         {

@@ -177,20 +177,26 @@ pub enum StartRefused {
 
 /// Starts a run of scenario `scenario_id` of `workspace_id` now, in the caller's
 /// transaction: what `POST /api/v1/drills/runs`, the web page's "Start run" and the
-/// `drill.start_run` command (`/incident drill` in Slack) all call. With an
-/// `idempotency_key` a run already started with it is answered, not started again.
+/// `drill.start_run` command (`/incident drill` in Slack) all call, recording `started_by`
+/// (a user of the workspace). With an `idempotency_key` a run already started with it is
+/// answered, not started again.
 pub async fn start_now(
     conn: &mut PgConnection,
     workspace_id: Uuid,
     scenario_id: Uuid,
     idempotency_key: Option<&str>,
+    started_by: Option<Uuid>,
 ) -> Result<Started, StartRefused> {
     let scenario = store::scenario(conn, workspace_id, scenario_id)
         .await?
         .ok_or(StartRefused::NotFound(scenario_id))?;
     // Stored only once it parsed; a parser change that now refuses it is the file's fault.
     let parsed = incident_schema::drill::parse(&scenario.source)?;
-    if let Some(run) = start(conn, &scenario, workspace_id, &parsed, idempotency_key).await? {
+    if let Some(mut run) = start(conn, &scenario, workspace_id, &parsed, idempotency_key).await? {
+        if let Some(user) = started_by {
+            store::set_started_by(conn, run.id, user).await?;
+            run.started_by = Some(user);
+        }
         return Ok(Started::New(run));
     }
     let key = idempotency_key.ok_or(StartRefused::KeyTaken)?;

@@ -62,6 +62,9 @@ pub struct RunRow {
     /// The score, once ended.
     #[schema(value_type = Option<Object>)]
     pub score: Option<Value>,
+    /// Who started it by hand (a user of the workspace); `null` for a scheduled run or a
+    /// token without a person.
+    pub started_by: Option<Uuid>,
 }
 
 /// One step of a run.
@@ -80,7 +83,7 @@ pub struct StepRow {
 const SCENARIO: &str = "id, name, source, parsed, schedule, created_at, updated_at";
 const RUN: &str = "id, workspace_id, scenario_id, scenario_name, state::text AS state, \
                    started_at, ends_at, ended_at, scenario, integration_id, incident_id, \
-                   idempotency_key, score";
+                   idempotency_key, score, started_by";
 
 /// Stores a new scenario; `None` when the name is taken.
 pub async fn insert_scenario(
@@ -376,6 +379,33 @@ pub async fn run_by_key(
     .bind(idempotency_key)
     .fetch_optional(conn)
     .await
+}
+
+/// Records who started run `run_id` (migration 0119).
+pub async fn set_started_by(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE drill_runs SET started_by = $2 WHERE id = $1")
+        .bind(run_id)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The display name of user `user_id` of `workspace_id`.
+pub async fn user_name(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT display_name FROM users WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The workspace's runs, newest first (of one scenario when `scenario_id` is given), at

@@ -206,15 +206,21 @@ pub async fn start(
     let ws = session.auth.workspace_id;
     let mut conn = state.pool.acquire().await?;
     let mut tx = conn.begin().await?;
-    let started = runner::start_now(&mut tx, ws, scenario_id, key.as_deref())
-        .await
-        .map_err(|e| match e {
-            StartRefused::NotFound(_) => PageError::missing(),
-            StartRefused::Database(e) => PageError::from(e),
-            e @ (StartRefused::Invalid(_) | StartRefused::KeyTaken) => {
-                PageError(StatusCode::CONFLICT, e.to_string())
-            }
-        })?;
+    let started = runner::start_now(
+        &mut tx,
+        ws,
+        scenario_id,
+        key.as_deref(),
+        session.auth.user_id,
+    )
+    .await
+    .map_err(|e| match e {
+        StartRefused::NotFound(_) => PageError::missing(),
+        StartRefused::Database(e) => PageError::from(e),
+        e @ (StartRefused::Invalid(_) | StartRefused::KeyTaken) => {
+            PageError(StatusCode::CONFLICT, e.to_string())
+        }
+    })?;
     tx.commit().await?;
     if let Started::New(run) = &started {
         tracing::info!(run = %run.id, scenario = %scenario_id, "drill run started from the page");
@@ -282,6 +288,10 @@ async fn run_page(
     let incidents: Vec<Uuid> = run.incident_id.into_iter().collect();
     let refs = references(store::incident_numbers(conn, ws, &incidents).await?);
     let scenario = crate::drill::scenario_of(&run.scenario).ok();
+    let started_by = match run.started_by {
+        Some(user) => store::user_name(conn, ws, user).await?,
+        None => None,
+    };
     let score = score_of(run.score.as_ref());
     let steps = steps
         .into_iter()
@@ -315,6 +325,7 @@ async fn run_page(
         ),
         run: run_item(&run, &refs),
         deadline: When::of(run.ends_at),
+        started_by,
         steps,
         expectations: score
             .as_ref()

@@ -99,6 +99,8 @@ pub struct RunPage {
     pub run: RunItem,
     /// When it times out (running) or its deadline was.
     pub deadline: When,
+    /// Who started it by hand (none: its schedule, or a token without a person).
+    pub started_by: Option<String>,
     /// Its steps, in the script's order.
     pub steps: Vec<StepItem>,
     /// Its scored expectations (empty until it ends).

@@ -74,11 +74,13 @@ async fn publish(vhost: &TestVhost, shutdown: &CancellationToken, envelope: &Env
         .expect("confirmed");
 }
 
-async fn runs(pool: &PgPool) -> Vec<(Uuid, String)> {
-    sqlx::query_as("SELECT scenario_id, idempotency_key FROM drill_runs ORDER BY started_at")
-        .fetch_all(pool)
-        .await
-        .expect("runs")
+async fn runs(pool: &PgPool) -> Vec<(Uuid, String, Option<Uuid>)> {
+    sqlx::query_as(
+        "SELECT scenario_id, idempotency_key, started_by FROM drill_runs ORDER BY started_at",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("runs")
 }
 
 async fn inboxed(pool: &PgPool) -> i64 {
@@ -95,13 +97,14 @@ async fn start_run_delivered_twice_and_resent_under_a_new_id_starts_one_run(pool
     let stored = scenario::create(&mut conn, ws.id, "latency", SCENARIO, None)
         .await
         .expect("stored");
+    let ada = incident_testkit::fixtures::user(&pool, ws.id, "ada@example.com", "Ada").await;
     let vhost = TestVhost::create();
     let shutdown = CancellationToken::new();
     let _watchdog = watchdog(&pool, &vhost, &shutdown).await;
 
     let command = StartDrillRun {
         scenario_id: stored.id,
-        actor_id: None,
+        actor_id: Some(ada.id),
         idempotency_key: "slack:drill:1234.5678.abcd".into(),
     };
     let envelope = Envelope::of(ws.id, &command).expect("envelope");
@@ -120,8 +123,12 @@ async fn start_run_delivered_twice_and_resent_under_a_new_id_starts_one_run(pool
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         runs(&pool).await,
-        [(stored.id, "slack:drill:1234.5678.abcd".to_owned())],
-        "one run for the key"
+        [(
+            stored.id,
+            "slack:drill:1234.5678.abcd".to_owned(),
+            Some(ada.id)
+        )],
+        "one run for the key, started by the command's actor"
     );
     assert_eq!(
         inboxed(&pool).await,

@@ -86,7 +86,9 @@ async fn run_ids(pool: &PgPool) -> Vec<Uuid> {
 async fn a_responder_starts_a_run_from_the_drills_page_and_lands_on_it(pool: PgPool) {
     let app = app(pool.clone()).await;
     let scenario = stored(&pool, "default", "Checkout latency").await;
-    let page = Page::sign_in(&app, ADMIN).await;
+    let grace = app.user(ADMIN, "grace@example.com", "Grace").await;
+    let responder = app.token(ADMIN, "responder", Some(grace)).await;
+    let page = Page::sign_in(&app, &responder).await;
     let (status, _, html) = page.get("/ui/drills").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Checkout latency") && html.contains("0 0 9 * * Mon"));
@@ -127,6 +129,10 @@ async fn a_responder_starts_a_run_from_the_drills_page_and_lands_on_it(pool: PgP
     let (status, _, html) = page.get(&at).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"id="run-state">running<"#), "{html}");
+    assert!(
+        html.contains(r#"by <span id="run-started-by">Grace</span>"#),
+        "{html}"
+    );
     assert!(html.contains("Hint: look at the deploy") && html.contains("Severity becomes SEV2"));
     assert!(html.contains("Cancel run"));
     let (_, _, list_html) = page.get("/ui/drills").await;
@@ -313,6 +319,7 @@ fn web_drill_run_pages_scored_and_running() {
         shell: shell(AccessRole::Responder, "Drill run Checkout latency"),
         run: runs().remove(1),
         deadline: at(59),
+        started_by: Some("Ada <Lovelace>".into()),
         steps: vec![
             StepItem {
                 number: 1,
@@ -357,6 +364,7 @@ fn web_drill_run_pages_scored_and_running() {
         shell: shell(AccessRole::Responder, "Drill run Checkout latency"),
         run: runs().remove(0),
         deadline: at(59),
+        started_by: None,
         steps: vec![StepItem {
             number: 1,
             what: "Hint: look at the deploy".into(),
