@@ -1,8 +1,9 @@
 //! `POST /slack/commands`: `/incident declare` (the declare form) or
 //! `declare <title> [sev1..sev4]`, `list`, `status [<status>]`, `update` (the update
-//! form) or `update <text>`, `assign <role> @user`, `ic @user`, `resolve`, `drill
-//! [<scenario>]` (`drill.rs`), `help`. In an
+//! form) or `update <text>`, `assign <role> @user`, `ic @user`, `resolve`, `help`. In an
 //! incident channel the incident is implied. Slack's unsigned `ssl_check=1` probe is answered 200 before any verification.
+//!
+//! `drill [<scenario>]` is answered by `super::drill` (the scenarios, or `drill.start_run`).
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
@@ -82,10 +83,7 @@ impl SlashCommand {
 /// What a slash command asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Slash {
-    Declare {
-        title: String,
-        severity: String,
-    },
+    Declare { title: String, severity: String },
     DeclareForm,
     List,
     Status,
@@ -95,7 +93,6 @@ enum Slash {
     Resolve,
     Commander(String),
     Assign(Role, String),
-    /// `drill [<scenario>]` (empty: list the scenarios).
     Drill(String),
     Help,
 }
