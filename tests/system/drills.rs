@@ -213,3 +213,124 @@ async fn a_drill_runs_through_ingestion_and_the_war_room_and_is_scored_and_repor
     assert_eq!(reports(), 1, "the report is posted once");
     stack.stop().await.expect("stopped");
 }
+
+#[sqlx::test(migrations = false)]
+async fn incident_drill_in_slack_starts_one_run_through_the_bus_and_the_pages_share_the_port(
+    pool: PgPool,
+) {
+    use incident_warroom::slack::{form, signature};
+
+    const SECRET: &str = "drills-signing-secret";
+    let slack = FakeSlack::start().await;
+    let api_url = slack.api_url();
+    let stack = TestStack::spawn_with(
+        &pool,
+        &[
+            ("bootstrap_token", TOKEN),
+            ("slack_bot_token", fake_slack::TOKEN),
+            ("slack_signing_secret", SECRET),
+            ("slack_api_url", api_url.as_str()),
+        ],
+    )
+    .await;
+    let api = Client::for_base(stack.url(""));
+    let uploaded = api
+        .send(
+            Method::POST,
+            "/api/v1/drills/scenarios",
+            TOKEN,
+            &json!({ "source": SCENARIO, "name": "payments" }),
+        )
+        .await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.text);
+    let user = api
+        .send(
+            Method::POST,
+            "/api/v1/users",
+            TOKEN,
+            &json!({ "email": "ada@example.com", "display_name": "Ada",
+                     "slack_user_id": "UADA0001" }),
+        )
+        .await;
+    assert_eq!(user.status, 201, "{}", user.text);
+
+    // One slash command, delivered twice (signed each time): one run.
+    let body = form::encode([
+        ("team_id", fake_slack::TEAM),
+        ("channel_id", "CGENERAL1"),
+        ("user_id", "UADA0001"),
+        ("command", "/incident"),
+        ("text", "drill Payments"),
+        ("response_url", ""),
+        ("trigger_id", "13345224609.738474920.8088930838d88f008e0"),
+    ]);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for _ in 0..2 {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            .to_string();
+        let answer = http
+            .post(stack.url("/slack/commands"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", &ts)
+            .header(
+                "x-slack-signature",
+                signature::sign(SECRET, &ts, body.as_bytes()),
+            )
+            .body(body.clone())
+            .send()
+            .await
+            .expect("slash command");
+        assert_eq!(answer.status(), 200);
+        let answer: Value = answer.json().await.expect("json");
+        assert!(
+            answer["text"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Starting the drill *payments*"),
+            "{answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let runs = eventually_some(
+        Duration::from_secs(30),
+        "the watchdog starts the run",
+        || async {
+            let runs = api.get("/api/v1/drills/runs", TOKEN).await.json();
+            runs.as_array().filter(|r| !r.is_empty()).cloned()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = api.get("/api/v1/drills/runs", TOKEN).await.json();
+    assert_eq!(again.as_array().map(Vec::len), Some(1), "{again}");
+    assert_eq!(
+        runs[0]["idempotency_key"],
+        json!("slack:drill:13345224609.738474920.8088930838d88f008e0")
+    );
+
+    // The drill pages are served on the stack's one port (to sign in first).
+    let page = http
+        .get(stack.url(&format!(
+            "/ui/drills/runs/{}",
+            runs[0]["id"].as_str().expect("id")
+        )))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 303);
+    assert!(
+        page.headers()["location"]
+            .to_str()
+            .expect("location")
+            .starts_with("/ui/login"),
+        "{:?}",
+        page.headers()
+    );
+    stack.stop().await.expect("stopped");
+}

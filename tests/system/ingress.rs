@@ -70,7 +70,8 @@ fn public_routes() -> Vec<(String, &'static str)> {
     ] {
         routes.push((path.to_owned(), owner));
     }
-    // The postmortem service's and ingestion's pages, from their routers' own lists.
+    // The postmortem service's, ingestion's and the watchdog's pages, from their routers'
+    // own lists.
     routes.extend(
         incident_postmortem::ui::ROUTES
             .iter()
@@ -80,6 +81,11 @@ fn public_routes() -> Vec<(String, &'static str)> {
         incident_ingestion::ui::ROUTES
             .iter()
             .map(|p| (p.to_string(), "ingestion")),
+    );
+    routes.extend(
+        incident_sla_watchdog::ui::ROUTES
+            .iter()
+            .map(|p| (p.to_string(), "sla-watchdog")),
     );
     for prefix in ["/webhooks/", "/slack/", "/api/v1/incidents/{id}/postmortem"] {
         assert!(

@@ -34,6 +34,7 @@ postmortem:
   - /ui/postmortems
 slaWatchdog:
   - /api/v1/drills
+  - /ui/drills
 {{- end }}
 
 {{/*

@@ -31,6 +31,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::drill::runner;
 use crate::drill::scenario::{self, ScenarioRefused};
 use crate::drill::store::{self, RunRow, ScenarioRow, StepRow};
 
@@ -84,6 +85,17 @@ impl From<ScenarioRefused> for DrillError {
             e @ ScenarioRefused::NameTaken(_) => Self::Conflict(e.to_string()),
             ScenarioRefused::NotFound => Self::NotFound("scenario"),
             ScenarioRefused::Database(e) => Self::Database(e),
+        }
+    }
+}
+
+impl From<runner::StartRefused> for DrillError {
+    fn from(refused: runner::StartRefused) -> Self {
+        match refused {
+            runner::StartRefused::NotFound(_) => Self::NotFound("scenario"),
+            runner::StartRefused::Invalid(e) => Self::Scenario(e),
+            e @ runner::StartRefused::KeyTaken => Self::Conflict(e.to_string()),
+            runner::StartRefused::Database(e) => Self::Database(e),
         }
     }
 }
@@ -506,17 +518,24 @@ pub async fn start_run(
     let workspace_id = auth.0.workspace_id;
     let mut conn = state.pool.acquire().await.map_err(DrillError::from)?;
     let mut tx = conn.begin().await.map_err(DrillError::from)?;
-    let scenario = store::scenario(&mut tx, workspace_id, body.scenario_id)
-        .await?
-        .ok_or(DrillError::NotFound("scenario"))?;
-    // Stored only once it parsed; a parser change that now refuses it is the file's fault.
-    let parsed = incident_schema::drill::parse(&scenario.source).map_err(DrillError::from)?;
-    let run = crate::drill::runner::start(&mut tx, &scenario, workspace_id, &parsed, None)
-        .await?
-        .ok_or_else(|| DrillError::Conflict("the run exists already".into()))?;
+    let started = runner::start_now(
+        &mut tx,
+        workspace_id,
+        body.scenario_id,
+        None,
+        auth.0.user_id,
+    )
+    .await
+    .map_err(DrillError::from)?;
+    let run = match started {
+        runner::Started::New(run) => run,
+        runner::Started::Existing(_) => {
+            return Err(DrillError::Conflict("the run exists already".into()).into());
+        }
+    };
     let view = view(&mut tx, run).await?;
     tx.commit().await.map_err(DrillError::from)?;
-    tracing::info!(run = %view.run.id, scenario = %scenario.id, "drill run started");
+    tracing::info!(run = %view.run.id, scenario = %body.scenario_id, "drill run started");
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -607,20 +626,13 @@ pub async fn cancel_run(
     let workspace_id = auth.0.workspace_id;
     let mut conn = state.pool.acquire().await.map_err(DrillError::from)?;
     let mut tx = conn.begin().await.map_err(DrillError::from)?;
-    let run = store::run(&mut tx, workspace_id, id)
-        .await?
-        .ok_or(DrillError::NotFound("run"))?;
-    if store::lock_running(&mut tx, run.id, false).await?.is_none()
-        || !store::end_run(&mut tx, run.id, "cancelled", None).await?
-    {
-        let state = store::run(&mut tx, workspace_id, id)
-            .await?
-            .map_or_else(|| run.state.clone(), |r| r.state);
-        return Err(DrillError::Conflict(format!("the run has ended ({state})")).into());
-    }
-    let run = store::run(&mut tx, workspace_id, id)
-        .await?
-        .ok_or(DrillError::NotFound("run"))?;
+    let run = runner::cancel(&mut tx, workspace_id, id)
+        .await
+        .map_err(|e| match e {
+            runner::CancelRefused::NotFound => DrillError::NotFound("run"),
+            e @ runner::CancelRefused::Ended(_) => DrillError::Conflict(e.to_string()),
+            runner::CancelRefused::Database(e) => DrillError::Database(e),
+        })?;
     let view = view(&mut tx, run).await?;
     tx.commit().await.map_err(DrillError::from)?;
     tracing::info!(run = %id, "drill run cancelled");

@@ -14,6 +14,7 @@
 //! - [`weekly`]: the weekly digest per workspace (this week against the last), likewise;
 //! - [`drill`]: drill scenarios, their runs and the steps they play (issue 11);
 //! - [`http`]: its API, the drills under `/api/v1/drills`;
+//! - [`ui`]: the drill pages under `/ui/drills`;
 //! - [`schedule`]: the interval and cron loops that drive them (the drill loop included),
 //!   and the analytics rollups' builder (`incident_schema::analytics::rollup`);
 //! - [`metrics`]: what it measures.
@@ -27,6 +28,7 @@ pub mod http;
 pub mod metrics;
 pub mod schedule;
 pub mod sla;
+pub mod ui;
 pub mod weekly;
 
 use anyhow::Context as _;
@@ -62,14 +64,15 @@ impl AuthState for AppState {
 }
 
 /// The service's HTTP surface: the drill API ([`http`]; SLA policies are managed through
-/// core), beyond the health and metrics routes every binary serves.
+/// core) and the drill pages ([`ui`]), beyond the health and metrics routes every binary
+/// serves.
 pub fn router(state: AppState) -> Router {
-    http::router(state)
+    http::router(state.clone()).merge(ui::router().with_state(state))
 }
 
-/// Starts the service on a shared pool: its bus and outbox relay, the SLA sweep, the
-/// daily and weekly digest schedules and the drill loop (due steps played, scheduled runs
-/// started, overdue runs timed out).
+/// Starts the service on a shared pool: its bus (consuming `drill.*` commands) and outbox
+/// relay, the SLA sweep, the daily and weekly digest schedules and the drill loop (due
+/// steps played, scheduled runs started, overdue runs timed out).
 ///
 /// Fails, before starting anything, if `INCIDENT_SLA_DIGEST_CRON` is not a valid
 /// schedule.
@@ -86,8 +89,20 @@ pub fn start(
             &config.sla_weekly_digest_cron,
         )
         .context("starting sla-watchdog")?;
-        let mut messaging: Messaging =
-            service::start(&config, SERVICE, pool.clone(), |bus| bus, shutdown.clone());
+        let commands_pool = pool.clone();
+        let mut messaging: Messaging = service::start(
+            &config,
+            SERVICE,
+            pool.clone(),
+            |bus| {
+                bus.consume(
+                    drill::commands::commands_queue(),
+                    commands_pool,
+                    drill::commands::DrillCommands,
+                )
+            },
+            shutdown.clone(),
+        );
         messaging.tasks.spawn(schedule::sweep_periodically(
             pool.clone(),
             SweepOptions::default(),

@@ -575,3 +575,15 @@ pub async fn visibility(
         .fetch_optional(db)
         .await
 }
+
+/// The workspace's drill scenarios (the watchdog's table, read here for `/incident
+/// drill`): id and name, by name.
+pub async fn drill_scenarios(
+    db: impl PgExecutor<'_>,
+    workspace_id: Uuid,
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM drill_scenarios WHERE workspace_id = $1 ORDER BY name, id")
+        .bind(workspace_id)
+        .fetch_all(db)
+        .await
+}

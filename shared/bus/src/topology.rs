@@ -61,6 +61,8 @@ pub const POSTMORTEM_EVENTS: &str = "postmortem.events";
 pub const CORE_WEBHOOKS: &str = "core.webhooks";
 /// Commands addressed to postmortem (`postmortem.*` on [`COMMANDS`]).
 pub const POSTMORTEM_COMMANDS: &str = "postmortem.commands";
+/// Commands addressed to the SLA watchdog (`drill.*` on [`COMMANDS`]: starting drill runs).
+pub const SLA_WATCHDOG_COMMANDS: &str = "sla-watchdog.commands";
 
 /// The whole system's queues and their bindings: the one table every binary declares.
 pub fn contract() -> Vec<QueueSpec> {
@@ -81,6 +83,7 @@ pub fn contract() -> Vec<QueueSpec> {
             .bind(EVENTS, DrillRunCompleted::TYPE),
         QueueSpec::new(POSTMORTEM_EVENTS).bind(EVENTS, <IncidentStatusChanged>::TYPE),
         QueueSpec::new(POSTMORTEM_COMMANDS).bind(COMMANDS, "postmortem.*"),
+        QueueSpec::new(SLA_WATCHDOG_COMMANDS).bind(COMMANDS, "drill.*"),
         webhook_events(),
     ]
 }
@@ -267,7 +270,9 @@ pub async fn declare(channel: &Channel, queues: &[QueueSpec]) -> lapin::Result<(
 
 #[cfg(test)]
 mod tests {
-    use incident_schema::contract::{ActionItemCreated, Declare, GeneratePostmortem};
+    use incident_schema::contract::{
+        ActionItemCreated, Declare, GeneratePostmortem, StartDrillRun,
+    };
 
     use super::*;
 
@@ -297,6 +302,7 @@ mod tests {
         assert!(expects_route(EVENTS, WorkspaceWeeklyDigest::TYPE));
         assert!(expects_route(COMMANDS, Declare::TYPE));
         assert!(expects_route(COMMANDS, GeneratePostmortem::TYPE));
+        assert!(expects_route(COMMANDS, StartDrillRun::TYPE));
         assert!(expects_route(ALERTS_INGEST, "alert.alertmanager"));
         assert!(
             expects_route(EVENTS, <ActionItemCreated>::TYPE),

@@ -53,6 +53,8 @@ pub enum Section {
     Analytics,
     /// Alert groups (served by ingestion).
     AlertGroups,
+    /// Drill scenarios and runs (served by the SLA watchdog).
+    Drills,
     /// Workspace settings.
     Settings,
     /// Public pages and sign-in: no navigation.

@@ -11,10 +11,17 @@
 //! (`include_private`). Its visibility is read from the event's snapshot (as the war
 //! room does, a value this build does not know counts as PRIVATE) or, for events without
 //! one, from the incident's row.
+//!
+//! Drills: an event about a drill incident reaches no subscription (whatever its types):
+//! a webhook feeds a pager or a chat outside the drill, and a drill notifies nobody but
+//! its participants (ARCHITECTURE.md, "Drills"). Whether the incident is a drill is read
+//! from the snapshot (`is_drill`) or the incident's row. `drill.run_completed`, a report
+//! about a drill rather than its incident, is delivered as any event.
 
 use chrono::SecondsFormat;
 use futures_util::future::BoxFuture;
 use incident_bus::{Envelope, Handler, HandlerError, QueueSpec};
+use incident_schema::contract::{DrillRunCompleted, Message as _};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -47,6 +54,26 @@ pub fn incident_of(data: &Value) -> Option<Uuid> {
         .and_then(|id| id.parse().ok())
 }
 
+/// Whether the event is about a drill incident: its snapshot's `is_drill`, else the
+/// incident's row.
+async fn about_a_drill(
+    tx: &mut PgConnection,
+    message: &Envelope,
+    incident_id: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    match (
+        message
+            .data
+            .pointer("/incident/is_drill")
+            .and_then(Value::as_bool),
+        incident_id,
+    ) {
+        (Some(is_drill), _) => Ok(is_drill),
+        (None, Some(id)) => store::incident_is_drill(tx, message.workspace_id, id).await,
+        (None, None) => Ok(false),
+    }
+}
+
 /// The body of a delivery: the Standard Webhooks envelope `{type, timestamp, data}`,
 /// `data` being the event's with the workspace's and the incident's ids added.
 pub fn body(
@@ -76,6 +103,12 @@ pub fn body(
 
 async fn fan_out(tx: &mut PgConnection, message: &Envelope) -> Result<(), HandlerError> {
     let incident_id = incident_of(&message.data);
+    if message.message_type != DrillRunCompleted::TYPE
+        && about_a_drill(tx, message, incident_id).await?
+    {
+        tracing::debug!(message_type = %message.message_type, "event about a drill incident: no webhook deliveries");
+        return Ok(());
+    }
     let private = match (
         message
             .data

@@ -234,6 +234,21 @@ pub async fn incident_is_private(
     Ok(visibility.as_deref() != Some("PUBLIC"))
 }
 
+/// Whether incident `incident_id` of `workspace_id` is a drill (one not found is not).
+pub async fn incident_is_drill(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    incident_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let is_drill: Option<bool> =
+        sqlx::query_scalar("SELECT is_drill FROM incidents WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(incident_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(is_drill.unwrap_or(false))
+}
+
 /// A `webhook_deliveries` row as the log shows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {

@@ -851,6 +851,46 @@ async fn a_subscription_gets_only_its_event_types_and_no_private_incident_unless
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn no_subscription_gets_an_event_about_a_drill_incident(pool: PgPool) {
+    let h = Harness::start(pool, quick_sender).await;
+    h.subscribe(json!(["*"]), true).await;
+    let drill = h
+        .app
+        .create(
+            ADMIN,
+            "/api/v1/incidents",
+            json!({ "title": "Fire drill", "severity": "SEV1", "is_drill": true }),
+        )
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    h.acknowledge_and_resolve(&drill).await;
+    let real = h.declare("Real outage").await;
+    h.acknowledge_and_resolve(&real).await;
+    let expected = h.outbox_ids(&real).await.len();
+    h.wait_all_delivered(i64::try_from(expected).expect("count"))
+        .await;
+    // The drill's events were published before the real one's: all consumed by now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !h.outbox_ids(&drill).await.is_empty(),
+        "the drill had events"
+    );
+    assert!(
+        h.received_ids(&drill).is_empty(),
+        "none reached the webhook"
+    );
+    assert_eq!(h.received_ids(&real), h.outbox_ids(&real).await);
+    let for_drill = incident_testkit::db::count(
+        &h.app.pool,
+        &format!("SELECT count(*) FROM webhook_deliveries WHERE incident_id = '{drill}'"),
+    )
+    .await;
+    assert_eq!(for_drill, 0, "no delivery was even written for the drill");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
 async fn another_workspaces_webhook_answers_404_and_is_not_listed(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let created = app

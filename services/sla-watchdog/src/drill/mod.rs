@@ -6,7 +6,9 @@
 //! through ingestion, hints and updates into the war room, severity changes through core
 //! ([`runner`]) —, scheduled starts ([`scheduled`]), the run's incident learnt and the run
 //! ended and scored once its incident resolves or it times out ([`ending`]), the API
-//! ([`crate::http`]) and the loop that drives them ([`crate::schedule::drills_periodically`]).
+//! ([`crate::http`]), the `drill.start_run` consumer ([`commands`]), the pages
+//! ([`crate::ui`]) and the loop that drives them
+//! ([`crate::schedule::drills_periodically`]).
 //!
 //! Invariants: a stored scenario always parses (`incident_schema::drill::parse` runs
 //! before anything is written); a run copies its scenario (and its name) at the start, so
@@ -15,6 +17,7 @@
 //! that writes its effect to the outbox, or failed with its reason, so a step is played at
 //! most once and never holds back the steps after it for good.
 
+pub mod commands;
 pub mod ending;
 pub mod runner;
 pub mod scenario;

@@ -140,6 +140,111 @@ pub async fn start(
     Ok(Some(run))
 }
 
+/// What [`start_now`] did.
+#[derive(Debug, Clone)]
+pub enum Started {
+    /// A new run.
+    New(store::RunRow),
+    /// The run the idempotency key started before (a resent command).
+    Existing(store::RunRow),
+}
+
+impl Started {
+    /// The run, new or not.
+    pub fn run(&self) -> &store::RunRow {
+        match self {
+            Self::New(run) | Self::Existing(run) => run,
+        }
+    }
+}
+
+/// Why [`start_now`] started nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum StartRefused {
+    /// No such scenario in the workspace.
+    #[error("no drill scenario {0} in the workspace")]
+    NotFound(Uuid),
+    /// The stored file no longer parses (a parser change): the file's fault.
+    #[error(transparent)]
+    Invalid(#[from] incident_schema::drill::ScenarioError),
+    /// The idempotency key is another workspace's run's.
+    #[error("the idempotency key belongs to another workspace's run")]
+    KeyTaken,
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Starts a run of scenario `scenario_id` of `workspace_id` now, in the caller's
+/// transaction: what `POST /api/v1/drills/runs`, the web page's "Start run" and the
+/// `drill.start_run` command (`/incident drill` in Slack) all call, recording `started_by`
+/// (a user of the workspace). With an `idempotency_key` a run already started with it is
+/// answered, not started again.
+pub async fn start_now(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    scenario_id: Uuid,
+    idempotency_key: Option<&str>,
+    started_by: Option<Uuid>,
+) -> Result<Started, StartRefused> {
+    let scenario = store::scenario(conn, workspace_id, scenario_id)
+        .await?
+        .ok_or(StartRefused::NotFound(scenario_id))?;
+    // Stored only once it parsed; a parser change that now refuses it is the file's fault.
+    let parsed = incident_schema::drill::parse(&scenario.source)?;
+    if let Some(mut run) = start(conn, &scenario, workspace_id, &parsed, idempotency_key).await? {
+        if let Some(user) = started_by {
+            store::set_started_by(conn, run.id, user).await?;
+            run.started_by = Some(user);
+        }
+        return Ok(Started::New(run));
+    }
+    let key = idempotency_key.ok_or(StartRefused::KeyTaken)?;
+    store::run_by_key(conn, workspace_id, key)
+        .await?
+        .map(Started::Existing)
+        .ok_or(StartRefused::KeyTaken)
+}
+
+/// Why [`cancel`] cancelled nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelRefused {
+    /// No such run in the workspace.
+    #[error("no such run")]
+    NotFound,
+    /// The run has ended already, in this state.
+    #[error("the run has ended ({0})")]
+    Ended(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Cancels running run `run_id` of `workspace_id`, in the caller's transaction: it waits
+/// for a step being played to commit (the runner's lock on the run), so no step is played
+/// after it returns. What `POST /api/v1/drills/runs/{id}/cancel` and the run page's
+/// "Cancel run" call.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    run_id: Uuid,
+) -> Result<store::RunRow, CancelRefused> {
+    let run = store::run(conn, workspace_id, run_id)
+        .await?
+        .ok_or(CancelRefused::NotFound)?;
+    if store::lock_running(conn, run.id, false).await?.is_none()
+        || !store::end_run(conn, run.id, "cancelled", None).await?
+    {
+        let state = store::run(conn, workspace_id, run_id)
+            .await?
+            .map_or_else(|| run.state.clone(), |r| r.state);
+        return Err(CancelRefused::Ended(state));
+    }
+    store::run(conn, workspace_id, run_id)
+        .await?
+        .ok_or(CancelRefused::NotFound)
+}
+
 /// The `incident.declare` of a run whose script fires no alert.
 fn declare(run: &store::RunRow, scenario: &Scenario) -> Declare {
     let mut incident = Declaration::new(scenario.title.clone(), scenario.severity);

@@ -62,6 +62,9 @@ pub struct RunRow {
     /// The score, once ended.
     #[schema(value_type = Option<Object>)]
     pub score: Option<Value>,
+    /// Who started it by hand (a user of the workspace); `null` for a scheduled run or a
+    /// token without a person.
+    pub started_by: Option<Uuid>,
 }
 
 /// One step of a run.
@@ -80,7 +83,7 @@ pub struct StepRow {
 const SCENARIO: &str = "id, name, source, parsed, schedule, created_at, updated_at";
 const RUN: &str = "id, workspace_id, scenario_id, scenario_name, state::text AS state, \
                    started_at, ends_at, ended_at, scenario, integration_id, incident_id, \
-                   idempotency_key, score";
+                   idempotency_key, score, started_by";
 
 /// Stores a new scenario; `None` when the name is taken.
 pub async fn insert_scenario(
@@ -363,6 +366,48 @@ pub async fn run(
     .await
 }
 
+/// The run of the workspace started with `idempotency_key`.
+pub async fn run_by_key(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    idempotency_key: &str,
+) -> Result<Option<RunRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN} FROM drill_runs WHERE workspace_id = $1 AND idempotency_key = $2"
+    )))
+    .bind(workspace_id)
+    .bind(idempotency_key)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records who started run `run_id` (migration 0119).
+pub async fn set_started_by(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    user_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE drill_runs SET started_by = $2 WHERE id = $1")
+        .bind(run_id)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The display name of user `user_id` of `workspace_id`.
+pub async fn user_name(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT display_name FROM users WHERE workspace_id = $1 AND id = $2")
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// The workspace's runs, newest first (of one scenario when `scenario_id` is given), at
 /// most `limit`.
 pub async fn runs(
@@ -529,4 +574,33 @@ pub async fn previous_score(
     .bind(run_id)
     .fetch_optional(conn)
     .await
+}
+
+/// Each scenario's latest scored run of `workspace_id`: (scenario, run, score).
+pub async fn latest_scores(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<Vec<(Uuid, Uuid, Value)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (scenario_id) scenario_id, id, score FROM drill_runs
+         WHERE workspace_id = $1 AND scenario_id IS NOT NULL AND score IS NOT NULL
+         ORDER BY scenario_id, ended_at DESC, id DESC",
+    )
+    .bind(workspace_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The numbers of incidents `ids` of `workspace_id` (core's rows, read for the pages'
+/// links): (id, number).
+pub async fn incident_numbers(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, i32)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, number FROM incidents WHERE workspace_id = $1 AND id = ANY($2)")
+        .bind(workspace_id)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
 }

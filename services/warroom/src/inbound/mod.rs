@@ -11,12 +11,14 @@
 //! has for them; an unknown user gets an ephemeral explanation and nothing changes.
 //!
 //! - `slash_commands`: `/incident declare|list|status|severity|update|assign|ic|resolve|help`;
+//! - `drill`: `/incident drill [<scenario>]`, sent to the SLA watchdog;
 //! - `interactions`: the summary's buttons, the announcement's "Join" and the update modal;
 //! - `forms`: the declare modal's submission and the "Add to timeline" message shortcut;
 //! - `events`: the Events API (a 📌 reaction puts the message on the timeline);
 //! - `uninstall`: `app_uninstalled` / `tokens_revoked` mark the team's installation;
 //! - `request`: the verified request every handler starts with.
 
+mod drill;
 mod events;
 mod forms;
 mod interactions;

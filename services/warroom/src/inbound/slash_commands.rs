@@ -3,6 +3,8 @@
 //! form) or `update <text>`, `assign <role> @user`, `ic @user`, `resolve`,
 //! `severity [INC-42] <sev1..sev4>`, `help`. In an incident channel the incident is
 //! implied; `severity` outside one names it. Slack's unsigned `ssl_check=1` probe is answered 200 before any verification.
+//!
+//! `drill [<scenario>]` is answered by `super::drill` (the scenarios, or `drill.start_run`).
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
@@ -32,6 +34,7 @@ const USAGE: &str = "*/incident* — in an incident's war room channel the incid
 • `assign <commander|tech_lead|comms_lead> @user`, `ic @user`\n\
 • `resolve`\n\
 • `severity <sev1|sev2|sev3|sev4>`; outside a war room `severity INC-42 <sevN>`\n\
+• `drill`: the drill scenarios; `drill <scenario>` starts a drill run\n\
 • `help`: this";
 
 /// A request to the slash-command URL: Slack's `ssl_check` probe, or a verified command.
@@ -99,6 +102,7 @@ enum Slash {
     Assign(Role, String),
     /// `severity [INC-n] <SEVn>`: the incident named, else the channel's.
     Severity(Option<i32>, Severity),
+    Drill(String),
     Help,
 }
 
@@ -131,6 +135,7 @@ fn parse_slash(text: &str) -> Option<Slash> {
         "update" if rest.is_empty() => Some(Slash::UpdateForm),
         "update" => Some(Slash::Update(rest.to_owned())),
         "ic" => mentioned(rest).map(Slash::Commander),
+        "drill" => Some(Slash::Drill(rest.to_owned())),
         "assign" => {
             let (role, user) = rest.split_once(char::is_whitespace)?;
             Some(Slash::Assign(role_named(role)?, mentioned(user)?))
@@ -256,6 +261,7 @@ async fn run_slash(
             ))
         }
         Slash::List => list(state, person).await,
+        Slash::Drill(name) => super::drill::drill(state, person, &name, trigger).await,
         Slash::DeclareForm => Ok(USAGE.to_owned()),
         Slash::Severity(number, level) => severity(state, person, incident, number, level).await,
         other => {
@@ -413,6 +419,7 @@ async fn in_incident(
         | Slash::DeclareForm
         | Slash::List
         | Slash::Severity(..)
+        | Slash::Drill(_)
         | Slash::UpdateForm => Ok(USAGE.to_owned()),
     }
 }
@@ -558,5 +565,10 @@ mod tests {
         assert_eq!(parse_slash("severity INC-1"), None);
         assert_eq!(parse_slash("severity sev9"), None);
         assert_eq!(parse_slash("severity sev1 sev2"), None);
+        assert_eq!(parse_slash("drill"), Some(Slash::Drill(String::new())));
+        assert_eq!(
+            parse_slash("drill  DB failover "),
+            Some(Slash::Drill("DB failover".into()))
+        );
     }
 }

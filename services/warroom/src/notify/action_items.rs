@@ -4,7 +4,9 @@
 //! when it becomes overdue — the watchdog flags an open item past its due date once
 //! (`overdue_flagged_at`), and the notification is keyed by the item, so however often
 //! the event comes, the assignee hears once. A PRIVATE incident's title stays out of the
-//! DM (`INC-7 (a private incident)`); drills say `[DRILL]`.
+//! DM (`INC-7 (a private incident)`); drills say `[DRILL]`. An item of a **drill** is told
+//! only to an assignee who takes part in the drill (a role holder or member of its
+//! incident, `store::is_participant`): a drill notifies nobody outside it.
 
 use chrono::NaiveDate;
 use incident_bus::{Envelope, HandlerError};
@@ -69,7 +71,7 @@ pub async fn handle(
 ) -> Result<(), HandlerError> {
     let decode =
         |e: serde_json::Error| HandlerError::permanent(format!("{}: {e}", message.message_type));
-    let (key, incident_id, user, text) = match message.message_type.as_str() {
+    let (key, incident_id, user, text, is_drill) = match message.message_type.as_str() {
         t if t == <ActionItemCreated>::TYPE || t == <ActionItemUpdated>::TYPE => {
             let (snap, item, actor, assigned) = if t == <ActionItemCreated>::TYPE {
                 let created: ActionItemCreated = message.data_as().map_err(decode)?;
@@ -99,7 +101,13 @@ pub async fn handle(
                 escape(item.description.trim()),
                 due(item.due_date)
             );
-            (format!("action_item:{}", message.id), snap.id, user, text)
+            (
+                format!("action_item:{}", message.id),
+                snap.id,
+                user,
+                text,
+                snap.is_drill,
+            )
         }
         t if t == ActionItemOverdue::TYPE => {
             let overdue: ActionItemOverdue = message.data_as().map_err(decode)?;
@@ -128,10 +136,17 @@ pub async fn handle(
                 overdue.incident_id,
                 user,
                 text,
+                is_drill,
             )
         }
         _ => return Ok(()),
     };
+    if is_drill
+        && !super::store::is_participant(pool, message.workspace_id, incident_id, user).await?
+    {
+        tracing::info!(%incident_id, user = %user, "action item of a drill: its assignee takes no part in the drill, not told");
+        return Ok(());
+    }
     // One delivery of this notification at a time, across replicas.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
         .bind(&key)

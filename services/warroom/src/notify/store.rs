@@ -202,6 +202,30 @@ pub async fn set_bookmark(
     Ok(())
 }
 
+/// Whether `user_id` takes part in incident `incident_id` of `workspace_id`: one of its
+/// role holders (commander, tech lead, comms lead) or a member (`incident_members`). A
+/// drill notifies only them.
+pub async fn is_participant(
+    db: impl PgExecutor<'_>,
+    workspace_id: Uuid,
+    incident_id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+             SELECT 1 FROM incidents i
+             WHERE i.workspace_id = $1 AND i.id = $2
+               AND ($3 IN (i.commander_id, i.tech_lead_id, i.comms_lead_id)
+                    OR EXISTS (SELECT 1 FROM incident_members m
+                               WHERE m.incident_id = i.id AND m.user_id = $3)))",
+    )
+    .bind(workspace_id)
+    .bind(incident_id)
+    .bind(user_id)
+    .fetch_one(db)
+    .await
+}
+
 /// Incident `incident_id` of `workspace_id` as an action item's DM names it: (number,
 /// title, is_drill, visibility).
 pub async fn incident_of_item(

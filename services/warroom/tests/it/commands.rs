@@ -31,7 +31,7 @@ async fn help_lists_every_subcommand(pool: PgPool) {
     let answer = slash(&stack, "UADA0001", "CGENERAL1", "help").await;
     assert_eq!(answer["response_type"], "ephemeral");
     for sub in [
-        "declare", "list", "status", "update", "assign", "resolve", "severity", "help",
+        "declare", "list", "status", "update", "assign", "resolve", "severity", "drill", "help",
     ] {
         assert!(
             text(&answer).contains(&format!("`{sub}")),
@@ -379,4 +379,115 @@ async fn ticking_drill_or_private_updates_the_declare_modal_with_what_it_means(p
         note(&both).contains("drill-inc-") && note(&both).contains("-private`"),
         "{both}"
     );
+}
+
+/// A drill scenario of `user`'s workspace, stored as the watchdog stores one (its table).
+async fn drill_scenario(pool: &PgPool, user: uuid::Uuid, name: &str) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO drill_scenarios (id, workspace_id, name, source, parsed)
+         SELECT $1, workspace_id, $2, 'title = \"x\"', '{}' FROM users WHERE id = $3",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(user)
+    .execute(pool)
+    .await
+    .expect("scenario");
+    id
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn drill_sends_start_run_to_the_watchdog_and_lists_scenarios_without_a_name(pool: PgPool) {
+    use incident_bus::testing::collect;
+    use incident_bus::topology::SLA_WATCHDOG_COMMANDS;
+
+    let stack = Stack::spawn(pool.clone()).await;
+    let ada = stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let failover = drill_scenario(&pool, ada, "DB failover").await;
+    drill_scenario(&pool, ada, "Queue backlog").await;
+
+    let answer = slash(&stack, "UADA0001", "CGENERAL1", "drill").await;
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert!(
+        text(&answer).contains("• DB failover\n• Queue backlog"),
+        "{}",
+        text(&answer)
+    );
+
+    let body = stack.slash_body("UADA0001", "CGENERAL1", "drill db failover");
+    let trigger = form::decode(&body)
+        .into_iter()
+        .find(|(k, _)| k == "trigger_id")
+        .map(|(_, v)| v)
+        .expect("trigger");
+    let (status, answer) = stack
+        .slack_post("/slack/commands", FORM, &body, now())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert!(
+        text(&answer).starts_with("Starting the drill *DB failover*"),
+        "{answer}"
+    );
+
+    // Published (from the outbox) to the watchdog's queue, which the contract declares.
+    let (_connection, channel) = stack.vhost.channel_with(&[]).await;
+    let delivered = collect(
+        &channel,
+        SLA_WATCHDOG_COMMANDS,
+        1,
+        std::time::Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        delivered.len(),
+        1,
+        "drill.start_run reached sla-watchdog.commands"
+    );
+    let envelope: Value = serde_json::from_slice(&delivered[0].data).expect("envelope");
+    assert_eq!(envelope["type"], "drill.start_run");
+    assert_eq!(
+        envelope["data"],
+        json!({ "scenario_id": failover, "actor_id": ada,
+                "idempotency_key": format!("slack:drill:{trigger}") })
+    );
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn drill_of_an_unknown_scenario_answers_with_the_list_and_sends_nothing(pool: PgPool) {
+    let stack = Stack::spawn(pool.clone()).await;
+    let ada = stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let answer = slash(&stack, "UADA0001", "CGENERAL1", "drill DB failover").await;
+    assert!(
+        text(&answer).contains("No drill scenario is named *DB failover*; nothing was started.")
+            && text(&answer).contains("no drill scenarios yet"),
+        "{}",
+        text(&answer)
+    );
+    drill_scenario(&pool, ada, "Queue backlog").await;
+    let answer = slash(&stack, "UADA0001", "CGENERAL1", "drill DB failover").await;
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert!(
+        text(&answer).contains("No drill scenario is named *DB failover*")
+            && text(&answer).contains("• Queue backlog"),
+        "{}",
+        text(&answer)
+    );
+    let sent: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE message_type = 'drill.start_run'")
+            .fetch_one(&pool)
+            .await
+            .expect("outbox");
+    assert_eq!(sent, 0, "nothing is sent for an unknown scenario");
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM drill_runs")
+        .fetch_one(&pool)
+        .await
+        .expect("runs");
+    assert_eq!(runs, 0);
 }

@@ -569,6 +569,93 @@ async fn action_item_assignees_are_told_when_assigned_and_once_when_overdue(pool
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_drills_action_items_tell_only_assignees_who_take_part_in_the_drill(pool: PgPool) {
+    let stack = Stack::spawn(pool.clone()).await;
+    let ada = stack
+        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+        .await;
+    let grace = stack
+        .user(
+            "grace@example.com",
+            "Grace",
+            Some("UGRACE01"),
+            Some("UGRACE01"),
+        )
+        .await;
+    let incident = stack
+        .declare(
+            json!({ "title": "Fire drill", "severity": "SEV4", "is_drill": true,
+                         "commander_id": ada }),
+        )
+        .await;
+    let id = incident["id"].as_str().expect("id").to_owned();
+    let declared = published(&pool, "incident.declared", &id).await;
+    let snapshot: IncidentSnapshot =
+        serde_json::from_value(declared[0].data["incident"].clone()).expect("snapshot");
+    assert!(snapshot.is_drill);
+    let ws = snapshot.workspace_id;
+    let created = |assignee: Uuid| {
+        OutgoingMessage::of(
+            ws,
+            &ActionItemCreated {
+                incident: snapshot.clone(),
+                action_item: json!({ "id": Uuid::now_v7(), "description": "Practise the failover",
+                                     "assignee_id": assignee }),
+                actor_id: None,
+            },
+        )
+        .expect("message")
+        .envelope
+    };
+    let overdue = |assignee: Uuid| {
+        OutgoingMessage::of(
+            ws,
+            &ActionItemOverdue {
+                action_item_id: Uuid::now_v7(),
+                postmortem_id: Uuid::now_v7(),
+                incident_id: snapshot.id,
+                description: "Practise the failover".into(),
+                assignee_id: Some(assignee),
+                due_date: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
+                is_drill: true,
+            },
+        )
+        .expect("message")
+        .envelope
+    };
+    let items_told = |slack_user: &'static str| {
+        let stack = &stack;
+        async move {
+            stack
+                .fake
+                .messages(slack_user)
+                .into_iter()
+                .filter(|m| m.text.contains("action item"))
+                .count()
+        }
+    };
+
+    // Grace takes no part: neither assigned nor overdue tells her. Ada, its commander, is told.
+    redeliver(&stack, &created(grace)).await;
+    redeliver(&stack, &overdue(grace)).await;
+    redeliver(&stack, &created(ada)).await;
+    assert_eq!(items_told("UADA0001").await, 1, "the commander is told");
+    assert_eq!(items_told("UGRACE01").await, 0, "nobody outside the drill");
+
+    // Once a member of the drill, she is.
+    let (status, body) = stack
+        .call(
+            Method::PUT,
+            &format!("/api/v1/incidents/{id}/members/{grace}"),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    redeliver(&stack, &overdue(grace)).await;
+    assert_eq!(items_told("UGRACE01").await, 1, "a member takes part");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
 async fn reopening_an_incident_whose_channel_was_archived_unarchives_it(pool: PgPool) {
     let stack = Stack::spawn(pool).await;
     let incident = stack

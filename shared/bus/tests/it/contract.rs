@@ -704,6 +704,23 @@ fn change_severity() {
 }
 
 #[test]
+fn start_drill_run() {
+    pinned(
+        StartDrillRun {
+            scenario_id: id(PM),
+            actor_id: Some(id(USER)),
+            idempotency_key: "slack:drill:13345224609.738474920.8088930838d88f008e0".into(),
+        },
+        json!({ "scenario_id": PM, "actor_id": USER,
+                "idempotency_key": "slack:drill:13345224609.738474920.8088930838d88f008e0" }),
+    );
+    assert!(topology::expects_route(
+        topology::COMMANDS,
+        StartDrillRun::TYPE
+    ));
+}
+
+#[test]
 fn drill_run_completed() {
     use incident_schema::drill::{Expectation, ExpectationScore, Score, Trend};
     pinned(
@@ -746,6 +763,6 @@ fn drill_run_completed() {
 fn every_contract_type_is_pinned_above() {
     // One test per message type: adding a type to the contract without pinning its wire
     // format fails here.
-    let pinned_here = 36;
+    let pinned_here = 37;
     assert_eq!(ALL.len(), pinned_here);
 }

@@ -1,7 +1,7 @@
 //! The commands on `incidents.commands`: requests to the service owning the data.
 //!
-//! Core owns `incident.*`, postmortem owns `postmortem.*`. The envelope's `workspace_id`
-//! scopes everything; `actor_id` is an optional user of that workspace and is left out
+//! Core owns `incident.*`, postmortem owns `postmortem.*`, the SLA watchdog `drill.*`.
+//! The envelope's `workspace_id` scopes everything; `actor_id` is an optional user of that workspace and is left out
 //! when there is none. Optional fields a producer does not set are left out too, so each
 //! producer's shape on the wire stays what it always was.
 
@@ -153,6 +153,24 @@ pub struct ChangeSeverity {
     pub severity: Severity,
 }
 command!(ChangeSeverity = "incident.change_severity");
+
+/// `drill.start_run`: start a run of a drill scenario now (the SLA watchdog, which owns
+/// the drill tables), as `POST /api/v1/drills/runs` does; the war room's
+/// `/incident drill <scenario>` sends it. The scenario is named by its id, which the
+/// sender resolved in the envelope's workspace; the idempotency key (derived from the
+/// request that asked, `slack:drill:<trigger id>`) makes a resent command start one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartDrillRun {
+    /// The scenario to play, of the envelope's workspace.
+    pub scenario_id: Uuid,
+    /// Who starts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_id: Option<Uuid>,
+    /// One run per key (1 to 255 printable ASCII characters).
+    pub idempotency_key: String,
+}
+command!(StartDrillRun = "drill.start_run");
 
 /// `incident.add_update`: a NOTE or UPDATE on the timeline (core).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,8 @@
 //! the payload's serde form: optional fields a producer never set are left out, and
 //! nothing a consumer has always tolerated missing is required.
 //!
-//! - [`commands`]: `incident.*` for core, `postmortem.*` for postmortem;
+//! - [`commands`]: `incident.*` for core, `postmortem.*` for postmortem, `drill.*` for the
+//!   SLA watchdog;
 //! - [`events`]: facts, each published by the owner of the data;
 //! - [`snapshot`]: the incident as events carry it.
 
@@ -22,7 +23,7 @@ use serde::de::DeserializeOwned;
 
 pub use commands::{
     Acknowledge, AddMember, AddUpdate, AssignRole, ChangeSeverity, ChangeStatus, Declaration,
-    Declare, GeneratePostmortem, LinkAlertGroup, ServiceView,
+    Declare, GeneratePostmortem, LinkAlertGroup, ServiceView, StartDrillRun,
 };
 pub use events::*;
 pub use snapshot::{IncidentPart, IncidentRef, IncidentSnapshot, Reported};
@@ -56,6 +57,7 @@ pub const ALL: &[(&str, Kind)] = &[
     (LinkAlertGroup::TYPE, Kind::Command),
     (AddMember::TYPE, Kind::Command),
     (GeneratePostmortem::TYPE, Kind::Command),
+    (StartDrillRun::TYPE, Kind::Command),
     (<IncidentDeclared>::TYPE, Kind::Event),
     (<IncidentAcknowledged>::TYPE, Kind::Event),
     (<IncidentStatusChanged>::TYPE, Kind::Event),
@@ -120,7 +122,7 @@ mod tests {
         ] {
             assert_eq!(kind_of(name), Some(kind), "{name}");
         }
-        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Command).count(), 9);
+        assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Command).count(), 10);
         assert_eq!(ALL.iter().filter(|(_, k)| *k == Kind::Event).count(), 27);
         assert_eq!(kind_of("nobody.knows"), None);
     }
