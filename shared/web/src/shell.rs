@@ -53,6 +53,10 @@ pub enum Section {
     Analytics,
     /// Alert groups (served by ingestion).
     AlertGroups,
+    /// Integrations (served by ingestion).
+    Integrations,
+    /// The war room's settings (served by the war room).
+    WarRoomSettings,
     /// Workspace settings.
     Settings,
     /// Public pages and sign-in: no navigation.
