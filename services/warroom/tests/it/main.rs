@@ -9,5 +9,6 @@ mod handler;
 mod inbound;
 mod lifecycle;
 mod people;
+mod settings_page;
 mod support;
 mod teams;
