@@ -249,14 +249,14 @@ mod tests {
         let error = parse(TWO_RULES).expect_err("refused");
         // The matcher with two tests comes first in the API's checks.
         assert_eq!(error.field, "rules[1].matchers[0]");
-        assert_eq!(error.line, 9, "{error}");
+        assert_eq!(error.line, 10, "{error}");
         let missing = TWO_RULES.replace(r#", "present": true"#, "");
         let error = parse(&missing).expect_err("refused");
         assert_eq!(error.field, "rules[1].severity");
-        assert_eq!(error.line, 6, "{error}");
+        assert_eq!(error.line, 7, "{error}");
         assert_eq!(
             error.to_string(),
-            "line 6: rules[1].severity: a rule that declares needs a severity (SEV1 to SEV4)"
+            "line 7: rules[1].severity: a rule that declares needs a severity (SEV1 to SEV4)"
         );
     }
 
