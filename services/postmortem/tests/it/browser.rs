@@ -134,12 +134,12 @@ async fn a_responder_writes_and_publishes_a_postmortem_in_a_real_browser(pool: P
             .contains("Alert 14 days")
     })
     .await;
-    assert!(text_of(&browser, "#column-open").await.contains("Alice"));
-    assert!(
-        text_of(&browser, "#column-open")
-            .await
-            .contains("due 2027-01-15")
-    );
+    // Read once the live refresh that follows the page's load has settled.
+    eventually(WAIT, "the item's assignee and due date", || async {
+        let open = text_of(&browser, "#column-open").await;
+        open.contains("Alice") && open.contains("due 2027-01-15")
+    })
+    .await;
     browser.screenshot("postmortem-board").await;
     click(&browser, "#column-open button[value=IN_PROGRESS]").await;
     eventually(WAIT, "the item in progress", || async {
@@ -168,14 +168,16 @@ async fn a_responder_writes_and_publishes_a_postmortem_in_a_real_browser(pool: P
     })
     .await;
     assert_eq!(browser.count("#publish").await, 0);
+    // Read in the page rather than through an element reference: the live refresh that
+    // follows the page's load may replace the link in between.
     let export = c
-        .find(Locator::Id("export"))
+        .execute(
+            "return document.getElementById('export').getAttribute('href');",
+            vec![],
+        )
         .await
-        .expect("export link")
-        .attr("href")
-        .await
-        .expect("href");
-    assert_eq!(export.as_deref(), Some("/ui/postmortems/INC-1/export.md"));
+        .expect("export link");
+    assert_eq!(export, json!("/ui/postmortems/INC-1/export.md"));
     browser.screenshot("postmortem").await;
 
     // The workspace's action items.
@@ -220,11 +222,13 @@ async fn a_responder_writes_and_publishes_a_postmortem_in_a_real_browser(pool: P
         "a viewer is offered a form"
     );
     assert_eq!(browser.count("main a.edit").await, 0);
-    assert!(
+    // The board is refreshed once its live stream opens: read it once it settles.
+    eventually(WAIT, "the done item on the viewer's board", || async {
         text_of(&browser, "#column-done")
             .await
             .contains("Alert 14 days")
-    );
+    })
+    .await;
     browser.screenshot("postmortem-viewer").await;
     browser.close().await;
 }
