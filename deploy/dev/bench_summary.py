@@ -65,6 +65,17 @@ ROWS = [
      ("count(*) over the big table", "count_star", lambda v: v)),
     ("analytics weekly series, a year, p99", "analytics_series_p99", "ms", "< 200 ms",
      ("count(*) over the big table", "count_star", lambda v: v)),
+    # The web app's pages over 100,000 incidents, each beside the API's answer for the same data.
+    ("page: incident list p99", "page_incident_list_p99", "ms", "< 50 ms",
+     ("GET /api/v1/incidents p99", "api_incident_list_p99", lambda v: v)),
+    ("page: an incident p99", "page_incident_p99", "ms", "< 50 ms",
+     ("the incident and its timeline (API) p99", "api_incident_p99", lambda v: v)),
+    ("page: analytics, 90 days p99", "page_analytics_p99", "ms", "< 50 ms",
+     ("summary + weekly series (API) p99", "api_analytics_p99", lambda v: v)),
+    ("page: status page p99", "page_status_p99", "ms", "< 50 ms",
+     ("its JSON form p99", "api_status_p99", lambda v: v)),
+    ("page: integrations p99", "page_integrations_p99", "ms", "< 50 ms",
+     ("GET /api/v1/integrations p99", "api_integrations_p99", lambda v: v)),
 ]
 
 REFERENCES = [

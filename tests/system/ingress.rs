@@ -64,14 +64,13 @@ fn public_routes() -> Vec<(String, &'static str)> {
         ("/ui", "core"),
         ("/ui/incidents/{id}", "core"),
         ("/ui/integrations/{id}", "ingestion"),
-        ("/ui/warroom", "warroom"),
         ("/status", "core"),
         ("/status/{workspace}", "core"),
     ] {
         routes.push((path.to_owned(), owner));
     }
-    // The postmortem service's, ingestion's and the watchdog's pages, from their routers'
-    // own lists.
+    // The postmortem service's, ingestion's, the watchdog's and the war room's pages, from
+    // their routers' own lists.
     routes.extend(
         incident_postmortem::ui::ROUTES
             .iter()
@@ -86,6 +85,11 @@ fn public_routes() -> Vec<(String, &'static str)> {
         incident_sla_watchdog::ui::ROUTES
             .iter()
             .map(|p| (p.to_string(), "sla-watchdog")),
+    );
+    routes.extend(
+        incident_warroom::ui::ROUTES
+            .iter()
+            .map(|p| (p.to_string(), "warroom")),
     );
     for prefix in ["/webhooks/", "/slack/", "/api/v1/incidents/{id}/postmortem"] {
         assert!(

@@ -26,7 +26,7 @@ ingestion:
 warroom:
   - /slack
   - /api/v1/warroom
-  - /ui/warroom
+  - /ui/settings/war-room
 postmortem:
   - /api/v1/postmortems
   - /api/v1/action-items

@@ -96,7 +96,8 @@ impl From<&Auth> for Actor {
 
 /// The service's HTTP surface: its API routes, its OpenAPI fragment and its pages.
 pub fn router(state: AppState) -> Router {
-    http::router(state.clone()).merge(ui::router().with_state(state))
+    let hub = incident_web::sse::Hub::new(state.pool.clone());
+    http::router(state.clone()).merge(ui::router(hub).with_state(state))
 }
 
 /// Starts the service on a shared pool: its bus (consuming incident events and its

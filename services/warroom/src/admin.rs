@@ -34,8 +34,17 @@ pub async fn put_settings(
     ApiJson(body): ApiJson<Settings>,
 ) -> Result<Json<Settings>, ApiError> {
     auth.require(AccessRole::Admin)?;
+    let settings = validated(body)?;
+    store::put_settings(&state.pool, auth.workspace_id, &settings).await?;
+    Ok(Json(settings))
+}
+
+/// `settings` as they are stored: severities parsed, sorted and once each; the
+/// announcement channel a Slack channel id or none. The API and the settings page
+/// (`crate::ui`) both save through it.
+pub fn validated(settings: Settings) -> Result<Settings, WarRoomError> {
     let mut severities = Vec::new();
-    for s in &body.severities {
+    for s in &settings.severities {
         let severity: Severity =
             s.parse()
                 .map_err(|e: incident_schema::ParseError| WarRoomError::Validation {
@@ -46,22 +55,19 @@ pub async fn put_settings(
     }
     severities.sort();
     severities.dedup();
-    let announcement_channel = match body.announcement_channel.as_deref().map(str::trim) {
+    let announcement_channel = match settings.announcement_channel.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric()) => Some(id.to_owned()),
         Some(_) => {
             return Err(WarRoomError::Validation {
                 field: "announcement_channel",
                 message: "a Slack channel id such as C0123ABCD (not its #name)".into(),
-            }
-            .into());
+            });
         }
     };
-    let settings = Settings {
+    Ok(Settings {
         severities,
         announcement_channel,
-        ..body
-    };
-    store::put_settings(&state.pool, auth.workspace_id, &settings).await?;
-    Ok(Json(settings))
+        ..settings
+    })
 }

@@ -17,6 +17,7 @@
 //!   workspace a request from a Slack team belongs to;
 //! - [`jobs`]: the consumer writes each event as a job; workers claim lane heads and run
 //!   them paced per Slack team, so one team's 429s never hold another's work.
+//! - [`ui`]: the settings page, `/ui/settings/war-room`, with the Slack installation.
 //! - [`error`]: the error table of both surfaces.
 //! - [`slack`]: our Web API client, signing, form bodies and Block Kit.
 //!
@@ -39,6 +40,7 @@ pub mod store;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -125,11 +127,18 @@ pub fn router(state: AppState) -> Router {
             SETTINGS_PATH,
             axum::routing::get(admin::get_settings).put(admin::put_settings),
         )
-        .route(install::INSTALL_PATH, axum::routing::get(install::install))
+        .route(
+            install::INSTALL_PATH,
+            axum::routing::get(install::install).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                ui::session_as_auth,
+            )),
+        )
         .route(
             install::CALLBACK_PATH,
             axum::routing::get(install::callback),
         )
+        .merge(ui::router())
         .with_state(state)
 }
 

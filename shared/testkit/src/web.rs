@@ -39,13 +39,19 @@ fn set_cookies(response: &reqwest::Response) -> Vec<String> {
 impl Page {
     /// Signs in through the login form with `token` (over "HTTPS" when `https`).
     pub async fn sign_in_with(app: &Api, token: &str, https: bool) -> Result<Self, StatusCode> {
+        Self::sign_in_at(&app.base, token, https).await
+    }
+
+    /// Signs in through the login form served at `base` (core's `/ui/login`, or a router
+    /// merging it, as the stack does).
+    pub async fn sign_in_at(base: &str, token: &str, https: bool) -> Result<Self, StatusCode> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
         let proto = if https { "https" } else { "http" };
         let form = http
-            .get(format!("{}/ui/login", app.base))
+            .get(format!("{base}/ui/login"))
             .header("x-forwarded-proto", proto)
             .send()
             .await
@@ -58,7 +64,7 @@ impl Page {
         let body = serde_urlencoded::to_string([("_csrf", login_csrf.as_str()), ("token", token)])
             .expect("form");
         let answer = http
-            .post(format!("{}/ui/login", app.base))
+            .post(format!("{base}/ui/login"))
             .header("x-forwarded-proto", proto)
             .header(COOKIE, format!("incident_login_csrf={login_csrf}"))
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -76,7 +82,7 @@ impl Page {
         let secret = cookie_value(&set_cookie, "incident_session").expect("secret");
         Ok(Self {
             http,
-            base: app.base.clone(),
+            base: base.to_owned(),
             secret,
             set_cookie,
         })
@@ -133,5 +139,30 @@ impl Page {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         (r.status(), location)
+    }
+
+    /// POST a form as given (add `_csrf` yourself): status, `Location` and body (for a
+    /// form answered with a page, such as one showing a secret once).
+    pub async fn submit(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, Option<String>, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, format!("incident_session={}", self.secret))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(fields).expect("form"))
+            .send()
+            .await
+            .expect("post");
+        let status = r.status();
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (status, location, r.text().await.expect("body"))
     }
 }

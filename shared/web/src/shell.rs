@@ -55,6 +55,10 @@ pub enum Section {
     AlertGroups,
     /// Drill scenarios and runs (served by the SLA watchdog).
     Drills,
+    /// Integrations (served by ingestion).
+    Integrations,
+    /// The war room's settings (served by the war room).
+    WarRoomSettings,
     /// Workspace settings.
     Settings,
     /// Public pages and sign-in: no navigation.

@@ -54,6 +54,23 @@ impl Change {
     }
 }
 
+/// Tells the open pages of `incident_id` that it changed, for a change that writes no
+/// outbox row (a postmortem's section edit): the same notification the outbox trigger
+/// raises, delivered when `conn`'s transaction commits (never if it rolls back).
+pub async fn notify(
+    conn: &mut sqlx::PgConnection,
+    workspace_id: Uuid,
+    incident_id: Uuid,
+    what: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(format!("{workspace_id} {incident_id} {what}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// What a stream hears.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signal {

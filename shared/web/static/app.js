@@ -47,6 +47,10 @@
       });
     });
   }
+  // Values to copy (a webhook URL, a secret shown once): a click selects all of it.
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("input[data-copyable]")) e.target.select();
+  });
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     live(document);

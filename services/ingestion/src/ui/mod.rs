@@ -1,12 +1,19 @@
-//! Ingestion's pages, under `/ui/alerts` (the Ingress routes that prefix here; in the
-//! stack they share core's port, and core serves the sign-in and the shell's assets):
-//! the workspace's alert groups with their state and alert counts, and one group with its
-//! alerts and why it grouped and what it decided. They read what the API reads
-//! ([`crate::ingest::view`]) under the session's reader: a group linked to an incident
-//! the viewer may not read, another workspace's and a missing one are the same 404, and
-//! left out of the list. Reading needs any role; there is nothing to post.
+//! Ingestion's pages, under `/ui/alerts` and `/ui/integrations` (the Ingress routes those
+//! prefixes here; in the stack they share core's port, and core serves the sign-in and
+//! the shell's assets):
+//!
+//! - the workspace's alert groups with their state and alert counts, and one group with
+//!   its alerts and why it grouped and what it decided. They read what the API reads
+//!   ([`crate::ingest::view`]) under the session's reader: a group linked to an incident
+//!   the viewer may not read, another workspace's and a missing one are the same 404, and
+//!   left out of the list. Reading needs any role; there is nothing to post.
+//! - the integrations ([`integrations`]): list, create, webhook URL, secret rotation,
+//!   declare rules ([`rules_text`]: the API's validation, with the line at fault), the
+//!   dry run; forms for admins.
 
+pub mod integrations;
 pub mod pages;
+pub mod rules_text;
 
 use std::collections::HashMap;
 
@@ -28,7 +35,16 @@ use crate::AppState;
 use crate::ingest::view::{self, AlertGroupView, GroupFilter};
 
 /// Every page route, for the Ingress check (`tests/system/ingress.rs`).
-pub const ROUTES: &[&str] = &["/ui/alerts", "/ui/alerts/{id}"];
+pub const ROUTES: &[&str] = &[
+    "/ui/alerts",
+    "/ui/alerts/{id}",
+    "/ui/integrations",
+    "/ui/integrations/{id}",
+    "/ui/integrations/{id}/rotate",
+    "/ui/integrations/{id}/rules",
+    "/ui/integrations/{id}/enabled",
+    "/ui/integrations/{id}/dry-run",
+];
 
 /// Groups a page shows.
 const PAGE_SIZE: i64 = 50;
@@ -38,6 +54,27 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ui/alerts", get(list))
         .route("/ui/alerts/{id}", get(group))
+        .route(
+            "/ui/integrations",
+            get(integrations::list).post(integrations::create),
+        )
+        .route("/ui/integrations/{id}", get(integrations::page))
+        .route(
+            "/ui/integrations/{id}/rotate",
+            get(integrations::rotate_form).post(integrations::rotate),
+        )
+        .route(
+            "/ui/integrations/{id}/rules",
+            axum::routing::post(integrations::save_rules),
+        )
+        .route(
+            "/ui/integrations/{id}/enabled",
+            axum::routing::post(integrations::set_enabled),
+        )
+        .route(
+            "/ui/integrations/{id}/dry-run",
+            axum::routing::post(integrations::dry_run),
+        )
 }
 
 /// A page that could not be served.

@@ -9,6 +9,7 @@ mod defaults;
 mod explain;
 mod flow;
 mod grafana_oncall;
+mod integration_pages;
 mod integrations;
 mod links;
 mod openapi;

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::support::ADMIN;
 
-async fn app(pool: PgPool) -> Api {
+pub(crate) async fn app(pool: PgPool) -> Api {
     let secret = secrecy::SecretString::from(ADMIN.to_owned());
     incident_core::access::bootstrap::bootstrap(&pool, &secret)
         .await

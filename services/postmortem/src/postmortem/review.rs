@@ -162,6 +162,9 @@ pub async fn edit(
     if !edited && to == from {
         return Ok(record);
     }
+    // A section edit or a review move writes no event (none is in the contract; nothing
+    // else acts on it), so open pages are told directly, on commit like the outbox's.
+    incident_web::sse::notify(conn, actor.workspace_id, p.incident_id, "postmortem.edited").await?;
     store::revise(
         conn,
         actor.workspace_id,

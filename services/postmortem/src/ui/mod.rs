@@ -4,6 +4,10 @@
 //! the action item board) with its forms and Markdown download, and the workspace's
 //! action items. The shell (layout, sessions, CSRF) is the shared `incident-web` crate.
 //!
+//! The postmortem's page is live (`…/events`, the shell's SSE helper fed like core's
+//! incident page): a change to its incident's action items, by anyone anywhere, or a
+//! section edited elsewhere re-fetches its document and board fragments.
+//!
 //! Handlers are adapters like the API's: they resolve the session, find what is named
 //! under the session's reader (404 otherwise), call the same domain function the API's
 //! handler calls, and render or redirect.
@@ -14,8 +18,9 @@ pub mod pages;
 pub mod postmortems;
 pub mod store;
 
-use axum::Router;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
+use incident_web::sse::Hub;
 
 use crate::AppState;
 
@@ -26,6 +31,9 @@ pub const ROUTES: &[&str] = &[
     "/ui/postmortems/action-items/{id}",
     "/ui/postmortems/{ref}",
     "/ui/postmortems/{ref}/edit",
+    "/ui/postmortems/{ref}/document",
+    "/ui/postmortems/{ref}/board",
+    "/ui/postmortems/{ref}/events",
     "/ui/postmortems/{ref}/sections/{section}",
     "/ui/postmortems/{ref}/review",
     "/ui/postmortems/{ref}/publish",
@@ -34,8 +42,8 @@ pub const ROUTES: &[&str] = &[
     "/ui/postmortems/{ref}/action-items",
 ];
 
-/// The pages.
-pub fn router() -> Router<AppState> {
+/// The pages; `hub` feeds the postmortem page's live updates.
+pub fn router(hub: Hub) -> Router<AppState> {
     Router::new()
         .route("/ui/postmortems", get(postmortems::list))
         .route("/ui/postmortems/action-items", get(action_items::list))
@@ -48,6 +56,15 @@ pub fn router() -> Router<AppState> {
             get(postmortems::page).post(postmortems::save_all),
         )
         .route("/ui/postmortems/{ref}/edit", get(postmortems::edit_form))
+        .route(
+            "/ui/postmortems/{ref}/document",
+            get(postmortems::document_fragment),
+        )
+        .route(
+            "/ui/postmortems/{ref}/board",
+            get(postmortems::board_fragment),
+        )
+        .route("/ui/postmortems/{ref}/events", get(postmortems::events))
         .route(
             "/ui/postmortems/{ref}/sections/{section}",
             get(postmortems::section_form).post(postmortems::save_section),
@@ -63,4 +80,5 @@ pub fn router() -> Router<AppState> {
             "/ui/postmortems/{ref}/action-items",
             post(action_items::create),
         )
+        .layer(Extension(hub))
 }

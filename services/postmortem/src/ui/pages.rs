@@ -129,6 +129,29 @@ pub struct PostmortemPage {
     pub error: Option<String>,
 }
 
+/// The page's document part (status, review controls, sections): what a live update
+/// re-fetches into `#pm-document`.
+#[derive(Template)]
+#[template(path = "ui/postmortem_document_fragment.html")]
+pub struct DocumentFragment {
+    /// The shell (the fragment's forms carry its CSRF token).
+    pub shell: Shell,
+    /// The document.
+    pub doc: Document,
+    /// Always none: a refused form shows the whole page.
+    pub error: Option<String>,
+}
+
+/// The action item board: what a live update re-fetches into `#pm-board`.
+#[derive(Template)]
+#[template(path = "ui/postmortem_board_fragment.html")]
+pub struct BoardFragment {
+    /// The shell.
+    pub shell: Shell,
+    /// The document.
+    pub doc: Document,
+}
+
 /// The edit form of one section (htmx swaps it in place of the section).
 #[derive(Template)]
 #[template(path = "ui/postmortem_section_form.html")]

@@ -9,18 +9,20 @@
 //! missing one are the same 404 page. Every form is a plain POST answered with 303 to the
 //! document (htmx boosts it) and calls the domain function the API's handler calls.
 
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use incident_schema::{ActionItemStatus, Incident, IncidentStatus, PostmortemStatus};
 use incident_web::shell::{Section, Shell, render_status};
+use incident_web::sse::Hub;
 use incident_web::{VerifiedForm, WebSession, render};
 use serde::Deserialize;
 
 use super::error::{UiError, require_writer};
 use super::pages::{
-    Card, Choice, Column, Document, EditPage, Fact, FrozenRow, ListPage, ListRow, MissingPage,
-    PostmortemPage, SectionForm, SectionView, When,
+    BoardFragment, Card, Choice, Column, Document, DocumentFragment, EditPage, Fact, FrozenRow,
+    ListPage, ListRow, MissingPage, PostmortemPage, SectionForm, SectionView, When,
 };
 use super::store::{self, Person};
 use crate::action_item::ActionItemView;
@@ -320,6 +322,52 @@ async fn show(
             error,
         },
     ))
+}
+
+/// `GET /ui/postmortems/{ref}/document`: the status, review controls and sections, for
+/// the page's live refresh.
+pub async fn document_fragment(
+    State(state): State<AppState>,
+    session: WebSession,
+    Path(key): Path<String>,
+) -> PageResult {
+    let (incident, record) = find_drafted(&state, &session, &key).await?;
+    let doc = document(&state, &incident, record).await?;
+    Ok(render(&DocumentFragment {
+        shell: Shell::signed_in("", &session, Section::Postmortems),
+        doc,
+        error: None,
+    }))
+}
+
+/// `GET /ui/postmortems/{ref}/board`: the action item board, for the page's live refresh.
+pub async fn board_fragment(
+    State(state): State<AppState>,
+    session: WebSession,
+    Path(key): Path<String>,
+) -> PageResult {
+    let (incident, record) = find_drafted(&state, &session, &key).await?;
+    let doc = document(&state, &incident, record).await?;
+    Ok(render(&BoardFragment {
+        shell: Shell::signed_in("", &session, Section::Postmortems),
+        doc,
+    }))
+}
+
+/// `GET /ui/postmortems/{ref}/events`: `changed` whenever the incident's outbox records
+/// a change (an action item created or changed, by the API, the board or a tracker's
+/// poll; the postmortem drafted or published) or a section is edited; the page then
+/// re-fetches its document and board under its own session. An incident the viewer may
+/// not read answers 404 before any stream opens.
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(hub): Extension<Hub>,
+    session: WebSession,
+    Path(key): Path<String>,
+) -> PageResult {
+    let (incident, _) = find(&state, &session, &key).await?;
+    let id = incident.id;
+    Ok(incident_web::sse::changes(hub.subscribe(), move |c| c.incident_id == id).into_response())
 }
 
 /// `GET /ui/postmortems/{ref}`: the document, or the offer to draft it.

@@ -134,12 +134,12 @@ async fn a_responder_writes_and_publishes_a_postmortem_in_a_real_browser(pool: P
             .contains("Alert 14 days")
     })
     .await;
-    assert!(text_of(&browser, "#column-open").await.contains("Alice"));
-    assert!(
-        text_of(&browser, "#column-open")
-            .await
-            .contains("due 2027-01-15")
-    );
+    // Read once the live refresh that follows the page's load has settled.
+    eventually(WAIT, "the item's assignee and due date", || async {
+        let open = text_of(&browser, "#column-open").await;
+        open.contains("Alice") && open.contains("due 2027-01-15")
+    })
+    .await;
     browser.screenshot("postmortem-board").await;
     click(&browser, "#column-open button[value=IN_PROGRESS]").await;
     eventually(WAIT, "the item in progress", || async {
@@ -168,14 +168,16 @@ async fn a_responder_writes_and_publishes_a_postmortem_in_a_real_browser(pool: P
     })
     .await;
     assert_eq!(browser.count("#publish").await, 0);
+    // Read in the page rather than through an element reference: the live refresh that
+    // follows the page's load may replace the link in between.
     let export = c
-        .find(Locator::Id("export"))
+        .execute(
+            "return document.getElementById('export').getAttribute('href');",
+            vec![],
+        )
         .await
-        .expect("export link")
-        .attr("href")
-        .await
-        .expect("href");
-    assert_eq!(export.as_deref(), Some("/ui/postmortems/INC-1/export.md"));
+        .expect("export link");
+    assert_eq!(export, json!("/ui/postmortems/INC-1/export.md"));
     browser.screenshot("postmortem").await;
 
     // The workspace's action items.
@@ -220,11 +222,103 @@ async fn a_responder_writes_and_publishes_a_postmortem_in_a_real_browser(pool: P
         "a viewer is offered a form"
     );
     assert_eq!(browser.count("main a.edit").await, 0);
-    assert!(
+    // The board is refreshed once its live stream opens: read it once it settles.
+    eventually(WAIT, "the done item on the viewer's board", || async {
         text_of(&browser, "#column-done")
             .await
             .contains("Alert 14 days")
-    );
+    })
+    .await;
     browser.screenshot("postmortem-viewer").await;
+    browser.close().await;
+}
+
+/// The board is live: with the page open, an action item created and moved through the
+/// API and a section edited through the API appear without a reload; an SSE stream of
+/// an incident the viewer may not read is a 404.
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_postmortem_board_shows_changes_made_elsewhere_without_a_reload(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let incident = app.resolved_incident("Checkout is down").await;
+    let pm = app.draft(&incident).await;
+    let pm_id = pm["id"].as_str().expect("id").to_owned();
+
+    // The stream of another workspace's postmortem page is a 404, before any stream opens.
+    let other = app.other_workspace("acme").await;
+    let stranger = incident_testkit::web::Page::sign_in(&app, &other).await;
+    let (status, _, _) = stranger.get("/ui/postmortems/INC-1/events").await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let c = &browser.client;
+    browser.sign_in(&app.base, ADMIN).await;
+    c.goto(&format!("{}/ui/postmortems/INC-1", app.base))
+        .await
+        .expect("postmortem");
+    eventually(WAIT, "the board", || async {
+        browser.count("#column-open").await == 1
+    })
+    .await;
+    // A marker the page keeps only if it is not reloaded.
+    c.execute("window.notReloaded = true;", vec![])
+        .await
+        .expect("marker");
+    // Let the stream open before changing anything (it starts with a refresh anyway).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (status, item) = app
+        .post(
+            ADMIN,
+            &format!("/api/v1/postmortems/{pm_id}/action-items"),
+            json!({ "description": "Rotate the gateway certificate automatically" }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{item}");
+    eventually(WAIT, "the new item in the open column", || async {
+        text_of(&browser, "#column-open")
+            .await
+            .contains("Rotate the gateway certificate")
+    })
+    .await;
+    let item_id = item["id"].as_str().expect("id").to_owned();
+    let (status, body) = app
+        .patch(
+            ADMIN,
+            &format!("/api/v1/action-items/{item_id}"),
+            json!({ "status": "IN_PROGRESS" }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    eventually(WAIT, "the item moved to in progress", || async {
+        text_of(&browser, "#column-in-progress")
+            .await
+            .contains("Rotate the gateway certificate")
+            && !text_of(&browser, "#column-open")
+                .await
+                .contains("Rotate the gateway certificate")
+    })
+    .await;
+    let (status, body) = app
+        .patch(
+            ADMIN,
+            &format!("/api/v1/postmortems/{pm_id}"),
+            json!({ "summary": "Edited elsewhere: the certificate expired." }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    eventually(WAIT, "the section edited elsewhere", || async {
+        text_of(&browser, "#section-summary .md")
+            .await
+            .contains("Edited elsewhere")
+    })
+    .await;
+    let kept = c
+        .execute("return window.notReloaded === true;", vec![])
+        .await
+        .expect("marker");
+    assert_eq!(kept, json!(true), "the page was reloaded");
+    browser.screenshot("postmortem-live").await;
     browser.close().await;
 }

@@ -10,5 +10,6 @@ mod inbound;
 mod jobs;
 mod lifecycle;
 mod people;
+mod settings_page;
 mod support;
 mod teams;
