@@ -6,17 +6,18 @@
 -- BENCHMARKS.md). A whole built week now also keeps, per severity and drill, what a
 -- summary needs of it: its counts, services and five slowest merged, and for each
 -- duration (acknowledge, mitigate, resolve, close, resolve → publish, created → done)
--- the sorted values with their count per bucket (`rollup::bucket`: 16 per power of two
--- of seconds, from the float's bits, so every machine cuts them alike), sum and max.
+-- the sorted values (in pages of 8 buckets) with their count per bucket
+-- (`rollup::bucket`: 16 per power of two of seconds, from the float's bits, so every
+-- machine cuts them alike), sum and max.
 --
 -- A summary reads the weeks' counts, bucket counts, sums and maxes (small), finds from
 -- them the bucket holding each rank a median or p90 needs, and then reads only those
--- buckets' values (`ack[lo:hi]`, positions from the bucket counts): exact, because the
--- values of a bucket are consecutive in a sorted array and the ranks before it are
--- counted. Partial edge weeks, unbuilt days and live rows are merged as before.
+-- buckets' values (`vals[lo:hi]` of their page, positions from the bucket counts):
+-- exact, because the values of a bucket are consecutive in a sorted array and the
+-- ranks before it are counted. Partial edge weeks, unbuilt days and live rows are merged as before.
 --
--- A week's values go with its row in analytics_weeks (cascade), which 0117's trigger
--- deletes whenever one of its days is forgotten: the late-event triggers of 0095 and
+-- A week's values and pages go with its row in analytics_weeks (cascade), which 0117's
+-- trigger deletes whenever one of its days is forgotten: the late-event triggers of 0095 and
 -- 0116 forget these too. `with_values` tells weeks built with their values from weeks an
 -- older builder made (rebuilt, never read for a summary).
 ALTER TABLE analytics_weeks ADD COLUMN with_values boolean NOT NULL DEFAULT false;
@@ -55,15 +56,8 @@ CREATE TABLE analytics_week_values (
     service_keys   text[]    NOT NULL,
     service_names  text[]    NOT NULL,
     service_counts int8[]    NOT NULL,
-    -- the durations in seconds, sorted (ack, mit, res, clo, to_publish, to_done), and
-    -- for each, in that order: the first bucket counted, the sum and the max (NULL
-    -- without a value)
-    ack            float8[]  NOT NULL,
-    mit            float8[]  NOT NULL,
-    res            float8[]  NOT NULL,
-    clo            float8[]  NOT NULL,
-    to_publish     float8[]  NOT NULL,
-    to_done        float8[]  NOT NULL,
+    -- for each duration (ack, mit, res, clo, to_publish, to_done), in that order: the
+    -- first bucket counted, the sum and the max (NULL without a value)
     hist_from      int4[]    NOT NULL,
     sums           float8[]  NOT NULL,
     maxes          float8[]  NOT NULL,
@@ -76,6 +70,25 @@ CREATE TABLE analytics_week_values (
     to_done_hist    int4[]   NOT NULL,
     PRIMARY KEY (workspace_id, week, severity, is_drill),
     FOREIGN KEY (workspace_id, week) REFERENCES analytics_weeks (workspace_id, week)
+        ON DELETE CASCADE
+);
+
+-- The sorted values themselves, in pages of 8 buckets (half a power of two of
+-- seconds): a summary reads the few pages its ranks fall in, not whole arrays (slicing
+-- an array still reads and de-TOASTs all of it).
+CREATE TABLE analytics_week_pages (
+    workspace_id uuid     NOT NULL,
+    week         date     NOT NULL,
+    severity     incident_severity NOT NULL,
+    is_drill     boolean  NOT NULL,
+    -- 0 ack, 1 mit, 2 res, 3 clo, 4 to_publish, 5 to_done
+    col          int2     NOT NULL,
+    -- bucket / 8
+    page         int4     NOT NULL,
+    vals         float8[] NOT NULL,
+    PRIMARY KEY (workspace_id, week, severity, is_drill, col, page),
+    FOREIGN KEY (workspace_id, week, severity, is_drill)
+        REFERENCES analytics_week_values (workspace_id, week, severity, is_drill)
         ON DELETE CASCADE
 );
 

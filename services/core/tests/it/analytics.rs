@@ -1676,13 +1676,21 @@ async fn weeks_with_values(pool: &PgPool, ws: Uuid) -> (Vec<String>, Vec<String>
     .fetch_all(pool)
     .await
     .expect("weeks");
-    let rows = sqlx::query_scalar(
+    let rows: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT week::text FROM analytics_week_values WHERE workspace_id = $1 ORDER BY 1",
     )
     .bind(ws)
     .fetch_all(pool)
     .await
     .expect("values");
+    let pages: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT week::text FROM analytics_week_pages WHERE workspace_id = $1 ORDER BY 1",
+    )
+    .bind(ws)
+    .fetch_all(pool)
+    .await
+    .expect("pages");
+    assert_eq!(pages, rows, "the values' pages go with them");
     (weeks, rows)
 }
 

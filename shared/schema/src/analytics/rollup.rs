@@ -261,25 +261,48 @@ pub(crate) struct Remote {
     max: Option<f64>,
 }
 
+/// The page (`analytics_week_pages`) holding a bucket's values: 8 buckets a page.
+fn page_of(bucket: i32) -> i32 {
+    bucket.div_euclid(8)
+}
+
+/// Sorted `values` cut in pages: (page, its values).
+fn pages(values: &[f64]) -> Vec<(i32, &[f64])> {
+    let mut out: Vec<(i32, &[f64])> = Vec::new();
+    let mut start = 0;
+    for i in 1..=values.len() {
+        if i == values.len() || page_of(bucket(values[i])) != page_of(bucket(values[start])) {
+            out.push((page_of(bucket(values[start])), &values[start..i]));
+            start = i;
+        }
+    }
+    out
+}
+
 impl Remote {
-    /// 1-based positions `lo..=hi` of the bucket's values in the sorted array, if any.
-    fn slice(&self, bucket: i32) -> Option<(i32, i32)> {
+    /// The page of the bucket's values and their 1-based positions `lo..=hi` in it, if
+    /// any.
+    fn slice(&self, bucket: i32) -> Option<(i32, i32, i32)> {
         let at = usize::try_from(bucket - self.from).ok()?;
         let n = *self.hist.get(at)?;
         if n == 0 {
             return None;
         }
-        let before: i32 = self.hist[..at].iter().sum();
-        Some((before + 1, before + n))
+        let page = page_of(bucket);
+        let first = usize::try_from(page * 8 - self.from).unwrap_or(0);
+        let before: i32 = self.hist[first.min(at)..at].iter().sum();
+        Some((page, before + 1, before + n))
     }
 }
 
-/// A slice of a week's values the measures need: row, column, bucket, positions.
+/// A slice of a week's values the measures need: row, column, bucket, its page and the
+/// positions in the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Need {
     pub(crate) row: usize,
     pub(crate) column: u8,
     pub(crate) bucket: i32,
+    pub(crate) page: i32,
     pub(crate) lo: i32,
     pub(crate) hi: i32,
 }
@@ -356,11 +379,12 @@ impl Durations {
             for rank in ranks(p, n) {
                 let (b, _) = locate(&buckets, rank);
                 for r in &self.remote {
-                    if let Some((lo, hi)) = r.slice(b) {
+                    if let Some((page, lo, hi)) = r.slice(b) {
                         out.push(Need {
                             row: r.row,
                             column: r.column,
                             bucket: b,
+                            page,
                             lo,
                             hi,
                         });
@@ -380,7 +404,7 @@ impl Durations {
             .filter(|v| bucket(*v) == b)
             .collect();
         for r in &self.remote {
-            if let Some((lo, hi)) = r.slice(b) {
+            if let Some((_, lo, hi)) = r.slice(b) {
                 let slice = got
                     .get(&(r.row, r.column, b))
                     .filter(|s| s.len() == (hi - lo + 1) as usize)
@@ -1618,7 +1642,6 @@ async fn insert_week_values(
         .into_iter()
         .map(|(key, (name, n))| (key, name, n))
         .collect();
-    let [ack, mit, res, clo, to_publish, to_done] = values;
     let [
         ack_hist,
         mit_hist,
@@ -1634,12 +1657,11 @@ async fn insert_week_values(
              ack_breaches, res_breaches, warnings, updates_due, slow_ids, slow_numbers,
              slow_seconds, pm_drafted, pm_published, items, items_open, items_done,
              items_wont_do, open_due, service_keys, service_names, service_counts,
-             ack, mit, res, clo, to_publish, to_done, hist_from, sums, maxes,
+             hist_from, sums, maxes,
              ack_hist, mit_hist, res_hist, clo_hist, to_publish_hist, to_done_hist)
          VALUES ($1, $2, $3::incident_severity, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                  $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,
-                 $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43,
-                 $44, $45, $46)",
+                 $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40)",
     )
     .bind(workspace_id)
     .bind(week)
@@ -1672,12 +1694,6 @@ async fn insert_week_values(
     .bind(keys)
     .bind(names)
     .bind(counts)
-    .bind(ack)
-    .bind(mit)
-    .bind(res)
-    .bind(clo)
-    .bind(to_publish)
-    .bind(to_done)
     .bind(hist_from)
     .bind(sums)
     .bind(maxes)
@@ -1687,6 +1703,35 @@ async fn insert_week_values(
     .bind(clo_hist)
     .bind(to_publish_hist)
     .bind(to_done_hist)
+    .execute(&mut *conn)
+    .await?;
+    // The pages, in one statement: every value in one array, each page a slice of it.
+    let (mut cols, mut page_numbers, mut starts, mut lens, mut all) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (col, v) in values.iter().enumerate() {
+        for (page, slice) in pages(v) {
+            cols.push(col as i16);
+            page_numbers.push(page);
+            starts.push(all.len() as i32 + 1);
+            lens.push(slice.len() as i32);
+            all.extend_from_slice(slice);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO analytics_week_pages (workspace_id, week, severity, is_drill, col, page, vals)
+         SELECT $1, $2, $3::incident_severity, $4, p.col, p.page,
+                ($9::float8[])[p.start:p.start + p.len - 1]
+         FROM unnest($5::int2[], $6::int4[], $7::int4[], $8::int4[]) AS p (col, page, start, len)",
+    )
+    .bind(workspace_id)
+    .bind(week)
+    .bind(severity.as_str())
+    .bind(is_drill)
+    .bind(cols)
+    .bind(page_numbers)
+    .bind(starts)
+    .bind(lens)
+    .bind(all)
     .execute(conn)
     .await?;
     Ok(())
@@ -1895,13 +1940,13 @@ pub(crate) async fn week_slices(
         is_drill.push(w.is_drill);
     }
     let rows: Vec<(i64, Vec<f64>)> = sqlx::query_as(
-        "SELECT q.ord, CASE q.col WHEN 0 THEN v.ack[q.lo:q.hi] WHEN 1 THEN v.mit[q.lo:q.hi]
-                    WHEN 2 THEN v.res[q.lo:q.hi] WHEN 3 THEN v.clo[q.lo:q.hi]
-                    WHEN 4 THEN v.to_publish[q.lo:q.hi] ELSE v.to_done[q.lo:q.hi] END
-         FROM unnest($2::date[], $3::text[], $4::bool[], $5::int4[], $6::int4[], $7::int4[])
-              WITH ORDINALITY AS q (week, severity, is_drill, col, lo, hi, ord)
-         JOIN analytics_week_values v ON v.workspace_id = $1 AND v.week = q.week
-              AND v.severity = q.severity::incident_severity AND v.is_drill = q.is_drill",
+        "SELECT q.ord, p.vals[q.lo:q.hi]
+         FROM unnest($2::date[], $3::text[], $4::bool[], $5::int2[], $6::int4[], $7::int4[],
+                     $8::int4[])
+              WITH ORDINALITY AS q (week, severity, is_drill, col, page, lo, hi, ord)
+         JOIN analytics_week_pages p ON p.workspace_id = $1 AND p.week = q.week
+              AND p.severity = q.severity::incident_severity AND p.is_drill = q.is_drill
+              AND p.col = q.col AND p.page = q.page",
     )
     .bind(workspace_id)
     .bind(week)
@@ -1910,9 +1955,10 @@ pub(crate) async fn week_slices(
     .bind(
         needs
             .iter()
-            .map(|n| i32::from(n.column))
-            .collect::<Vec<i32>>(),
+            .map(|n| i16::from(n.column))
+            .collect::<Vec<i16>>(),
     )
+    .bind(needs.iter().map(|n| n.page).collect::<Vec<i32>>())
     .bind(needs.iter().map(|n| n.lo).collect::<Vec<i32>>())
     .bind(needs.iter().map(|n| n.hi).collect::<Vec<i32>>())
     .fetch_all(conn)
@@ -2011,10 +2057,16 @@ mod tests {
             }
             let mut needs = Vec::new();
             split.needs(&[0.5, 0.9], &mut needs);
+            // As `week_slices` reads them: from the pages the builder stores.
             let got: Slices = needs
                 .iter()
                 .map(|n| {
-                    let slice = weeks[n.row][(n.lo - 1) as usize..n.hi as usize].to_vec();
+                    let pages = pages(&weeks[n.row]);
+                    let (_, page) = pages
+                        .iter()
+                        .find(|(p, _)| *p == n.page)
+                        .expect("the page of a needed bucket");
+                    let slice = page[(n.lo - 1) as usize..n.hi as usize].to_vec();
                     ((n.row, n.column, n.bucket), slice)
                 })
                 .collect();
