@@ -14,12 +14,13 @@
 -- them the bucket holding each rank a median or p90 needs, and then reads only those
 -- buckets' values (`vals[lo:hi]` of their page, positions from the bucket counts):
 -- exact, because the values of a bucket are consecutive in a sorted array and the
--- ranks before it are counted. Partial edge weeks, unbuilt days and live rows are merged as before.
+-- ranks before it are counted. Partial edge weeks, unbuilt days and live rows are
+-- merged as before; a range of fewer than 4 whole weeks reads their day cells.
 --
 -- A week's values and pages go with its row in analytics_weeks (cascade), which 0117's
--- trigger deletes whenever one of its days is forgotten: the late-event triggers of 0095 and
--- 0116 forget these too. `with_values` tells weeks built with their values from weeks an
--- older builder made (rebuilt, never read for a summary).
+-- trigger deletes whenever one of its days is forgotten: the late-event triggers of
+-- 0095 and 0116 forget these too. `with_values` tells weeks built with their values
+-- from weeks an older builder made (built again, never read for a summary).
 ALTER TABLE analytics_weeks ADD COLUMN with_values boolean NOT NULL DEFAULT false;
 
 CREATE TABLE analytics_week_values (
