@@ -8,7 +8,9 @@
 //!
 //! - the summary over the default range (the last 90 days);
 //! - a year's weekly series by severity (53 weeks × 4 severities);
-//! - the summary over a year, for scale.
+//! - the summary over a year, for scale;
+//! - both summaries again from day cells only, as before the weeks' values (migration
+//!   0125), in the same run.
 //!
 //! Each call is the query module's function in a read-only repeatable-read transaction,
 //! as core's handler runs it (without the HTTP hop and JSON encoding).
@@ -277,6 +279,26 @@ async fn bench() -> anyhow::Result<()> {
     println!("BENCH analytics_series_p99={p99:.1} ms");
     let (p50, p99) = measure(|| summary(365)).await?;
     println!("summary, last 365 days:            p50 {p50:>7.1} ms  p99 {p99:>7.1} ms");
+    // The same summaries as before migration 0125, in the same run: whole weeks read from
+    // their day cells (every value merged) instead of their values by bucket.
+    let weeks = |on: bool| {
+        sqlx::query("UPDATE analytics_weeks SET with_values = $2 WHERE workspace_id = $1")
+            .bind(workspace.id)
+            .bind(on)
+            .execute(&pool)
+    };
+    weeks(false).await?;
+    let before = measure(|| summary(90)).await;
+    let before_year = measure(|| summary(365)).await;
+    weeks(true).await?;
+    let (p50, p99) = before?;
+    println!(
+        "summary, 90 days, from day cells:  p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  (as before week values)"
+    );
+    let (p50, p99) = before_year?;
+    println!(
+        "summary, 365 days, from day cells: p50 {p50:>7.1} ms  p99 {p99:>7.1} ms  (as before week values)"
+    );
     let (p50, p99) = measure(count).await?;
     println!("count(*) over incidents, again:    p50 {p50:>7.1} ms  p99 {p99:>7.1} ms");
     Ok(())

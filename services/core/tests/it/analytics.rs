@@ -1648,3 +1648,157 @@ async fn a_builder_waits_for_a_writer_of_the_day_and_counts_its_change(pool: PgP
         .expect("forget all");
     assert_same_answers(&rolled, &past_answers(&app).await);
 }
+
+/// Summaries over many weeks, which answer whole built weeks from their values
+/// (migration 0125): with and without filters, and with partial days at both ends.
+async fn many_weeks_answers(app: &TestApp) -> Vec<(String, Value)> {
+    const R: &str = "from=2020-11-30&to=2021-01-31";
+    let mut out = Vec::new();
+    for path in [
+        format!("/api/v1/analytics/summary?{R}"),
+        format!("/api/v1/analytics/summary?{R}&severity=sev1,sev2"),
+        format!("/api/v1/analytics/summary?{R}&drill=true"),
+        "/api/v1/analytics/summary?from=2020-12-20T10:00:00Z&to=2021-02-01T05:00:00Z".to_owned(),
+    ] {
+        let (status, body) = app.get(ADMIN, &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        out.push((path, body));
+    }
+    out
+}
+
+/// The weeks (local Mondays) holding values, and their values rows.
+async fn weeks_with_values(pool: &PgPool, ws: Uuid) -> (Vec<String>, Vec<String>) {
+    let weeks = sqlx::query_scalar(
+        "SELECT week::text FROM analytics_weeks WHERE workspace_id = $1 AND with_values ORDER BY 1",
+    )
+    .bind(ws)
+    .fetch_all(pool)
+    .await
+    .expect("weeks");
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT week::text FROM analytics_week_values WHERE workspace_id = $1 ORDER BY 1",
+    )
+    .bind(ws)
+    .fetch_all(pool)
+    .await
+    .expect("values");
+    let pages: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT week::text FROM analytics_week_pages WHERE workspace_id = $1 ORDER BY 1",
+    )
+    .bind(ws)
+    .fetch_all(pool)
+    .await
+    .expect("pages");
+    assert_eq!(pages, rows, "the values' pages go with them");
+    (weeks, rows)
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn summaries_over_many_weeks_read_week_values_and_late_events_forget_them(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let ws = workspace_id(&pool, "default").await;
+    let ids = past_history(&pool, ws).await;
+    let live = many_weeks_answers(&app).await;
+    rebuild(&pool, ws).await;
+    let (weeks, rows) = weeks_with_values(&pool, ws).await;
+    for week in [
+        "2020-12-21",
+        "2020-12-28",
+        "2021-01-04",
+        "2021-01-11",
+        "2021-01-18",
+    ] {
+        assert!(weeks.contains(&week.to_owned()), "{week} built: {weeks:?}");
+    }
+    assert_eq!(
+        rows,
+        ["2020-12-21", "2020-12-28", "2021-01-04", "2021-01-11"],
+        "values for the weeks with incidents"
+    );
+    assert_same_answers(&many_weeks_answers(&app).await, &live);
+    assert_eq!(live[0].1["measures"]["incidents"], 6, "{}", live[0].1);
+
+    // It is the weeks' values that answer: altered, they show (2021-01-04 .. 01-10
+    // holds p4, SEV3, resolved in 600 minutes, and p6).
+    sqlx::query(
+        "UPDATE analytics_week_values SET incidents = incidents + 1000, maxes[3] = 1e9
+         WHERE week = '2021-01-04' AND severity = 'SEV3' AND NOT is_drill",
+    )
+    .execute(&pool)
+    .await
+    .expect("alter a week's values");
+    let altered = &many_weeks_answers(&app).await[0].1;
+    assert_eq!(altered["measures"]["incidents"], 1006, "{altered}");
+    assert_eq!(altered["measures"]["mttr"]["max_seconds"], 1e9, "{altered}");
+    sqlx::query("DELETE FROM analytics_days")
+        .execute(&pool)
+        .await
+        .expect("forget all");
+    rebuild(&pool, ws).await;
+    assert_same_answers(&many_weeks_answers(&app).await, &live);
+
+    // Late events forget their day, its week and the week's values; the answers follow.
+    let changes: [(&str, &str, String); 3] = [
+        (
+            "a reopen",
+            "2020-12-28",
+            format!(
+                "UPDATE incidents SET status = 'INVESTIGATING' WHERE id = '{}'",
+                ids["p2"]
+            ),
+        ),
+        (
+            "an action item done late",
+            "2020-12-21",
+            format!(
+                "UPDATE action_items SET status = 'DONE', completed_at = '2021-02-01T00:00:00Z'
+                 WHERE due_date = '2021-01-15' AND workspace_id = '{ws}'"
+            ),
+        ),
+        (
+            "a late finding",
+            "2021-01-04",
+            format!(
+                "INSERT INTO sla_events (incident_id, workspace_id, target, kind, deadline, is_drill)
+                 VALUES ('{}', '{ws}', 'RESOLVE', 'BREACH', now(), false)",
+                ids["p4"]
+            ),
+        ),
+    ];
+    for (what, week, sql) in changes {
+        let (_, before) = weeks_with_values(&pool, ws).await;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .expect(what);
+        let (weeks, after) = weeks_with_values(&pool, ws).await;
+        assert!(!weeks.contains(&week.to_owned()), "{what}: {weeks:?}");
+        let forgotten: Vec<_> = before.iter().filter(|w| !after.contains(w)).collect();
+        assert_eq!(forgotten, [week], "{what} forgets its week's values only");
+        let mixed = many_weeks_answers(&app).await;
+        sqlx::query("DELETE FROM analytics_days")
+            .execute(&pool)
+            .await
+            .expect("forget all");
+        let live = many_weeks_answers(&app).await;
+        assert_same_answers(&mixed, &live);
+        rebuild(&pool, ws).await;
+        assert_eq!(
+            weeks_with_values(&pool, ws).await.1,
+            before,
+            "{what}: built again"
+        );
+        assert_same_answers(&many_weeks_answers(&app).await, &live);
+    }
+    let summary = &many_weeks_answers(&app).await[0].1;
+    assert_eq!(
+        summary["measures"]["mttr"]["count"], 4,
+        "p2 reopened: {summary}"
+    );
+    assert_eq!(summary["measures"]["sla"]["resolve_breaches"], 1);
+    assert_eq!(
+        summary["follow_through"]["action_items"]["done"], 2,
+        "{summary}"
+    );
+}

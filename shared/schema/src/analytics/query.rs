@@ -812,10 +812,46 @@ async fn rolled_up_summary(
 ) -> sqlx::Result<Summary> {
     let request = args.request;
     let drill = request.filter.drill;
-    let (cover, rows, cadenced) = gather(&mut *conn, args, &[]).await?;
+    let severities: Option<Vec<String>> = (!request.filter.severities.is_empty()).then(|| {
+        request
+            .filter
+            .severities
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect()
+    });
+    // Whole built weeks answer from their values (migration 0125): their counts here,
+    // their durations read by bucket below; their days' cells are skipped.
+    let (whole, weeks) = rollup::week_values(
+        &mut *conn,
+        args.workspace_id,
+        request.from,
+        request.to,
+        &args.time_zone,
+        severities.as_deref(),
+    )
+    .await?;
+    // A few weeks' day cells are as cheap as a second round trip for their buckets.
+    let (skip, weeks) = if whole.len() >= rollup::SUMMARY_MIN_WEEKS {
+        (whole, weeks)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let (cover, rows, cadenced) = gather(&mut *conn, args, &skip).await?;
     let mut acc = rollup::Acc::default();
     let mut drills = 0;
     let mut services = BTreeMap::new();
+    let mut follow = rollup::Follow::default();
+    for (i, week) in weeks.iter().enumerate() {
+        if week.is_drill {
+            drills += week.incidents;
+        }
+        if week.is_drill == drill {
+            acc.add_week(i, week);
+            follow.add_week(i, week);
+            rollup::merge_services(&mut services, week.services.iter().cloned());
+        }
+    }
     for cell in &cover.cells {
         if cell.is_drill {
             drills += cell.incidents;
@@ -833,14 +869,6 @@ async fn rolled_up_summary(
             acc.add_row(row);
         }
     }
-    let severities: Option<Vec<String>> = (!request.filter.severities.is_empty()).then(|| {
-        request
-            .filter
-            .severities
-            .iter()
-            .map(|s| s.as_str().to_owned())
-            .collect()
-    });
     let live_services = rollup::live_services(
         &mut *conn,
         args.workspace_id,
@@ -903,12 +931,6 @@ async fn rolled_up_summary(
         })
         .collect();
 
-    let measures = acc.measures(&cadenced);
-    let by_source = Sources {
-        alert: from_alert,
-        person: measures.incidents - from_alert,
-    };
-    let mut follow = rollup::Follow::default();
     for cell in cover.cells.iter().filter(|c| c.is_drill == drill) {
         follow.add(&cell.follow);
     }
@@ -926,7 +948,17 @@ async fn rolled_up_summary(
         .bind(&args.time_zone)
         .fetch_one(&mut *conn)
         .await?;
-    let follow_through = follow.measures(today);
+    // The buckets of the weeks' values the medians and p90s fall in, in one statement.
+    let mut needs = Vec::new();
+    acc.needs(&mut needs);
+    follow.needs(&mut needs);
+    let got = rollup::week_slices(&mut *conn, args.workspace_id, &weeks, &needs).await?;
+    let measures = acc.measures_with(&cadenced, &got)?;
+    let by_source = Sources {
+        alert: from_alert,
+        person: measures.incidents - from_alert,
+    };
+    let follow_through = follow.measures(today, &got)?;
     let alert_load = alert_load(&mut *conn, args).await?;
     Ok(Summary {
         from: request.from,

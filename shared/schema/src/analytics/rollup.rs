@@ -13,6 +13,11 @@
 //! A request is answered from the cells of the whole local days of its range that are
 //! built, and live from the rest ([`segments`]), with the same per-incident values
 //! ([`ROWS`]) either way: the builder aggregates the rows the live path reads.
+//!
+//! Whole built weeks also keep their figures (migration 0117, read by weekly series) and
+//! their values with counts per [`bucket`] (migration 0125, [`week_values`]): a summary
+//! over many weeks reads the counts, then only the buckets its percentiles fall in
+//! ([`week_slices`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -119,19 +124,21 @@ pub(crate) const FOLLOW: &str = "WITH pm AS MATERIALIZED (
         FROM p FULL JOIN a USING (severity, is_drill)
      )";
 
-/// Follow-through values of a cell, or of a live segment's severity and drill
-/// ([`FOLLOW`]).
+/// Follow-through values of a cell, of a week's values, or of a live segment's severity
+/// and drill ([`FOLLOW`]).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Follow {
     pub(crate) pm_drafted: i64,
     pub(crate) pm_published: i64,
-    pub(crate) to_publish: Vec<f64>,
+    pub(crate) to_publish: Durations,
     pub(crate) items: i64,
     pub(crate) items_open: i64,
     pub(crate) items_done: i64,
     pub(crate) items_wont_do: i64,
-    pub(crate) to_done: Vec<f64>,
+    pub(crate) to_done: Durations,
     pub(crate) open_due: Vec<NaiveDate>,
+    /// Open items overdue counted where they are kept (weeks' values), beside `open_due`.
+    pub(crate) overdue: i64,
 }
 
 impl Follow {
@@ -139,13 +146,14 @@ impl Follow {
         Ok(Follow {
             pm_drafted: row.try_get("pm_drafted")?,
             pm_published: row.try_get("pm_published")?,
-            to_publish: row.try_get("to_publish")?,
+            to_publish: Durations::of(row.try_get("to_publish")?),
             items: row.try_get("items")?,
             items_open: row.try_get("items_open")?,
             items_done: row.try_get("items_done")?,
             items_wont_do: row.try_get("items_wont_do")?,
-            to_done: row.try_get("to_done")?,
+            to_done: Durations::of(row.try_get("to_done")?),
             open_due: row.try_get("open_due")?,
+            overdue: 0,
         })
     }
 
@@ -153,38 +161,42 @@ impl Follow {
     pub(crate) fn add(&mut self, other: &Follow) {
         self.pm_drafted += other.pm_drafted;
         self.pm_published += other.pm_published;
-        self.to_publish.extend_from_slice(&other.to_publish);
+        self.to_publish.add(&other.to_publish);
         self.items += other.items;
         self.items_open += other.items_open;
         self.items_done += other.items_done;
         self.items_wont_do += other.items_wont_do;
-        self.to_done.extend_from_slice(&other.to_done);
+        self.to_done.add(&other.to_done);
         self.open_due.extend_from_slice(&other.open_due);
+        self.overdue += other.overdue;
     }
 
-    /// The follow-through, open items due before `today` overdue.
-    pub(crate) fn measures(self, today: NaiveDate) -> FollowThrough {
-        let median = |mut values: Vec<f64>| {
-            values.sort_unstable_by(f64::total_cmp);
-            (!values.is_empty()).then(|| percentile_cont(&values, 0.5))
-        };
+    /// The buckets whose values the medians need from weeks' values.
+    pub(crate) fn needs(&self, out: &mut Vec<Need>) {
+        self.to_publish.needs(&[0.5], out);
+        self.to_done.needs(&[0.5], out);
+    }
+
+    /// The follow-through, open items due before `today` overdue, the values of weeks
+    /// read from `got`.
+    pub(crate) fn measures(self, today: NaiveDate, got: &Slices) -> sqlx::Result<FollowThrough> {
         let total = self.items;
         let done = self.items_done;
         let wont_do = self.items_wont_do;
-        FollowThrough {
+        Ok(FollowThrough {
             postmortems_drafted: self.pm_drafted,
             postmortems_published: self.pm_published,
-            median_seconds_resolve_to_publish: median(self.to_publish),
+            median_seconds_resolve_to_publish: self.to_publish.stats(got)?.median_seconds,
             action_items: ActionItemMeasures {
                 total,
                 open: self.items_open,
-                overdue: self.open_due.iter().filter(|d| **d < today).count() as i64,
+                overdue: self.overdue + self.open_due.iter().filter(|d| **d < today).count() as i64,
                 done,
                 wont_do,
                 completion_rate: super::query::ratio(done, total - wont_do),
-                median_seconds_to_done: median(self.to_done),
+                median_seconds_to_done: self.to_done.stats(got)?.median_seconds,
             },
-        }
+        })
     }
 }
 
@@ -213,14 +225,110 @@ pub(crate) async fn follow_live(
     Ok(out)
 }
 
-/// The values of one duration, merged from rows and cells.
+/// The bucket of a duration in a week's values (migration 0125): 0 below one second
+/// (and for negative values), then 16 buckets per power of two, cut by the float's
+/// exponent and its first four mantissa bits, so the cut is the same on every machine
+/// and never decided by a rounding. Monotonic: a sorted array's values of one bucket are
+/// consecutive.
+pub(crate) fn bucket(seconds: f64) -> i32 {
+    if seconds >= 1.0 {
+        // 1.0 is 0x3FF0_0000_0000_0000: exponent 1023, mantissa 0.
+        ((seconds.to_bits() >> 48) as i32) - (1023 << 4) + 1
+    } else {
+        0
+    }
+}
+
+/// A summary reads weeks' values once its range holds this many whole built weeks; below,
+/// their day cells.
+pub(crate) const SUMMARY_MIN_WEEKS: usize = 4;
+
+/// Which of a week's values arrays a slice is read from (`analytics_week_values`).
+pub(crate) const VALUE_COLUMNS: [&str; 6] = ["ack", "mit", "res", "clo", "to_publish", "to_done"];
+
+/// One duration's values kept in a week's row (migration 0125), read by bucket.
+#[derive(Debug, Clone)]
+pub(crate) struct Remote {
+    /// The week row (index in the request's [`WeekValues`]).
+    row: usize,
+    /// The column ([`VALUE_COLUMNS`]).
+    column: u8,
+    /// Values per bucket from bucket `from` on.
+    from: i32,
+    hist: Vec<i32>,
+    count: i64,
+    sum: f64,
+    max: Option<f64>,
+}
+
+/// The page (`analytics_week_pages`) holding a bucket's values: 8 buckets a page.
+fn page_of(bucket: i32) -> i32 {
+    bucket.div_euclid(8)
+}
+
+/// Sorted `values` cut in pages: (page, its values).
+fn pages(values: &[f64]) -> Vec<(i32, &[f64])> {
+    let mut out: Vec<(i32, &[f64])> = Vec::new();
+    let mut start = 0;
+    for i in 1..=values.len() {
+        if i == values.len() || page_of(bucket(values[i])) != page_of(bucket(values[start])) {
+            out.push((page_of(bucket(values[start])), &values[start..i]));
+            start = i;
+        }
+    }
+    out
+}
+
+impl Remote {
+    /// The page of the bucket's values and their 1-based positions `lo..=hi` in it, if
+    /// any.
+    fn slice(&self, bucket: i32) -> Option<(i32, i32, i32)> {
+        let at = usize::try_from(bucket - self.from).ok()?;
+        let n = *self.hist.get(at)?;
+        if n == 0 {
+            return None;
+        }
+        let page = page_of(bucket);
+        let first = usize::try_from(page * 8 - self.from).unwrap_or(0);
+        let before: i32 = self.hist[first.min(at)..at].iter().sum();
+        Some((page, before + 1, before + n))
+    }
+}
+
+/// A slice of a week's values the measures need: row, column, bucket, its page and the
+/// positions in the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Need {
+    pub(crate) row: usize,
+    pub(crate) column: u8,
+    pub(crate) bucket: i32,
+    pub(crate) page: i32,
+    pub(crate) lo: i32,
+    pub(crate) hi: i32,
+}
+
+/// The slices read: (row, column, bucket) → the bucket's values, sorted.
+pub(crate) type Slices = HashMap<(usize, u8, i32), Vec<f64>>;
+
+/// The values of one duration, merged from rows and cells (held here) and from weeks'
+/// values (held in their rows, [`Remote`]).
 #[derive(Debug, Default, Clone)]
-struct Durations {
+pub(crate) struct Durations {
     values: Vec<f64>,
     sum: f64,
+    remote: Vec<Remote>,
 }
 
 impl Durations {
+    fn of(values: Vec<f64>) -> Durations {
+        let sum = values.iter().sum::<f64>();
+        Durations {
+            values,
+            sum,
+            remote: Vec::new(),
+        }
+    }
+
     fn push(&mut self, value: Option<f64>) {
         if let Some(v) = value {
             self.values.push(v);
@@ -233,22 +341,144 @@ impl Durations {
         self.sum += values.iter().sum::<f64>();
     }
 
-    /// Count, mean, median, p90 and max, as Postgres' `avg`, `percentile_cont` and
-    /// `max` give them.
-    fn stats(mut self) -> Stats {
-        let n = self.values.len();
-        if n == 0 {
-            return Stats::default();
+    fn add(&mut self, other: &Durations) {
+        self.values.extend_from_slice(&other.values);
+        self.sum += other.sum;
+        self.remote.extend(other.remote.iter().cloned());
+    }
+
+    fn count(&self) -> usize {
+        self.values.len() + self.remote.iter().map(|r| r.count as usize).sum::<usize>()
+    }
+
+    /// Values per bucket over every part.
+    fn buckets(&self) -> BTreeMap<i32, i64> {
+        let mut out: BTreeMap<i32, i64> = BTreeMap::new();
+        for v in &self.values {
+            *out.entry(bucket(*v)).or_default() += 1;
         }
-        self.values.sort_unstable_by(f64::total_cmp);
-        Stats {
-            count: n as i64,
-            mean_seconds: Some(self.sum / n as f64),
-            median_seconds: Some(percentile_cont(&self.values, 0.5)),
-            p90_seconds: Some(percentile_cont(&self.values, 0.9)),
-            max_seconds: self.values.last().copied(),
+        for r in &self.remote {
+            for (i, n) in r.hist.iter().enumerate() {
+                if *n > 0 {
+                    *out.entry(r.from + i as i32).or_default() += i64::from(*n);
+                }
+            }
+        }
+        out
+    }
+
+    /// The slices of weeks' values holding the ranks the percentiles `ps` interpolate
+    /// between.
+    fn needs(&self, ps: &[f64], out: &mut Vec<Need>) {
+        let n = self.count();
+        if self.remote.is_empty() || n == 0 {
+            return;
+        }
+        let buckets = self.buckets();
+        for &p in ps {
+            for rank in ranks(p, n) {
+                let (b, _) = locate(&buckets, rank);
+                for r in &self.remote {
+                    if let Some((page, lo, hi)) = r.slice(b) {
+                        out.push(Need {
+                            row: r.row,
+                            column: r.column,
+                            bucket: b,
+                            page,
+                            lo,
+                            hi,
+                        });
+                    }
+                }
+            }
         }
     }
+
+    /// The value at 0-based `rank` of every part sorted, from the bucket holding it.
+    fn at(&self, buckets: &BTreeMap<i32, i64>, rank: usize, got: &Slices) -> sqlx::Result<f64> {
+        let (b, within) = locate(buckets, rank);
+        let mut values: Vec<f64> = self
+            .values
+            .iter()
+            .copied()
+            .filter(|v| bucket(*v) == b)
+            .collect();
+        for r in &self.remote {
+            if let Some((_, lo, hi)) = r.slice(b) {
+                let slice = got
+                    .get(&(r.row, r.column, b))
+                    .filter(|s| s.len() == (hi - lo + 1) as usize)
+                    .ok_or_else(|| {
+                        sqlx::Error::Protocol("a week's values changed while read".into())
+                    })?;
+                values.extend_from_slice(slice);
+            }
+        }
+        values.sort_unstable_by(f64::total_cmp);
+        values.get(within).copied().ok_or_else(|| {
+            sqlx::Error::Protocol("a week's values do not match its bucket counts".into())
+        })
+    }
+
+    /// Count, mean, median, p90 and max, as Postgres' `avg`, `percentile_cont` and
+    /// `max` give them; the values of weeks from the slices `got` ([`Durations::needs`]).
+    pub(crate) fn stats(mut self, got: &Slices) -> sqlx::Result<Stats> {
+        let n = self.count();
+        if n == 0 {
+            return Ok(Stats::default());
+        }
+        let sum = self.sum + self.remote.iter().map(|r| r.sum).sum::<f64>();
+        if self.remote.is_empty() {
+            self.values.sort_unstable_by(f64::total_cmp);
+            return Ok(Stats {
+                count: n as i64,
+                mean_seconds: Some(sum / n as f64),
+                median_seconds: Some(percentile_cont(&self.values, 0.5)),
+                p90_seconds: Some(percentile_cont(&self.values, 0.9)),
+                max_seconds: self.values.last().copied(),
+            });
+        }
+        let buckets = self.buckets();
+        let percentile = |p: f64| -> sqlx::Result<f64> {
+            let position = p * (n - 1) as f64;
+            let lo = position.floor();
+            let a = self.at(&buckets, lo as usize, got)?;
+            let b = self.at(&buckets, position.ceil() as usize, got)?;
+            Ok(a + (b - a) * (position - lo))
+        };
+        let max = self
+            .values
+            .iter()
+            .copied()
+            .chain(self.remote.iter().filter_map(|r| r.max))
+            .max_by(f64::total_cmp);
+        Ok(Stats {
+            count: n as i64,
+            mean_seconds: Some(sum / n as f64),
+            median_seconds: Some(percentile(0.5)?),
+            p90_seconds: Some(percentile(0.9)?),
+            max_seconds: max,
+        })
+    }
+}
+
+/// The 0-based ranks `percentile_cont(p)` over `n` values interpolates between.
+fn ranks(p: f64, n: usize) -> [usize; 2] {
+    let position = p * (n - 1) as f64;
+    [position.floor() as usize, position.ceil() as usize]
+}
+
+/// The bucket holding 0-based `rank` and the rank within it.
+fn locate(buckets: &BTreeMap<i32, i64>, rank: usize) -> (i32, usize) {
+    let mut before = 0usize;
+    for (b, n) in buckets {
+        let n = *n as usize;
+        if rank < before + n {
+            return (*b, rank - before);
+        }
+        before += n;
+    }
+    (i32::MAX, 0)
 }
 
 /// Postgres' `percentile_cont` over sorted, non-empty values: linear interpolation
@@ -389,20 +619,77 @@ impl Acc {
         self.slowest.clone()
     }
 
+    /// Adds a week's values (row `row` of the request's [`WeekValues`]): its counts
+    /// here, its durations to be read by bucket ([`Acc::needs`]).
+    pub(crate) fn add_week(&mut self, row: usize, week: &WeekValues) {
+        self.incidents += week.incidents;
+        for (d, remote) in [&mut self.ack, &mut self.mit, &mut self.res, &mut self.clo]
+            .into_iter()
+            .zip(&week.remote)
+        {
+            d.remote.push(Remote {
+                row,
+                ..remote.clone()
+            });
+        }
+        self.ack_met += week.ack_met;
+        self.ack_missed += week.ack_missed;
+        self.res_met += week.res_met;
+        self.res_missed += week.res_missed;
+        let s = severity_index(week.severity);
+        self.no_update_due[s] += week.no_update_due;
+        self.update_due[s] += week.update_due;
+        self.breaches += week.breaches;
+        self.ack_breaches += week.ack_breaches;
+        self.res_breaches += week.res_breaches;
+        self.warnings += week.warnings;
+        self.updates_due += week.updates_due;
+        for (total, n) in self.by_status.iter_mut().zip(&week.by_status) {
+            *total += n;
+        }
+        self.by_severity[s] += week.incidents;
+        self.from_alert += week.from_alert;
+        self.slowest.extend(week.slowest.iter().copied());
+        if self.slowest.len() > 64 {
+            keep_slowest(&mut self.slowest);
+        }
+    }
+
+    /// The slices of weeks' values the medians and p90s need.
+    pub(crate) fn needs(&self, out: &mut Vec<Need>) {
+        for d in [&self.ack, &self.mit, &self.res, &self.clo] {
+            d.needs(&[0.5, 0.9], out);
+        }
+    }
+
     /// The measures; the update cadence share counts SEV1 and SEV2 incidents of the
     /// severities whose policy has a cadence (`cadenced`).
     pub(crate) fn measures(self, cadenced: &[Severity]) -> Measures {
         self.figures().measures(cadenced)
     }
 
-    /// The final figures (durations reduced to their statistics).
+    /// [`Acc::measures`] with weeks' values, their slices read into `got`.
+    pub(crate) fn measures_with(
+        self,
+        cadenced: &[Severity],
+        got: &Slices,
+    ) -> sqlx::Result<Measures> {
+        Ok(self.figures_with(got)?.measures(cadenced))
+    }
+
+    /// The final figures (durations reduced to their statistics) of rows and cells.
     pub(crate) fn figures(self) -> Figures {
-        Figures {
+        // Without weeks' values nothing is read: no error is possible.
+        self.figures_with(&Slices::new()).unwrap_or_default()
+    }
+
+    fn figures_with(self, got: &Slices) -> sqlx::Result<Figures> {
+        Ok(Figures {
             incidents: self.incidents,
-            mtta: self.ack.stats(),
-            mttm: self.mit.stats(),
-            mttr: self.res.stats(),
-            time_to_close: self.clo.stats(),
+            mtta: self.ack.stats(got)?,
+            mttm: self.mit.stats(got)?,
+            mttr: self.res.stats(got)?,
+            time_to_close: self.clo.stats(got)?,
             ack_met: self.ack_met,
             ack_missed: self.ack_missed,
             res_met: self.res_met,
@@ -414,7 +701,7 @@ impl Acc {
             res_breaches: self.res_breaches,
             warnings: self.warnings,
             updates_due: self.updates_due,
-        }
+        })
     }
 }
 
@@ -1174,7 +1461,8 @@ pub async fn build_weeks(
          ) d
          WHERE NOT EXISTS (
              SELECT 1 FROM analytics_weeks w
-             WHERE w.workspace_id = $1 AND w.week = d.week AND w.time_zone = $2)
+             WHERE w.workspace_id = $1 AND w.week = d.week AND w.time_zone = $2
+               AND w.with_values)
          ORDER BY 1 DESC
          LIMIT $3",
     )
@@ -1247,12 +1535,32 @@ async fn build_week(
                 .add_cell(cell);
         }
     }
-    sqlx::query("INSERT INTO analytics_weeks (workspace_id, week, time_zone) VALUES ($1, $2, $3)")
+    // A week an older builder made without its values is made again.
+    sqlx::query("DELETE FROM analytics_weeks WHERE workspace_id = $1 AND week = $2")
         .bind(workspace_id)
         .bind(week)
-        .bind(time_zone)
         .execute(&mut *tx)
         .await?;
+    sqlx::query(
+        "INSERT INTO analytics_weeks (workspace_id, week, time_zone, with_values)
+         VALUES ($1, $2, $3, true)",
+    )
+    .bind(workspace_id)
+    .bind(week)
+    .bind(time_zone)
+    .execute(&mut *tx)
+    .await?;
+    let mut by_cell: BTreeMap<(usize, bool), Vec<&Cell>> = BTreeMap::new();
+    for cell in &cover.cells {
+        by_cell
+            .entry((severity_index(cell.severity), cell.is_drill))
+            .or_default()
+            .push(cell);
+    }
+    for ((severity, is_drill), cells) in by_cell {
+        let severity = Severity::ALL[severity];
+        insert_week_values(&mut tx, workspace_id, week, severity, is_drill, &cells).await?;
+    }
     for ((severity, is_drill), acc) in cells {
         let (counts, stats) = acc.figures().to_columns();
         sqlx::query(
@@ -1270,6 +1578,400 @@ async fn build_week(
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// The first bucket of sorted `values` and their count per bucket from it on.
+fn histogram(values: &[f64]) -> (i32, Vec<i32>) {
+    let from = values.first().map_or(0, |x| bucket(*x));
+    let to = values.last().map_or(-1, |x| bucket(*x));
+    let mut hist = vec![0i32; usize::try_from(to - from + 1).unwrap_or(0)];
+    for x in values {
+        hist[(bucket(*x) - from) as usize] += 1;
+    }
+    (from, hist)
+}
+
+/// Stores a week's values (migration 0125) of one severity and drill, from its cells.
+async fn insert_week_values(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    week: NaiveDate,
+    severity: Severity,
+    is_drill: bool,
+    cells: &[&Cell],
+) -> sqlx::Result<()> {
+    let sum = |f: fn(&Cell) -> i64| cells.iter().map(|c| f(c)).sum::<i64>();
+    let mut by_status = [0i64; 5];
+    let mut services = BTreeMap::new();
+    let mut slowest = Vec::new();
+    let mut open_due = Vec::new();
+    let mut values: [Vec<f64>; 6] = Default::default();
+    for c in cells {
+        for (total, n) in by_status.iter_mut().zip(&c.by_status) {
+            *total += n;
+        }
+        merge_services(&mut services, c.services.iter().cloned());
+        slowest.extend(c.slowest.iter().copied());
+        open_due.extend_from_slice(&c.follow.open_due);
+        for (all, part) in values.iter_mut().zip([
+            &c.ack,
+            &c.mit,
+            &c.res,
+            &c.clo,
+            &c.follow.to_publish.values,
+            &c.follow.to_done.values,
+        ]) {
+            all.extend_from_slice(part);
+        }
+    }
+    keep_slowest(&mut slowest);
+    open_due.sort_unstable();
+    let mut hist_from = Vec::new();
+    let mut sums = Vec::new();
+    let mut maxes = Vec::new();
+    let mut hists = Vec::new();
+    for v in &mut values {
+        v.sort_unstable_by(f64::total_cmp);
+        let (from, hist) = histogram(v);
+        hist_from.push(from);
+        sums.push(v.iter().sum::<f64>());
+        maxes.push(v.last().copied());
+        hists.push(hist);
+    }
+    let (keys, names, counts): (Vec<String>, Vec<String>, Vec<i64>) = services
+        .into_iter()
+        .map(|(key, (name, n))| (key, name, n))
+        .collect();
+    let [
+        ack_hist,
+        mit_hist,
+        res_hist,
+        clo_hist,
+        to_publish_hist,
+        to_done_hist,
+    ]: [Vec<i32>; 6] = hists.try_into().unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO analytics_week_values (
+             workspace_id, week, severity, is_drill, incidents, by_status, from_alert,
+             ack_met, ack_missed, res_met, res_missed, no_update_due, update_due, breaches,
+             ack_breaches, res_breaches, warnings, updates_due, slow_ids, slow_numbers,
+             slow_seconds, pm_drafted, pm_published, items, items_open, items_done,
+             items_wont_do, open_due, service_keys, service_names, service_counts,
+             hist_from, sums, maxes,
+             ack_hist, mit_hist, res_hist, clo_hist, to_publish_hist, to_done_hist)
+         VALUES ($1, $2, $3::incident_severity, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28,
+                 $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40)",
+    )
+    .bind(workspace_id)
+    .bind(week)
+    .bind(severity.as_str())
+    .bind(is_drill)
+    .bind(sum(|c| c.incidents))
+    .bind(by_status.to_vec())
+    .bind(sum(|c| c.from_alert))
+    .bind(sum(|c| c.ack_met))
+    .bind(sum(|c| c.ack_missed))
+    .bind(sum(|c| c.res_met))
+    .bind(sum(|c| c.res_missed))
+    .bind(sum(|c| c.no_update_due))
+    .bind(sum(|c| c.update_due))
+    .bind(sum(|c| c.breaches))
+    .bind(sum(|c| c.ack_breaches))
+    .bind(sum(|c| c.res_breaches))
+    .bind(sum(|c| c.warnings))
+    .bind(sum(|c| c.updates_due))
+    .bind(slowest.iter().map(|s| s.2).collect::<Vec<Uuid>>())
+    .bind(slowest.iter().map(|s| s.1).collect::<Vec<i32>>())
+    .bind(slowest.iter().map(|s| s.0).collect::<Vec<f64>>())
+    .bind(sum(|c| c.follow.pm_drafted))
+    .bind(sum(|c| c.follow.pm_published))
+    .bind(sum(|c| c.follow.items))
+    .bind(sum(|c| c.follow.items_open))
+    .bind(sum(|c| c.follow.items_done))
+    .bind(sum(|c| c.follow.items_wont_do))
+    .bind(open_due)
+    .bind(keys)
+    .bind(names)
+    .bind(counts)
+    .bind(hist_from)
+    .bind(sums)
+    .bind(maxes)
+    .bind(ack_hist)
+    .bind(mit_hist)
+    .bind(res_hist)
+    .bind(clo_hist)
+    .bind(to_publish_hist)
+    .bind(to_done_hist)
+    .execute(&mut *conn)
+    .await?;
+    // The pages, in one statement: every value in one array, each page a slice of it.
+    let (mut cols, mut page_numbers, mut starts, mut lens, mut all) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (col, v) in values.iter().enumerate() {
+        for (page, slice) in pages(v) {
+            cols.push(col as i16);
+            page_numbers.push(page);
+            starts.push(all.len() as i32 + 1);
+            lens.push(slice.len() as i32);
+            all.extend_from_slice(slice);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO analytics_week_pages (workspace_id, week, severity, is_drill, col, page, vals)
+         SELECT $1, $2, $3::incident_severity, $4, p.col, p.page,
+                ($9::float8[])[p.start:p.start + p.len - 1]
+         FROM unnest($5::int2[], $6::int4[], $7::int4[], $8::int4[]) AS p (col, page, start, len)",
+    )
+    .bind(workspace_id)
+    .bind(week)
+    .bind(severity.as_str())
+    .bind(is_drill)
+    .bind(cols)
+    .bind(page_numbers)
+    .bind(starts)
+    .bind(lens)
+    .bind(all)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A whole built week's values of one severity and drill (migration 0125), without the
+/// values themselves: those are read by bucket ([`week_slices`]).
+#[derive(Debug, Clone)]
+pub(crate) struct WeekValues {
+    pub(crate) week: NaiveDate,
+    pub(crate) severity: Severity,
+    pub(crate) is_drill: bool,
+    pub(crate) incidents: i64,
+    by_status: Vec<i64>,
+    from_alert: i64,
+    ack_met: i64,
+    ack_missed: i64,
+    res_met: i64,
+    res_missed: i64,
+    no_update_due: i64,
+    update_due: i64,
+    breaches: i64,
+    ack_breaches: i64,
+    res_breaches: i64,
+    warnings: i64,
+    updates_due: i64,
+    slowest: Vec<Slow>,
+    /// Incidents by service: lower-case key → (spelling, incidents).
+    pub(crate) services: Vec<(String, String, i64)>,
+    /// The durations of [`VALUE_COLUMNS`], in that order (row 0 until added).
+    remote: Vec<Remote>,
+    pm_drafted: i64,
+    pm_published: i64,
+    items: i64,
+    items_open: i64,
+    items_done: i64,
+    items_wont_do: i64,
+    /// Open items due before today (counted where they are kept).
+    overdue: i64,
+}
+
+impl Follow {
+    /// Adds a week's follow-through (row `row` of the request's [`WeekValues`]).
+    pub(crate) fn add_week(&mut self, row: usize, week: &WeekValues) {
+        self.pm_drafted += week.pm_drafted;
+        self.pm_published += week.pm_published;
+        self.items += week.items;
+        self.items_open += week.items_open;
+        self.items_done += week.items_done;
+        self.items_wont_do += week.items_wont_do;
+        self.overdue += week.overdue;
+        for (d, remote) in [&mut self.to_publish, &mut self.to_done]
+            .into_iter()
+            .zip(&week.remote[4..])
+        {
+            d.remote.push(Remote {
+                row,
+                ..remote.clone()
+            });
+        }
+    }
+}
+
+/// The whole weeks inside `[from, to)` (cut in `time_zone`) built with their values, and
+/// those values, of `severities` (NULL: all), drills and real incidents both; open
+/// action items counted overdue against today in `time_zone`.
+pub(crate) async fn week_values(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    time_zone: &str,
+    severities: Option<&[String]>,
+) -> sqlx::Result<(Vec<NaiveDate>, Vec<WeekValues>)> {
+    let rows = sqlx::query(
+        "SELECT w.week, v.severity::text AS severity, v.is_drill, v.incidents, v.by_status,
+                v.from_alert, v.ack_met, v.ack_missed, v.res_met, v.res_missed,
+                v.no_update_due, v.update_due, v.breaches, v.ack_breaches, v.res_breaches,
+                v.warnings, v.updates_due, v.slow_ids, v.slow_numbers, v.slow_seconds,
+                v.pm_drafted, v.pm_published, v.items, v.items_open, v.items_done,
+                v.items_wont_do,
+                (SELECT count(*) FROM unnest(v.open_due) AS d
+                 WHERE d < (now() AT TIME ZONE $4)::date) AS overdue,
+                v.service_keys, v.service_names, v.service_counts, v.hist_from, v.sums,
+                v.maxes, v.ack_hist, v.mit_hist, v.res_hist, v.clo_hist, v.to_publish_hist,
+                v.to_done_hist
+         FROM analytics_weeks w
+         LEFT JOIN analytics_week_values v ON v.workspace_id = w.workspace_id AND v.week = w.week
+              AND ($5::text[] IS NULL OR v.severity::text = ANY($5::text[]))
+         WHERE w.workspace_id = $1 AND w.time_zone = $4 AND w.with_values
+           AND w.week >= ($2 AT TIME ZONE $4)::date AND w.week <= ($3 AT TIME ZONE $4)::date
+           AND (w.week::timestamp AT TIME ZONE $4) >= $2
+           AND ((w.week + 7)::timestamp AT TIME ZONE $4) <= $3
+         ORDER BY w.week, v.severity, v.is_drill",
+    )
+    .bind(workspace_id)
+    .bind(from)
+    .bind(to)
+    .bind(time_zone)
+    .bind(severities)
+    .fetch_all(conn)
+    .await?;
+    let mut weeks = Vec::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let week: NaiveDate = row.try_get("week")?;
+        if weeks.last() != Some(&week) {
+            weeks.push(week);
+        }
+        let Some(severity) = row.try_get::<Option<&str>, _>("severity")? else {
+            continue; // a week without incidents (of these severities)
+        };
+        let severity: Severity = parse(severity)?;
+        let ids: Vec<Uuid> = row.try_get("slow_ids")?;
+        let numbers: Vec<i32> = row.try_get("slow_numbers")?;
+        let seconds: Vec<f64> = row.try_get("slow_seconds")?;
+        let keys: Vec<String> = row.try_get("service_keys")?;
+        let names: Vec<String> = row.try_get("service_names")?;
+        let counts: Vec<i64> = row.try_get("service_counts")?;
+        let hist_from: Vec<i32> = row.try_get("hist_from")?;
+        let sums: Vec<f64> = row.try_get("sums")?;
+        let maxes: Vec<Option<f64>> = row.try_get("maxes")?;
+        if hist_from.len() != 6 || sums.len() != 6 || maxes.len() != 6 {
+            return Err(sqlx::Error::Decode(
+                "a week's values: arrays of another shape".into(),
+            ));
+        }
+        let mut remote = Vec::with_capacity(6);
+        for (i, column) in VALUE_COLUMNS.iter().enumerate() {
+            let hist: Vec<i32> = row.try_get(format!("{column}_hist").as_str())?;
+            remote.push(Remote {
+                row: 0,
+                column: i as u8,
+                from: hist_from[i],
+                count: hist.iter().map(|n| i64::from(*n)).sum(),
+                hist,
+                sum: sums[i],
+                max: maxes[i],
+            });
+        }
+        out.push(WeekValues {
+            week,
+            severity,
+            is_drill: row.try_get("is_drill")?,
+            incidents: row.try_get("incidents")?,
+            by_status: row.try_get("by_status")?,
+            from_alert: row.try_get("from_alert")?,
+            ack_met: row.try_get("ack_met")?,
+            ack_missed: row.try_get("ack_missed")?,
+            res_met: row.try_get("res_met")?,
+            res_missed: row.try_get("res_missed")?,
+            no_update_due: row.try_get("no_update_due")?,
+            update_due: row.try_get("update_due")?,
+            breaches: row.try_get("breaches")?,
+            ack_breaches: row.try_get("ack_breaches")?,
+            res_breaches: row.try_get("res_breaches")?,
+            warnings: row.try_get("warnings")?,
+            updates_due: row.try_get("updates_due")?,
+            slowest: seconds
+                .into_iter()
+                .zip(numbers)
+                .zip(ids)
+                .map(|((s, n), id)| (s, n, id, severity))
+                .collect(),
+            services: keys
+                .into_iter()
+                .zip(names)
+                .zip(counts)
+                .map(|((k, n), c)| (k, n, c))
+                .collect(),
+            remote,
+            pm_drafted: row.try_get("pm_drafted")?,
+            pm_published: row.try_get("pm_published")?,
+            items: row.try_get("items")?,
+            items_open: row.try_get("items_open")?,
+            items_done: row.try_get("items_done")?,
+            items_wont_do: row.try_get("items_wont_do")?,
+            overdue: row.try_get("overdue")?,
+        });
+    }
+    Ok((weeks, out))
+}
+
+/// Reads the slices `needs` of the weeks' values `weeks`, in one statement.
+pub(crate) async fn week_slices(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    weeks: &[WeekValues],
+    needs: &[Need],
+) -> sqlx::Result<Slices> {
+    let mut needs = needs.to_vec();
+    needs.sort_by_key(|n| (n.row, n.column, n.bucket));
+    needs.dedup();
+    if needs.is_empty() {
+        return Ok(Slices::new());
+    }
+    let mut week = Vec::with_capacity(needs.len());
+    let mut severity = Vec::with_capacity(needs.len());
+    let mut is_drill = Vec::with_capacity(needs.len());
+    for n in &needs {
+        let w = weeks
+            .get(n.row)
+            .ok_or_else(|| sqlx::Error::Protocol("a slice of no week".into()))?;
+        week.push(w.week);
+        severity.push(w.severity.as_str().to_owned());
+        is_drill.push(w.is_drill);
+    }
+    let rows: Vec<(i64, Vec<f64>)> = sqlx::query_as(
+        "SELECT q.ord, p.vals[q.lo:q.hi]
+         FROM unnest($2::date[], $3::text[], $4::bool[], $5::int2[], $6::int4[], $7::int4[],
+                     $8::int4[])
+              WITH ORDINALITY AS q (week, severity, is_drill, col, page, lo, hi, ord)
+         JOIN analytics_week_pages p ON p.workspace_id = $1 AND p.week = q.week
+              AND p.severity = q.severity::incident_severity AND p.is_drill = q.is_drill
+              AND p.col = q.col AND p.page = q.page",
+    )
+    .bind(workspace_id)
+    .bind(week)
+    .bind(severity)
+    .bind(is_drill)
+    .bind(
+        needs
+            .iter()
+            .map(|n| i16::from(n.column))
+            .collect::<Vec<i16>>(),
+    )
+    .bind(needs.iter().map(|n| n.page).collect::<Vec<i32>>())
+    .bind(needs.iter().map(|n| n.lo).collect::<Vec<i32>>())
+    .bind(needs.iter().map(|n| n.hi).collect::<Vec<i32>>())
+    .fetch_all(conn)
+    .await?;
+    let mut out = Slices::with_capacity(rows.len());
+    for (ord, values) in rows {
+        let n = usize::try_from(ord - 1)
+            .ok()
+            .and_then(|i| needs.get(i))
+            .ok_or_else(|| sqlx::Error::Protocol("a slice not asked for".into()))?;
+        out.insert((n.row, n.column, n.bucket), values);
+    }
+    Ok(out)
 }
 
 /// The local Monday of `day`'s ISO week.
@@ -1290,6 +1992,104 @@ pub(crate) type ByKey<K> = HashMap<K, Acc>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buckets_are_ordered_as_the_values() {
+        let values = [
+            -3.0, 0.0, 0.5, 0.999, 1.0, 1.03, 1.0625, 1.999, 2.0, 59.0, 60.0, 61.5, 1e5, 1e9,
+        ];
+        for pair in values.windows(2) {
+            assert!(bucket(pair[0]) <= bucket(pair[1]), "{pair:?}");
+        }
+        assert_eq!(bucket(0.999), 0);
+        assert_eq!(bucket(1.0), 1);
+        assert_eq!(bucket(1.0625), 2, "16 buckets per power of two");
+        assert_eq!(bucket(2.0), 17);
+    }
+
+    /// A duration: whole minutes, sevenths of a second, powers of two (bucket edges),
+    /// values below a second, and many ties.
+    fn value(next: &mut impl FnMut() -> u64) -> f64 {
+        match next() % 5 {
+            0 => (next() % 4000) as f64 * 60.0,
+            1 => (next() % 100_000) as f64 / 7.0,
+            2 => 2f64.powi((next() % 24) as i32),
+            3 => -((next() % 3) as f64) / 2.0,
+            _ => 1800.0 + (next() % 50) as f64,
+        }
+    }
+
+    /// Percentiles read from weeks' buckets are those of every value sorted, with ties,
+    /// values below a second and values on bucket edges, however the values are spread
+    /// over weeks and loose rows.
+    #[test]
+    fn percentiles_from_buckets_of_weeks_are_those_of_every_value() {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            seed >> 33
+        };
+        for case in 0..200 {
+            let weeks: Vec<Vec<f64>> = (0..case % 6)
+                .map(|_| {
+                    let n = next() % 400;
+                    let mut v: Vec<f64> = (0..n).map(|_| value(&mut next)).collect();
+                    v.sort_unstable_by(f64::total_cmp);
+                    v
+                })
+                .collect();
+            let n = next() % 50;
+            let loose: Vec<f64> = (0..n).map(|_| value(&mut next)).collect();
+            let mut split = Durations::of(loose.clone());
+            for (row, v) in weeks.iter().enumerate() {
+                let (from, hist) = histogram(v);
+                split.remote.push(Remote {
+                    row,
+                    column: 2,
+                    from,
+                    count: v.len() as i64,
+                    hist,
+                    sum: v.iter().sum(),
+                    max: v.last().copied(),
+                });
+            }
+            let mut needs = Vec::new();
+            split.needs(&[0.5, 0.9], &mut needs);
+            // As `week_slices` reads them: from the pages the builder stores.
+            let got: Slices = needs
+                .iter()
+                .map(|n| {
+                    let pages = pages(&weeks[n.row]);
+                    let (_, page) = pages
+                        .iter()
+                        .find(|(p, _)| *p == n.page)
+                        .expect("the page of a needed bucket");
+                    let slice = page[(n.lo - 1) as usize..n.hi as usize].to_vec();
+                    ((n.row, n.column, n.bucket), slice)
+                })
+                .collect();
+            let all: Vec<f64> = loose
+                .iter()
+                .chain(weeks.iter().flatten())
+                .copied()
+                .collect();
+            let expected = Durations::of(all).stats(&Slices::new()).expect("local");
+            let actual = split.stats(&got).expect("split");
+            assert_eq!(actual.count, expected.count, "case {case}");
+            assert_eq!(
+                actual.median_seconds, expected.median_seconds,
+                "case {case}"
+            );
+            assert_eq!(actual.p90_seconds, expected.p90_seconds, "case {case}");
+            assert_eq!(actual.max_seconds, expected.max_seconds, "case {case}");
+            match (actual.mean_seconds, expected.mean_seconds) {
+                (Some(a), Some(e)) => assert!((a - e).abs() <= 1e-9 * e.abs().max(1.0)),
+                (a, e) => assert_eq!(a, e),
+            }
+        }
+    }
 
     #[test]
     fn figures_come_back_from_their_columns_exactly() {
