@@ -87,6 +87,18 @@ pub async fn claim_due_incidents(
                AND c.resolved_at IS NULL AND c.closed_at IS NULL
                AND c.sla_deadline IS NOT NULL
                AND c.sla_deadline > now()
+               -- A bound that keeps this an index range, as for the resolve warning: no
+               -- unanswered incident warns earlier before its deadline than (1 - the
+               -- smallest ratio) of the longest span from detection to acknowledge
+               -- deadline (an index probe), plus a second of slack for rounding.
+               AND c.sla_deadline <= now() + make_interval(secs => 1 +
+                       (SELECT 1 - min(q.warning_ratio)::float8 FROM sla_policies q)
+                       * (SELECT extract(epoch FROM max(u.sla_deadline - u.detected_at))
+                          FROM incidents u
+                          WHERE u.status IN ('INVESTIGATING', 'IDENTIFIED', 'MONITORING')
+                            AND u.acknowledged_at IS NULL AND u.mitigated_at IS NULL
+                            AND u.resolved_at IS NULL AND u.closed_at IS NULL
+                            AND u.sla_deadline IS NOT NULL))
                AND c.status IN ('INVESTIGATING', 'IDENTIFIED', 'MONITORING')
                AND c.detected_at + make_interval(secs =>
                        extract(epoch FROM c.sla_deadline - c.detected_at) * p.warning_ratio) <= now()

@@ -96,3 +96,51 @@ async fn an_incident_whose_severity_has_no_policy_gets_no_warning_and_no_update_
         0
     );
 }
+
+/// The acknowledge warning's candidates are bounded by the longest span from detection to
+/// deadline among unanswered incidents and the smallest warning ratio (migration 0120):
+/// every warning due is still found, whatever the mix of spans and ratios.
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn acknowledge_warnings_are_found_across_short_and_long_spans_and_low_ratios(pool: PgPool) {
+    let ws = workspace(&pool, "acme").await;
+    sqlx::query(
+        "UPDATE sla_policies SET warning_ratio = 0.5 WHERE workspace_id = $1 AND severity = 'SEV4'",
+    )
+    .bind(ws.id)
+    .execute(&pool)
+    .await
+    .expect("a low ratio");
+    // 13 of 15 minutes: past 80%, next to a long span that widens nothing it should not.
+    let short = incident(&pool, ws.id, Spec::new(Severity::Sev1, 13).ack_target(15)).await;
+    // 250 of 480 minutes at a ratio of 0.5: due, its deadline almost 4 hours ahead.
+    let long = incident(&pool, ws.id, Spec::new(Severity::Sev4, 250).ack_target(480)).await;
+    // 230 of 480 minutes: not yet at 0.5.
+    let early = incident(&pool, ws.id, Spec::new(Severity::Sev4, 230).ack_target(480)).await;
+    // A day-long span stamped before a policy change, 2 hours in: not yet.
+    let stamped = incident(
+        &pool,
+        ws.id,
+        Spec::new(Severity::Sev3, 120).ack_target(24 * 60),
+    )
+    .await;
+
+    let report = sweep_once(&pool).await;
+    assert_eq!(report.acknowledge_warnings, 2, "{report:?}");
+    for warned in [&short, &long] {
+        assert_eq!(
+            finding_keys(&pool, warned.id).await,
+            vec![(SlaTarget::Acknowledge, SlaEventKind::Warning, 0)]
+        );
+    }
+    for quiet in [&early, &stamped] {
+        assert_eq!(finding_keys(&pool, quiet.id).await, vec![]);
+    }
+    // 20 hours in, the day-long span is past 80% of its own deadline, far ahead.
+    travel(&pool, stamped.id, 18 * 60).await;
+    let later = sweep_once(&pool).await;
+    assert_eq!(later.acknowledge_warnings, 1, "{later:?}");
+    assert_eq!(
+        finding_keys(&pool, stamped.id).await,
+        vec![(SlaTarget::Acknowledge, SlaEventKind::Warning, 0)]
+    );
+}
