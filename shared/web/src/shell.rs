@@ -59,8 +59,14 @@ pub enum Section {
     Integrations,
     /// The war room's settings (served by the war room).
     WarRoomSettings,
-    /// Workspace settings.
+    /// Workspace settings (the status page).
     Settings,
+    /// The workspace's users (admins).
+    Users,
+    /// The workspace's API tokens (admins).
+    Tokens,
+    /// The SLA policies (admins).
+    SlaPolicies,
     /// Public pages and sign-in: no navigation.
     None,
 }

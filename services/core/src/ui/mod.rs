@@ -8,7 +8,9 @@
 //! - `/ui/incidents...` ([`incidents`]): the list, the declare form, an incident's page,
 //!   its forms and its live event stream;
 //! - `/ui/analytics` ([`analytics`], charts drawn by [`chart`]) and its CSV download;
-//! - `/ui/settings/status-page` and `/status/{slug}` ([`status_page`]).
+//! - `/ui/settings/status-page` and `/status/{slug}` ([`status_page`]);
+//! - `/ui/settings/users`, `/ui/settings/tokens` and `/ui/settings/sla` ([`admin`]):
+//!   the admin's users, API tokens and SLA policies.
 //!
 //! Handlers are adapters like the API's: they resolve the session, call the same domain
 //! functions (`declare`, `lifecycle`, `change`) in a transaction and render. The pages
@@ -17,6 +19,7 @@
 //! session's reader, so a PRIVATE incident the viewer may not read, another workspace's
 //! and a missing one are the same 404 page.
 
+pub mod admin;
 pub mod analytics;
 pub mod chart;
 pub mod error;
@@ -91,6 +94,20 @@ pub fn router(app: AppState, sso: Option<sso::Sso>) -> Router {
             "/ui/settings/status-page",
             get(status_page::settings).post(status_page::save_settings),
         )
+        .route(
+            "/ui/settings/users",
+            get(admin::users).post(admin::add_user),
+        )
+        .route(
+            "/ui/settings/tokens",
+            get(admin::tokens).post(admin::create_token),
+        )
+        .route(
+            "/ui/settings/tokens/{id}/revoke",
+            get(admin::revoke_form).post(admin::revoke),
+        )
+        .route("/ui/settings/sla", get(admin::sla))
+        .route("/ui/settings/sla/{severity}", post(admin::save_sla))
         .route("/ui/analytics", get(analytics::page))
         .route("/ui/analytics/export.csv", get(analytics::export))
         .route("/status/{slug}", get(status_page::page))

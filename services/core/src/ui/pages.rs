@@ -407,3 +407,177 @@ pub struct AnalyticsPage {
     /// The CSV download with these filters.
     pub csv: String,
 }
+
+/// A refused field, shown next to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name, as the API names it (`email`, `ack_target_minutes`...).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// The message when it is about `field`.
+    pub fn on(error: &Option<FieldError>, field: &str) -> Option<String> {
+        error
+            .as_ref()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+    }
+}
+
+/// A user in the users page.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// Its name.
+    pub name: String,
+    /// Its email.
+    pub email: String,
+    /// Its Slack member id.
+    pub slack_user_id: Option<String>,
+    /// The roles its live tokens grant (a role belongs to a token, not to a user).
+    pub roles: Vec<String>,
+}
+
+/// What the add-user form holds (after a refused submission, what was typed).
+#[derive(Debug, Clone, Default)]
+pub struct UserDraft {
+    /// Email.
+    pub email: String,
+    /// Name.
+    pub display_name: String,
+    /// Slack member id.
+    pub slack_user_id: String,
+}
+
+/// `/ui/settings/users`.
+#[derive(Template)]
+#[template(path = "ui/settings_users.html")]
+pub struct UsersPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The users, by name.
+    pub users: Vec<UserRow>,
+    /// The add-user form.
+    pub draft: UserDraft,
+    /// What the form refused.
+    pub error: Option<FieldError>,
+    /// A user was added just now.
+    pub added: bool,
+}
+
+/// A token in the tokens page.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its first characters.
+    pub prefix: String,
+    /// viewer, responder or admin.
+    pub role: String,
+    /// The user it acts as; none for a service token.
+    pub owner: Option<String>,
+    /// Creation.
+    pub created: When,
+    /// Last use, if recorded.
+    pub last_used: Option<When>,
+    /// Expiry.
+    pub expires: Option<When>,
+    /// Revocation.
+    pub revoked: Option<When>,
+}
+
+/// A token just created: its secret, shown this once.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    /// The token's name.
+    pub name: String,
+    /// The secret.
+    pub secret: String,
+}
+
+/// `/ui/settings/tokens`.
+#[derive(Template)]
+#[template(path = "ui/settings_tokens.html")]
+pub struct TokensPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The tokens, newest first.
+    pub tokens: Vec<TokenRow>,
+    /// The users a new token may act as.
+    pub people: Vec<Choice>,
+    /// The roles a new token may have.
+    pub roles: Vec<Choice>,
+    /// The name typed (after a refused submission).
+    pub name: String,
+    /// What the form refused.
+    pub error: Option<FieldError>,
+    /// The answer to a creation: the secret, shown only here.
+    pub created: Option<NewSecret>,
+    /// A token was revoked just now.
+    pub revoked: bool,
+}
+
+/// `/ui/settings/tokens/{id}/revoke`: the confirmation.
+#[derive(Template)]
+#[template(path = "ui/settings_token_revoke.html")]
+pub struct RevokeTokenPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The token.
+    pub token: TokenRow,
+}
+
+/// One severity's policy as its form shows it (after a refused submission, what was
+/// typed).
+#[derive(Debug, Clone)]
+pub struct SlaRow {
+    /// `SEV1`...
+    pub severity: String,
+    /// Minutes to acknowledge.
+    pub ack: String,
+    /// Minutes to resolve.
+    pub resolve: String,
+    /// Minutes between public updates; empty for none.
+    pub cadence: String,
+    /// The warning ratio.
+    pub ratio: String,
+    /// What the form refused.
+    pub error: Option<FieldError>,
+}
+
+/// `/ui/settings/sla`.
+#[derive(Template)]
+#[template(path = "ui/settings_sla.html")]
+pub struct SlaPage {
+    /// The shell.
+    pub shell: Shell,
+    /// One row per severity, SEV1 first.
+    pub policies: Vec<SlaRow>,
+    /// The severity saved just now.
+    pub saved: Option<String>,
+}
+
+impl UsersPage {
+    /// The refusal of `field`, if any.
+    pub fn error_on(&self, field: &str) -> Option<String> {
+        FieldError::on(&self.error, field)
+    }
+}
+
+impl TokensPage {
+    /// The refusal of `field`, if any.
+    pub fn error_on(&self, field: &str) -> Option<String> {
+        FieldError::on(&self.error, field)
+    }
+}
+
+impl SlaRow {
+    /// The refusal of `field`, if any.
+    pub fn error_on(&self, field: &str) -> Option<String> {
+        FieldError::on(&self.error, field)
+    }
+}

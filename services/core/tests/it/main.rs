@@ -17,4 +17,5 @@ mod token_cache;
 mod web;
 mod web_analytics;
 mod web_pages;
+mod web_settings;
 mod webhooks;

@@ -1,14 +1,16 @@
 //! Every page's HTML rendered from fixed data, as snapshots: the layout and its
 //! navigation by role, the list, the declare form, an incident for a responder and a
-//! viewer, the login and settings forms, the status page and its Atom feed. The asset
+//! viewer, the login and settings forms (status page, users, tokens, SLA policies), the
+//! status page and its Atom feed. The asset
 //! names carry content hashes; they are redacted so a stylesheet change does not churn
 //! every snapshot.
 
 use askama::Template;
 use incident_core::ui::pages::{
-    Choice, DeclarePage, Entry, Filters, Head, IncidentPage, ListPage, ListRow, LoginPage,
-    PublicIncident, PublicService, PublicUpdate, RoleRow, ServiceInput, StatusFeed, StatusPage,
-    StatusSettingsPage, StatusView, When,
+    Choice, DeclarePage, Entry, FieldError, Filters, Head, IncidentPage, ListPage, ListRow,
+    LoginPage, NewSecret, PublicIncident, PublicService, PublicUpdate, RevokeTokenPage, RoleRow,
+    ServiceInput, SlaPage, SlaRow, StatusFeed, StatusPage, StatusSettingsPage, StatusView,
+    TokenRow, TokensPage, UserDraft, UserRow, UsersPage, When,
 };
 use incident_schema::AccessRole;
 use incident_web::Shell;
@@ -342,4 +344,117 @@ fn the_analytics_page() {
         csv: "/ui/analytics/export.csv?from=2026-12-01&severity=SEV1%2CSEV2".to_owned(),
     };
     insta::assert_snapshot!("web_analytics", html(&page));
+}
+
+#[test]
+fn the_users_settings_with_a_refused_email() {
+    let page = UsersPage {
+        shell: shell(AccessRole::Admin, Section::Users, "Users"),
+        users: vec![
+            UserRow {
+                name: "Alice".to_owned(),
+                email: "alice@example.com".to_owned(),
+                slack_user_id: Some("U024BE7LH".to_owned()),
+                roles: vec!["admin".to_owned(), "responder".to_owned()],
+            },
+            UserRow {
+                name: "Bob <b>".to_owned(),
+                email: "bob@example.com".to_owned(),
+                slack_user_id: None,
+                roles: vec![],
+            },
+        ],
+        draft: UserDraft {
+            email: "not-an-email".to_owned(),
+            display_name: "Carol".to_owned(),
+            slack_user_id: String::new(),
+        },
+        error: Some(FieldError {
+            field: "email".to_owned(),
+            message: "must be an email address".to_owned(),
+        }),
+        added: false,
+    };
+    insta::assert_snapshot!("web_settings_users", html(&page));
+}
+
+fn token_row(name: &str, owner: Option<&str>, revoked: bool) -> TokenRow {
+    TokenRow {
+        id: format!(
+            "00000000-0000-0000-0000-00000000000{}",
+            u8::from(revoked) + 1
+        ),
+        name: name.to_owned(),
+        prefix: "inc_ab12".to_owned(),
+        role: "responder".to_owned(),
+        owner: owner.map(str::to_owned),
+        created: at(1),
+        last_used: (!revoked).then(|| at(5)),
+        expires: None,
+        revoked: revoked.then(|| at(9)),
+    }
+}
+
+#[test]
+fn the_tokens_settings_showing_a_new_secret() {
+    let page = TokensPage {
+        shell: shell(AccessRole::Admin, Section::Tokens, "API tokens"),
+        tokens: vec![
+            token_row("deploy bot", None, false),
+            token_row("alice laptop", Some("Alice"), true),
+        ],
+        people: vec![Choice {
+            value: "u-alice".to_owned(),
+            label: "Alice (alice@example.com)".to_owned(),
+            selected: false,
+        }],
+        roles: Choice::of(&["viewer", "responder", "admin"], "responder"),
+        name: String::new(),
+        error: None,
+        created: Some(NewSecret {
+            name: "deploy bot".to_owned(),
+            secret: "inc_SECRET-SHOWN-ONCE".to_owned(),
+        }),
+        revoked: false,
+    };
+    insta::assert_snapshot!("web_settings_tokens", html(&page));
+}
+
+#[test]
+fn the_token_revoke_confirmation() {
+    let page = RevokeTokenPage {
+        shell: shell(AccessRole::Admin, Section::Tokens, "Revoke a token"),
+        token: token_row("alice laptop", Some("Alice"), false),
+    };
+    insta::assert_snapshot!("web_settings_token_revoke", html(&page));
+}
+
+#[test]
+fn the_sla_settings_with_a_refused_resolve_target() {
+    let row = |severity: &str, ack: &str, resolve: &str, error: Option<FieldError>| SlaRow {
+        severity: severity.to_owned(),
+        ack: ack.to_owned(),
+        resolve: resolve.to_owned(),
+        cadence: if severity == "SEV1" { "30" } else { "" }.to_owned(),
+        ratio: "0.80".to_owned(),
+        error,
+    };
+    let page = SlaPage {
+        shell: shell(AccessRole::Admin, Section::SlaPolicies, "SLA policies"),
+        policies: vec![
+            row("SEV1", "5", "240", None),
+            row(
+                "SEV2",
+                "30",
+                "10",
+                Some(FieldError {
+                    field: "resolve_target_minutes".to_owned(),
+                    message: "must be at least the acknowledge target and at most 129600 (90 days)"
+                        .to_owned(),
+                }),
+            ),
+        ],
+        saved: Some("SEV1".to_owned()),
+    };
+    insta::assert_snapshot!("web_settings_sla", html(&page));
 }

@@ -1,0 +1,409 @@
+//! The admin settings pages over HTTP (no browser): users, API tokens and SLA policies.
+//! Each refuses a form without its CSRF token and a non-admin (403 page), answers 404
+//! for another workspace's token, shows a new token's secret once and then only its
+//! name, ends the sessions of a revoked token, and shows the API's validation next to
+//! the refused field.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::support::{ADMIN, TestApp};
+
+pub use incident_testkit::web::Page;
+
+async fn token_id(app: &TestApp, admin: &str, name: &str) -> String {
+    let (_, tokens) = app.get(admin, "/api/v1/tokens").await;
+    tokens
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["name"] == name)
+        .and_then(|t| t["id"].as_str())
+        .expect("token id")
+        .to_owned()
+}
+
+async fn policy(app: &TestApp, severity: &str) -> Value {
+    let (_, policies) = app.get(ADMIN, "/api/v1/sla-policies").await;
+    policies
+        .as_array()
+        .expect("policies")
+        .iter()
+        .find(|p| p["severity"] == severity)
+        .cloned()
+        .expect("policy")
+}
+
+/// The text of the `value` attribute of the element with `id`.
+fn value_of(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[at..];
+    let start = rest.find("value=\"")? + "value=\"".len();
+    let end = rest[start..].find('"')?;
+    Some(rest[start..start + end].to_owned())
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_admin_adds_a_user_and_a_refused_email_is_shown_next_to_its_field(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (alice, _) = app.person(ADMIN, "alice@example.com", "responder").await;
+    let page = Page::sign_in(&app, ADMIN).await;
+    let (status, _, body) = page.get("/ui/settings/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("alice@example.com") && body.contains("responder"),
+        "{body}"
+    );
+
+    let csrf = page.csrf();
+    let (status, location) = page
+        .post(
+            "/ui/settings/users",
+            &[
+                ("_csrf", &csrf),
+                ("email", "bob@example.com"),
+                ("display_name", "Bob"),
+                ("slack_user_id", "U0BOB"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/ui/settings/users?added=1"));
+    let (_, users) = app.get(ADMIN, "/api/v1/users").await;
+    let bob = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["email"] == "bob@example.com")
+        .expect("bob was added");
+    assert_eq!(bob["display_name"], "Bob");
+    assert_eq!(bob["slack_user_id"], "U0BOB");
+
+    let (status, _, body) = page
+        .submit(
+            "/ui/settings/users",
+            &[
+                ("_csrf", &csrf),
+                ("email", "not-an-email"),
+                ("display_name", "Carol"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains(
+            r#"<p class="error" role="alert" id="user-email-error">must be an email address</p>"#
+        ),
+        "{body}"
+    );
+    assert_eq!(value_of(&body, "user-name").as_deref(), Some("Carol"));
+    // A duplicate is the API's conflict, shown on the form.
+    let (status, _, body) = page
+        .submit(
+            "/ui/settings/users",
+            &[
+                ("_csrf", &csrf),
+                ("email", "ALICE@example.com"),
+                ("display_name", "Alice again"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("already exists"), "{body}");
+    let (_, users) = app.get(ADMIN, "/api/v1/users").await;
+    assert_eq!(users.as_array().map(Vec::len), Some(3), "{users}");
+    assert!(users.to_string().contains(&alice.to_string()));
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_new_tokens_secret_is_shown_once_then_only_its_name_and_it_signs_in(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (alice, _) = app.person(ADMIN, "alice@example.com", "viewer").await;
+    let page = Page::sign_in(&app, ADMIN).await;
+    let csrf = page.csrf();
+    let alice_id = alice.to_string();
+    let (status, _, answer) = page
+        .submit(
+            "/ui/settings/tokens",
+            &[
+                ("_csrf", &csrf),
+                ("name", "alice laptop"),
+                ("role", "responder"),
+                ("user_id", &alice_id),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = value_of(&answer, "secret-value").expect("the secret on the answer page");
+    assert!(secret.starts_with("inc_"), "{secret}");
+
+    // Never again: not on the listing, not anywhere the API shows it.
+    let (_, _, listing) = page.get("/ui/settings/tokens").await;
+    assert!(listing.contains("alice laptop"), "{listing}");
+    assert!(!listing.contains(&secret));
+    assert!(!listing.contains("secret-value"));
+    let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
+    assert!(!tokens.to_string().contains(&secret));
+
+    // It works, as the user it acts for, with its role.
+    let (status, _) = app.get(&secret, "/api/v1/incidents").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, users) = page.get("/ui/settings/users").await;
+    assert!(
+        users.contains("<span class=\"badge\">responder</span>"),
+        "{users}"
+    );
+
+    // A refused name stays next to its field, and nothing is created.
+    let (status, _, body) = page
+        .submit(
+            "/ui/settings/tokens",
+            &[("_csrf", &csrf), ("name", "  "), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains(r#"id="token-name-error">must be 1 to 100 characters"#),
+        "{body}"
+    );
+    assert!(!body.contains("secret-value"));
+    let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
+    assert_eq!(tokens.as_array().map(Vec::len), Some(3), "{tokens}");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn revoking_a_token_from_the_page_ends_its_sessions(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let laptop = app.token_named(ADMIN, "laptop", "responder", None).await;
+    let victim = Page::sign_in(&app, &laptop).await;
+    let (status, _, _) = victim.get("/ui/incidents").await;
+    assert_eq!(status, StatusCode::OK);
+
+    let page = Page::sign_in(&app, ADMIN).await;
+    let id = token_id(&app, ADMIN, "laptop").await;
+    let (status, _, confirm) = page.get(&format!("/ui/settings/tokens/{id}/revoke")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(confirm.contains("Revoke “laptop”?"), "{confirm}");
+    let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
+    assert!(
+        tokens.to_string().contains("\"revoked_at\":null"),
+        "the confirmation revokes nothing"
+    );
+
+    let path = format!("/ui/settings/tokens/{id}/revoke");
+    let (status, location) = page.post(&path, &[("_csrf", &page.csrf())]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/ui/settings/tokens?revoked=1"));
+    let (status, location, _) = victim.get("/ui/incidents").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the revoked token's session");
+    assert!(
+        location.is_some_and(|l| l.starts_with("/ui/login")),
+        "sent to sign in"
+    );
+    let (status, _) = app.get(&laptop, "/api/v1/incidents").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, _, listing) = page.get("/ui/settings/tokens").await;
+    assert!(listing.contains("revoked <time"), "{listing}");
+    assert!(!listing.contains(&format!("/ui/settings/tokens/{id}/revoke\"")));
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_sla_target_is_changed_and_a_refused_one_is_shown_next_to_its_field(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let page = Page::sign_in(&app, ADMIN).await;
+    let (status, _, body) = page.get("/ui/settings/sla").await;
+    assert_eq!(status, StatusCode::OK);
+    let before = policy(&app, "SEV1").await;
+    assert_eq!(
+        value_of(&body, "SEV1-ack"),
+        Some(before["ack_target_minutes"].to_string())
+    );
+    let csrf = page.csrf();
+    let (status, location) = page
+        .post(
+            "/ui/settings/sla/SEV1",
+            &[
+                ("_csrf", &csrf),
+                ("ack_target_minutes", "7"),
+                ("resolve_target_minutes", "180"),
+                ("update_cadence_minutes", "20"),
+                ("warning_ratio", "0.75"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.as_deref(),
+        Some("/ui/settings/sla?saved=SEV1#sla-SEV1")
+    );
+    let after = policy(&app, "SEV1").await;
+    assert_eq!(after["ack_target_minutes"], 7);
+    assert_eq!(after["resolve_target_minutes"], 180);
+    assert_eq!(after["update_cadence_minutes"], 20);
+    assert!((after["warning_ratio"].as_f64().expect("ratio") - 0.75).abs() < 1e-6);
+    let (_, _, body) = page.get("/ui/settings/sla?saved=SEV1").await;
+    assert!(body.contains("SEV1 saved."));
+    assert_eq!(value_of(&body, "SEV1-cadence").as_deref(), Some("20"));
+
+    // The API's rule: resolve at least acknowledge; shown next to the field, typed
+    // values kept, nothing stored.
+    let sev2 = policy(&app, "SEV2").await;
+    let (status, _, body) = page
+        .submit(
+            "/ui/settings/sla/SEV2",
+            &[
+                ("_csrf", &csrf),
+                ("ack_target_minutes", "60"),
+                ("resolve_target_minutes", "30"),
+                ("update_cadence_minutes", ""),
+                ("warning_ratio", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains(r#"<p class="error" role="alert" id="SEV2-resolve-error">must be at least the acknowledge target"#),
+        "{body}"
+    );
+    assert_eq!(value_of(&body, "SEV2-ack").as_deref(), Some("60"));
+    assert_eq!(policy(&app, "SEV2").await, sev2);
+    // Not a number at all: the field's own message.
+    let (status, _, body) = page
+        .submit(
+            "/ui/settings/sla/SEV2",
+            &[
+                ("_csrf", &csrf),
+                ("ack_target_minutes", "soon"),
+                ("resolve_target_minutes", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains(r#"id="SEV2-ack-error">must be a whole number of minutes"#),
+        "{body}"
+    );
+    let (status, _, _) = page
+        .submit("/ui/settings/sla/SEV9", &[("_csrf", &csrf)])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_settings_forms_refuse_a_missing_csrf_token_and_non_admins(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let laptop = app.token_named(ADMIN, "laptop", "viewer", None).await;
+    let id = token_id(&app, ADMIN, "laptop").await;
+    let revoke = format!("/ui/settings/tokens/{id}/revoke");
+    let sla_before = policy(&app, "SEV1").await;
+    let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "/ui/settings/users",
+            vec![("email", "eve@example.com"), ("display_name", "Eve")],
+        ),
+        (
+            "/ui/settings/tokens",
+            vec![("name", "forged"), ("role", "admin")],
+        ),
+        (&revoke, vec![]),
+        (
+            "/ui/settings/sla/SEV1",
+            vec![("ack_target_minutes", "1"), ("resolve_target_minutes", "1")],
+        ),
+    ];
+    let admin = Page::sign_in(&app, ADMIN).await;
+    let other_csrf = incident_web::csrf::token_for("inc_someone-elses-session");
+    for (path, fields) in &forms {
+        let (status, _) = admin.post(path, fields).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path} without a CSRF token");
+        let mut forged = fields.clone();
+        forged.push(("_csrf", &other_csrf));
+        let (status, _) = admin.post(path, &forged).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path} with another's token");
+    }
+    for role in ["viewer", "responder"] {
+        let secret = app.token(ADMIN, role).await;
+        let page = Page::sign_in(&app, &secret).await;
+        for path in [
+            "/ui/settings/users",
+            "/ui/settings/tokens",
+            "/ui/settings/sla",
+            &revoke,
+        ] {
+            let (status, _, body) = page.get(path).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{role} GET {path}");
+            assert!(body.contains("only workspace admins"), "{body}");
+        }
+        let csrf = page.csrf();
+        for (path, fields) in &forms {
+            let mut with = fields.clone();
+            with.push(("_csrf", &csrf));
+            let (status, _) = page.post(path, &with).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{role} POST {path}");
+        }
+        // Nor are the links offered.
+        let (_, _, list) = page.get("/ui/incidents").await;
+        assert!(!list.contains("/ui/settings/tokens"));
+    }
+    // Nothing was written.
+    let (_, users) = app.get(ADMIN, "/api/v1/users").await;
+    assert!(!users.to_string().contains("eve@example.com"));
+    let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
+    assert!(!tokens.to_string().contains("forged"));
+    assert_eq!(policy(&app, "SEV1").await, sla_before);
+    let (status, _) = app.get(&laptop, "/api/v1/incidents").await;
+    assert_eq!(status, StatusCode::OK, "the token was not revoked");
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn another_workspaces_token_answers_404_and_its_users_and_tokens_are_not_listed(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool).await;
+    let other = app.other_workspace("globex").await;
+    app.user(&other, "hank@globex.example").await;
+    app.token_named(&other, "globex deploy", "responder", None)
+        .await;
+    let theirs = token_id(&app, &other, "globex deploy").await;
+
+    let page = Page::sign_in(&app, ADMIN).await;
+    let revoke = format!("/ui/settings/tokens/{theirs}/revoke");
+    let (status, _, body) = page.get(&revoke).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("No such token"), "{body}");
+    let (status, _) = page.post(&revoke, &[("_csrf", &page.csrf())]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = page.get("/ui/settings/tokens/not-a-uuid/revoke").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, tokens) = app.get(&other, "/api/v1/tokens").await;
+    assert!(
+        tokens
+            .as_array()
+            .expect("tokens")
+            .iter()
+            .all(|t| t["revoked_at"].is_null()),
+        "{tokens}"
+    );
+
+    let (_, _, users) = page.get("/ui/settings/users").await;
+    assert!(!users.contains("hank@globex.example"));
+    let (_, _, listing) = page.get("/ui/settings/tokens").await;
+    assert!(!listing.contains("globex deploy"));
+
+    // Their SLA policies are theirs: saving ours leaves theirs as they were.
+    let (_, theirs_before) = app.get(&other, "/api/v1/sla-policies").await;
+    let (status, _) = page
+        .post(
+            "/ui/settings/sla/SEV1",
+            &[
+                ("_csrf", &page.csrf()),
+                ("ack_target_minutes", "3"),
+                ("resolve_target_minutes", "90"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, theirs_after) = app.get(&other, "/api/v1/sla-policies").await;
+    assert_eq!(theirs_before, theirs_after);
+}
