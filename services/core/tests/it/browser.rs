@@ -1,8 +1,9 @@
 //! The web app in a real headless Chromium (WebDriver, `incident_testkit::browser`):
 //! sign in with a token, declare from the form, watch a status change made through the
 //! API arrive on the open page without a reload, add a public update and an internal
-//! note, assign a commander, turn the status page on and read it, and see a viewer
-//! offered no write controls. Screenshots of each page go to `target/screenshots/`.
+//! note, assign a commander, turn the status page on and read it, see a viewer
+//! offered no write controls, and as an admin create an API token (its secret shown
+//! once) and change the SEV1 acknowledge target. Screenshots of each page go to `target/screenshots/`.
 //! Skipped, loudly, where Chromium is not installed.
 
 use std::time::Duration;
@@ -435,5 +436,108 @@ async fn signing_in_with_sso_in_a_real_browser_lands_on_the_incident_list(pool: 
     assert!(nav.contains("Grace Hopper"), "{nav}");
     assert_eq!(idp.served().tokens, 1);
     sign_out(&browser).await;
+    browser.close().await;
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_admin_creates_a_token_and_changes_an_sla_target_in_a_real_browser(pool: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(pool).await;
+    let c = &browser.client;
+    sign_in(&browser, &app, ADMIN).await;
+
+    // Create a token from the Tokens page: its secret is on the answer, once.
+    c.find(Locator::LinkText("Tokens"))
+        .await
+        .expect("tokens link")
+        .click()
+        .await
+        .expect("click");
+    eventually(WAIT, "the tokens page", || async {
+        browser.count("#token-name").await == 1
+    })
+    .await;
+    c.find(Locator::Id("token-name"))
+        .await
+        .expect("name")
+        .send_keys("deploy bot")
+        .await
+        .expect("type");
+    c.find(Locator::Id("token-role"))
+        .await
+        .expect("role")
+        .select_by_value("responder")
+        .await
+        .expect("select");
+    c.find(Locator::Css(
+        "form[action='/ui/settings/tokens'] button[type=submit]",
+    ))
+    .await
+    .expect("create")
+    .click()
+    .await
+    .expect("click");
+    eventually(WAIT, "the secret shown once", || async {
+        browser.count("#secret-value").await == 1
+    })
+    .await;
+    let secret = c
+        .find(Locator::Id("secret-value"))
+        .await
+        .expect("secret")
+        .prop("value")
+        .await
+        .expect("value")
+        .expect("a secret");
+    assert!(secret.starts_with("inc_"), "{secret}");
+    browser.screenshot("token-created").await;
+    let (status, _) = app.get(&secret, "/api/v1/incidents").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "the new token works");
+    // Back on the listing: its name, never its secret.
+    c.goto(&format!("{}/ui/settings/tokens", app.base))
+        .await
+        .expect("tokens");
+    let listing = browser.text("main").await.expect("listing");
+    assert!(listing.contains("deploy bot"), "{listing}");
+    assert_eq!(browser.count("#secret-value").await, 0);
+    let html = c.source().await.expect("source");
+    assert!(!html.contains(&secret), "the secret is shown again");
+
+    // Change the SEV1 acknowledge target from the SLA page.
+    c.find(Locator::LinkText("SLA"))
+        .await
+        .expect("SLA link")
+        .click()
+        .await
+        .expect("click");
+    eventually(WAIT, "the SLA page", || async {
+        browser.count("#SEV1-ack").await == 1
+    })
+    .await;
+    let ack = c.find(Locator::Id("SEV1-ack")).await.expect("ack");
+    ack.clear().await.expect("clear");
+    ack.send_keys("3").await.expect("type");
+    c.find(Locator::Css("#sla-SEV1 button[type=submit]"))
+        .await
+        .expect("save")
+        .click()
+        .await
+        .expect("click");
+    eventually(WAIT, "saved", || async {
+        browser.text("[role=status]").await.as_deref() == Some("SEV1 saved.")
+    })
+    .await;
+    browser.screenshot("sla-settings").await;
+    let (_, policies) = app.get(ADMIN, "/api/v1/sla-policies").await;
+    let sev1 = policies
+        .as_array()
+        .expect("policies")
+        .iter()
+        .find(|p| p["severity"] == "SEV1")
+        .cloned()
+        .expect("SEV1");
+    assert_eq!(sev1["ack_target_minutes"], 3, "{sev1}");
     browser.close().await;
 }
