@@ -3,8 +3,8 @@
 //! API arrive on the open page without a reload, add a public update and an internal
 //! note, assign a commander, turn the status page on and read it, see a viewer
 //! offered no write controls, and as an admin create an API token (its secret shown
-//! once) and change the SEV1 acknowledge target. Screenshots of each page go to `target/screenshots/`.
-//! Skipped, loudly, where Chromium is not installed.
+//! once) and change the SEV1 acknowledge target. Screenshots of each page go to
+//! `target/screenshots/`. Skipped, loudly, where Chromium is not installed.
 
 use std::time::Duration;
 
