@@ -1,5 +1,5 @@
 //! The admin settings pages for what core owns: the workspace's users
-//! (`/ui/settings/users`), its API tokens (`/ui/settings/tokens`) and its SLA policies
+//! (`/ui/settings/users`, one at `/ui/settings/users/{id}`), its API tokens (`/ui/settings/tokens`) and its SLA policies
 //! (`/ui/settings/sla`).
 //!
 //! Adapters over the same domain functions as the JSON API's admin handlers
@@ -31,9 +31,9 @@ use super::UiState;
 use super::error::UiError;
 use super::pages::{
     Choice, FieldError, NewSecret, RevokeTokenPage, SlaPage, SlaRow, TokenRow, TokensPage,
-    UserDraft, UserRow, UsersPage, When,
+    UserDraft, UserEditPage, UserRow, UsersPage, When,
 };
-use crate::access::admin::{self, NewTokenRequest, NewUserRequest};
+use crate::access::admin::{self, NewTokenRequest, NewUserRequest, UserPatch};
 use crate::error::DomainError;
 use crate::incident::sla_policy::{self, PolicyInput};
 
@@ -75,6 +75,18 @@ fn live(token: &ApiToken) -> bool {
     token.revoked_at.is_none() && token.expires_at.is_none_or(|e| e > Utc::now())
 }
 
+/// The roles `user`'s live tokens grant, strongest first.
+fn roles_of(user: Uuid, tokens: &[ApiToken]) -> Vec<String> {
+    let mut roles: Vec<AccessRole> = tokens
+        .iter()
+        .filter(|t| t.user_id == Some(user) && live(t))
+        .map(|t| t.role)
+        .collect();
+    roles.sort_by_key(|r| std::cmp::Reverse(AccessRole::ALL.iter().position(|a| a == r)));
+    roles.dedup();
+    roles.iter().map(ToString::to_string).collect()
+}
+
 async fn users_page(
     conn: &mut PgConnection,
     session: &WebSession,
@@ -87,20 +99,12 @@ async fn users_page(
     let tokens = admin::list_tokens(conn, workspace_id).await?;
     let users = users
         .into_iter()
-        .map(|u| {
-            let mut roles: Vec<AccessRole> = tokens
-                .iter()
-                .filter(|t| t.user_id == Some(u.id) && live(t))
-                .map(|t| t.role)
-                .collect();
-            roles.sort_by_key(|r| std::cmp::Reverse(AccessRole::ALL.iter().position(|a| a == r)));
-            roles.dedup();
-            UserRow {
-                name: u.display_name,
-                email: u.email,
-                slack_user_id: u.slack_user_id,
-                roles: roles.iter().map(ToString::to_string).collect(),
-            }
+        .map(|u| UserRow {
+            id: u.id.to_string(),
+            roles: roles_of(u.id, &tokens),
+            name: u.display_name,
+            email: u.email,
+            slack_user_id: u.slack_user_id,
         })
         .collect();
     Ok(UsersPage {
@@ -169,6 +173,90 @@ pub async fn add_user(
                 slack_user_id: form.slack_user_id,
             };
             let page = users_page(&mut conn, &session, draft, Some(error), false).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+fn user_id(id: &str) -> Result<Uuid, UiError> {
+    id.parse()
+        .map_err(|_| UiError(DomainError::NotFound("user")))
+}
+
+async fn user_page(
+    conn: &mut PgConnection,
+    session: &WebSession,
+    id: Uuid,
+    draft: Option<UserDraft>,
+    error: Option<FieldError>,
+    saved: bool,
+) -> Result<UserEditPage, UiError> {
+    let workspace_id = session.auth.workspace_id;
+    // Another workspace's user is not in this list: 404, as the API's PATCH.
+    let user = admin::list_users(conn, workspace_id)
+        .await?
+        .into_iter()
+        .find(|u| u.id == id)
+        .ok_or(DomainError::NotFound("user"))?;
+    let tokens = admin::list_tokens(conn, workspace_id).await?;
+    Ok(UserEditPage {
+        shell: Shell::signed_in(user.display_name.clone(), session, Section::Users),
+        id: user.id.to_string(),
+        name: user.display_name.clone(),
+        roles: roles_of(user.id, &tokens),
+        draft: draft.unwrap_or(UserDraft {
+            email: user.email,
+            display_name: user.display_name,
+            slack_user_id: user.slack_user_id.unwrap_or_default(),
+        }),
+        error,
+        saved,
+    })
+}
+
+/// `GET /ui/settings/users/{id}` (admins): a user's form.
+pub async fn user(
+    State(state): State<UiState>,
+    session: WebSession,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, UiError> {
+    require_admin(&session)?;
+    let id = user_id(&id)?;
+    let mut conn = state.app.pool.acquire().await?;
+    let page = user_page(&mut conn, &session, id, None, None, done.saved.is_some()).await?;
+    Ok(render(&page))
+}
+
+/// `POST /ui/settings/users/{id}` (admins): changes a user's email, name and Slack id
+/// (empty clears it), as the API's PATCH.
+pub async fn save_user(
+    State(state): State<UiState>,
+    Path(id): Path<String>,
+    posted: VerifiedForm<UserForm>,
+) -> Result<Response, UiError> {
+    let VerifiedForm { session, form } = posted;
+    require_admin(&session)?;
+    let id = user_id(&id)?;
+    let patch = UserPatch {
+        email: Some(form.email.clone()),
+        display_name: Some(form.display_name.clone()),
+        slack_user_id: Some(form.slack_user_id.trim().to_owned()),
+    };
+    let mut conn = state.app.pool.acquire().await?;
+    match admin::update_user(&mut conn, session.auth.workspace_id, id, &patch).await {
+        Ok(user) => {
+            tracing::info!(workspace_id = %session.auth.workspace_id, user_id = %user.id, "user changed from the settings page");
+            Ok(Redirect::to(&format!("/ui/settings/users/{id}?saved=1")).into_response())
+        }
+        Err(e) => {
+            let error = refused(e)?;
+            let draft = UserDraft {
+                email: form.email,
+                display_name: form.display_name,
+                slack_user_id: form.slack_user_id,
+            };
+            let page = user_page(&mut conn, &session, id, Some(draft), Some(error), false).await?;
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }

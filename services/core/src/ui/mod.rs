@@ -9,7 +9,7 @@
 //!   its forms and its live event stream;
 //! - `/ui/analytics` ([`analytics`], charts drawn by [`chart`]) and its CSV download;
 //! - `/ui/settings/status-page` and `/status/{slug}` ([`status_page`]);
-//! - `/ui/settings/users`, `/ui/settings/tokens` and `/ui/settings/sla` ([`admin`]):
+//! - `/ui/settings/users` (and `/{id}`), `/ui/settings/tokens` and `/ui/settings/sla` ([`admin`]):
 //!   the admin's users, API tokens and SLA policies.
 //!
 //! Handlers are adapters like the API's: they resolve the session, call the same domain
@@ -97,6 +97,10 @@ pub fn router(app: AppState, sso: Option<sso::Sso>) -> Router {
         .route(
             "/ui/settings/users",
             get(admin::users).post(admin::add_user),
+        )
+        .route(
+            "/ui/settings/users/{id}",
+            get(admin::user).post(admin::save_user),
         )
         .route(
             "/ui/settings/tokens",

@@ -430,6 +430,8 @@ impl FieldError {
 /// A user in the users page.
 #[derive(Debug, Clone)]
 pub struct UserRow {
+    /// Its id.
+    pub id: String,
     /// Its name.
     pub name: String,
     /// Its email.
@@ -562,6 +564,33 @@ pub struct SlaPage {
 }
 
 impl UsersPage {
+    /// The refusal of `field`, if any.
+    pub fn error_on(&self, field: &str) -> Option<String> {
+        FieldError::on(&self.error, field)
+    }
+}
+
+/// `/ui/settings/users/{id}`: a user's name, email and Slack id.
+#[derive(Template)]
+#[template(path = "ui/settings_user.html")]
+pub struct UserEditPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The user's id.
+    pub id: String,
+    /// The user's stored name (the heading).
+    pub name: String,
+    /// The form (after a refused submission, what was typed).
+    pub draft: UserDraft,
+    /// The roles the user's live tokens grant.
+    pub roles: Vec<String>,
+    /// What the form refused.
+    pub error: Option<FieldError>,
+    /// Saved just now.
+    pub saved: bool,
+}
+
+impl UserEditPage {
     /// The refusal of `field`, if any.
     pub fn error_on(&self, field: &str) -> Option<String> {
         FieldError::on(&self.error, field)

@@ -10,7 +10,7 @@ use incident_core::ui::pages::{
     Choice, DeclarePage, Entry, FieldError, Filters, Head, IncidentPage, ListPage, ListRow,
     LoginPage, NewSecret, PublicIncident, PublicService, PublicUpdate, RevokeTokenPage, RoleRow,
     ServiceInput, SlaPage, SlaRow, StatusFeed, StatusPage, StatusSettingsPage, StatusView,
-    TokenRow, TokensPage, UserDraft, UserRow, UsersPage, When,
+    TokenRow, TokensPage, UserDraft, UserEditPage, UserRow, UsersPage, When,
 };
 use incident_schema::AccessRole;
 use incident_web::Shell;
@@ -352,12 +352,14 @@ fn the_users_settings_with_a_refused_email() {
         shell: shell(AccessRole::Admin, Section::Users, "Users"),
         users: vec![
             UserRow {
+                id: "u-alice".to_owned(),
                 name: "Alice".to_owned(),
                 email: "alice@example.com".to_owned(),
                 slack_user_id: Some("U024BE7LH".to_owned()),
                 roles: vec!["admin".to_owned(), "responder".to_owned()],
             },
             UserRow {
+                id: "u-bob".to_owned(),
                 name: "Bob <b>".to_owned(),
                 email: "bob@example.com".to_owned(),
                 slack_user_id: None,
@@ -376,6 +378,27 @@ fn the_users_settings_with_a_refused_email() {
         added: false,
     };
     insta::assert_snapshot!("web_settings_users", html(&page));
+}
+
+#[test]
+fn a_users_settings_with_a_refused_slack_id() {
+    let page = UserEditPage {
+        shell: shell(AccessRole::Admin, Section::Users, "Alice"),
+        id: "u-alice".to_owned(),
+        name: "Alice".to_owned(),
+        draft: UserDraft {
+            email: "alice@example.com".to_owned(),
+            display_name: "Alice L.".to_owned(),
+            slack_user_id: "not a slack id".to_owned(),
+        },
+        roles: vec!["responder".to_owned()],
+        error: Some(FieldError {
+            field: "slack_user_id".to_owned(),
+            message: "must be a Slack member id such as U024BE7LH".to_owned(),
+        }),
+        saved: false,
+    };
+    insta::assert_snapshot!("web_settings_user", html(&page));
 }
 
 fn token_row(name: &str, owner: Option<&str>, revoked: bool) -> TokenRow {

@@ -1,6 +1,6 @@
 //! The admin settings pages over HTTP (no browser): users, API tokens and SLA policies.
 //! Each refuses a form without its CSRF token and a non-admin (403 page), answers 404
-//! for another workspace's token, shows a new token's secret once and then only its
+//! for another workspace's user or token, shows a new token's secret once and then only its
 //! name, ends the sessions of a revoked token, and shows the API's validation next to
 //! the refused field.
 
@@ -114,6 +114,103 @@ async fn an_admin_adds_a_user_and_a_refused_email_is_shown_next_to_its_field(poo
     let (_, users) = app.get(ADMIN, "/api/v1/users").await;
     assert_eq!(users.as_array().map(Vec::len), Some(3), "{users}");
     assert!(users.to_string().contains(&alice.to_string()));
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_admin_changes_a_users_name_and_slack_id_and_a_refusal_keeps_what_was_typed(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool).await;
+    let (alice, _) = app.person(ADMIN, "alice@example.com", "responder").await;
+    let page = Page::sign_in(&app, ADMIN).await;
+    let path = format!("/ui/settings/users/{alice}");
+    let (status, _, body) = page.get("/ui/settings/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&format!("href=\"{path}\"")), "{body}");
+    let (status, _, body) = page.get(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        value_of(&body, "user-email").as_deref(),
+        Some("alice@example.com")
+    );
+    assert!(
+        body.contains("<span class=\"badge\">responder</span>"),
+        "{body}"
+    );
+
+    let csrf = page.csrf();
+    let (status, location) = page
+        .post(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("email", "alice@example.com"),
+                ("display_name", "Alice Liddell"),
+                ("slack_user_id", "U0ALICE"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("{path}?saved=1").as_str())
+    );
+    let (_, users) = app.get(ADMIN, "/api/v1/users").await;
+    let changed = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["id"] == alice.to_string())
+        .cloned()
+        .expect("alice");
+    assert_eq!(changed["display_name"], "Alice Liddell");
+    assert_eq!(changed["slack_user_id"], "U0ALICE");
+
+    let (status, _, body) = page
+        .submit(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("email", "alice@example.com"),
+                ("display_name", "Alice"),
+                ("slack_user_id", "not a slack id"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains(r#"id="user-slack-error">must be a Slack member id"#),
+        "{body}"
+    );
+    assert_eq!(
+        value_of(&body, "user-slack").as_deref(),
+        Some("not a slack id")
+    );
+    let (_, again) = app.get(ADMIN, "/api/v1/users").await;
+    assert_eq!(users, again, "nothing changed");
+
+    // An empty Slack id clears it, as the API's PATCH with "".
+    let (status, _) = page
+        .post(
+            &path,
+            &[
+                ("_csrf", &csrf),
+                ("email", "alice@example.com"),
+                ("display_name", "Alice Liddell"),
+                ("slack_user_id", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, users) = app.get(ADMIN, "/api/v1/users").await;
+    assert!(
+        users
+            .as_array()
+            .expect("users")
+            .iter()
+            .any(|u| u["id"] == alice.to_string() && u["slack_user_id"].is_null()),
+        "{users}"
+    );
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
@@ -296,6 +393,8 @@ async fn the_settings_forms_refuse_a_missing_csrf_token_and_non_admins(pool: PgP
     let laptop = app.token_named(ADMIN, "laptop", "viewer", None).await;
     let id = token_id(&app, ADMIN, "laptop").await;
     let revoke = format!("/ui/settings/tokens/{id}/revoke");
+    let (alice, _) = app.person(ADMIN, "alice@example.com", "viewer").await;
+    let edit = format!("/ui/settings/users/{alice}");
     let sla_before = policy(&app, "SEV1").await;
     let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
@@ -307,6 +406,10 @@ async fn the_settings_forms_refuse_a_missing_csrf_token_and_non_admins(pool: PgP
             vec![("name", "forged"), ("role", "admin")],
         ),
         (&revoke, vec![]),
+        (
+            &edit,
+            vec![("email", "alice@example.com"), ("display_name", "stolen")],
+        ),
         (
             "/ui/settings/sla/SEV1",
             vec![("ack_target_minutes", "1"), ("resolve_target_minutes", "1")],
@@ -349,6 +452,7 @@ async fn the_settings_forms_refuse_a_missing_csrf_token_and_non_admins(pool: PgP
     // Nothing was written.
     let (_, users) = app.get(ADMIN, "/api/v1/users").await;
     assert!(!users.to_string().contains("eve@example.com"));
+    assert!(!users.to_string().contains("stolen"));
     let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
     assert!(!tokens.to_string().contains("forged"));
     assert_eq!(policy(&app, "SEV1").await, sla_before);
@@ -362,7 +466,7 @@ async fn another_workspaces_token_answers_404_and_its_users_and_tokens_are_not_l
 ) {
     let app = TestApp::spawn(pool).await;
     let other = app.other_workspace("globex").await;
-    app.user(&other, "hank@globex.example").await;
+    let hank = app.user(&other, "hank@globex.example").await;
     app.token_named(&other, "globex deploy", "responder", None)
         .await;
     let theirs = token_id(&app, &other, "globex deploy").await;
@@ -388,6 +492,23 @@ async fn another_workspaces_token_answers_404_and_its_users_and_tokens_are_not_l
 
     let (_, _, users) = page.get("/ui/settings/users").await;
     assert!(!users.contains("hank@globex.example"));
+    let (status, _, _) = page.get(&format!("/ui/settings/users/{hank}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = page
+        .post(
+            &format!("/ui/settings/users/{hank}"),
+            &[
+                ("_csrf", &page.csrf()),
+                ("email", "hank@globex.example"),
+                ("display_name", "stolen"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = page.get("/ui/settings/users/not-a-uuid").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, their_users) = app.get(&other, "/api/v1/users").await;
+    assert!(!their_users.to_string().contains("stolen"));
     let (_, _, listing) = page.get("/ui/settings/tokens").await;
     assert!(!listing.contains("globex deploy"));
 
