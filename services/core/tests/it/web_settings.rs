@@ -276,6 +276,9 @@ async fn revoking_a_token_from_the_page_ends_its_sessions(pool: PgPool) {
     let victim = Page::sign_in(&app, &laptop).await;
     let (status, _, _) = victim.get("/ui/incidents").await;
     assert_eq!(status, StatusCode::OK);
+    // Used as a bearer token too, so this process's token cache holds it.
+    let (status, _) = app.get(&laptop, "/api/v1/incidents").await;
+    assert_eq!(status, StatusCode::OK);
 
     let page = Page::sign_in(&app, ADMIN).await;
     let id = token_id(&app, ADMIN, "laptop").await;
@@ -298,6 +301,7 @@ async fn revoking_a_token_from_the_page_ends_its_sessions(pool: PgPool) {
         location.is_some_and(|l| l.starts_with("/ui/login")),
         "sent to sign in"
     );
+    // Refused at once: the page evicted it from the cache, as the API's revocation does.
     let (status, _) = app.get(&laptop, "/api/v1/incidents").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (_, _, listing) = page.get("/ui/settings/tokens").await;
