@@ -720,9 +720,19 @@ async fn a_published_postmortem_is_announced_once_and_bookmarked_in_its_war_room
     let id = incident["id"].as_str().expect("id").to_owned();
     let reference = format!("INC-{}", incident["number"]);
     let channel = stack.settled(&id, 1).await.channel_id.expect("channel");
+    // The postmortem service publishes the incident as it is then: the war room has opened
+    // (core stored the channel, a newer version) and the room has applied that version,
+    // so the publication's snapshot is the newest one, as it is in real life.
+    let version = eventually("the war room's channel stored on the incident", || async {
+        let incident = stack.incident(&id).await;
+        incident["version"].as_i64().filter(|v| *v > 1)
+    })
+    .await;
+    stack.settled(&id, version).await;
     let declared = published(&pool, "incident.declared", &id).await;
-    let snapshot: IncidentSnapshot =
+    let mut snapshot: IncidentSnapshot =
         serde_json::from_value(declared[0].data["incident"].clone()).expect("snapshot");
+    snapshot.version = version;
     let postmortem = Uuid::now_v7();
     let url = format!("https://incident.example.com/ui/postmortems/{postmortem}");
     let message = OutgoingMessage::of(
