@@ -210,10 +210,12 @@ pub struct CallbackQuery {
 }
 
 /// `GET /slack/oauth/callback`: checks the state, exchanges the code and stores the
-/// installation.
+/// installation; answers it as JSON, or a browser with a redirect to the war room's
+/// settings page.
 #[tracing::instrument(skip_all, fields(workspace_id, team_id), err(Debug))]
 pub async fn callback(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Result<Response, ApiProblem> {
     let Some(oauth) = &state.oauth else {
@@ -315,6 +317,11 @@ pub async fn callback(
         Err(store::SaveError::Database(e)) => return Err(ApiProblem::database(&e)),
     }
     tracing::info!(%workspace_id, team_id = %team, scopes = granted.scopes.len(), "Slack installed for the workspace");
+    // A browser (the settings page's "Install to Slack") goes back to the settings page,
+    // which shows the installation; any other client gets the installation as JSON.
+    if wants_html(&headers) {
+        return Ok(axum::response::Redirect::to(crate::ui::SETTINGS_PAGE).into_response());
+    }
     Ok((
         StatusCode::OK,
         Json(json!({
@@ -328,6 +335,15 @@ pub async fn callback(
         })),
     )
         .into_response())
+}
+
+/// Whether the request is a browser's navigation (its `Accept` names HTML).
+fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
 }
 
 #[cfg(test)]

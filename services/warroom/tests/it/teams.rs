@@ -109,6 +109,42 @@ async fn install_flow(
     (callback, status, done.json().await.expect("json"))
 }
 
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_browser_finishing_the_install_is_sent_back_to_the_war_room_settings(pool: PgPool) {
+    let stack = stack(pool.clone()).await;
+    let team_a = stack.fake.add_team(TEAM_A);
+    let ws_a = default_workspace(&pool).await;
+    team_a.sign_in();
+    let http = manual();
+    let started = http
+        .get(format!("{}/slack/install?workspace={ws_a}", stack.warroom))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("install");
+    let approved = http
+        .get(location(&started))
+        .send()
+        .await
+        .expect("authorize");
+    let callback = location(&approved).replace("http://incident.test", &stack.warroom);
+    let done = http
+        .get(&callback)
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), "/ui/settings/war-room");
+    let team: Option<String> =
+        sqlx::query_scalar("SELECT team_id FROM slack_installations WHERE workspace_id = $1")
+            .bind(ws_a)
+            .fetch_one(&pool)
+            .await
+            .expect("installed");
+    assert_eq!(team.as_deref(), Some(TEAM_A));
+}
+
 async fn default_workspace(pool: &PgPool) -> Uuid {
     sqlx::query_scalar("SELECT id FROM workspaces WHERE slug = 'default'")
         .fetch_one(pool)
