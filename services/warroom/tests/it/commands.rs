@@ -129,17 +129,7 @@ async fn declare_opens_the_modal_whose_submission_declares_a_private_drill_with_
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
 async fn in_a_war_room_the_subcommands_act_on_its_incident(pool: PgPool) {
     let stack = Stack::spawn(pool).await;
-    stack
-        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
-        .await;
-    let grace = stack
-        .user(
-            "grace@example.com",
-            "Grace",
-            Some("UGRACE01"),
-            Some("UGRACE01"),
-        )
-        .await;
+    let (_, grace) = stack.ada_and_grace().await;
     let incident = stack
         .declare(json!({ "title": "Payments failing", "severity": "SEV1" }))
         .await;

@@ -343,17 +343,7 @@ async fn a_commander_whose_dm_slack_refuses_still_gets_a_full_war_room_and_the_r
     stack
         .fake
         .refuse("conversations.invite", "UGRACE01", "user_not_found");
-    let ada = stack
-        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
-        .await;
-    let grace = stack
-        .user(
-            "grace@example.com",
-            "Grace",
-            Some("UGRACE01"),
-            Some("UGRACE01"),
-        )
-        .await;
+    let (ada, grace) = stack.ada_and_grace().await;
     let incident = stack
         .declare(json!({ "title": "DM refused", "severity": "SEV1", "commander_id": ada }))
         .await;

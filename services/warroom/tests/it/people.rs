@@ -97,17 +97,7 @@ fn action_ids(blocks: &Value) -> Vec<String> {
 async fn a_declared_sev3_is_announced_once_and_its_message_follows_it_to_resolved(pool: PgPool) {
     let stack = Stack::spawn(pool.clone()).await;
     let channel = announcement_channel(&stack).await;
-    let ada = stack
-        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
-        .await;
-    let grace = stack
-        .user(
-            "grace@example.com",
-            "Grace",
-            Some("UGRACE01"),
-            Some("UGRACE01"),
-        )
-        .await;
+    let (ada, grace) = stack.ada_and_grace().await;
     let incident = stack
         .declare(json!({ "title": "Search is slow", "severity": "SEV3", "commander_id": ada }))
         .await;
@@ -571,17 +561,7 @@ async fn action_item_assignees_are_told_when_assigned_and_once_when_overdue(pool
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
 async fn a_drills_action_items_tell_only_assignees_who_take_part_in_the_drill(pool: PgPool) {
     let stack = Stack::spawn(pool.clone()).await;
-    let ada = stack
-        .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
-        .await;
-    let grace = stack
-        .user(
-            "grace@example.com",
-            "Grace",
-            Some("UGRACE01"),
-            Some("UGRACE01"),
-        )
-        .await;
+    let (ada, grace) = stack.ada_and_grace().await;
     let incident = stack
         .declare(
             json!({ "title": "Fire drill", "severity": "SEV4", "is_drill": true,

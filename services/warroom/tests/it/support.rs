@@ -139,6 +139,23 @@ impl Stack {
         body
     }
 
+    /// The two people most tests need: Ada (`UADA0001`) and Grace (`UGRACE01`), each with
+    /// a stored Slack id; their user ids.
+    pub async fn ada_and_grace(&self) -> (Uuid, Uuid) {
+        let ada = self
+            .user("ada@example.com", "Ada", Some("UADA0001"), Some("UADA0001"))
+            .await;
+        let grace = self
+            .user(
+                "grace@example.com",
+                "Grace",
+                Some("UGRACE01"),
+                Some("UGRACE01"),
+            )
+            .await;
+        (ada, grace)
+    }
+
     /// A workspace user with a Slack account in the fake.
     pub async fn user(
         &self,
