@@ -97,6 +97,7 @@ FULL_VALUES: dict[str, Any] = {
         "oidcRedirectUrl": "https://incident.example.com/ui/login/sso/callback",
         "oidcEmailDomain": "example.com",
         "oidcDefaultRole": "responder",
+        "oidcTenants": "7f0c3a5e-1111-4222-8333-444455556666",
         "file": "amqp_prefetch = 8\n",
     },
     "core": {

@@ -76,6 +76,7 @@ fn the_example_configuration_loads_and_names_every_setting() {
         "oidc_redirect_url",
         "oidc_email_domain",
         "oidc_default_role",
+        "oidc_tenants",
     ] {
         assert!(keys.contains(key), "config.example.toml lacks {key}");
     }

@@ -195,6 +195,10 @@ non-secret settings as values, the secrets by reference. Call with
 - name: INCIDENT_OIDC_EMAIL_DOMAIN
   value: {{ . | quote }}
 {{- end }}
+{{- with $c.oidcTenants }}
+- name: INCIDENT_OIDC_TENANTS
+  value: {{ . | quote }}
+{{- end }}
 {{- with $c.publicUrl }}
 - name: INCIDENT_PUBLIC_URL
   value: {{ . | quote }}

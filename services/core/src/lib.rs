@@ -64,6 +64,7 @@ pub fn sso_of(config: &Config) -> Option<ui::sso::Sso> {
                 client_id: oidc.client_id,
                 client_secret: oidc.client_secret,
                 redirect_url: oidc.redirect_url,
+                tenants: oidc.tenants,
             },
         )),
         policy: access::sso::Policy {

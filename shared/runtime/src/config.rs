@@ -111,6 +111,9 @@ pub struct Config {
     pub oidc_email_domain: Option<String>,
     /// The role of a user created on first sign-in (`INCIDENT_OIDC_DEFAULT_ROLE`).
     pub oidc_default_role: AccessRole,
+    /// For a multi-tenant provider (Entra ID's `organizations` or `common` issuer), the
+    /// tenant ids allowed to sign in, comma-separated (`INCIDENT_OIDC_TENANTS`).
+    pub oidc_tenants: Option<String>,
 }
 
 /// Single sign-on's settings, complete (see [`Config::oidc`]).
@@ -128,6 +131,8 @@ pub struct OidcSettings {
     pub email_domain: Option<String>,
     /// The role of users created on first sign-in.
     pub default_role: AccessRole,
+    /// The tenants allowed in through a multi-tenant provider.
+    pub tenants: Vec<String>,
 }
 
 /// Where the web app's single sign-on callback is served.
@@ -374,6 +379,7 @@ impl Config {
                     "INCIDENT_OIDC_EMAIL_DOMAIN",
                     self.oidc_email_domain.is_some(),
                 ),
+                ("INCIDENT_OIDC_TENANTS", self.oidc_tenants.is_some()),
             ];
             if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
                 return Err(ConfigError::Invalid {
@@ -415,6 +421,16 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "INCIDENT_OIDC_EMAIL_DOMAIN",
                 message: "must be a domain such as example.com".into(),
+            });
+        }
+        if self
+            .oidc_tenants()
+            .iter()
+            .any(|t| t.contains(['/', ' ', '{', '}']))
+        {
+            return Err(ConfigError::Invalid {
+                key: "INCIDENT_OIDC_TENANTS",
+                message: "must be tenant ids separated by commas".into(),
             });
         }
         Ok(())
@@ -487,7 +503,20 @@ impl Config {
                 .as_deref()
                 .map(|d| d.trim().to_ascii_lowercase()),
             default_role: self.oidc_default_role,
+            tenants: self.oidc_tenants(),
         })
+    }
+
+    /// `INCIDENT_OIDC_TENANTS` as a list (trimmed, empty entries dropped).
+    fn oidc_tenants(&self) -> Vec<String> {
+        self.oidc_tenants
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The graceful shutdown budget.
@@ -652,7 +681,32 @@ mod tests {
         );
         assert_eq!(on.email_domain.as_deref(), Some("example.com"));
         assert_eq!(on.default_role, AccessRole::Responder);
+        assert!(on.tenants.is_empty());
         assert!(load(&[("oidc_default_role", "owner")]).is_err());
+
+        // Entra ID's multi-tenant issuer with the tenants allowed in.
+        let complete = [
+            (
+                "oidc_issuer",
+                "https://login.microsoftonline.com/organizations/v2.0",
+            ),
+            ("oidc_client_id", "c"),
+            ("public_url", "https://incident.example.com/"),
+        ];
+        let tenants = |value: &'static str| {
+            let mut pairs = complete.to_vec();
+            pairs.push(("oidc_tenants", value));
+            load(&pairs)
+        };
+        let on = tenants(" 7f0c3a5e-1, ,contoso.onmicrosoft.com ")
+            .expect("tenants")
+            .oidc()
+            .expect("on");
+        assert_eq!(on.tenants, ["7f0c3a5e-1", "contoso.onmicrosoft.com"]);
+        let err = tenants("a/b").expect_err("not an id");
+        assert!(err.to_string().contains("INCIDENT_OIDC_TENANTS"), "{err}");
+        let err = load(&[("oidc_tenants", "t")]).expect_err("stray");
+        assert!(err.to_string().contains("INCIDENT_OIDC_TENANTS"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! misbehave the ways a relying party must refuse: a wrong audience, an expired token,
 //! a signature by another key, a wrong nonce, a key not in the JWKS; or rotate to the
 //! second key, which the JWKS then publishes too.
+//!
+//! [`Idp::start_multi_tenant`] starts it as Entra ID's multi-tenant endpoint is: its
+//! issuer URL ends in `/organizations/v2.0`, its discovery document names the template
+//! `…/{tenantid}/v2.0`, and each ID token the issuer of the person's tenant
+//! ([`Knobs::tenant`]) with that tenant in `tid`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -85,7 +90,14 @@ pub struct Knobs {
     /// The provider has rotated to its second key: it signs with it and the JWKS
     /// publishes both.
     pub rotated: bool,
+    /// The person's tenant, for a multi-tenant provider (`iss` and `tid`).
+    pub tenant: String,
+    /// The token's `tid` names another tenant than its `iss`.
+    pub tid_differs: bool,
 }
+
+/// The tenant a multi-tenant provider's person is in at first.
+pub const TENANT: &str = "7f0c3a5e-0000-4000-8000-00000000a11c";
 
 /// What the provider has served, for assertions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -115,7 +127,10 @@ struct Inner {
 
 #[derive(Clone)]
 struct Shared {
-    issuer: String,
+    /// The base URL (endpoints hang off it).
+    base: String,
+    /// A multi-tenant provider's issuer template.
+    template: Option<String>,
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -127,7 +142,8 @@ impl Shared {
 
 /// A running provider (stopped on drop).
 pub struct Idp {
-    /// Its issuer URL (`http://127.0.0.1:<port>`), also its base URL.
+    /// Its issuer URL to configure (`http://127.0.0.1:<port>`, also its base URL; for a
+    /// multi-tenant one `…/organizations/v2.0`).
     pub issuer: String,
     shared: Shared,
     shutdown: CancellationToken,
@@ -142,13 +158,32 @@ impl Drop for Idp {
 impl Idp {
     /// Starts a provider that signs in `person`.
     pub async fn start(person: Person) -> Self {
+        Self::started(person, false).await
+    }
+
+    /// Starts a multi-tenant provider (like Entra ID's `organizations` endpoint) that
+    /// signs in `person` of [`TENANT`]; its `issuer` is the URL to configure.
+    pub async fn start_multi_tenant(person: Person) -> Self {
+        Self::started(person, true).await
+    }
+
+    async fn started(person: Person, multi_tenant: bool) -> Self {
         let shutdown = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the test identity provider");
-        let issuer = format!("http://{}", listener.local_addr().expect("addr"));
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (issuer, template) = if multi_tenant {
+            (
+                format!("{base}/organizations/v2.0"),
+                Some(format!("{base}/{{tenantid}}/v2.0")),
+            )
+        } else {
+            (base.clone(), None)
+        };
         let shared = Shared {
-            issuer: issuer.clone(),
+            base,
+            template,
             inner: Arc::new(Mutex::new(Inner {
                 knobs: Knobs {
                     person,
@@ -158,6 +193,8 @@ impl Idp {
                     wrong_nonce: false,
                     unknown_key: false,
                     rotated: false,
+                    tenant: TENANT.to_owned(),
+                    tid_differs: false,
                 },
                 served: Served::default(),
                 codes: HashMap::new(),
@@ -165,6 +202,10 @@ impl Idp {
         };
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
+            .route(
+                "/organizations/v2.0/.well-known/openid-configuration",
+                get(discovery),
+            )
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
@@ -197,7 +238,7 @@ impl Idp {
     /// alone use it without a browser).
     pub fn id_token(&self, nonce: &str) -> String {
         let knobs = self.shared.lock().knobs.clone();
-        sign(&self.issuer, &knobs, Some(nonce))
+        sign(&self.shared, &knobs, Some(nonce))
     }
 }
 
@@ -207,7 +248,11 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn sign(issuer: &str, knobs: &Knobs, nonce: Option<&str>) -> String {
+fn sign(s: &Shared, knobs: &Knobs, nonce: Option<&str>) -> String {
+    let issuer = match &s.template {
+        Some(template) => template.replace("{tenantid}", &knobs.tenant),
+        None => s.base.clone(),
+    };
     let issued = now();
     let (issued, expires) = if knobs.expired {
         (issued - 1200, issued - 600)
@@ -236,6 +281,13 @@ fn sign(issuer: &str, knobs: &Knobs, nonce: Option<&str>) -> String {
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
     }
+    if s.template.is_some() {
+        claims["tid"] = json!(if knobs.tid_differs {
+            "00000000-0000-4000-8000-0000000000ff"
+        } else {
+            knobs.tenant.as_str()
+        });
+    }
     if let Some(verified) = knobs.person.email_verified {
         claims["email_verified"] = json!(verified);
     }
@@ -254,9 +306,9 @@ fn sign(issuer: &str, knobs: &Knobs, nonce: Option<&str>) -> String {
 
 async fn discovery(State(s): State<Shared>) -> Json<Value> {
     s.lock().served.discovery += 1;
-    let i = &s.issuer;
+    let i = &s.base;
     Json(json!({
-        "issuer": i,
+        "issuer": s.template.as_deref().unwrap_or(i),
         "authorization_endpoint": format!("{i}/authorize"),
         "token_endpoint": format!("{i}/token"),
         "jwks_uri": format!("{i}/jwks"),
@@ -410,7 +462,7 @@ async fn token(
             "code_verifier does not match the challenge",
         );
     }
-    let id_token = sign(&s.issuer, &knobs, pending.nonce.as_deref());
+    let id_token = sign(&s, &knobs, pending.nonce.as_deref());
     s.lock().served.tokens += 1;
     Json(json!({
         "access_token": uuid::Uuid::new_v4().simple().to_string(),

@@ -3,7 +3,13 @@
 //!
 //! - **Discovery**: `{issuer}/.well-known/openid-configuration`, fetched on first use and
 //!   cached for [`DISCOVERY_TTL`]; its `issuer` must be the configured one exactly
-//!   (OpenID Connect Discovery 1.0 §4.3), or nothing is trusted.
+//!   (OpenID Connect Discovery 1.0 §4.3), or nothing is trusted. The one exception is a
+//!   multi-tenant provider (Entra ID's `organizations` or `common` endpoints), whose
+//!   document names a template, `https://login.microsoftonline.com/{tenantid}/v2.0`: it is
+//!   trusted only when the configured issuer has the template's shape and
+//!   [`OidcConfig::tenants`] names the tenants allowed in; an ID token must then come
+//!   from one of them (`iss` is the template with the token's own `tid`), which is how
+//!   Microsoft asks a multi-tenant application to validate its tokens.
 //! - **Start** ([`Client::authorize`]): a fresh `state`, `nonce` and PKCE `code_verifier`
 //!   (each 256 bits from the OS's generator, base64url), and the provider's authorization
 //!   URL carrying the state, the nonce and the verifier's S256 challenge. The caller keeps
@@ -51,12 +57,21 @@ pub struct OidcConfig {
     pub client_secret: Option<SecretString>,
     /// Where the provider sends the browser back (registered with it).
     pub redirect_url: String,
+    /// For a multi-tenant provider (a discovery `issuer` with `{tenantid}`), the tenant
+    /// ids whose people may sign in; ignored for a single-tenant one. Without any, a
+    /// multi-tenant provider is not trusted: anyone with an account in any tenant could
+    /// otherwise sign in, with an email address their own tenant's admin chose.
+    pub tenants: Vec<String>,
 }
+
+/// The placeholder a multi-tenant provider's discovery document puts in its `issuer`.
+pub const TENANT_PLACEHOLDER: &str = "{tenantid}";
 
 /// The parts of the provider's discovery document this client uses.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Discovery {
-    /// The issuer; must equal the configured one.
+    /// The issuer; must equal the configured one, or be a multi-tenant template
+    /// ([`TENANT_PLACEHOLDER`]).
     pub issuer: String,
     /// Where the browser is sent to sign in.
     pub authorization_endpoint: String,
@@ -132,6 +147,14 @@ pub enum Refusal {
     /// `iss` is not the configured issuer.
     #[error("the ID token is from another issuer")]
     WrongIssuer,
+    /// A multi-tenant provider's token is from a tenant not allowed in.
+    #[error("the ID token is from a tenant that may not sign in here")]
+    WrongTenant,
+    /// The provider is multi-tenant and no tenant is allowed in (the configuration).
+    #[error(
+        "the identity provider is multi-tenant (its issuer is {0:?}): name the tenants allowed to sign in (INCIDENT_OIDC_TENANTS)"
+    )]
+    TenantsRequired(String),
     /// `aud` (or `azp`) is not this client.
     #[error("the ID token is for another client")]
     WrongAudience,
@@ -160,6 +183,8 @@ impl Refusal {
             Refusal::UnknownKey(_) => "unknown_key",
             Refusal::BadSignature => "bad_signature",
             Refusal::WrongIssuer => "wrong_issuer",
+            Refusal::WrongTenant => "wrong_tenant",
+            Refusal::TenantsRequired(_) => "tenants_required",
             Refusal::WrongAudience => "wrong_audience",
             Refusal::Expired => "expired",
             Refusal::NotYetValid => "not_yet_valid",
@@ -219,6 +244,9 @@ struct TokenError {
 #[derive(Deserialize)]
 struct Claims {
     iss: String,
+    /// Entra ID's tenant of the person.
+    #[serde(default)]
+    tid: Option<String>,
     sub: String,
     aud: serde_json::Value,
     #[serde(default)]
@@ -293,10 +321,15 @@ impl Client {
             }
         };
         if doc.issuer != self.config.issuer {
-            return Err(Refusal::IssuerMismatch {
-                expected: self.config.issuer.clone(),
-                found: doc.issuer,
-            });
+            if !fits_template(&doc.issuer, &self.config.issuer) {
+                return Err(Refusal::IssuerMismatch {
+                    expected: self.config.issuer.clone(),
+                    found: doc.issuer,
+                });
+            }
+            if self.config.tenants.is_empty() {
+                return Err(Refusal::TenantsRequired(doc.issuer));
+            }
         }
         *self.discovery.write().await = Some((doc.clone(), Instant::now()));
         Ok(doc)
@@ -397,8 +430,9 @@ impl Client {
             return Err(Refusal::Algorithm(format!("{:?}", header.alg)));
         }
         let key = self.key(&doc, header.kid.as_deref()).await?;
+        let issuers = self.issuers(&doc);
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_issuer(&issuers);
         validation.set_audience(&[&self.config.client_id]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = LEEWAY_SECS;
@@ -409,12 +443,23 @@ impl Client {
                 ErrorKind::InvalidSignature => Refusal::BadSignature,
                 ErrorKind::ExpiredSignature => Refusal::Expired,
                 ErrorKind::ImmatureSignature => Refusal::NotYetValid,
+                ErrorKind::InvalidIssuer if doc.issuer.contains(TENANT_PLACEHOLDER) => {
+                    Refusal::WrongTenant
+                }
                 ErrorKind::InvalidIssuer => Refusal::WrongIssuer,
                 ErrorKind::InvalidAudience => Refusal::WrongAudience,
                 ErrorKind::InvalidAlgorithm => Refusal::Algorithm(format!("{:?}", header.alg)),
                 _ => Refusal::Malformed(e.to_string()),
             })?
             .claims;
+        // A multi-tenant token names its tenant twice: `iss` (checked above against the
+        // allowed tenants) and `tid`, which must be the same one.
+        if doc.issuer.contains(TENANT_PLACEHOLDER) {
+            let tenant = claims.tid.as_deref().unwrap_or_default();
+            if tenant.is_empty() || doc.issuer.replace(TENANT_PLACEHOLDER, tenant) != claims.iss {
+                return Err(Refusal::WrongTenant);
+            }
+        }
         // OpenID Connect Core §3.1.3.7 (4, 5): with several audiences, `azp` names the
         // client the token was issued to, and it must be us.
         let audiences = claims.aud.as_array().map_or(1, Vec::len);
@@ -444,6 +489,20 @@ impl Client {
                 .or(claims.preferred_username)
                 .filter(|n| !n.trim().is_empty()),
         })
+    }
+
+    /// The issuers an ID token may name: the configured one, or for a multi-tenant
+    /// provider its template with each allowed tenant.
+    fn issuers(&self, doc: &Discovery) -> Vec<String> {
+        if doc.issuer.contains(TENANT_PLACEHOLDER) {
+            self.config
+                .tenants
+                .iter()
+                .map(|t| doc.issuer.replace(TENANT_PLACEHOLDER, t))
+                .collect()
+        } else {
+            vec![self.config.issuer.clone()]
+        }
     }
 
     /// The provider's key named `kid`: from the cached JWKS, else from a refetched one
@@ -482,6 +541,19 @@ impl Client {
             .await
             .map_err(|e| Refusal::Keys(format!("unreadable JWKS: {e}")))
     }
+}
+
+/// Whether `configured` is an instance of the multi-tenant issuer `template`: the same
+/// text around [`TENANT_PLACEHOLDER`], one path segment in its place (`organizations`,
+/// `common` or a tenant id).
+fn fits_template(template: &str, configured: &str) -> bool {
+    let Some((before, after)) = template.split_once(TENANT_PLACEHOLDER) else {
+        return false;
+    };
+    configured.len() > before.len() + after.len()
+        && configured.starts_with(before)
+        && configured.ends_with(after)
+        && !configured[before.len()..configured.len() - after.len()].contains('/')
 }
 
 fn find_key(keys: Option<&JwkSet>, kid: Option<&str>) -> Result<Option<DecodingKey>, Refusal> {
@@ -529,6 +601,35 @@ mod tests {
     }
 
     #[test]
+    fn a_multi_tenant_template_fits_the_issuers_of_its_shape_only() {
+        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(fits_template(
+            template,
+            "https://login.microsoftonline.com/organizations/v2.0"
+        ));
+        assert!(fits_template(
+            template,
+            "https://login.microsoftonline.com/common/v2.0"
+        ));
+        assert!(!fits_template(
+            template,
+            "https://login.microsoftonline.com/v2.0"
+        ));
+        assert!(!fits_template(
+            template,
+            "https://login.microsoftonline.com/a/b/v2.0"
+        ));
+        assert!(!fits_template(
+            template,
+            "https://evil.example/organizations/v2.0"
+        ));
+        assert!(!fits_template(
+            "https://idp.example",
+            "https://idp.example/x"
+        ));
+    }
+
+    #[test]
     fn form_encoding_escapes_what_basic_auth_must_not_carry_raw() {
         assert_eq!(form_encode("a b:c/d"), "a+b%3Ac%2Fd");
         assert_eq!(form_encode("plain"), "plain");
@@ -545,6 +646,14 @@ mod tests {
                 client_id: CLIENT_ID.into(),
                 client_secret: Some(CLIENT_SECRET.to_owned().into()),
                 redirect_url: "http://127.0.0.1:9/ui/login/sso/callback".into(),
+                tenants: Vec::new(),
+            })
+        }
+
+        fn multi_tenant_client_of(idp: &Idp, tenants: &[&str]) -> Client {
+            Client::new(OidcConfig {
+                tenants: tenants.iter().map(|t| (*t).to_owned()).collect(),
+                ..client_of(idp).config
             })
         }
 
@@ -696,6 +805,7 @@ mod tests {
                 client_id: CLIENT_ID.into(),
                 client_secret: None,
                 redirect_url: "http://127.0.0.1:9/cb".into(),
+                tenants: Vec::new(),
             });
             let refused = client.authorize().await.expect_err("refused");
             assert_eq!(refused.reason(), "issuer_mismatch");
@@ -708,9 +818,71 @@ mod tests {
                 client_id: CLIENT_ID.into(),
                 client_secret: None,
                 redirect_url: "http://127.0.0.1:9/cb".into(),
+                tenants: Vec::new(),
             });
             let refused = client.authorize().await.expect_err("refused");
             assert_eq!(refused.reason(), "discovery_unavailable");
+        }
+
+        #[tokio::test]
+        async fn a_multi_tenant_provider_signs_in_people_of_the_allowed_tenants_only() {
+            use incident_testkit::idp::TENANT;
+            let idp = Idp::start_multi_tenant(Person::new("sub-1", "ada@example.com")).await;
+            assert!(idp.issuer.ends_with("/organizations/v2.0"));
+            let client = multi_tenant_client_of(&idp, &["another-tenant", TENANT]);
+            let (code, started) = approved(&client).await;
+            let identity = client
+                .finish(&code, &started.code_verifier, &started.nonce)
+                .await
+                .expect("signed in");
+            // The identity's issuer is the person's tenant's, so subjects of two tenants
+            // never collide.
+            let base = idp.issuer.trim_end_matches("/organizations/v2.0");
+            assert_eq!(identity.issuer, format!("{base}/{TENANT}/v2.0"));
+            assert_eq!(identity.subject, "sub-1");
+
+            // A person of a tenant that is not allowed in.
+            idp.set(|k| k.tenant = "9d1e0000-0000-4000-8000-0000000000b0".into());
+            let refused = client.verify(&idp.id_token("n-2"), "n-2").await;
+            assert_eq!(refused.expect_err("other tenant").reason(), "wrong_tenant");
+            // `tid` must be the tenant `iss` names.
+            idp.set(|k| {
+                k.tenant = TENANT.into();
+                k.tid_differs = true;
+            });
+            let refused = client.verify(&idp.id_token("n-3"), "n-3").await;
+            assert_eq!(refused.expect_err("tid differs").reason(), "wrong_tenant");
+            // The usual checks still hold.
+            idp.set(|k| {
+                k.tid_differs = false;
+                k.wrong_audience = true;
+            });
+            let refused = client.verify(&idp.id_token("n-4"), "n-4").await;
+            assert_eq!(refused.expect_err("audience").reason(), "wrong_audience");
+        }
+
+        #[tokio::test]
+        async fn a_multi_tenant_provider_without_allowed_tenants_is_not_trusted() {
+            let idp = Idp::start_multi_tenant(Person::new("sub-1", "ada@example.com")).await;
+            let refused = client_of(&idp).authorize().await.expect_err("refused");
+            assert_eq!(refused.reason(), "tenants_required");
+            assert!(
+                refused.to_string().contains("INCIDENT_OIDC_TENANTS"),
+                "{refused}"
+            );
+            // Nor is a template when the configured issuer is not of its shape.
+            // (The provider's root serves the same document.)
+            let client = Client::new(OidcConfig {
+                issuer: idp
+                    .issuer
+                    .trim_end_matches("/organizations/v2.0")
+                    .to_owned(),
+                ..multi_tenant_client_of(&idp, &["t"]).config
+            });
+            assert_eq!(
+                client.authorize().await.expect_err("refused").reason(),
+                "issuer_mismatch"
+            );
         }
     }
 }

@@ -111,10 +111,20 @@ pub async fn start(
                 StatusCode::BAD_GATEWAY,
                 &headers,
                 next,
-                format!(
-                    "The identity provider could not be reached; try again shortly (reason: {}).",
-                    refusal.reason()
-                ),
+                match refusal {
+                    // Not a passing outage: the provider is not the one configured, or
+                    // the configuration lacks what it needs.
+                    oidc::Refusal::IssuerMismatch { .. } | oidc::Refusal::TenantsRequired(_) => {
+                        format!(
+                            "Single sign-on is not set up correctly; ask an administrator to check it (reason: {}).",
+                            refusal.reason()
+                        )
+                    }
+                    _ => format!(
+                        "The identity provider could not be reached; try again shortly (reason: {}).",
+                        refusal.reason()
+                    ),
+                },
             ));
         }
     };

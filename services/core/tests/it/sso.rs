@@ -372,3 +372,57 @@ async fn without_configuration_there_is_no_sso_button_and_no_sso_route(pool: PgP
         .expect("start");
     assert_eq!(start.status(), StatusCode::NOT_FOUND);
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_entra_style_multi_tenant_provider_signs_in_the_allowed_tenant_only(pool: PgPool) {
+    // The test app allows the test kit's tenant (`TENANT`) in.
+    let idp = Idp::start_multi_tenant(Person::new("sub-ada", "ada@example.com")).await;
+    let app = TestApp::spawn_with_sso(pool.clone(), &idp, policy(AccessRole::Viewer)).await;
+    let (ada, _) = app.person(ADMIN, "ada@example.com", "responder").await;
+    let signed_in = round(&app).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    let secret = signed_in.session.expect("session cookie");
+    assert_eq!(session_token(&pool, &secret).await.1, Some(ada));
+    // The identity is the tenant's: its issuer names the tenant, not `organizations`.
+    let issuer: String =
+        sqlx::query_scalar("SELECT issuer FROM user_identities WHERE subject = 'sub-ada'")
+            .fetch_one(&pool)
+            .await
+            .expect("identity");
+    assert!(
+        issuer.ends_with(&format!("/{}/v2.0", incident_testkit::idp::TENANT)),
+        "{issuer}"
+    );
+
+    // Someone of another tenant, even with an email of a user here, is refused.
+    idp.set(|k| k.tenant = "9d1e0000-0000-4000-8000-0000000000b0".into());
+    let refused = round(&app).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert!(
+        refused.body.contains("(reason: wrong_tenant)"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.session.is_none());
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_multi_tenant_provider_without_allowed_tenants_says_sso_is_misconfigured(pool: PgPool) {
+    let idp = Idp::start_multi_tenant(Person::new("sub-ada", "ada@example.com")).await;
+    let app =
+        TestApp::spawn_with_sso_tenants(pool, &idp, policy(AccessRole::Viewer), Vec::new()).await;
+    let response = no_redirects()
+        .get(format!("{}/ui/login/sso?workspace=default", app.base))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("not set up correctly"), "{body}");
+    assert!(body.contains("(reason: tenants_required)"), "{body}");
+}

@@ -53,6 +53,17 @@ impl TestApp {
         idp: &incident_testkit::idp::Idp,
         policy: incident_core::access::sso::Policy,
     ) -> Self {
+        let tenants = vec![incident_testkit::idp::TENANT.to_owned()];
+        Self::spawn_with_sso_tenants(pool, idp, policy, tenants).await
+    }
+
+    /// [`Self::spawn_with_sso`] allowing `tenants` of a multi-tenant provider in.
+    pub async fn spawn_with_sso_tenants(
+        pool: PgPool,
+        idp: &incident_testkit::idp::Idp,
+        policy: incident_core::access::sso::Policy,
+        tenants: Vec<String>,
+    ) -> Self {
         use incident_testkit::idp::{CLIENT_ID, CLIENT_SECRET};
         use incident_web::oidc::{Client, OidcConfig};
         let secret = secrecy::SecretString::from(ADMIN.to_owned());
@@ -65,6 +76,7 @@ impl TestApp {
                     client_id: CLIENT_ID.to_owned(),
                     client_secret: Some(CLIENT_SECRET.to_owned().into()),
                     redirect_url: format!("{base}/ui/login/sso/callback"),
+                    tenants,
                 });
                 let sso = incident_core::ui::sso::Sso {
                     client: std::sync::Arc::new(client),
