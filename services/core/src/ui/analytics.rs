@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use incident_schema::Severity;
 use incident_schema::analytics::params::Params;
-use incident_schema::analytics::{self, Grouped, Grouping, Measures, Row, Summary};
+use incident_schema::analytics::{self, Grouped, Measures, Row, Summary};
 use incident_web::WebSession;
 use incident_web::shell::{Section, Shell, render_status};
 use serde::Deserialize;
@@ -84,10 +84,8 @@ async fn read(state: &UiState, session: &WebSession, q: &AnalyticsQuery) -> Resu
         .await
         .map_err(DomainError::from)?;
     let reader = session.auth.reader();
-    let summary = analytics::query::summary(&mut tx, &reader, &request).await?;
-    let weeks = analytics::query::grouped(&mut tx, &reader, &request, Grouping::Week).await?;
-    let by_severity =
-        analytics::query::grouped(&mut tx, &reader, &request, Grouping::WeekSeverity).await?;
+    let (summary, weeks, by_severity) =
+        analytics::query::summary_and_weeks(&mut tx, &reader, &request).await?;
     tx.commit().await?;
     Ok(Read {
         summary,

@@ -1802,3 +1802,63 @@ async fn summaries_over_many_weeks_read_week_values_and_late_events_forget_them(
         "{summary}"
     );
 }
+
+/// The analytics page's one read (`summary_and_weeks`, sharing what its three parts read
+/// alike) answers exactly what the summary and the two weekly groupings answer apart,
+/// over built weeks, partial days at both ends and the live days, with filters.
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn the_pages_shared_read_answers_what_the_three_reads_answer_apart(pool: PgPool) {
+    use incident_schema::access::Reader;
+    use incident_schema::analytics::params::Params;
+    use incident_schema::analytics::{Grouping, query};
+    // (The app bootstraps the workspace.)
+    let _app = TestApp::spawn(pool.clone()).await;
+    let ws = workspace_id(&pool, "default").await;
+    past_history(&pool, ws).await;
+    rebuild(&pool, ws).await;
+    let reader = Reader {
+        workspace_id: ws,
+        user_id: None,
+        is_admin: true,
+    };
+    let ranges = [
+        ("2020-11-30", "2021-01-31"),
+        ("2020-12-20T10:00:00Z", "2021-02-01T05:00:00Z"),
+        ("2021-01-04", "2021-01-12"),
+    ];
+    let mut compared = 0;
+    for (from, to) in ranges {
+        for (severity, drill) in [
+            (None, None),
+            (Some("SEV1,SEV2"), None),
+            (None, Some("true")),
+        ] {
+            let params = Params {
+                from: Some(from.into()),
+                to: Some(to.into()),
+                severity: severity.map(Into::into),
+                drill: drill.map(Into::into),
+                ..Params::default()
+            };
+            let mut conn = pool.acquire().await.expect("conn");
+            let request = params.request(&mut conn, ws).await.expect("request");
+            let apart = (
+                query::summary(&mut conn, &reader, &request)
+                    .await
+                    .expect("summary"),
+                query::grouped(&mut conn, &reader, &request, Grouping::Week)
+                    .await
+                    .expect("weeks"),
+                query::grouped(&mut conn, &reader, &request, Grouping::WeekSeverity)
+                    .await
+                    .expect("by severity"),
+            );
+            let together = query::summary_and_weeks(&mut conn, &reader, &request)
+                .await
+                .expect("together");
+            assert_eq!(together, apart, "{params:?}");
+            compared += usize::from(apart.0.measures.incidents > 0);
+        }
+    }
+    assert!(compared >= 6, "the ranges hold incidents ({compared} did)");
+}

@@ -317,9 +317,109 @@ pub async fn grouped(
     by: Grouping,
 ) -> sqlx::Result<Grouped> {
     let mut tx = tuned(conn).await?;
-    let grouped = grouped_in(&mut tx, reader, request, by).await?;
+    let grouped = grouped_in(&mut tx, reader, request, by, &mut Memo::default()).await?;
     tx.commit().await?;
     Ok(grouped)
+}
+
+/// The summary and the weekly series, all together and by severity, of one request, as
+/// the analytics page shows them: in one snapshot, reading once what the three read
+/// alike (the workspace's time zone, the range's day cells and live rows, the whole
+/// weeks' figures). The same figures as [`summary`] and [`grouped`] by [`Grouping::Week`]
+/// and [`Grouping::WeekSeverity`] in the same snapshot.
+pub async fn summary_and_weeks(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    request: &Request,
+) -> sqlx::Result<(Summary, Grouped, Grouped)> {
+    let mut tx = tuned(conn).await?;
+    let mut memo = Memo::default();
+    let summary = summary_in(&mut tx, reader, request, &mut memo).await?;
+    let weeks = grouped_in(&mut tx, reader, request, Grouping::Week, &mut memo).await?;
+    let by_severity =
+        grouped_in(&mut tx, reader, request, Grouping::WeekSeverity, &mut memo).await?;
+    tx.commit().await?;
+    Ok((summary, weeks, by_severity))
+}
+
+/// The range's rolled-up cells and live rows, and the severities with an update
+/// cadence ([`gather`]).
+struct Gathered {
+    cover: rollup::Cover,
+    rows: Vec<rollup::IncidentRow>,
+    cadenced: Vec<Severity>,
+}
+
+/// What the reads of one request inside one snapshot share: each is read on first use
+/// and kept (the gathered cells and rows for the weeks they skip: another set of weeks
+/// reads them again).
+#[derive(Default)]
+struct Memo {
+    time_zone: Option<String>,
+    gathered: Option<(Vec<NaiveDate>, Gathered)>,
+    figures: Option<(bool, WeekFigures)>,
+}
+
+/// Whole built weeks' figures: week → severity (or `ALL`) → figures.
+type WeekFigures = BTreeMap<NaiveDate, HashMap<String, rollup::Figures>>;
+
+impl Memo {
+    async fn time_zone(
+        &mut self,
+        conn: &mut PgConnection,
+        workspace_id: uuid::Uuid,
+    ) -> sqlx::Result<String> {
+        if let Some(tz) = &self.time_zone {
+            return Ok(tz.clone());
+        }
+        let tz = time_zone(conn, workspace_id).await?;
+        self.time_zone = Some(tz.clone());
+        Ok(tz)
+    }
+
+    async fn gathered(
+        &mut self,
+        conn: &mut PgConnection,
+        args: &Args<'_>,
+        skip: &[NaiveDate],
+    ) -> sqlx::Result<&Gathered> {
+        if self.gathered.as_ref().is_none_or(|(s, _)| s != skip) {
+            let (cover, rows, cadenced) = gather(conn, args, skip).await?;
+            self.gathered = Some((
+                skip.to_vec(),
+                Gathered {
+                    cover,
+                    rows,
+                    cadenced,
+                },
+            ));
+        }
+        Ok(&self.gathered.as_ref().expect("just gathered").1)
+    }
+
+    async fn week_figures(
+        &mut self,
+        conn: &mut PgConnection,
+        args: &Args<'_>,
+    ) -> sqlx::Result<WeekFigures> {
+        let drill = args.request.filter.drill;
+        if let Some((d, figures)) = &self.figures
+            && *d == drill
+        {
+            return Ok(figures.clone());
+        }
+        let figures = rollup::week_figures(
+            conn,
+            args.workspace_id,
+            args.request.from,
+            args.request.to,
+            &args.time_zone,
+            drill,
+        )
+        .await?;
+        self.figures = Some((drill, figures.clone()));
+        Ok(figures)
+    }
 }
 
 async fn grouped_in(
@@ -327,14 +427,15 @@ async fn grouped_in(
     reader: &Reader,
     request: &Request,
     by: Grouping,
+    memo: &mut Memo,
 ) -> sqlx::Result<Grouped> {
     let args = Args {
         workspace_id: reader.workspace_id,
         request,
-        time_zone: time_zone(&mut *conn, reader.workspace_id).await?,
+        time_zone: memo.time_zone(&mut *conn, reader.workspace_id).await?,
     };
     if by != Grouping::Service && request.filter.services.is_empty() {
-        let rows = rolled_up_grouped(&mut *conn, &args, by).await?;
+        let rows = rolled_up_grouped(&mut *conn, &args, by, memo).await?;
         return Ok(Grouped {
             from: request.from,
             to: request.to,
@@ -421,7 +522,7 @@ pub async fn summary(
     request: &Request,
 ) -> sqlx::Result<Summary> {
     let mut tx = tuned(conn).await?;
-    let summary = summary_in(&mut tx, reader, request).await?;
+    let summary = summary_in(&mut tx, reader, request, &mut Memo::default()).await?;
     tx.commit().await?;
     Ok(summary)
 }
@@ -430,14 +531,15 @@ async fn summary_in(
     conn: &mut PgConnection,
     reader: &Reader,
     request: &Request,
+    memo: &mut Memo,
 ) -> sqlx::Result<Summary> {
     let args = Args {
         workspace_id: reader.workspace_id,
         request,
-        time_zone: time_zone(&mut *conn, reader.workspace_id).await?,
+        time_zone: memo.time_zone(&mut *conn, reader.workspace_id).await?,
     };
     if request.filter.services.is_empty() {
-        return rolled_up_summary(&mut *conn, reader, &args).await;
+        return rolled_up_summary(&mut *conn, reader, &args, memo).await;
     }
     let measures = measures_by_key(&mut *conn, &args, None)
         .await?
@@ -710,6 +812,7 @@ async fn rolled_up_grouped(
     conn: &mut PgConnection,
     args: &Args<'_>,
     by: Grouping,
+    memo: &mut Memo,
 ) -> sqlx::Result<Vec<Row>> {
     let drill = args.request.filter.drill;
     // Whole built weeks answer from their figures: for week × severity always, for weeks
@@ -720,20 +823,16 @@ async fn rolled_up_grouped(
         _ => false,
     };
     let mut figures = if weeks {
-        rollup::week_figures(
-            &mut *conn,
-            args.workspace_id,
-            args.request.from,
-            args.request.to,
-            &args.time_zone,
-            drill,
-        )
-        .await?
+        memo.week_figures(&mut *conn, args).await?
     } else {
         BTreeMap::new()
     };
     let skip: Vec<NaiveDate> = figures.keys().copied().collect();
-    let (cover, rows, cadenced) = gather(&mut *conn, args, &skip).await?;
+    let Gathered {
+        cover,
+        rows,
+        cadenced,
+    } = memo.gathered(&mut *conn, args, &skip).await?;
     let key = |day: NaiveDate, severity: Severity| -> (Option<NaiveDate>, Option<Severity>) {
         match by {
             Grouping::Week => (Some(rollup::week_of(day)), None),
@@ -758,12 +857,9 @@ async fn rolled_up_grouped(
     let mut take = |k: (Option<NaiveDate>, Option<Severity>)| {
         if let Some(week) = k.0.and_then(|w| figures.get_mut(&w)) {
             let severity = k.1.map_or("ALL", |s| s.as_str());
-            return week
-                .remove(severity)
-                .unwrap_or_default()
-                .measures(&cadenced);
+            return week.remove(severity).unwrap_or_default().measures(cadenced);
         }
-        found.remove(&k).unwrap_or_default().measures(&cadenced)
+        found.remove(&k).unwrap_or_default().measures(cadenced)
     };
     let request = args.request;
     Ok(match by {
@@ -809,6 +905,7 @@ async fn rolled_up_summary(
     conn: &mut PgConnection,
     reader: &Reader,
     args: &Args<'_>,
+    memo: &mut Memo,
 ) -> sqlx::Result<Summary> {
     let request = args.request;
     let drill = request.filter.drill;
@@ -837,7 +934,11 @@ async fn rolled_up_summary(
     } else {
         (Vec::new(), Vec::new())
     };
-    let (cover, rows, cadenced) = gather(&mut *conn, args, &skip).await?;
+    let Gathered {
+        cover,
+        rows,
+        cadenced,
+    } = memo.gathered(&mut *conn, args, &skip).await?;
     let mut acc = rollup::Acc::default();
     let mut drills = 0;
     let mut services = BTreeMap::new();
@@ -861,7 +962,7 @@ async fn rolled_up_summary(
             rollup::merge_services(&mut services, cell.services.iter().cloned());
         }
     }
-    for row in &rows {
+    for row in rows {
         if row.is_drill {
             drills += 1;
         }
@@ -953,7 +1054,7 @@ async fn rolled_up_summary(
     acc.needs(&mut needs);
     follow.needs(&mut needs);
     let got = rollup::week_slices(&mut *conn, args.workspace_id, &weeks, &needs).await?;
-    let measures = acc.measures_with(&cadenced, &got)?;
+    let measures = acc.measures_with(cadenced, &got)?;
     let by_source = Sources {
         alert: from_alert,
         person: measures.incidents - from_alert,
