@@ -305,8 +305,8 @@ async fn a_responder_works_an_incident_in_a_real_browser(pool: PgPool) {
     })
     .await;
 
-    // Turn the status page on and read it.
-    c.find(Locator::LinkText("Status page"))
+    // Turn the status page on and read it: the navigation's "Settings" opens it.
+    c.find(Locator::LinkText("Settings"))
         .await
         .expect("settings link")
         .click()
@@ -448,7 +448,21 @@ async fn an_admin_creates_a_token_and_changes_an_sla_target_in_a_real_browser(po
     let c = &browser.client;
     sign_in(&browser, &app, ADMIN).await;
 
-    // Create a token from the Tokens page: its secret is on the answer, once.
+    // Create a token from the Tokens page (Settings, then the settings' own
+    // navigation): its secret is on the answer, once.
+    c.find(Locator::LinkText("Settings"))
+        .await
+        .expect("settings link")
+        .click()
+        .await
+        .expect("click");
+    eventually(WAIT, "the settings navigation", || async {
+        browser
+            .count("nav.subnav a[href='/ui/settings/tokens']")
+            .await
+            == 1
+    })
+    .await;
     c.find(Locator::LinkText("Tokens"))
         .await
         .expect("tokens link")

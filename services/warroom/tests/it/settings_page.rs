@@ -326,13 +326,32 @@ async fn an_admin_sets_the_announcement_channel_in_a_real_browser(pool: PgPool) 
     c.goto(&format!("{}/ui/incidents", app.base))
         .await
         .expect("incidents");
+    // The main navigation's one "Settings" entry, then the settings' own navigation.
     incident_testkit::eventually(wait, "the navigation", || async {
-        browser.count("a[href='/ui/settings/war-room']").await == 1
+        browser
+            .count("header nav a[href='/ui/settings/status-page']")
+            .await
+            == 1
     })
     .await;
-    c.find(Locator::Css("a[href='/ui/settings/war-room']"))
+    c.find(Locator::Css(
+        "header nav a[href='/ui/settings/status-page']",
+    ))
+    .await
+    .expect("nav")
+    .click()
+    .await
+    .expect("click");
+    incident_testkit::eventually(wait, "the settings navigation", || async {
+        browser
+            .count("nav.subnav a[href='/ui/settings/war-room']")
+            .await
+            == 1
+    })
+    .await;
+    c.find(Locator::Css("nav.subnav a[href='/ui/settings/war-room']"))
         .await
-        .expect("nav")
+        .expect("settings nav")
         .click()
         .await
         .expect("click");
