@@ -485,6 +485,12 @@ async fn an_admin_creates_a_token_and_changes_an_sla_target_in_a_real_browser(po
         .select_by_value("responder")
         .await
         .expect("select");
+    c.find(Locator::Id("token-expires"))
+        .await
+        .expect("expiry")
+        .select_by_value("90")
+        .await
+        .expect("select");
     c.find(Locator::Css(
         "form[action='/ui/settings/tokens'] button[type=submit]",
     ))
@@ -509,6 +515,18 @@ async fn an_admin_creates_a_token_and_changes_an_sla_target_in_a_real_browser(po
     browser.screenshot("token-created").await;
     let (status, _) = app.get(&secret, "/api/v1/incidents").await;
     assert_eq!(status, reqwest::StatusCode::OK, "the new token works");
+    let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
+    let expires: chrono::DateTime<chrono::Utc> = tokens
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["name"] == "deploy bot")
+        .and_then(|t| t["expires_at"].as_str())
+        .expect("an expiry")
+        .parse()
+        .expect("RFC 3339");
+    let days = (expires - chrono::Utc::now()).num_days();
+    assert!((89..=90).contains(&days), "expires in 90 days: {expires}");
     // Back on the listing: its name, never its secret.
     c.goto(&format!("{}/ui/settings/tokens", app.base))
         .await
