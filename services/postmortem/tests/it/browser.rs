@@ -410,5 +410,26 @@ async fn an_admin_changes_the_draft_trigger_and_saves_a_template_in_a_real_brows
         .await
         .expect("scroll");
     browser.screenshot("postmortem-settings").await;
+
+    // On a phone's width the settings' navigation wraps inside the page, and each of
+    // its links is reachable by the keyboard.
+    c.set_window_size(390, 844).await.expect("phone width");
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth;",
+            vec![],
+        )
+        .await
+        .expect("overflow");
+    assert_eq!(overflow, json!(false), "nothing wider than the phone");
+    let focusable = c
+        .execute(
+            "return [...document.querySelectorAll('nav.subnav a')].every(a => { a.focus(); return document.activeElement === a; });",
+            vec![],
+        )
+        .await
+        .expect("focus");
+    assert_eq!(focusable, json!(true));
+    browser.screenshot("postmortem-settings-phone").await;
     browser.close().await;
 }
