@@ -32,6 +32,7 @@ postmortem:
   - /api/v1/action-items
   - /api/v1/postmortem
   - /ui/postmortems
+  - /ui/settings/postmortems
 slaWatchdog:
   - /api/v1/drills
   - /ui/drills

@@ -1,5 +1,6 @@
 //! The page shell: what every page's template gets ([`Shell`]) to fill the layout
-//! (`templates/layout.html`: skip link, navigation by role, sign-out form, assets), and
+//! (`templates/layout.html`: skip link, navigation by role, the settings pages' own
+//! navigation, sign-out form, assets), and
 //! the helpers turning a template into a response.
 //!
 //! The role decides what the navigation offers; each page decides the same for its own
@@ -59,7 +60,11 @@ pub enum Section {
     Integrations,
     /// The war room's settings (served by the war room).
     WarRoomSettings,
-    /// Workspace settings (the status page).
+    /// The postmortem settings: draft trigger, LLM, template, issue tracker (served by
+    /// the postmortem service).
+    PostmortemSettings,
+    /// The status page setting (the first settings page, where the navigation's
+    /// "Settings" goes).
     Settings,
     /// The workspace's users (admins).
     Users,
@@ -69,6 +74,22 @@ pub enum Section {
     SlaPolicies,
     /// Public pages and sign-in: no navigation.
     None,
+}
+
+impl Section {
+    /// Whether this is one of the settings pages (the navigation's one "Settings" entry
+    /// is current, and the layout shows the settings' own navigation above the page).
+    pub const fn is_settings(self) -> bool {
+        matches!(
+            self,
+            Self::Settings
+                | Self::WarRoomSettings
+                | Self::PostmortemSettings
+                | Self::Users
+                | Self::Tokens
+                | Self::SlaPolicies
+        )
+    }
 }
 
 /// What the layout needs from every page.
@@ -116,6 +137,11 @@ impl Shell {
     /// Whether `section` is the current one (for `aria-current`).
     pub fn is(&self, section: Section) -> bool {
         self.section == section
+    }
+
+    /// Whether the page is a settings page (see [`Section::is_settings`]).
+    pub fn in_settings(&self) -> bool {
+        self.section.is_settings()
     }
 
     /// Whether the viewer may write.

@@ -8,7 +8,9 @@
 //! refused field next to it, re-rendering with 422. Every page and form is for workspace
 //! admins (403 page otherwise, as the status-page settings); a token id of another
 //! workspace answers 404. A new token's secret is in the answer to its form and nowhere
-//! else: the listing shows only its name and prefix. A revoked token is evicted from
+//! else: the listing shows only its name and prefix. A token may be given an expiry
+//! (never, 7/30/90/365 days, or through a chosen day, UTC; a day in the past is refused),
+//! stored as the API's `expires_at`, and the listing says when it expires or expired. A revoked token is evicted from
 //! this process's token cache at once, as the API's revocation does, and the sessions
 //! signed in with it end (a session is only as live as its token).
 //!
@@ -19,8 +21,8 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
-use incident_schema::{AccessRole, ApiToken, Severity, SlaPolicy, User};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use incident_schema::{AccessRole, ApiToken, Severity, SlaPolicy, Timestamp, User};
 use incident_web::shell::{Section, Shell, render_status};
 use incident_web::{VerifiedForm, WebSession, render};
 use serde::Deserialize;
@@ -274,16 +276,29 @@ fn token_row(token: ApiToken, users: &[User]) -> TokenRow {
             .map(|u| u.display_name.clone()),
         created: When::of(token.created_at),
         last_used: token.last_used_at.map(When::of),
+        expired: token.revoked_at.is_none() && token.expires_at.is_some_and(|e| e <= Utc::now()),
         expires: token.expires_at.map(When::of),
         revoked: token.revoked_at.map(When::of),
     }
 }
+
+/// The expiry choices of the token form: `(value, label)`; a number is days from now.
+const EXPIRIES: [(&str, &str); 6] = [
+    ("never", "Never"),
+    ("7", "In 7 days"),
+    ("30", "In 30 days"),
+    ("90", "In 90 days"),
+    ("365", "In a year"),
+    ("date", "On a date…"),
+];
 
 /// What a refused token form keeps.
 struct TokenDraft {
     name: String,
     role: String,
     user_id: String,
+    expires: String,
+    expires_on: String,
 }
 
 async fn tokens_page(
@@ -309,6 +324,11 @@ async fn tokens_page(
             })
             .collect(),
         roles: Choice::of(AccessRole::SPELLINGS, &draft.role),
+        expiries: EXPIRIES
+            .iter()
+            .map(|(v, l)| Choice::new(v, l, *v == draft.expires))
+            .collect(),
+        expires_on: draft.expires_on,
         name: draft.name,
         error,
         created,
@@ -328,6 +348,8 @@ pub async fn tokens(
         name: String::new(),
         role: AccessRole::Responder.to_string(),
         user_id: String::new(),
+        expires: "never".to_owned(),
+        expires_on: String::new(),
     };
     let page = tokens_page(
         &mut conn,
@@ -350,9 +372,49 @@ pub struct TokenForm {
     role: String,
     #[serde(default)]
     user_id: String,
+    /// `never`, a number of days (`7`, `30`, `90`, `365`) or `date`.
+    #[serde(default)]
+    expires: String,
+    /// With `expires=date`: the last day it works (`YYYY-MM-DD`, UTC).
+    #[serde(default)]
+    expires_on: String,
 }
 
 impl TokenForm {
+    /// When the token stops working: `days` from `now`, or the end of the chosen day
+    /// (UTC). A day before today is refused; so is a choice the form does not offer.
+    fn expiry(&self, now: DateTime<Utc>) -> Result<Option<Timestamp>, DomainError> {
+        match self.expires.trim() {
+            "" | "never" => Ok(None),
+            "date" => {
+                let day = NaiveDate::parse_from_str(self.expires_on.trim(), "%Y-%m-%d")
+                    .map_err(|_| DomainError::invalid("expires_on", "choose a day (YYYY-MM-DD)"))?;
+                if day < now.date_naive() {
+                    return Err(DomainError::invalid(
+                        "expires_on",
+                        "is in the past: choose today or a later day",
+                    ));
+                }
+                let end = day
+                    .succ_opt()
+                    .and_then(|next| next.and_hms_opt(0, 0, 0))
+                    .map(|t| t.and_utc())
+                    .ok_or_else(|| DomainError::invalid("expires_on", "is too far away"))?;
+                Ok(Some(Timestamp(end)))
+            }
+            days => {
+                let days = EXPIRIES
+                    .iter()
+                    .find(|(v, _)| *v == days)
+                    .and_then(|(v, _)| v.parse::<i64>().ok())
+                    .ok_or_else(|| {
+                        DomainError::invalid("expires", "choose one of the expiries offered")
+                    })?;
+                Ok(Some(Timestamp(now + Duration::days(days))))
+            }
+        }
+    }
+
     /// The API's request, or the field that is not even well-formed.
     fn request(&self) -> Result<NewTokenRequest, DomainError> {
         let role: AccessRole = self
@@ -374,7 +436,7 @@ impl TokenForm {
             name: self.name.clone(),
             role,
             user_id,
-            expires_at: None,
+            expires_at: self.expiry(Utc::now())?,
         })
     }
 }
@@ -398,6 +460,8 @@ pub async fn create_token(
         name: form.name.clone(),
         role: form.role.clone(),
         user_id: form.user_id.clone(),
+        expires: form.expires.clone(),
+        expires_on: form.expires_on.clone(),
     };
     match created {
         Ok(token) => {
@@ -410,6 +474,8 @@ pub async fn create_token(
                 name: String::new(),
                 role: keep.role,
                 user_id: String::new(),
+                expires: "never".to_owned(),
+                expires_on: String::new(),
             };
             let page = tokens_page(&mut conn, &session, fresh, None, Some(secret), false).await?;
             Ok(render(&page))

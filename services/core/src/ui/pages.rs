@@ -488,6 +488,8 @@ pub struct TokenRow {
     pub last_used: Option<When>,
     /// Expiry.
     pub expires: Option<When>,
+    /// Its expiry has passed (and it was not revoked).
+    pub expired: bool,
     /// Revocation.
     pub revoked: Option<When>,
 }
@@ -513,6 +515,10 @@ pub struct TokensPage {
     pub people: Vec<Choice>,
     /// The roles a new token may have.
     pub roles: Vec<Choice>,
+    /// The expiries a new token may have (never, days from now, a date).
+    pub expiries: Vec<Choice>,
+    /// The day typed for a dated expiry (after a refused submission).
+    pub expires_on: String,
     /// The name typed (after a refused submission).
     pub name: String,
     /// What the form refused.

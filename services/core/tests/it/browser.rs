@@ -305,8 +305,8 @@ async fn a_responder_works_an_incident_in_a_real_browser(pool: PgPool) {
     })
     .await;
 
-    // Turn the status page on and read it.
-    c.find(Locator::LinkText("Status page"))
+    // Turn the status page on and read it: the navigation's "Settings" opens it.
+    c.find(Locator::LinkText("Settings"))
         .await
         .expect("settings link")
         .click()
@@ -448,7 +448,21 @@ async fn an_admin_creates_a_token_and_changes_an_sla_target_in_a_real_browser(po
     let c = &browser.client;
     sign_in(&browser, &app, ADMIN).await;
 
-    // Create a token from the Tokens page: its secret is on the answer, once.
+    // Create a token from the Tokens page (Settings, then the settings' own
+    // navigation): its secret is on the answer, once.
+    c.find(Locator::LinkText("Settings"))
+        .await
+        .expect("settings link")
+        .click()
+        .await
+        .expect("click");
+    eventually(WAIT, "the settings navigation", || async {
+        browser
+            .count("nav.subnav a[href='/ui/settings/tokens']")
+            .await
+            == 1
+    })
+    .await;
     c.find(Locator::LinkText("Tokens"))
         .await
         .expect("tokens link")
@@ -469,6 +483,12 @@ async fn an_admin_creates_a_token_and_changes_an_sla_target_in_a_real_browser(po
         .await
         .expect("role")
         .select_by_value("responder")
+        .await
+        .expect("select");
+    c.find(Locator::Id("token-expires"))
+        .await
+        .expect("expiry")
+        .select_by_value("90")
         .await
         .expect("select");
     c.find(Locator::Css(
@@ -495,6 +515,18 @@ async fn an_admin_creates_a_token_and_changes_an_sla_target_in_a_real_browser(po
     browser.screenshot("token-created").await;
     let (status, _) = app.get(&secret, "/api/v1/incidents").await;
     assert_eq!(status, reqwest::StatusCode::OK, "the new token works");
+    let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
+    let expires: chrono::DateTime<chrono::Utc> = tokens
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["name"] == "deploy bot")
+        .and_then(|t| t["expires_at"].as_str())
+        .expect("an expiry")
+        .parse()
+        .expect("RFC 3339");
+    let days = (expires - chrono::Utc::now()).num_days();
+    assert!((89..=90).contains(&days), "expires in 90 days: {expires}");
     // Back on the listing: its name, never its secret.
     c.goto(&format!("{}/ui/settings/tokens", app.base))
         .await

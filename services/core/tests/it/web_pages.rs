@@ -414,6 +414,7 @@ fn token_row(name: &str, owner: Option<&str>, revoked: bool) -> TokenRow {
         created: at(1),
         last_used: (!revoked).then(|| at(5)),
         expires: None,
+        expired: false,
         revoked: revoked.then(|| at(9)),
     }
 }
@@ -424,6 +425,17 @@ fn the_tokens_settings_showing_a_new_secret() {
         shell: shell(AccessRole::Admin, Section::Tokens, "API tokens"),
         tokens: vec![
             token_row("deploy bot", None, false),
+            TokenRow {
+                id: "00000000-0000-0000-0000-000000000003".to_owned(),
+                expires: Some(at(50)),
+                ..token_row("ci runner", None, false)
+            },
+            TokenRow {
+                id: "00000000-0000-0000-0000-000000000004".to_owned(),
+                expires: Some(at(2)),
+                expired: true,
+                ..token_row("old script", None, false)
+            },
             token_row("alice laptop", Some("Alice"), true),
         ],
         people: vec![Choice {
@@ -432,6 +444,12 @@ fn the_tokens_settings_showing_a_new_secret() {
             selected: false,
         }],
         roles: Choice::of(&["viewer", "responder", "admin"], "responder"),
+        expiries: vec![
+            Choice::new("never", "Never", false),
+            Choice::new("30", "In 30 days", false),
+            Choice::new("date", "On a date…", true),
+        ],
+        expires_on: "2026-12-24".to_owned(),
         name: String::new(),
         error: None,
         created: Some(NewSecret {

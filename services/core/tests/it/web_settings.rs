@@ -2,7 +2,8 @@
 //! Each refuses a form without its CSRF token and a non-admin (403 page), answers 404
 //! for another workspace's user or token, shows a new token's secret once and then only its
 //! name, ends the sessions of a revoked token, and shows the API's validation next to
-//! the refused field.
+//! the refused field; a token's expiry chosen on the form (days, a date, never; not in
+//! the past) is the API's `expires_at`, and the listing says when it expires or expired.
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -267,6 +268,132 @@ async fn a_new_tokens_secret_is_shown_once_then_only_its_name_and_it_signs_in(po
     assert!(!body.contains("secret-value"));
     let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
     assert_eq!(tokens.as_array().map(Vec::len), Some(3), "{tokens}");
+}
+
+/// The API's `expires_at` of the token named `name`.
+async fn expiry_of(app: &TestApp, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
+    let token = tokens
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["name"] == name)
+        .cloned()
+        .expect("the token");
+    token["expires_at"]
+        .as_str()
+        .map(|t| t.parse().expect("RFC 3339"))
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_token_made_on_the_page_expires_as_chosen_and_the_listing_says_when(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let page = Page::sign_in(&app, ADMIN).await;
+    let csrf = page.csrf();
+    let (_, _, form) = page.get("/ui/settings/tokens").await;
+    assert!(
+        form.contains(r#"<option value="never" selected>Never</option>"#),
+        "{form}"
+    );
+    let create = |name: &'static str, expires: &'static str, on: String| {
+        let page = &page;
+        let csrf = csrf.clone();
+        async move {
+            page.submit(
+                "/ui/settings/tokens",
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("name", name),
+                    ("role", "viewer"),
+                    ("expires", expires),
+                    ("expires_on", on.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+
+    // Never (the default), and in 30 days.
+    let (status, _, _) = create("forever", "never", String::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(expiry_of(&app, "forever").await, None);
+    let before = chrono::Utc::now();
+    let (status, _, _) = create("month", "30", String::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let month = expiry_of(&app, "month").await.expect("an expiry");
+    let offset = month - before;
+    assert!(
+        offset >= chrono::Duration::days(30)
+            && offset < chrono::Duration::days(30) + chrono::Duration::minutes(1),
+        "{month}"
+    );
+
+    // On a date: it works through that day (UTC).
+    let day = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive();
+    let (status, _, _) = create("dated", "date", day.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    let dated = expiry_of(&app, "dated").await.expect("an expiry");
+    assert_eq!(
+        dated,
+        day.succ_opt()
+            .expect("a next day")
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+    );
+
+    // A day in the past, no day, or a choice the form does not offer: refused beside
+    // the field, with what was typed kept, and nothing created.
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
+    let (status, _, body) = create("stale", "date", yesterday.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body.contains(r#"id="token-expires-on-error">expires_on: is in the past"#)
+            || body.contains(r#"id="token-expires-on-error">is in the past"#),
+        "{body}"
+    );
+    assert!(body.contains(&format!(r#"value="{yesterday}""#)), "{body}");
+    assert!(body.contains(r#"<option value="date" selected>"#), "{body}");
+    let (status, _, body) = create("stale", "date", String::new()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains(r#"id="token-expires-on-error""#), "{body}");
+    let (status, _, body) = create("stale", "9999", String::new()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains(r#"id="token-expires-error""#), "{body}");
+    let (_, tokens) = app.get(ADMIN, "/api/v1/tokens").await;
+    assert!(!tokens.to_string().contains("stale"), "{tokens}");
+
+    // The listing: when each expires; one whose expiry passed says so.
+    let (_, _, listing) = page.get("/ui/settings/tokens").await;
+    let row = |name: &str| {
+        let at = listing
+            .find(&format!("<td>{name} <code>"))
+            .expect("the row");
+        listing[at..]
+            .split("</tr>")
+            .next()
+            .expect("a row")
+            .to_owned()
+    };
+    assert!(row("month").contains("expires <time"), "{listing}");
+    assert!(
+        row("dated").contains(&format!("datetime=\"{}", day.succ_opt().expect("day"))),
+        "{listing}"
+    );
+    assert!(row("forever").contains("active"), "{listing}");
+    sqlx::query(
+        "UPDATE api_tokens SET expires_at = now() - interval '1 hour' WHERE name = 'month'",
+    )
+    .execute(&pool)
+    .await
+    .expect("expire it");
+    let (_, _, listing) = page.get("/ui/settings/tokens").await;
+    let at = listing.find("<td>month <code>").expect("the row");
+    let month_row = listing[at..].split("</tr>").next().expect("a row");
+    assert!(
+        month_row.contains(r#"<span class="badge">expired</span> <time"#),
+        "{month_row}"
+    );
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]

@@ -17,6 +17,8 @@ pub enum UiError {
     Domain(DomainError),
     /// The viewer's role does not allow the write.
     Forbidden,
+    /// A settings page, for admins only.
+    AdminOnly,
 }
 
 impl From<DomainError> for UiError {
@@ -35,19 +37,8 @@ impl UiError {
     /// The status a page answers for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::Domain(e) => match e {
-                DomainError::Validation { .. } | DomainError::Template { .. } => {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                }
-                DomainError::NotFound(_) => StatusCode::NOT_FOUND,
-                DomainError::IllegalTransition { .. }
-                | DomainError::IncidentOpen(_)
-                | DomainError::NotRegenerable(_)
-                | DomainError::NotConfigured(_) => StatusCode::CONFLICT,
-                DomainError::Tracker(_) => StatusCode::BAD_GATEWAY,
-                DomainError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            Self::Forbidden | Self::AdminOnly => StatusCode::FORBIDDEN,
+            Self::Domain(e) => status_of(e),
         }
     }
 
@@ -57,6 +48,7 @@ impl UiError {
             Self::Forbidden => {
                 "Your role is viewer: you can read postmortems, not change them.".to_owned()
             }
+            Self::AdminOnly => "Only workspace admins change the postmortem settings.".to_owned(),
             Self::Domain(DomainError::NotFound(what)) => {
                 format!("No such {what}, or you may not see it.")
             }
@@ -66,6 +58,22 @@ impl UiError {
             }
             Self::Domain(other) => other.to_string(),
         }
+    }
+}
+
+/// The status a page answers for `e`: the API's.
+pub fn status_of(e: &DomainError) -> StatusCode {
+    match e {
+        DomainError::Validation { .. } | DomainError::Template { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        DomainError::NotFound(_) => StatusCode::NOT_FOUND,
+        DomainError::IllegalTransition { .. }
+        | DomainError::IncidentOpen(_)
+        | DomainError::NotRegenerable(_)
+        | DomainError::NotConfigured(_) => StatusCode::CONFLICT,
+        DomainError::Tracker(_) => StatusCode::BAD_GATEWAY,
+        DomainError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -2,7 +2,9 @@
 //! prefix here; in the stack they share core's port, and core serves the shell's assets
 //! and the sign-in): the list, a postmortem (sections, computed impact, frozen timeline,
 //! the action item board) with its forms and Markdown download, and the workspace's
-//! action items. The shell (layout, sessions, CSRF) is the shared `incident-web` crate.
+//! action items; and the postmortem settings page (`/ui/settings/postmortems`, routed
+//! here by the Ingress too). The shell (layout, sessions, CSRF) is the shared
+//! `incident-web` crate.
 //!
 //! The postmortem's page is live (`…/events`, the shell's SSE helper fed like core's
 //! incident page): a change to its incident's action items, by anyone anywhere, or a
@@ -16,6 +18,7 @@ pub mod action_items;
 pub mod error;
 pub mod pages;
 pub mod postmortems;
+pub mod settings;
 pub mod store;
 
 use axum::routing::{get, post};
@@ -40,6 +43,11 @@ pub const ROUTES: &[&str] = &[
     "/ui/postmortems/{ref}/draft",
     "/ui/postmortems/{ref}/export.md",
     "/ui/postmortems/{ref}/action-items",
+    "/ui/settings/postmortems",
+    "/ui/settings/postmortems/template",
+    "/ui/settings/postmortems/template/reset",
+    "/ui/settings/postmortems/tracker",
+    "/ui/settings/postmortems/tracker/remove",
 ];
 
 /// The pages; `hub` feeds the postmortem page's live updates.
@@ -79,6 +87,26 @@ pub fn router(hub: Hub) -> Router<AppState> {
         .route(
             "/ui/postmortems/{ref}/action-items",
             post(action_items::create),
+        )
+        .route(
+            settings::PAGE,
+            get(settings::page).post(settings::save_settings),
+        )
+        .route(
+            "/ui/settings/postmortems/template",
+            post(settings::save_template),
+        )
+        .route(
+            "/ui/settings/postmortems/template/reset",
+            post(settings::reset_template),
+        )
+        .route(
+            "/ui/settings/postmortems/tracker",
+            post(settings::save_tracker),
+        )
+        .route(
+            "/ui/settings/postmortems/tracker/remove",
+            post(settings::remove_tracker),
         )
         .layer(Extension(hub))
 }

@@ -244,3 +244,89 @@ pub struct ItemsPage {
     /// The next page.
     pub next: Option<String>,
 }
+
+/// A refusal the settings page shows beside its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field, as the API names it (`template`, `credential`, `base_url`...), or
+    /// `tracker` for a refusal of the whole form (the tracker unreachable, no sealing key).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The issue tracker form as shown: what is stored (or what was sent and refused), never
+/// the credential.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrackerForm {
+    /// `jira` or `linear` (the select's choices).
+    pub kinds: Vec<Choice>,
+    /// The site (Jira) or GraphQL endpoint (Linear).
+    pub base_url: String,
+    /// Jira's flavour (the select's choices).
+    pub flavors: Vec<Choice>,
+    /// Jira Cloud's account email.
+    pub username: String,
+    /// Jira project key or Linear team id.
+    pub project: String,
+    /// Jira's issue type.
+    pub issue_type: String,
+    /// File every new action item.
+    pub auto_export: bool,
+    /// A tracker is configured (its credential is set; the form may leave it empty).
+    pub configured: bool,
+    /// When it was last set.
+    pub updated: Option<When>,
+}
+
+/// `/ui/settings/postmortems`: the draft trigger, what the LLM may be shown, the
+/// Markdown template and the issue tracker.
+#[derive(Template)]
+#[template(path = "ui/postmortem_settings.html")]
+pub struct SettingsPage {
+    /// The shell.
+    pub shell: Shell,
+    /// The draft triggers as radio choices.
+    pub triggers: Vec<Choice>,
+    /// PRIVATE incidents may go to the LLM.
+    pub llm_allow_private: bool,
+    /// Internal timeline entries may go to the LLM.
+    pub llm_allow_internal: bool,
+    /// The template's source (as stored, the built-in one, or as sent and refused).
+    pub template: String,
+    /// The built-in template is in use.
+    pub template_is_default: bool,
+    /// When the workspace's template was saved.
+    pub template_updated: Option<When>,
+    /// The tracker form.
+    pub tracker: TrackerForm,
+    /// Credentials can be sealed (`INCIDENT_SECRETS_KEY` is set).
+    pub can_seal: bool,
+    /// What was just saved (`settings`, `template`, `template-reset`, `tracker`,
+    /// `tracker-removed`), from the redirect's query.
+    pub saved: Option<String>,
+    /// A refusal, beside its field.
+    pub error: Option<FieldError>,
+}
+
+impl SettingsPage {
+    /// The refusal of `field`, if any.
+    pub fn error_on(&self, field: &str) -> Option<String> {
+        self.error
+            .as_ref()
+            .filter(|e| e.field == field)
+            .map(|e| e.message.clone())
+    }
+
+    /// What the "saved" notice says.
+    pub fn saved_notice(&self) -> Option<&'static str> {
+        Some(match self.saved.as_deref()? {
+            "settings" => "Draft and LLM settings saved.",
+            "template" => "Template saved.",
+            "template-reset" => "Template reset: exports use the built-in one.",
+            "tracker" => "Issue tracker saved; its credentials were checked.",
+            "tracker-removed" => "Issue tracker removed.",
+            _ => return None,
+        })
+    }
+}

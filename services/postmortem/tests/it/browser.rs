@@ -2,7 +2,8 @@
 //! beside core's pages as the stack serves them: from the resolved incident's page to
 //! its postmortem, drafted with a button; a section edited in place (htmx swaps the
 //! section for its form); an action item added, started and done on the board;
-//! publishing; the action item list; a viewer offered no control. Screenshots go to
+//! publishing; the action item list; a viewer offered no control; the settings page's
+//! draft trigger and template saved (a broken template refused). Screenshots go to
 //! `target/screenshots/`. Skipped, loudly, where Chromium is not installed.
 
 use std::time::Duration;
@@ -320,5 +321,115 @@ async fn the_postmortem_board_shows_changes_made_elsewhere_without_a_reload(pool
         .expect("marker");
     assert_eq!(kept, json!(true), "the page was reloaded");
     browser.screenshot("postmortem-live").await;
+    browser.close().await;
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn an_admin_changes_the_draft_trigger_and_saves_a_template_in_a_real_browser(pool: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(pool).await;
+    let c = &browser.client;
+    browser.sign_in(&app.base, ADMIN).await;
+
+    // From the main navigation's "Settings" to the settings' own navigation.
+    c.goto(&format!("{}/ui/postmortems", app.base))
+        .await
+        .expect("postmortems");
+    eventually(WAIT, "the settings entry", || async {
+        browser
+            .count("header nav a[href='/ui/settings/status-page']")
+            .await
+            == 1
+    })
+    .await;
+    c.goto(&format!("{}/ui/settings/postmortems", app.base))
+        .await
+        .expect("settings");
+    eventually(WAIT, "the settings page", || async {
+        browser
+            .count("nav.subnav a[href='/ui/settings/postmortems'][aria-current='page']")
+            .await
+            == 1
+    })
+    .await;
+
+    // The draft trigger: only on request.
+    click(&browser, "#trigger-ON_REQUEST").await;
+    click(&browser, "#settings button[type=submit]").await;
+    eventually(WAIT, "the settings saved", || async {
+        text_of(&browser, "#saved")
+            .await
+            .contains("Draft and LLM settings saved")
+    })
+    .await;
+    let (_, settings) = app.get(ADMIN, "/api/v1/postmortem/settings").await;
+    assert_eq!(settings["draft_trigger"], "ON_REQUEST");
+
+    // A template that does not compile is refused beside the field; then a good one.
+    let field = c.find(Locator::Id("field-template")).await.expect("field");
+    field.clear().await.expect("clear");
+    field
+        .send_keys("# {{ incident.title }\n")
+        .await
+        .expect("type");
+    click(&browser, "#template button[type=submit]").await;
+    eventually(WAIT, "the template refused", || async {
+        browser.count("#template-error").await == 1
+    })
+    .await;
+    let (_, template) = app.get(ADMIN, "/api/v1/postmortem/template").await;
+    assert_eq!(template["is_default"], true, "nothing stored");
+    let field = c.find(Locator::Id("field-template")).await.expect("field");
+    field.clear().await.expect("clear");
+    field
+        .send_keys("# {{ incident.title }}\n\n## Summary\n\n{{ postmortem.summary }}\n")
+        .await
+        .expect("type");
+    click(&browser, "#template button[type=submit]").await;
+    eventually(WAIT, "the template saved", || async {
+        text_of(&browser, "#saved").await.contains("Template saved")
+    })
+    .await;
+    let (_, template) = app.get(ADMIN, "/api/v1/postmortem/template").await;
+    assert_eq!(template["is_default"], false);
+    assert_eq!(
+        template["template"],
+        "# {{ incident.title }}\n\n## Summary\n\n{{ postmortem.summary }}\n"
+    );
+    let checked = c
+        .execute(
+            "return document.getElementById('trigger-ON_REQUEST').checked;",
+            vec![],
+        )
+        .await
+        .expect("checked");
+    assert_eq!(checked, json!(true));
+    c.execute("window.scrollTo(0, 0);", vec![])
+        .await
+        .expect("scroll");
+    browser.screenshot("postmortem-settings").await;
+
+    // On a phone's width the settings' navigation wraps inside the page, and each of
+    // its links is reachable by the keyboard.
+    c.set_window_size(390, 844).await.expect("phone width");
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth;",
+            vec![],
+        )
+        .await
+        .expect("overflow");
+    assert_eq!(overflow, json!(false), "nothing wider than the phone");
+    let focusable = c
+        .execute(
+            "return [...document.querySelectorAll('nav.subnav a')].every(a => { a.focus(); return document.activeElement === a; });",
+            vec![],
+        )
+        .await
+        .expect("focus");
+    assert_eq!(focusable, json!(true));
+    browser.screenshot("postmortem-settings-phone").await;
     browser.close().await;
 }

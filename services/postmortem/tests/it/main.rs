@@ -11,6 +11,7 @@ mod llm;
 mod pages;
 mod privacy;
 mod review;
+mod settings_page;
 mod support;
 mod tenancy;
 mod trackers;

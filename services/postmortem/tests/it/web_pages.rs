@@ -1,12 +1,13 @@
 //! The postmortem pages' HTML rendered from fixed data, as snapshots: the document for a
 //! responder and for a viewer, a section's in-place form, the whole edit form, the offer
-//! to draft, the list and the action item list. Asset names carry content hashes and are
+//! to draft, the list and the action item list, the settings page. Asset names carry content hashes and are
 //! redacted.
 
 use askama::Template;
 use incident_postmortem::ui::pages::{
-    Card, Choice, Column, Document, EditPage, Fact, FrozenRow, ItemsPage, ListPage, ListRow,
-    MissingPage, PostmortemPage, SectionForm, SectionView, When,
+    Card, Choice, Column, Document, EditPage, Fact, FieldError, FrozenRow, ItemsPage, ListPage,
+    ListRow, MissingPage, PostmortemPage, SectionForm, SectionView, SettingsPage, TrackerForm,
+    When,
 };
 use incident_schema::AccessRole;
 use incident_web::Shell;
@@ -253,4 +254,58 @@ fn the_postmortem_list_and_the_action_item_list() {
         next: None,
     };
     insta::assert_snapshot!("web_action_items", html(&page));
+}
+
+fn settings_page(configured: bool, error: Option<FieldError>) -> SettingsPage {
+    SettingsPage {
+        shell: shell(
+            AccessRole::Admin,
+            Section::PostmortemSettings,
+            "Postmortem settings",
+        ),
+        triggers: vec![
+            Choice::new("ON_RESOLVE", "When the incident is resolved", false),
+            Choice::new("ON_CLOSE", "When it is closed", true),
+            Choice::new("ON_REQUEST", "Only when someone asks", false),
+        ],
+        llm_allow_private: false,
+        llm_allow_internal: true,
+        template: "# {{ incident.reference }}: {{ incident.title }}\n\n{{ postmortem.summary }}\n"
+            .to_owned(),
+        template_is_default: false,
+        template_updated: Some(at(5)),
+        tracker: TrackerForm {
+            kinds: vec![
+                Choice::new("jira", "Jira", true),
+                Choice::new("linear", "Linear", false),
+            ],
+            base_url: "https://acme.atlassian.net".to_owned(),
+            flavors: vec![
+                Choice::new("cloud", "Cloud (REST v3)", true),
+                Choice::new("server", "Server or Data Center (REST v2)", false),
+            ],
+            username: "dana@example.com".to_owned(),
+            project: "OPS".to_owned(),
+            issue_type: "Task".to_owned(),
+            auto_export: false,
+            configured,
+            updated: configured.then(|| at(6)),
+        },
+        can_seal: true,
+        saved: configured.then(|| "tracker".to_owned()),
+        error,
+    }
+}
+
+#[test]
+fn the_postmortem_settings_page_with_a_tracker_and_with_a_refused_template() {
+    insta::assert_snapshot!("web_postmortem_settings", html(&settings_page(true, None)));
+    let refused = settings_page(
+        false,
+        Some(FieldError {
+            field: "template".to_owned(),
+            message: "Line 3: unexpected end of input, expected end of block".to_owned(),
+        }),
+    );
+    insta::assert_snapshot!("web_postmortem_settings_refused", html(&refused));
 }

@@ -10,7 +10,8 @@
 //!    workspace is authorised, and the single-use state is what carries that
 //!    authorisation across Slack's redirect.
 //! 2. `GET /slack/oauth/callback?code&state`: the state is taken once (unknown, reused or
-//!    older than ten minutes: 400, `bad-request`, field `state`); `oauth.v2.access`
+//!    older than ten minutes: 400, `bad-request`, field `state`; a browser is sent to the
+//!    settings page instead, which says what failed, see [`InstallFailure`]); `oauth.v2.access`
 //!    exchanges the code; the bot token is sealed with `INCIDENT_SECRETS_KEY` and stored
 //!    with the team, the enterprise, the bot user and the scopes. A reinstall replaces the
 //!    token. A Slack team another workspace of ours is installed in is refused (409).
@@ -209,41 +210,147 @@ pub struct CallbackQuery {
     pub error: Option<String>,
 }
 
+/// Why an install failed, as the war room's settings page names it to a browser
+/// (`/ui/settings/war-room?install_error=<code>`): a stable code, never text from the
+/// request, so the page says only what it wrote itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallFailure {
+    /// Installing per workspace is off on this server.
+    NotConfigured,
+    /// The state is missing, unknown, used or older than ten minutes.
+    BadState,
+    /// The person cancelled on Slack's page, or Slack did not authorise the install.
+    Denied,
+    /// Slack sent no code.
+    NoCode,
+    /// Slack refused the code or granted something unusable.
+    SlackRefused,
+    /// An organisation-wide install without the team war rooms are created in.
+    TeamRequired,
+    /// The Slack team is installed for another workspace.
+    TeamTaken,
+    /// Something failed on our side.
+    Failed,
+}
+
+impl InstallFailure {
+    /// The code in the settings page's query.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotConfigured => "not_configured",
+            Self::BadState => "state",
+            Self::Denied => "denied",
+            Self::NoCode => "code",
+            Self::SlackRefused => "slack",
+            Self::TeamRequired => "team_required",
+            Self::TeamTaken => "team_taken",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The code parsed.
+    pub fn parse(code: &str) -> Option<Self> {
+        [
+            Self::NotConfigured,
+            Self::BadState,
+            Self::Denied,
+            Self::NoCode,
+            Self::SlackRefused,
+            Self::TeamRequired,
+            Self::TeamTaken,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == code)
+    }
+
+    /// What the settings page says.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Self::NotConfigured => "Installing Slack per workspace is off on this server.",
+            Self::BadState => {
+                "The install link expired or was already used (it works once, for ten minutes). Nothing was installed."
+            }
+            Self::Denied => {
+                "The install was cancelled in Slack, or Slack did not authorise it. Nothing was installed."
+            }
+            Self::NoCode => "Slack sent back no authorisation code. Nothing was installed.",
+            Self::SlackRefused => "Slack refused the install. Nothing was installed.",
+            Self::TeamRequired => {
+                "An organisation-wide install must name the team its war rooms are created in. Nothing was installed."
+            }
+            Self::TeamTaken => {
+                "That Slack team is already installed for another workspace. Nothing was installed."
+            }
+            Self::Failed => "The install failed on our side. Nothing was installed.",
+        }
+    }
+}
+
 /// `GET /slack/oauth/callback`: checks the state, exchanges the code and stores the
 /// installation; answers it as JSON, or a browser with a redirect to the war room's
-/// settings page.
-#[tracing::instrument(skip_all, fields(workspace_id, team_id), err(Debug))]
+/// settings page. A failure is problem+json for API clients; a browser (its `Accept`
+/// names HTML) is sent to the settings page with `?install_error=<code>`, which says what
+/// went wrong and offers to install again.
 pub async fn callback(
-    State(state): State<AppState>,
+    state: State<AppState>,
     headers: axum::http::HeaderMap,
+    query: Query<CallbackQuery>,
+) -> Response {
+    let html = wants_html(&headers);
+    match exchange(state, html, query).await {
+        Ok(answer) => answer,
+        Err((failure, _)) if html => axum::response::Redirect::to(&format!(
+            "{}?install_error={}",
+            crate::ui::SETTINGS_PAGE,
+            failure.as_str()
+        ))
+        .into_response(),
+        Err((_, problem)) => problem.into_response(),
+    }
+}
+
+/// The callback's work; a failure carries its kind for a browser and its problem for an
+/// API client.
+#[tracing::instrument(skip_all, fields(workspace_id, team_id), err(Debug))]
+async fn exchange(
+    State(state): State<AppState>,
+    html: bool,
     Query(query): Query<CallbackQuery>,
-) -> Result<Response, ApiProblem> {
+) -> Result<Response, (InstallFailure, ApiProblem)> {
+    use InstallFailure as F;
     let Some(oauth) = &state.oauth else {
-        return Err(not_configured());
+        return Err((F::NotConfigured, not_configured()));
     };
     let Some(flow_state) = query.state.as_deref().filter(|s| !s.is_empty()) else {
-        return Err(bad_state("the OAuth state is missing"));
+        return Err((F::BadState, bad_state("the OAuth state is missing")));
     };
     let Some((workspace_id, channel_team)) =
         store::take_flow(&state.pool, &token::hash(flow_state))
             .await
-            .map_err(|e| ApiProblem::database(&e))?
+            .map_err(|e| (F::Failed, ApiProblem::database(&e)))?
     else {
-        return Err(bad_state(
-            "the OAuth state is unknown, already used or expired; start again from /slack/install",
+        return Err((
+            F::BadState,
+            bad_state(
+                "the OAuth state is unknown, already used or expired; start again from /slack/install",
+            ),
         ));
     };
     tracing::Span::current().record("workspace_id", tracing::field::display(workspace_id));
     if let Some(error) = &query.error {
-        return Err(ApiProblem::new(
-            Code::BadRequest,
-            format!("Slack did not authorise the install: {error}"),
+        return Err((
+            F::Denied,
+            ApiProblem::new(
+                Code::BadRequest,
+                format!("Slack did not authorise the install: {error}"),
+            ),
         ));
     }
     let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
         let mut p = ApiProblem::new(Code::BadRequest, "the OAuth code is missing");
         p.problem.field = Some("code".to_owned());
-        return Err(p);
+        return Err((F::NoCode, p));
     };
     let grant = SlackClient::oauth_v2_access(
         &oauth.api_url,
@@ -255,11 +362,14 @@ pub async fn callback(
     .await
     .map_err(|e| {
         tracing::warn!(error = %e, "Slack refused the OAuth code");
-        ApiProblem::new(
-            Code::Upstream,
-            format!(
-                "Slack refused the install: {}",
-                e.code().unwrap_or(e.kind())
+        (
+            F::SlackRefused,
+            ApiProblem::new(
+                Code::Upstream,
+                format!(
+                    "Slack refused the install: {}",
+                    e.code().unwrap_or(e.kind())
+                ),
             ),
         )
     })?;
@@ -267,9 +377,12 @@ pub async fn callback(
     // What the install is named by in answers and logs: the team, or the organisation.
     let (team_id, team, channel_team_id) = if grant.is_enterprise_install {
         let Some(enterprise) = enterprise_id.clone() else {
-            return Err(ApiProblem::new(
-                Code::Upstream,
-                "Slack granted an organisation-wide install without an enterprise",
+            return Err((
+                F::SlackRefused,
+                ApiProblem::new(
+                    Code::Upstream,
+                    "Slack granted an organisation-wide install without an enterprise",
+                ),
             ));
         };
         let Some(channel_team) = channel_team else {
@@ -278,12 +391,15 @@ pub async fn callback(
                 "an organisation-wide install must name the team its war rooms are created in: start again from /slack/install?team=T…",
             );
             p.problem.field = Some("team".to_owned());
-            return Err(p);
+            return Err((F::TeamRequired, p));
         };
         (None, enterprise, Some(channel_team))
     } else {
         let Some(team) = grant.team.as_ref().map(|t| t.id.clone()) else {
-            return Err(ApiProblem::new(Code::Upstream, "Slack granted no team"));
+            return Err((
+                F::SlackRefused,
+                ApiProblem::new(Code::Upstream, "Slack granted no team"),
+            ));
         };
         (Some(team.clone()), team, None)
     };
@@ -309,17 +425,22 @@ pub async fn callback(
     match store::save(&state.pool, workspace_id, &granted).await {
         Ok(()) => {}
         Err(store::SaveError::TeamTaken) => {
-            return Err(ApiProblem::new(
-                Code::Conflict,
-                format!("Slack team {team} is already installed for another workspace"),
+            return Err((
+                F::TeamTaken,
+                ApiProblem::new(
+                    Code::Conflict,
+                    format!("Slack team {team} is already installed for another workspace"),
+                ),
             ));
         }
-        Err(store::SaveError::Database(e)) => return Err(ApiProblem::database(&e)),
+        Err(store::SaveError::Database(e)) => {
+            return Err((F::Failed, ApiProblem::database(&e)));
+        }
     }
     tracing::info!(%workspace_id, team_id = %team, scopes = granted.scopes.len(), "Slack installed for the workspace");
     // A browser (the settings page's "Install to Slack") goes back to the settings page,
     // which shows the installation; any other client gets the installation as JSON.
-    if wants_html(&headers) {
+    if html {
         return Ok(axum::response::Redirect::to(crate::ui::SETTINGS_PAGE).into_response());
     }
     Ok((

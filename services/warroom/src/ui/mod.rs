@@ -7,6 +7,10 @@
 //! is answered 403 (the navigation offers it to admins only). The form is a plain POST
 //! with the session's CSRF token, saved through [`crate::admin::validated`] like the API.
 //!
+//! A failed install comes back here from Slack's redirect with `?install_error=<code>`
+//! (see [`InstallFailure`]): the Slack section says what went wrong and offers to install
+//! again.
+//!
 //! "Install to Slack" links `/slack/install?workspace=<id>`, whose handler takes an
 //! API token; [`session_as_auth`] lets a signed-in browser through it by resolving the
 //! session cookie to the session's `Auth` (the token it was opened with) when the
@@ -31,7 +35,7 @@ use serde::Deserialize;
 use self::pages::{SettingsPage, SlackState};
 use crate::AppState;
 use crate::error::WarRoomError;
-use crate::install::{self, store as installs};
+use crate::install::{self, InstallFailure, store as installs};
 use crate::store::{self, Settings};
 
 /// The page's path.
@@ -127,7 +131,7 @@ async fn show(
     session: &WebSession,
     status: StatusCode,
     settings: &Settings,
-    saved: bool,
+    notice: Notice,
     error: Option<String>,
 ) -> Result<Response, UiError> {
     let slack = slack_state(state, session).await?;
@@ -158,17 +162,30 @@ async fn show(
             drills: settings.drills,
             archive_on_close: settings.archive_on_close,
             announcement_channel: settings.announcement_channel.clone().unwrap_or_default(),
-            saved,
+            saved: notice.saved,
+            install_error: notice.install_error.map(InstallFailure::message),
             error,
         },
     ))
 }
 
-/// `?saved=1` after a save.
+/// What the page says above its sections, from the query a redirect left.
+#[derive(Debug, Default, Clone, Copy)]
+struct Notice {
+    /// The settings were just saved.
+    saved: bool,
+    /// An install from this browser just failed.
+    install_error: Option<InstallFailure>,
+}
+
+/// `?saved=1` after a save; `?install_error=<code>` after a failed install
+/// ([`InstallFailure`]: a code, so the page never repeats text from the URL).
 #[derive(Debug, Default, Deserialize)]
 pub struct Saved {
     #[serde(default)]
     saved: Option<String>,
+    #[serde(default)]
+    install_error: Option<String>,
 }
 
 /// `GET /ui/settings/war-room` (admin).
@@ -179,15 +196,15 @@ pub async fn page(
 ) -> Result<Response, UiError> {
     require_admin(&session)?;
     let settings = store::settings(&state.pool, session.auth.workspace_id).await?;
-    show(
-        &state,
-        &session,
-        StatusCode::OK,
-        &settings,
-        saved.saved.is_some(),
-        None,
-    )
-    .await
+    let notice = Notice {
+        saved: saved.saved.is_some(),
+        // An unknown code still says the install failed.
+        install_error: saved
+            .install_error
+            .as_deref()
+            .map(|code| InstallFailure::parse(code).unwrap_or(InstallFailure::Failed)),
+    };
+    show(&state, &session, StatusCode::OK, &settings, notice, None).await
 }
 
 /// The settings form: checkboxes are sent only when checked, `severities` once per box.
@@ -244,7 +261,7 @@ pub async fn save(
                 &session,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &sent,
-                false,
+                Notice::default(),
                 Some(message),
             )
             .await

@@ -61,6 +61,8 @@ pub struct SettingsPage {
     pub announcement_channel: String,
     /// Just saved.
     pub saved: bool,
+    /// Why an install from this browser just failed (its message).
+    pub install_error: Option<&'static str>,
     /// Why the form was refused.
     pub error: Option<String>,
 }

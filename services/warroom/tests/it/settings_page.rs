@@ -2,7 +2,10 @@
 //! one port as the stack serves them: an admin reads and saves the settings (the API's
 //! validation, a refusal shown with the form as sent), sees the workspace's Slack
 //! installation and installs the app from the page's link with the browser's session;
-//! a non-admin is refused; a form without the CSRF token is refused. The page rendered
+//! a non-admin is refused; a form without the CSRF token is refused; a failed install
+//! (cancelled, a bad state, Slack refusing the code) brings a browser back to the page,
+//! which says so and offers to install again, while an API client still gets
+//! problem+json. The page rendered
 //! from fixed data, as a snapshot; the announcement channel set in a real Chromium.
 
 use std::time::Duration;
@@ -326,13 +329,32 @@ async fn an_admin_sets_the_announcement_channel_in_a_real_browser(pool: PgPool) 
     c.goto(&format!("{}/ui/incidents", app.base))
         .await
         .expect("incidents");
+    // The main navigation's one "Settings" entry, then the settings' own navigation.
     incident_testkit::eventually(wait, "the navigation", || async {
-        browser.count("a[href='/ui/settings/war-room']").await == 1
+        browser
+            .count("header nav a[href='/ui/settings/status-page']")
+            .await
+            == 1
     })
     .await;
-    c.find(Locator::Css("a[href='/ui/settings/war-room']"))
+    c.find(Locator::Css(
+        "header nav a[href='/ui/settings/status-page']",
+    ))
+    .await
+    .expect("nav")
+    .click()
+    .await
+    .expect("click");
+    incident_testkit::eventually(wait, "the settings navigation", || async {
+        browser
+            .count("nav.subnav a[href='/ui/settings/war-room']")
+            .await
+            == 1
+    })
+    .await;
+    c.find(Locator::Css("nav.subnav a[href='/ui/settings/war-room']"))
         .await
-        .expect("nav")
+        .expect("settings nav")
         .click()
         .await
         .expect("click");
@@ -398,6 +420,7 @@ fn the_war_room_settings_page() {
         archive_on_close: false,
         announcement_channel: "C0ANNOUNCE".to_owned(),
         saved: false,
+        install_error: None,
         error: Some("a Slack channel id such as C0123ABCD (not its #name)".to_owned()),
     };
     let html = page
@@ -415,4 +438,142 @@ fn the_war_room_settings_page() {
     let html = off.render().expect("renders");
     assert!(html.contains("Installing per workspace is off"), "{html}");
     assert!(!html.contains("Install to Slack"), "{html}");
+    assert!(!html.contains("install-error"), "{html}");
+}
+
+/// Starts an install with `admin`'s session and answers Slack's redirect back to us as
+/// Slack would, with `back` (`code=…` or `error=…`) beside the state: the callback's URL.
+async fn callback_url(app: &OnePort, admin: &Page, http: &reqwest::Client, back: &str) -> String {
+    let workspace_id = workspace(&app.pool, "default").await;
+    let started = http
+        .get(format!(
+            "{}/slack/install?workspace={workspace_id}",
+            app.base
+        ))
+        .header("cookie", format!("incident_session={}", admin.secret))
+        .send()
+        .await
+        .expect("install");
+    assert_eq!(started.status(), StatusCode::FOUND);
+    let authorize = started.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let state = authorize
+        .split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("state="))
+        .expect("a state")
+        .to_owned();
+    format!("{}/slack/oauth/callback?{back}&state={state}", app.base)
+}
+
+const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_failed_install_sends_a_browser_to_the_settings_page_and_an_api_client_gets_a_problem(
+    pool: PgPool,
+) {
+    let app = start(pool.clone()).await;
+    let admin = Page::sign_in_at(&app.base, ADMIN, false)
+        .await
+        .expect("signed in");
+    let http = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    let workspace_id = workspace(&pool, "default").await;
+    let again = format!("/slack/install?workspace={workspace_id}");
+
+    let cases = [
+        // Cancelled on Slack's consent page.
+        ("error=access_denied", "denied", "cancelled in Slack"),
+        // A code Slack does not know.
+        ("code=never-issued", "slack", "Slack refused the install"),
+    ];
+    for (back, code, says) in cases {
+        let url = callback_url(&app, &admin, &http, back).await;
+        let answer = http
+            .get(&url)
+            .header("accept", BROWSER_ACCEPT)
+            .send()
+            .await
+            .expect("callback");
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{back}");
+        let location = answer.headers()["location"].to_str().expect("location");
+        assert_eq!(
+            location,
+            format!("/ui/settings/war-room?install_error={code}")
+        );
+        let (status, _, page) = admin.get(location).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(r#"id="install-error""#), "{page}");
+        assert!(page.contains(says), "{back}: {page}");
+        assert!(
+            page.contains(&format!(r#"id="install-again" href="{again}""#)),
+            "{page}"
+        );
+    }
+
+    // A state that was never issued (or was used, or expired), from a browser.
+    let answer = http
+        .get(format!(
+            "{}/slack/oauth/callback?code=x&state=never-issued",
+            app.base
+        ))
+        .header("accept", BROWSER_ACCEPT)
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let location = answer.headers()["location"].to_str().expect("location");
+    assert_eq!(location, "/ui/settings/war-room?install_error=state");
+    let (_, _, page) = admin.get(location).await;
+    assert!(page.contains("expired or was already used"), "{page}");
+
+    // An API client gets problem+json for each, as before.
+    for back in ["error=access_denied", "code=never-issued"] {
+        let url = callback_url(&app, &admin, &http, back).await;
+        let answer = http
+            .get(&url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .expect("callback");
+        let status = answer.status();
+        let kind = answer.headers()["content-type"]
+            .to_str()
+            .expect("content type")
+            .to_owned();
+        assert_eq!(kind, "application/problem+json", "{back}");
+        let body: Value = answer.json().await.expect("problem");
+        match back {
+            "error=access_denied" => {
+                assert_eq!(status, StatusCode::BAD_REQUEST);
+                assert_eq!(body["type"], "https://incident.dev/problems/bad-request");
+            }
+            _ => assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}"),
+        }
+    }
+    let unknown = http
+        .get(format!(
+            "{}/slack/oauth/callback?code=x&state=never-issued",
+            app.base
+        ))
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+
+    // A code the page does not know still says the install failed; nothing is repeated
+    // from the URL.
+    let (_, _, page) = admin
+        .get("/ui/settings/war-room?install_error=%3Cscript%3Ealert(1)%3C/script%3E")
+        .await;
+    assert!(page.contains("The install failed on our side"), "{page}");
+    assert!(!page.contains("<script>alert"), "{page}");
+    let installed: i64 = sqlx::query_scalar("SELECT count(*) FROM slack_installations")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(installed, 0, "nothing was installed");
 }
