@@ -574,3 +574,61 @@ fn the_integration_pages() {
     };
     insta::assert_snapshot!("web_integration_rotate", html(&rotate));
 }
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn alerts_sent_by_alertmanager_show_as_a_group_in_a_real_browser(pool: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = app(pool.clone()).await;
+    let created = app
+        .create(
+            ADMIN,
+            "/api/v1/integrations",
+            json!({ "kind": "alertmanager", "name": "prod" }),
+        )
+        .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    assert!(webhook(&app, &id, &secret).await.is_success());
+    let wait = Duration::from_secs(15);
+    let c = &browser.client;
+    // A responder reads them (the forms of integrations are the admins').
+    let responder = app.token(ADMIN, "responder", None).await;
+    browser.sign_in(&app.base, &responder).await;
+    c.goto(&format!("{}/ui/alerts", app.base))
+        .await
+        .expect("alert groups");
+    eventually(wait, "the group listed", || async {
+        browser.count("#alert-groups a[href^='/ui/alerts/']").await == 1
+    })
+    .await;
+    browser.screenshot("alerts").await;
+    c.find(Locator::Css("#alert-groups a[href^='/ui/alerts/']"))
+        .await
+        .expect("link")
+        .click()
+        .await
+        .expect("click");
+    eventually(wait, "the group's page with its alert", || async {
+        browser.count("#alerts tbody tr").await == 1
+    })
+    .await;
+    let shown: Value = c
+        .execute(
+            "return [document.getElementById('group-status').textContent,
+                     document.getElementById('alerts').textContent,
+                     document.getElementById('explanation').textContent];",
+            vec![],
+        )
+        .await
+        .expect("page");
+    let [status, alerts, why] = [0, 1, 2].map(|i| shown[i].as_str().unwrap_or_default().to_owned());
+    assert_eq!(status.trim(), "OPEN", "{shown}");
+    assert!(
+        alerts.contains("fp1") || alerts.contains("Checkout5xx"),
+        "{alerts}"
+    );
+    assert!(why.contains("grouping"), "why it grouped: {why}");
+    browser.screenshot("alert-group").await;
+}
