@@ -188,7 +188,7 @@ pub struct NewTokenRequest {
     /// The user it acts as (its actions are authored by them).
     #[serde(default)]
     pub user_id: Option<Uuid>,
-    /// When it stops working (RFC 3339).
+    /// When it stops working (RFC 3339); in the future.
     #[serde(default)]
     pub expires_at: Option<Timestamp>,
 }
@@ -247,6 +247,14 @@ pub async fn add_token(
     instance_admin: bool,
 ) -> DomainResult<CreatedToken> {
     validate_name("name", &req.name)?;
+    if let Some(at) = req.expires_at
+        && DateTime::<Utc>::from(at) <= Utc::now()
+    {
+        return Err(DomainError::invalid(
+            "expires_at",
+            "must be in the future (a token that never works cannot be used)",
+        ));
+    }
     if let Some(user) = req.user_id
         && !crate::incident::store::user_exists(conn, workspace_id, user).await?
     {

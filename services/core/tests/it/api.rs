@@ -397,6 +397,34 @@ async fn users_and_tokens_are_managed_by_admins(pool: PgPool) {
     // The token acts as its user: declares are authored by them.
     let incident = app.declare(secret, "as carol").await;
     assert_eq!(incident["declared_by"], id);
+
+    // An expiry already past is refused, naming the field; nothing is stored.
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM api_tokens")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    let (code, refused) = app
+        .post(
+            ADMIN,
+            "/api/v1/tokens",
+            json!({ "name": "late", "role": "viewer", "expires_at": "2020-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.to_string().contains("expires_at"), "{refused}");
+    let after: i64 = sqlx::query_scalar("SELECT count(*) FROM api_tokens")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(after, before);
+    let (code, _) = app
+        .post(
+            ADMIN,
+            "/api/v1/tokens",
+            json!({ "name": "soon", "role": "viewer", "expires_at": "2999-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
