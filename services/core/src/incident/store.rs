@@ -184,3 +184,88 @@ pub async fn open_action_items(
 pub async fn now(conn: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar("SELECT now()").fetch_one(conn).await
 }
+
+/// Locks the workspace's incident counter until commit (every declare of the workspace
+/// waits here, so the idempotency keys looked up after it cannot be taken meanwhile) and
+/// returns the transaction's time; `None` for an unknown workspace.
+pub async fn lock_incident_counter(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT now() FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(workspace_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The workspace's SLA policies, one per severity.
+pub async fn sla_policies(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<Vec<incident_schema::sla::SlaPolicy>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM sla_policies WHERE workspace_id = $1")
+        .bind(workspace_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// The affected services of new incidents, `(incident, name, impact)`, in one statement.
+pub async fn insert_affected_services(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    rows: &[(Uuid, String, ServiceImpact)],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let incidents: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let impacts: Vec<ServiceImpact> = rows.iter().map(|r| r.2).collect();
+    sqlx::query(
+        "INSERT INTO affected_services (workspace_id, incident_id, service_name, impact)
+         SELECT $1, u.incident, u.name, u.impact
+         FROM UNNEST($2::uuid[], $3::text[], $4::service_impact[]) AS u(incident, name, impact)",
+    )
+    .bind(workspace_id)
+    .bind(&incidents)
+    .bind(&names)
+    .bind(&impacts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A `DETECTED` entry a declare writes: `(incident, author, message, data)`.
+pub type DetectedEntry = (Uuid, Option<Uuid>, String, serde_json::Value);
+
+/// The `DETECTED` timeline entries of new incidents (not public, at the transaction's
+/// time), in one statement.
+pub async fn insert_detected_entries(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    entries: &[DetectedEntry],
+) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let incidents: Vec<Uuid> = entries.iter().map(|e| e.0).collect();
+    let authors: Vec<Option<Uuid>> = entries.iter().map(|e| e.1).collect();
+    let messages: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
+    let data: Vec<sqlx::types::Json<&serde_json::Value>> =
+        entries.iter().map(|e| sqlx::types::Json(&e.3)).collect();
+    sqlx::query(
+        "INSERT INTO incident_timeline
+             (workspace_id, incident_id, author_id, kind, message, is_public, data, occurred_at)
+         SELECT $1, u.incident, u.author, 'DETECTED', u.message, false, u.data, now()
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::jsonb[])
+              AS u(incident, author, message, data)",
+    )
+    .bind(workspace_id)
+    .bind(&incidents)
+    .bind(&authors)
+    .bind(&messages)
+    .bind(&data)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
