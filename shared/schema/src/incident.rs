@@ -297,9 +297,10 @@ pub async fn get_incident_by_number(
 /// `news[i]`): a batch of declares of one workspace costs one round trip and one counter
 /// update, and the numbers stay gap-free (the batch commits or rolls back as a whole).
 ///
-/// The caller holds the counter's row lock already (it looked the idempotency keys up
-/// under it: none of them can be taken since), so every row is inserted; the rows come
-/// back in number order. Empty when the workspace does not exist.
+/// The rows come back in number order. Fewer rows than `news` when an idempotency key was
+/// already used in the workspace (the numbers were taken all the same: the caller must
+/// roll back, its checks found no such key before); empty when the workspace does not
+/// exist.
 pub async fn insert_numbered_incidents(
     conn: &mut PgConnection,
     workspace_id: Uuid,
@@ -344,6 +345,7 @@ pub async fn insert_numbered_incidents(
               WITH ORDINALITY AS u(title, description, severity, impact, detected_at,
                                    sla_deadline, sla_resolve_deadline, commander_id, is_drill,
                                    visibility, declared_by, idempotency_key, fingerprint, ord)
+         ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
          RETURNING *",
     )
     .bind(workspace_id)

@@ -285,12 +285,7 @@ pub async fn declare_all(
     workspace_id: Uuid,
     requests: &[DeclareRequest<'_>],
 ) -> DomainResult<Vec<DomainResult<Declared>>> {
-    let Some(now) = store::lock_incident_counter(conn, workspace_id).await? else {
-        return Ok(requests
-            .iter()
-            .map(|_| Err(DomainError::NotFound("workspace")))
-            .collect());
-    };
+    let now = store::now(conn).await?;
     let mut checked = Vec::with_capacity(requests.len());
     let mut first_of_key: std::collections::HashMap<&str, usize> = Default::default();
     for (i, r) in requests.iter().enumerate() {
@@ -353,10 +348,16 @@ pub async fn declare_all(
         .collect();
     let incidents = insert_numbered_incidents(conn, workspace_id, &news, &fingerprints).await?;
     if incidents.len() != creating.len() {
-        // The counter row is locked: the workspace cannot have gone since.
-        return Err(DomainError::NotFound("workspace"));
+        if !store::workspace_exists(conn, workspace_id).await? {
+            return Ok(requests
+                .iter()
+                .map(|_| Err(DomainError::NotFound("workspace")))
+                .collect());
+        }
+        // Another process declared with one of the keys since we looked: numbers were
+        // skipped, so none of this may commit; a retry finds that incident.
+        return Err(key_taken());
     }
-
     let mut services = Vec::new();
     let mut entries = Vec::with_capacity(incidents.len());
     let mut events = Vec::with_capacity(incidents.len());
@@ -372,6 +373,7 @@ pub async fn declare_all(
         entries.push((
             incident.id,
             r.actor.user_id,
+            TimelineKind::Detected,
             format!(
                 "{} declared{drill}: {} [{}]",
                 incident.number, incident.title, incident.severity
@@ -395,26 +397,51 @@ pub async fn declare_all(
                 .map_err(|e| DomainError::invalid("event", e.to_string()))?
                 .caused_by(r.cause),
         );
+        // Its alert groups, unless the declarer becomes a member first (below).
+        if matches!(checked[i], Checked::Create { member: None, .. }) {
+            for &group in &r.input.alert_group_ids {
+                entries.push((
+                    incident.id,
+                    r.actor.user_id,
+                    TimelineKind::AlertLinked,
+                    format!("Alert group {group} linked"),
+                    json!({ "alert_group_id": group }),
+                ));
+                let payload = IncidentAlertGroupLinked {
+                    incident: snapshot(incident),
+                    is_drill: incident.is_drill,
+                    alert_group_id: group,
+                    actor_id: r.actor.user_id,
+                };
+                events.push(
+                    OutgoingMessage::of(workspace_id, &payload)
+                        .map_err(|e| DomainError::invalid("event", e.to_string()))?
+                        .caused_by(r.cause),
+                );
+            }
+        }
     }
     store::insert_affected_services(conn, workspace_id, &services).await?;
-    store::insert_detected_entries(conn, workspace_id, &entries).await?;
+    store::insert_declare_entries(conn, workspace_id, &entries).await?;
     outbox::enqueue(conn, SERVICE, &events).await?;
 
-    // The rarer parts one by one: the declarer's membership of a PRIVATE incident, and the
+    // The rarer part one by one: the declarer's membership of a PRIVATE incident, then its
     // alert groups.
     let mut created: Vec<Option<Incident>> = vec![None; requests.len()];
     for (&i, incident) in creating.iter().zip(incidents) {
         let r = &requests[i];
-        let Checked::Create { member, .. } = &checked[i] else {
-            unreachable!("only creates")
+        let incident = match &checked[i] {
+            Checked::Create {
+                member: Some(user), ..
+            } => {
+                let incident = members::added(conn, r.actor, incident, user, r.cause).await?;
+                for group in &r.input.alert_group_ids {
+                    link_alert_group_entry(conn, r.actor, &incident, *group, r.cause).await?;
+                }
+                incident
+            }
+            _ => incident,
         };
-        let incident = match member {
-            Some(user) => members::added(conn, r.actor, incident, user, r.cause).await?,
-            None => incident,
-        };
-        for group in &r.input.alert_group_ids {
-            link_alert_group_entry(conn, r.actor, &incident, *group, r.cause).await?;
-        }
         created[i] = Some(incident);
     }
 
@@ -441,7 +468,22 @@ pub async fn declare_all(
     Ok(answers)
 }
 
-/// The checks of one declare, all reads, under the counter's lock: what it may do.
+/// The error of a batch that lost an idempotency key to another process between its
+/// checks and its insert: transient (503, a command is redelivered); a retry finds the
+/// other declare's incident.
+fn key_taken() -> DomainError {
+    DomainError::Database(sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "an idempotency key of the batch was used by another declare meanwhile",
+    )))
+}
+
+/// Whether `e` is [`key_taken`]'s: the batch may simply be applied again.
+pub fn is_key_taken(e: &DomainError) -> bool {
+    matches!(e, DomainError::Database(sqlx::Error::Io(io)) if io.kind() == std::io::ErrorKind::AlreadyExists)
+}
+
+/// The checks of one declare, all reads, before the counter's lock: what it may do.
 async fn check(
     conn: &mut PgConnection,
     r: &DeclareRequest<'_>,
@@ -480,8 +522,8 @@ async fn check(
             ));
         }
     }
-    // A retry finds its incident (committed: it held the lock we hold now), or the
-    // declare of this batch that first used the key.
+    // A retry finds its incident, or the declare of this batch that first used the key
+    // (one that commits meanwhile makes the insert fail the batch: [`key_taken`]).
     if let Some(key) = r.key {
         if let Some(existing) =
             store::find_by_idempotency_key(conn, actor.workspace_id, key.key.as_str()).await?

@@ -28,7 +28,9 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::Actor;
-use super::declare::{DeclareIncident, DeclareKey, DeclareRequest, Declared, declare_all};
+use super::declare::{
+    DeclareIncident, DeclareKey, DeclareRequest, Declared, declare_all, is_key_taken,
+};
 use crate::error::{DomainError, DomainResult};
 
 /// The most declares one transaction applies.
@@ -129,13 +131,20 @@ async fn apply(pool: &PgPool, workspace: Uuid, batch: Vec<Job>) {
             cause: None,
         })
         .collect();
-    let outcome = async {
+    let attempt = async || {
         let mut tx = pool.begin().await?;
         let answers = declare_all(&mut tx, workspace, &requests).await?;
         tx.commit().await?;
         Ok::<_, DomainError>(answers)
+    };
+    let mut outcome = attempt().await;
+    for _ in 0..2 {
+        // Another process took a key of the batch: again, and its checks find it.
+        match &outcome {
+            Err(e) if is_key_taken(e) => outcome = attempt().await,
+            _ => break,
+        }
     }
-    .await;
     drop(requests);
     match outcome {
         Ok(answers) => {

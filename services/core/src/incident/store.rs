@@ -2,7 +2,9 @@
 //! beyond the shared ones in `incident-schema`. All scoped by workspace.
 
 use chrono::{DateTime, Utc};
-use incident_schema::{AffectedService, Incident, IncidentNumber, ServiceImpact, Visibility};
+use incident_schema::{
+    AffectedService, Incident, IncidentNumber, ServiceImpact, TimelineKind, Visibility,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -185,16 +187,14 @@ pub async fn now(conn: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error> 
     sqlx::query_scalar("SELECT now()").fetch_one(conn).await
 }
 
-/// Locks the workspace's incident counter until commit (every declare of the workspace
-/// waits here, so the idempotency keys looked up after it cannot be taken meanwhile) and
-/// returns the transaction's time; `None` for an unknown workspace.
-pub async fn lock_incident_counter(
+/// Whether the workspace exists.
+pub async fn workspace_exists(
     conn: &mut PgConnection,
     workspace_id: Uuid,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT now() FROM workspaces WHERE id = $1 FOR NO KEY UPDATE")
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)")
         .bind(workspace_id)
-        .fetch_optional(conn)
+        .fetch_one(conn)
         .await
 }
 
@@ -235,34 +235,37 @@ pub async fn insert_affected_services(
     Ok(())
 }
 
-/// A `DETECTED` entry a declare writes: `(incident, author, message, data)`.
-pub type DetectedEntry = (Uuid, Option<Uuid>, String, serde_json::Value);
+/// A timeline entry a declare writes: `(incident, author, kind, message, data)`.
+pub type DeclareEntry = (Uuid, Option<Uuid>, TimelineKind, String, serde_json::Value);
 
-/// The `DETECTED` timeline entries of new incidents (not public, at the transaction's
-/// time), in one statement.
-pub async fn insert_detected_entries(
+/// The timeline entries of new incidents (`DETECTED`, `ALERT_LINKED`; not public, at the
+/// transaction's time), in one statement, in order.
+pub async fn insert_declare_entries(
     conn: &mut PgConnection,
     workspace_id: Uuid,
-    entries: &[DetectedEntry],
+    entries: &[DeclareEntry],
 ) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
         return Ok(());
     }
     let incidents: Vec<Uuid> = entries.iter().map(|e| e.0).collect();
     let authors: Vec<Option<Uuid>> = entries.iter().map(|e| e.1).collect();
-    let messages: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
+    let kinds: Vec<TimelineKind> = entries.iter().map(|e| e.2).collect();
+    let messages: Vec<&str> = entries.iter().map(|e| e.3.as_str()).collect();
     let data: Vec<sqlx::types::Json<&serde_json::Value>> =
-        entries.iter().map(|e| sqlx::types::Json(&e.3)).collect();
+        entries.iter().map(|e| sqlx::types::Json(&e.4)).collect();
     sqlx::query(
         "INSERT INTO incident_timeline
              (workspace_id, incident_id, author_id, kind, message, is_public, data, occurred_at)
-         SELECT $1, u.incident, u.author, 'DETECTED', u.message, false, u.data, now()
-         FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::jsonb[])
-              AS u(incident, author, message, data)",
+         SELECT $1, u.incident, u.author, u.kind, u.message, false, u.data, now()
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::timeline_kind[], $5::text[], $6::jsonb[])
+              WITH ORDINALITY AS u(incident, author, kind, message, data, ord)
+         ORDER BY u.ord",
     )
     .bind(workspace_id)
     .bind(&incidents)
     .bind(&authors)
+    .bind(&kinds)
     .bind(&messages)
     .bind(&data)
     .execute(conn)

@@ -195,6 +195,26 @@ async fn hold_counter(pool: &PgPool) -> sqlx::Transaction<'static, sqlx::Postgre
     tx
 }
 
+/// The backend of this test's database whose batch waits on the counter, in the
+/// statement taking the numbers (polled for up to 5 s).
+async fn batch_waiting(pool: &PgPool) -> i32 {
+    for _ in 0..100 {
+        let pid = sqlx::query_scalar::<_, i32>(
+            "SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND query LIKE '%UPDATE workspaces SET last_incident_number%'",
+        )
+        .fetch_optional(pool)
+        .await
+        .expect("activity");
+        if let Some(pid) = pid {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no batch waits on the counter");
+}
+
 fn spawn_declare(
     app: &TestApp,
     title: &str,
@@ -224,7 +244,7 @@ async fn a_failing_batch_answers_every_member_503_and_leaves_nothing(pool: PgPoo
     // form the second batch, poison among them.
     let held = hold_counter(&pool).await;
     let first = spawn_declare(&app, "first", "k-first");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    batch_waiting(&pool).await;
     let mut second = Vec::new();
     for title in ["b", "c", "poison", "d"] {
         second.push((title, spawn_declare(&app, title, &format!("k-{title}"))));
@@ -285,21 +305,7 @@ async fn a_batch_whose_connection_is_killed_answers_503_and_the_next_goes_on(poo
     let held = hold_counter(&pool).await;
     let killed = spawn_declare(&app, "killed", "k-killed");
     // Its batch waits on the counter's lock: terminate that backend.
-    let mut pid = None;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        pid = sqlx::query_scalar::<_, i32>(
-            "SELECT pid FROM pg_stat_activity
-             WHERE wait_event_type = 'Lock' AND query LIKE '%FROM workspaces WHERE id = $1 FOR NO KEY UPDATE%'",
-        )
-        .fetch_optional(&pool)
-        .await
-        .expect("activity");
-        if pid.is_some() {
-            break;
-        }
-    }
-    let pid = pid.expect("the batch waits on the counter");
+    let pid = batch_waiting(&pool).await;
     // Two more queue behind the batch that is about to fail.
     let later = [
         spawn_declare(&app, "later a", "k-a"),
@@ -336,4 +342,43 @@ async fn a_batch_whose_connection_is_killed_answers_503_and_the_next_goes_on(poo
     .await;
     assert_eq!(status, StatusCode::CREATED, "the retry declares it: {body}");
     assert_eq!(body["number"], 3);
+}
+
+#[sqlx::test(migrator = "incident_schema::MIGRATOR")]
+async fn a_key_another_process_takes_meanwhile_answers_its_incident(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    // Another core process holds the counter to declare with the key.
+    let mut other = hold_counter(&pool).await;
+    let declare = spawn_declare(&app, "from here", "shared-key");
+    // Ours has checked (no such key yet) and waits on the counter to insert.
+    batch_waiting(&pool).await;
+    let theirs: Uuid = sqlx::query_scalar(
+        "WITH n AS (UPDATE workspaces SET last_incident_number = last_incident_number + 1
+                    WHERE slug = 'default' RETURNING id, last_incident_number)
+         INSERT INTO incidents (workspace_id, number, title, severity, detected_at, idempotency_key)
+         SELECT id, last_incident_number, 'from there', 'SEV2', now(), 'shared-key' FROM n
+         RETURNING id",
+    )
+    .fetch_one(&mut *other)
+    .await
+    .expect("their declare");
+    other.commit().await.expect("commit");
+
+    let (status, _, body) = declare.await.expect("task");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the retry of the batch finds theirs: {body}"
+    );
+    assert_eq!(body["id"], theirs.to_string());
+    assert_eq!(count(&pool, "SELECT count(*) FROM incidents").await, 1);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT last_incident_number::bigint FROM workspaces WHERE slug = 'default'"
+        )
+        .await,
+        1,
+        "the lost batch gave its number back"
+    );
 }
