@@ -153,7 +153,8 @@ impl Handles<Declare> for Commands {
             .transpose()
             .map_err(|e| DomainError::invalid("idempotency_key", e.to_string()))?;
         let key = key.as_ref().map(declare::DeclareKey::of_command);
-        let declared = declare::declare(conn, actor, &incident, key, Some(message)).await?;
+        let declared =
+            declare::declare(conn, actor, &incident, key.as_ref(), Some(message)).await?;
         tracing::info!(incident_id = %declared.incident.id, created = declared.created, "{} applied", Declare::TYPE);
         Ok(())
     }

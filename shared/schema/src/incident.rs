@@ -291,3 +291,80 @@ pub async fn get_incident_by_number(
         .fetch_optional(conn)
         .await
 }
+
+/// Takes the workspace's next `news.len()` numbers and inserts the incidents under them,
+/// in that order, in one statement (each `number` is ignored; `fingerprints[i]` goes with
+/// `news[i]`): a batch of declares of one workspace costs one round trip and one counter
+/// update, and the numbers stay gap-free (the batch commits or rolls back as a whole).
+///
+/// The rows come back in number order. Fewer rows than `news` when an idempotency key was
+/// already used in the workspace (the numbers were taken all the same: the caller must
+/// roll back, its checks found no such key before); empty when the workspace does not
+/// exist.
+pub async fn insert_numbered_incidents(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    news: &[NewIncident<'_>],
+    fingerprints: &[Option<&[u8]>],
+) -> Result<Vec<Incident>, sqlx::Error> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let titles: Vec<&str> = news.iter().map(|n| n.title).collect();
+    let descriptions: Vec<&str> = news.iter().map(|n| n.description).collect();
+    let severities: Vec<crate::Severity> = news.iter().map(|n| n.severity).collect();
+    let impacts: Vec<Option<&str>> = news.iter().map(|n| n.impact).collect();
+    let detected: Vec<DateTime<Utc>> = news.iter().map(|n| n.detected_at).collect();
+    let deadlines: Vec<Option<DateTime<Utc>>> = news.iter().map(|n| n.sla_deadline).collect();
+    let resolves: Vec<Option<DateTime<Utc>>> =
+        news.iter().map(|n| n.sla_resolve_deadline).collect();
+    let commanders: Vec<Option<Uuid>> = news.iter().map(|n| n.commander_id).collect();
+    let drills: Vec<bool> = news.iter().map(|n| n.is_drill).collect();
+    let visibilities: Vec<crate::Visibility> = news.iter().map(|n| n.visibility).collect();
+    let declarers: Vec<Option<Uuid>> = news.iter().map(|n| n.declared_by).collect();
+    let keys: Vec<Option<&str>> = news.iter().map(|n| n.idempotency_key).collect();
+    let prints: Vec<Option<&[u8]>> = fingerprints.to_vec();
+    let mut rows = sqlx::query_as::<_, Incident>(
+        "WITH n AS (
+             UPDATE workspaces SET last_incident_number = last_incident_number + $2
+             WHERE id = $1
+             RETURNING last_incident_number - $2 AS base
+         )
+         INSERT INTO incidents (
+             workspace_id, number, title, description, severity, impact, detected_at,
+             sla_deadline, sla_resolve_deadline, commander_id, is_drill, visibility,
+             declared_by, idempotency_key, declare_fingerprint
+         )
+         SELECT $1, (n.base + u.ord)::int, u.title, u.description, u.severity, u.impact,
+                u.detected_at, u.sla_deadline, u.sla_resolve_deadline, u.commander_id,
+                u.is_drill, u.visibility, u.declared_by, u.idempotency_key, u.fingerprint
+         FROM n, UNNEST($3::text[], $4::text[], $5::incident_severity[], $6::text[],
+                        $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::uuid[],
+                        $11::bool[], $12::incident_visibility[], $13::uuid[], $14::text[],
+                        $15::bytea[])
+              WITH ORDINALITY AS u(title, description, severity, impact, detected_at,
+                                   sla_deadline, sla_resolve_deadline, commander_id, is_drill,
+                                   visibility, declared_by, idempotency_key, fingerprint, ord)
+         ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING *",
+    )
+    .bind(workspace_id)
+    .bind(news.len() as i32)
+    .bind(&titles)
+    .bind(&descriptions)
+    .bind(&severities)
+    .bind(&impacts)
+    .bind(&detected)
+    .bind(&deadlines)
+    .bind(&resolves)
+    .bind(&commanders)
+    .bind(&drills)
+    .bind(&visibilities)
+    .bind(&declarers)
+    .bind(&keys)
+    .bind(&prints)
+    .fetch_all(conn)
+    .await?;
+    rows.sort_by_key(|i| i.number);
+    Ok(rows)
+}

@@ -20,7 +20,8 @@ use crate::error::{ApiError, DomainError};
 use crate::http::incident_path::IncidentPath;
 use crate::http::unit::{reading, view, within};
 use crate::incident::change::{self, IncidentPatch, NewEntry};
-use crate::incident::declare::{self, DeclareIncident, DeclareKey};
+use crate::incident::declare::{DeclareIncident, DeclareKey};
+use crate::incident::group_commit;
 use crate::incident::members::{self, MemberView};
 use crate::incident::query::{self, ListFilter};
 use crate::incident::store;
@@ -77,26 +78,31 @@ pub async fn declare(
         .as_ref()
         .map(|k| DeclareKey::of_request(k, &body))
         .transpose()?;
-    within(&state.pool, async |tx| {
-        let declared = declare::declare(tx, Actor::from(&auth), &body, key, None).await?;
-        if !declared.created {
-            // A retry answers with the first incident only to someone who may read it,
-            // as it stands now.
-            if !access::can_read(tx, &auth.reader(), declared.incident.id).await? {
-                return Err(DomainError::invalid(
-                    "Idempotency-Key",
-                    "the key was already used to declare an incident you cannot read; use a new key",
-                ));
-            }
-            return Ok((StatusCode::OK, view(tx, declared.incident).await?));
-        }
+    // Applied with the other declares of the workspace waiting at the same time, in one
+    // transaction (`incident::group_commit`); answered once it committed.
+    let services: Vec<ServiceView> = body
+        .affected_services
+        .iter()
+        .map(ServiceView::from)
+        .collect();
+    let groups = body.alert_group_ids.clone();
+    let declared = group_commit::declare(&state.pool, Actor::from(&auth), body, key).await?;
+    if declared.created {
         // A new incident's services and alert groups are the ones just given (ingestion
-        // links the groups when it sees the event), so the view needs no second read
-        // under the counter's lock.
-        let services = body.affected_services.iter().map(ServiceView::from).collect();
-        let groups = body.alert_group_ids.clone();
+        // links the groups when it sees the event), so the view needs no second read.
         let view = IncidentView::with(declared.incident, services, groups);
-        Ok((StatusCode::CREATED, Json(view)))
+        return Ok((StatusCode::CREATED, Json(view)));
+    }
+    reading(&state.pool, async |conn| {
+        // A retry answers with the first incident only to someone who may read it, as it
+        // stands now.
+        if !access::can_read(conn, &auth.reader(), declared.incident.id).await? {
+            return Err(DomainError::invalid(
+                "Idempotency-Key",
+                "the key was already used to declare an incident you cannot read; use a new key",
+            ));
+        }
+        Ok((StatusCode::OK, view(conn, declared.incident).await?))
     })
     .await
 }

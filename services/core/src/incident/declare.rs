@@ -14,14 +14,13 @@
 //!
 //! The declarer of a PRIVATE incident becomes its member, so they can still read it.
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use incident_bus::Envelope;
+use incident_bus::outbox::{self, OutgoingMessage};
 use incident_schema::contract::{IncidentAlertGroupLinked, IncidentDeclared};
-use incident_schema::incident::{IncidentNumber, NewIncident, insert_numbered_incident};
-use incident_schema::sla::get_sla_policy;
+use incident_schema::incident::{IncidentNumber, NewIncident, insert_numbered_incidents};
 use incident_schema::timeline::{NewTimelineEntry, insert_timeline_entry};
 use incident_schema::user::get_user;
-use incident_schema::workspace::give_back_incident_number;
 use incident_schema::{Incident, ServiceImpact, Severity, TimelineKind, Timestamp, Visibility};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -33,6 +32,7 @@ use uuid::Uuid;
 use super::events::{emit, snapshot};
 use super::view::ServiceView;
 use super::{Actor, MAX_DESCRIPTION, MAX_TEXT, members, store};
+use crate::SERVICE;
 use crate::error::{DomainError, DomainResult};
 use incident_schema::text::{IdempotencyKey, IncidentTitle, ServiceName};
 
@@ -73,24 +73,24 @@ pub struct DeclareIncident {
 }
 
 /// The idempotency key of a declare, and what a reuse of it must match.
-#[derive(Debug, Clone, Copy)]
-pub struct DeclareKey<'a> {
-    key: &'a IdempotencyKey,
+#[derive(Debug, Clone)]
+pub struct DeclareKey {
+    key: IdempotencyKey,
     /// SHA-256 of the request's canonical JSON; none for commands.
     fingerprint: Option<[u8; 32]>,
 }
 
-impl<'a> DeclareKey<'a> {
+impl DeclareKey {
     /// A key a client sent with `input` (`Idempotency-Key`): a reuse with the same request
     /// is a retry, a reuse with another one is refused.
-    pub fn of_request(key: &'a IdempotencyKey, input: &DeclareIncident) -> DomainResult<Self> {
+    pub fn of_request(key: &IdempotencyKey, input: &DeclareIncident) -> DomainResult<Self> {
         let canonical = serde_json::to_vec(
             &serde_json::to_value(input)
                 .map_err(|e| DomainError::invalid("body", e.to_string()))?,
         )
         .map_err(|e| DomainError::invalid("body", e.to_string()))?;
         Ok(Self {
-            key,
+            key: key.clone(),
             fingerprint: Some(Sha256::digest(&canonical).into()),
         })
     }
@@ -98,9 +98,9 @@ impl<'a> DeclareKey<'a> {
     /// A key a command carries (`incident.declare` from another service, e.g. the alert
     /// group's id): any declare with it gets the first incident, so a re-sent command is
     /// absorbed whatever else changed in it.
-    pub fn of_command(key: &'a IdempotencyKey) -> Self {
+    pub fn of_command(key: &IdempotencyKey) -> Self {
         Self {
-            key,
+            key: key.clone(),
             fingerprint: None,
         }
     }
@@ -219,17 +219,279 @@ pub fn validate_services(services: &[ServiceInput], field: &str) -> DomainResult
     Ok(())
 }
 
+/// One declare of a batch ([`declare_all`]): who asks, for what, with which key, caused by
+/// which command.
+#[derive(Debug, Clone, Copy)]
+pub struct DeclareRequest<'a> {
+    /// Who declares (all of a batch in one workspace).
+    pub actor: Actor,
+    /// What they ask for.
+    pub input: &'a DeclareIncident,
+    /// The idempotency key, if any.
+    pub key: Option<&'a DeclareKey>,
+    /// The command it comes from, if any.
+    pub cause: Option<&'a Envelope>,
+}
+
 /// Declares an incident, or returns the one an earlier declare with `idempotency_key` made.
 #[tracing::instrument(skip_all, fields(workspace_id = %actor.workspace_id), err)]
 pub async fn declare(
     conn: &mut PgConnection,
     actor: Actor,
     input: &DeclareIncident,
-    idempotency_key: Option<DeclareKey<'_>>,
+    idempotency_key: Option<&DeclareKey>,
     cause: Option<&Envelope>,
 ) -> DomainResult<Declared> {
-    validate(input)?;
+    let request = DeclareRequest {
+        actor,
+        input,
+        key: idempotency_key,
+        cause,
+    };
+    declare_all(conn, actor.workspace_id, &[request])
+        .await?
+        .pop()
+        .unwrap_or(Err(DomainError::NotFound("workspace")))
+}
+
+/// What the checks decided about one declare of a batch.
+enum Checked {
+    /// Refused, or answered with an existing incident.
+    Done(Box<DomainResult<Declared>>),
+    /// The same key as declare `i` of the batch, which creates the incident.
+    SameAs(usize),
+    /// To be created.
+    Create {
+        detected_at: DateTime<Utc>,
+        /// The declarer, when they become a member of the PRIVATE incident.
+        member: Option<incident_schema::User>,
+    },
+}
+
+/// Declares the incidents `requests` ask for, all in `workspace_id`, in the caller's
+/// transaction: one answer per request, in order. An `Err` of the whole is a database
+/// failure and leaves the transaction unusable (roll back; none of them happened).
+///
+/// Every refusal (invalid, unknown commander or group, a held alert group, a key reused
+/// with another body) is decided by reads before anything is written, so a refused
+/// declare takes no number and writes nothing, and the rest of the batch goes on. The
+/// workspace's counter row is locked first, until commit: the keys are then looked up
+/// with no other declare able to take them, a key repeated inside the batch gets the
+/// incident its first use creates, and the numbers the batch takes, in one statement with
+/// the incidents, are consecutive and in request order. Services, `DETECTED` entries and
+/// `incident.declared` events are one statement each for the whole batch.
+pub async fn declare_all(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    requests: &[DeclareRequest<'_>],
+) -> DomainResult<Vec<DomainResult<Declared>>> {
     let now = store::now(conn).await?;
+    let mut checked = Vec::with_capacity(requests.len());
+    let mut first_of_key: std::collections::HashMap<&str, usize> = Default::default();
+    for (i, r) in requests.iter().enumerate() {
+        debug_assert_eq!(r.actor.workspace_id, workspace_id);
+        let c = match check(conn, r, now, &first_of_key).await {
+            Ok(c) => c,
+            Err(DomainError::Database(e)) => return Err(e.into()),
+            Err(refused) => Checked::Done(Box::new(Err(refused))),
+        };
+        if let (Checked::Create { .. }, Some(key)) = (&c, r.key) {
+            first_of_key.insert(key.key.as_str(), i);
+        }
+        checked.push(c);
+    }
+
+    let creating: Vec<usize> = (0..requests.len())
+        .filter(|i| matches!(checked[*i], Checked::Create { .. }))
+        .collect();
+    let policies = if creating.is_empty() {
+        Vec::new()
+    } else {
+        store::sla_policies(conn, workspace_id).await?
+    };
+    let fingerprints: Vec<Option<&[u8]>> = creating
+        .iter()
+        .map(|&i| {
+            requests[i]
+                .key
+                .and_then(|k| k.fingerprint.as_ref())
+                .map(|f| f.as_slice())
+        })
+        .collect();
+    let news: Vec<NewIncident<'_>> = creating
+        .iter()
+        .map(|&i| {
+            let Checked::Create { detected_at, .. } = &checked[i] else {
+                unreachable!("only creates")
+            };
+            let r = &requests[i];
+            let detected_at = *detected_at;
+            let policy = policies.iter().find(|p| p.severity == r.input.severity);
+            NewIncident {
+                workspace_id,
+                // Taken by the statement itself.
+                number: IncidentNumber(0),
+                title: r.input.title.as_str(),
+                description: &r.input.description,
+                severity: r.input.severity,
+                impact: r.input.impact.as_deref(),
+                detected_at,
+                sla_deadline: policy.map(|p| p.acknowledge_deadline(detected_at)),
+                sla_resolve_deadline: policy.map(|p| p.resolve_deadline(detected_at)),
+                commander_id: r.input.commander_id,
+                is_drill: r.input.is_drill,
+                visibility: r.input.visibility.unwrap_or(Visibility::Public),
+                declared_by: r.actor.user_id,
+                idempotency_key: r.key.map(|k| k.key.as_str()),
+            }
+        })
+        .collect();
+    let incidents = insert_numbered_incidents(conn, workspace_id, &news, &fingerprints).await?;
+    if incidents.len() != creating.len() {
+        if !store::workspace_exists(conn, workspace_id).await? {
+            return Ok(requests
+                .iter()
+                .map(|_| Err(DomainError::NotFound("workspace")))
+                .collect());
+        }
+        // Another process declared with one of the keys since we looked: numbers were
+        // skipped, so none of this may commit; a retry finds that incident.
+        return Err(key_taken());
+    }
+    let mut services = Vec::new();
+    let mut entries = Vec::with_capacity(incidents.len());
+    let mut events = Vec::with_capacity(incidents.len());
+    for (&i, incident) in creating.iter().zip(&incidents) {
+        let r = &requests[i];
+        services.extend(
+            r.input
+                .affected_services
+                .iter()
+                .map(|s| (incident.id, s.name.to_string(), s.impact)),
+        );
+        let drill = if incident.is_drill { " (drill)" } else { "" };
+        entries.push((
+            incident.id,
+            r.actor.user_id,
+            TimelineKind::Detected,
+            format!(
+                "{} declared{drill}: {} [{}]",
+                incident.number, incident.title, incident.severity
+            ),
+            json!({ "detected_at": incident.detected_at, "severity": incident.severity }),
+        ));
+        let payload = IncidentDeclared {
+            incident: snapshot(incident),
+            is_drill: incident.is_drill,
+            actor_id: r.actor.user_id,
+            affected_services: r
+                .input
+                .affected_services
+                .iter()
+                .map(ServiceView::from)
+                .collect(),
+            alert_group_ids: r.input.alert_group_ids.clone(),
+        };
+        events.push(
+            OutgoingMessage::of(workspace_id, &payload)
+                .map_err(|e| DomainError::invalid("event", e.to_string()))?
+                .caused_by(r.cause),
+        );
+        // Its alert groups, unless the declarer becomes a member first (below).
+        if matches!(checked[i], Checked::Create { member: None, .. }) {
+            for &group in &r.input.alert_group_ids {
+                entries.push((
+                    incident.id,
+                    r.actor.user_id,
+                    TimelineKind::AlertLinked,
+                    format!("Alert group {group} linked"),
+                    json!({ "alert_group_id": group }),
+                ));
+                let payload = IncidentAlertGroupLinked {
+                    incident: snapshot(incident),
+                    is_drill: incident.is_drill,
+                    alert_group_id: group,
+                    actor_id: r.actor.user_id,
+                };
+                events.push(
+                    OutgoingMessage::of(workspace_id, &payload)
+                        .map_err(|e| DomainError::invalid("event", e.to_string()))?
+                        .caused_by(r.cause),
+                );
+            }
+        }
+    }
+    store::insert_affected_services(conn, workspace_id, &services).await?;
+    store::insert_declare_entries(conn, workspace_id, &entries).await?;
+    outbox::enqueue(conn, SERVICE, &events).await?;
+
+    // The rarer part one by one: the declarer's membership of a PRIVATE incident, then its
+    // alert groups.
+    let mut created: Vec<Option<Incident>> = vec![None; requests.len()];
+    for (&i, incident) in creating.iter().zip(incidents) {
+        let r = &requests[i];
+        let incident = match &checked[i] {
+            Checked::Create {
+                member: Some(user), ..
+            } => {
+                let incident = members::added(conn, r.actor, incident, user, r.cause).await?;
+                for group in &r.input.alert_group_ids {
+                    link_alert_group_entry(conn, r.actor, &incident, *group, r.cause).await?;
+                }
+                incident
+            }
+            _ => incident,
+        };
+        created[i] = Some(incident);
+    }
+
+    let answers = checked
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| match c {
+            Checked::Done(answer) => *answer,
+            Checked::Create { .. } => Ok(Declared {
+                incident: created[i].clone().expect("created above"),
+                created: true,
+            }),
+            Checked::SameAs(first) => {
+                let incident = created[first].clone().expect("created above");
+                let key = requests[i].key.expect("a key repeated");
+                let first_print = requests[first].key.and_then(|k| k.fingerprint);
+                key.reuse(store::Keyed {
+                    incident,
+                    declare_fingerprint: first_print.map(|f| f.to_vec()),
+                })
+            }
+        })
+        .collect();
+    Ok(answers)
+}
+
+/// The error of a batch that lost an idempotency key to another process between its
+/// checks and its insert: transient (503, a command is redelivered); a retry finds the
+/// other declare's incident.
+fn key_taken() -> DomainError {
+    DomainError::Database(sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "an idempotency key of the batch was used by another declare meanwhile",
+    )))
+}
+
+/// Whether `e` is [`key_taken`]'s: the batch may simply be applied again.
+pub fn is_key_taken(e: &DomainError) -> bool {
+    matches!(e, DomainError::Database(sqlx::Error::Io(io)) if io.kind() == std::io::ErrorKind::AlreadyExists)
+}
+
+/// The checks of one declare, all reads, before the counter's lock: what it may do.
+async fn check(
+    conn: &mut PgConnection,
+    r: &DeclareRequest<'_>,
+    now: DateTime<Utc>,
+    first_of_key: &std::collections::HashMap<&str, usize>,
+) -> DomainResult<Checked> {
+    let (actor, input) = (r.actor, r.input);
+    validate(input)?;
     let detected_at = input.detected_at.map_or(now, DateTime::from);
     if detected_at > now + chrono::Duration::minutes(5) {
         return Err(DomainError::invalid(
@@ -260,121 +522,32 @@ pub async fn declare(
             ));
         }
     }
-
-    // The common retry finds its incident without touching the counter.
-    if let Some(key) = idempotency_key
-        && let Some(existing) =
+    // A retry finds its incident, or the declare of this batch that first used the key
+    // (one that commits meanwhile makes the insert fail the batch: [`key_taken`]).
+    if let Some(key) = r.key {
+        if let Some(existing) =
             store::find_by_idempotency_key(conn, actor.workspace_id, key.key.as_str()).await?
-    {
-        return key.reuse(existing);
+        {
+            return Ok(Checked::Done(Box::new(key.reuse(existing))));
+        }
+        if let Some(&first) = first_of_key.get(key.key.as_str()) {
+            return Ok(Checked::SameAs(first));
+        }
     }
     // Only now: a retry's groups are linked to the incident its first try declared.
     refuse_held_alert_groups(conn, actor, &input.alert_group_ids).await?;
-
-    // Everything that can happen before the number does: the counter's row lock is held
-    // from here to commit, and every declare of the workspace waits on it.
-    let policy = get_sla_policy(conn, actor.workspace_id, input.severity).await?;
-
-    // Taking the number locks the workspace's counter row until commit; the same
-    // statement inserts the incident, or finds that a declare with the same key, which
-    // held the lock until it committed, got there first.
-    let inserted = insert_numbered_incident(
-        conn,
-        &NewIncident {
-            workspace_id: actor.workspace_id,
-            // Taken by the statement itself.
-            number: IncidentNumber(0),
-            title: input.title.as_str(),
-            description: &input.description,
-            severity: input.severity,
-            impact: input.impact.as_deref(),
-            detected_at,
-            sla_deadline: policy.as_ref().map(|p| p.acknowledge_deadline(detected_at)),
-            sla_resolve_deadline: policy.as_ref().map(|p| p.resolve_deadline(detected_at)),
-            commander_id: input.commander_id,
-            is_drill: input.is_drill,
-            visibility: input.visibility.unwrap_or(Visibility::Public),
-            declared_by: actor.user_id,
-            idempotency_key: idempotency_key.map(|k| k.key.as_str()),
-        },
-        idempotency_key
-            .and_then(|k| k.fingerprint)
-            .as_ref()
-            .map(|f| f.as_slice()),
-    )
-    .await?;
-    let Some(incident) = inserted else {
-        if let Some(key) = idempotency_key
-            && let Some(existing) =
-                store::find_by_idempotency_key(conn, actor.workspace_id, key.key.as_str()).await?
-        {
-            // Give the number back: we still hold the counter's row lock, so nobody took one since.
-            give_back_incident_number(conn, actor.workspace_id).await?;
-            return key.reuse(existing);
-        }
-        return Err(DomainError::NotFound("workspace"));
-    };
-
-    let services: Vec<(String, ServiceImpact)> = input
-        .affected_services
-        .iter()
-        .map(|s| (s.name.to_string(), s.impact))
-        .collect();
-    if !services.is_empty() {
-        store::replace_affected_services(conn, actor.workspace_id, incident.id, &services).await?;
-    }
-
-    let drill = if incident.is_drill { " (drill)" } else { "" };
-    insert_timeline_entry(
-        conn,
-        &NewTimelineEntry {
-            workspace_id: actor.workspace_id,
-            incident_id: incident.id,
-            author_id: actor.user_id,
-            kind: TimelineKind::Detected,
-            message: &format!(
-                "{} declared{drill}: {} [{}]",
-                incident.number, incident.title, incident.severity
-            ),
-            is_public: false,
-            data: Some(&json!({ "detected_at": detected_at, "severity": incident.severity })),
-            occurred_at: None,
-        },
-    )
-    .await?;
-    emit(
-        conn,
-        &incident,
-        &IncidentDeclared {
-            incident: snapshot(&incident),
-            is_drill: incident.is_drill,
-            actor_id: actor.user_id,
-            affected_services: input
-                .affected_services
-                .iter()
-                .map(ServiceView::from)
-                .collect(),
-            alert_group_ids: input.alert_group_ids.clone(),
-        },
-        cause,
-    )
-    .await?;
     // The declarer of a PRIVATE incident keeps reading it, whatever their role.
-    let incident = match actor.user_id {
-        Some(user_id) if incident.visibility == Visibility::Private => {
-            let user = get_user(conn, actor.workspace_id, user_id)
+    let member = match actor.user_id {
+        Some(user_id) if input.visibility == Some(Visibility::Private) => Some(
+            get_user(conn, actor.workspace_id, user_id)
                 .await?
-                .ok_or(DomainError::NotFound("user"))?;
-            members::added(conn, actor, incident, &user, cause).await?
-        }
-        _ => incident,
+                .ok_or(DomainError::NotFound("user"))?,
+        ),
+        _ => None,
     };
-    for group in &input.alert_group_ids {
-        link_alert_group_entry(conn, actor, &incident, *group, cause).await?;
-    }
-    Ok(Declared {
-        incident,
-        created: true,
+    Ok(Checked::Create {
+        detected_at,
+        member,
     })
 }
 

@@ -9,6 +9,7 @@
 pub mod change;
 pub mod declare;
 pub mod events;
+pub mod group_commit;
 pub mod lifecycle;
 pub mod members;
 pub mod query;

@@ -2,7 +2,9 @@
 //! beyond the shared ones in `incident-schema`. All scoped by workspace.
 
 use chrono::{DateTime, Utc};
-use incident_schema::{AffectedService, Incident, IncidentNumber, ServiceImpact, Visibility};
+use incident_schema::{
+    AffectedService, Incident, IncidentNumber, ServiceImpact, TimelineKind, Visibility,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -183,4 +185,90 @@ pub async fn open_action_items(
 /// The database's clock (SLA arithmetic never uses the host's).
 pub async fn now(conn: &mut PgConnection) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar("SELECT now()").fetch_one(conn).await
+}
+
+/// Whether the workspace exists.
+pub async fn workspace_exists(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)")
+        .bind(workspace_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// The workspace's SLA policies, one per severity.
+pub async fn sla_policies(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+) -> Result<Vec<incident_schema::sla::SlaPolicy>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM sla_policies WHERE workspace_id = $1")
+        .bind(workspace_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// The affected services of new incidents, `(incident, name, impact)`, in one statement.
+pub async fn insert_affected_services(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    rows: &[(Uuid, String, ServiceImpact)],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let incidents: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let impacts: Vec<ServiceImpact> = rows.iter().map(|r| r.2).collect();
+    sqlx::query(
+        "INSERT INTO affected_services (workspace_id, incident_id, service_name, impact)
+         SELECT $1, u.incident, u.name, u.impact
+         FROM UNNEST($2::uuid[], $3::text[], $4::service_impact[]) AS u(incident, name, impact)",
+    )
+    .bind(workspace_id)
+    .bind(&incidents)
+    .bind(&names)
+    .bind(&impacts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A timeline entry a declare writes: `(incident, author, kind, message, data)`.
+pub type DeclareEntry = (Uuid, Option<Uuid>, TimelineKind, String, serde_json::Value);
+
+/// The timeline entries of new incidents (`DETECTED`, `ALERT_LINKED`; not public, at the
+/// transaction's time), in one statement, in order.
+pub async fn insert_declare_entries(
+    conn: &mut PgConnection,
+    workspace_id: Uuid,
+    entries: &[DeclareEntry],
+) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let incidents: Vec<Uuid> = entries.iter().map(|e| e.0).collect();
+    let authors: Vec<Option<Uuid>> = entries.iter().map(|e| e.1).collect();
+    let kinds: Vec<TimelineKind> = entries.iter().map(|e| e.2).collect();
+    let messages: Vec<&str> = entries.iter().map(|e| e.3.as_str()).collect();
+    let data: Vec<sqlx::types::Json<&serde_json::Value>> =
+        entries.iter().map(|e| sqlx::types::Json(&e.4)).collect();
+    sqlx::query(
+        "INSERT INTO incident_timeline
+             (workspace_id, incident_id, author_id, kind, message, is_public, data, occurred_at)
+         SELECT $1, u.incident, u.author, u.kind, u.message, false, u.data, now()
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::timeline_kind[], $5::text[], $6::jsonb[])
+              WITH ORDINALITY AS u(incident, author, kind, message, data, ord)
+         ORDER BY u.ord",
+    )
+    .bind(workspace_id)
+    .bind(&incidents)
+    .bind(&authors)
+    .bind(&kinds)
+    .bind(&messages)
+    .bind(&data)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

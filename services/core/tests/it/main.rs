@@ -7,6 +7,7 @@ mod bootstrap;
 mod browser;
 mod commands;
 mod declare;
+mod group_commit;
 mod lifecycle;
 mod numbering;
 mod privacy;
