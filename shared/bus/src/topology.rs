@@ -201,8 +201,8 @@ fn quorum_arguments() -> FieldTable {
 /// Connects to the broker at `url`, declares the whole contract and disconnects: the
 /// `topology` step an installer (a Helm pre-install Job) runs before the services start.
 pub async fn declare_contract(url: &str) -> lapin::Result<()> {
-    let connection = lapin::Connection::connect(
-        url,
+    let connection = lapin::Connection::connect_uri(
+        crate::supervisor::broker_uri(url)?,
         lapin::ConnectionProperties::default()
             .with_connection_name(lapin::types::LongString::from("topology")),
     )

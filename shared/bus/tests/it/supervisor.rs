@@ -85,3 +85,57 @@ async fn a_bus_started_before_the_broker_is_reachable_keeps_trying_and_reports_n
     shutdown.cancel();
     task.await.expect("supervisor ends on shutdown");
 }
+
+#[tokio::test]
+async fn connections_offer_a_small_frame_and_carry_bodies_larger_than_it() {
+    use incident_bus::supervisor::{FRAME_MAX, broker_uri};
+    use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    use lapin::{BasicProperties, Connection, ConnectionProperties};
+
+    let vhost = incident_bus::testing::TestVhost::create();
+    // A URL that names its own frame size keeps it.
+    let own = broker_uri(&format!("{}?frame_max=65536", vhost.url)).expect("uri");
+    assert_eq!(own.query.frame_max, Some(65536));
+    let connection = Connection::connect_uri(
+        broker_uri(&vhost.url).expect("uri"),
+        ConnectionProperties::default(),
+    )
+    .await
+    .expect("connect");
+    // The smaller of ours and RabbitMQ's 128 KiB: lapin's two 32-frame buffers are 1 MiB,
+    // not 8.
+    assert_eq!(connection.configuration().frame_max(), FRAME_MAX);
+
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .queue_declare(
+            "big".into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare");
+    // A body of 13 frames' worth comes back whole.
+    let body: Vec<u8> = (0..200 * 1024u32).map(|i| (i % 251) as u8).collect();
+    channel
+        .basic_publish(
+            "".into(),
+            "big".into(),
+            BasicPublishOptions::default(),
+            &body,
+            BasicProperties::default(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("sent");
+    let got = incident_testkit::eventually_some(Duration::from_secs(5), "the message", || async {
+        channel
+            .basic_get("big".into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("get")
+    })
+    .await;
+    assert_eq!(got.delivery.data, body);
+}
