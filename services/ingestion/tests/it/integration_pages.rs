@@ -65,6 +65,21 @@ async fn webhook(app: &incident_testkit::app::Api, id: &str, secret: &str) -> St
         .status()
 }
 
+/// An Alertmanager integration `prod` created through the API: its id, its secret and
+/// the API's answer.
+async fn prod(app: &incident_testkit::app::Api) -> (String, String, Value) {
+    let created = app
+        .create(
+            ADMIN,
+            "/api/v1/integrations",
+            json!({ "kind": "alertmanager", "name": "prod" }),
+        )
+        .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+    (id, secret, created)
+}
+
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
 async fn an_admin_creates_an_integration_sees_its_secret_once_and_rotates_it(pool: PgPool) {
     let app = app(pool.clone()).await;
@@ -374,15 +389,7 @@ async fn an_admin_rotates_a_secret_in_a_real_browser_and_sees_it_once(pool: PgPo
         return;
     };
     let app = app(pool.clone()).await;
-    let created = app
-        .create(
-            ADMIN,
-            "/api/v1/integrations",
-            json!({ "kind": "alertmanager", "name": "prod" }),
-        )
-        .await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    let old: String = created["secret"].as_str().expect("secret").to_owned();
+    let (id, old, _) = prod(&app).await;
     let wait = Duration::from_secs(15);
     let c = &browser.client;
     browser.sign_in(&app.base, ADMIN).await;
@@ -581,15 +588,7 @@ async fn alerts_sent_by_alertmanager_show_as_a_group_in_a_real_browser(pool: PgP
         return;
     };
     let app = app(pool.clone()).await;
-    let created = app
-        .create(
-            ADMIN,
-            "/api/v1/integrations",
-            json!({ "kind": "alertmanager", "name": "prod" }),
-        )
-        .await;
-    let id = created["id"].as_str().expect("id").to_owned();
-    let secret = created["secret"].as_str().expect("secret").to_owned();
+    let (id, secret, _) = prod(&app).await;
     assert!(webhook(&app, &id, &secret).await.is_success());
     let wait = Duration::from_secs(15);
     let c = &browser.client;
