@@ -189,11 +189,17 @@ async fn one_webhook_request_yields_one_trace_down_to_the_slack_call(pool: PgPoo
             .filter(|s| s.trace == TRACE)
             .cloned()
             .collect();
+        // A span is exported when it ends, a parent after its children: a span caught
+        // before its still-open parent (a consumer span around a handler) waits for it.
+        let whole = trace
+            .iter()
+            .all(|span| span.parent == CALLER || trace.iter().any(|p| p.id == span.parent));
         let done = find(&trace, &|s| s.name == "slack pins.add").is_some()
             && find(&trace, &|s| {
                 s.attribute("messaging.destination.name") == Some("warroom.events")
             })
-            .is_some();
+            .is_some()
+            && whole;
         if done {
             break;
         }
