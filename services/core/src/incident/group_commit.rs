@@ -11,9 +11,11 @@
 //! batches grow, so the cost per declare falls as the load rises.
 //!
 //! A refused declare (422, 409) is decided by reads before the batch writes: it takes no
-//! number and the rest of the batch goes on. A batch that fails to write or commit
-//! answers every member with the error — 503 when the database went away — and none of
-//! them happened, so a retry (with its idempotency key) is safe.
+//! number and the rest of the batch goes on. A batch whose writes fail (one member's row
+//! refused by the database, say) is rolled back whole and each member is applied again
+//! alone, so only the failing one answers its error (503) and the others are declared. A
+//! batch whose commit fails answers every member 503: whether it committed is unknown
+//! then, and only a retry with its idempotency key is safe.
 //!
 //! The queues are the process's, keyed by workspace id (unique across databases, so every
 //! router built in the process shares them); the worker uses the pool of the declare that
@@ -131,38 +133,75 @@ async fn apply(pool: &PgPool, workspace: Uuid, batch: Vec<Job>) {
             cause: None,
         })
         .collect();
-    let attempt = async || {
-        let mut tx = pool.begin().await?;
-        let answers = declare_all(&mut tx, workspace, &requests).await?;
-        tx.commit().await?;
-        Ok::<_, DomainError>(answers)
-    };
-    let mut outcome = attempt().await;
+    let mut outcome = attempt(pool, workspace, &requests).await;
     for _ in 0..2 {
         // Another process took a key of the batch: again, and its checks find it.
         match &outcome {
-            Err(e) if is_key_taken(e) => outcome = attempt().await,
+            Err(Failed::Writing(e)) if is_key_taken(e) => {
+                outcome = attempt(pool, workspace, &requests).await;
+            }
             _ => break,
         }
     }
-    drop(requests);
-    match outcome {
-        Ok(answers) => {
-            for (job, answer) in batch.into_iter().zip(answers) {
-                // A declare whose caller went away is committed all the same.
-                let _ = job.answer.send(answer);
-            }
-        }
-        Err(failed) => {
-            tracing::error!(
-                workspace_id = %workspace, declares = batch.len(), error = %failed,
-                "a batch of declares failed; none of them happened"
+    let answers = match outcome {
+        Ok(answers) => answers.into_iter().map(Some).collect(),
+        // Rolled back before its commit: each member alone, so one member's failure is
+        // its own.
+        Err(Failed::Writing(failed)) if requests.len() > 1 => {
+            tracing::warn!(
+                workspace_id = %workspace, declares = requests.len(), error = %failed,
+                "a batch of declares failed to write; applying each alone"
             );
-            for job in batch {
-                let _ = job.answer.send(Err(each(&failed)));
+            let mut answers = Vec::with_capacity(requests.len());
+            for request in &requests {
+                answers.push(
+                    match attempt(pool, workspace, std::slice::from_ref(request)).await {
+                        Ok(mut one) => one.pop(),
+                        Err(Failed::Writing(e) | Failed::Committing(e)) => Some(Err(each(&e))),
+                    },
+                );
             }
+            answers
         }
+        Err(Failed::Writing(failed) | Failed::Committing(failed)) => {
+            tracing::error!(
+                workspace_id = %workspace, declares = requests.len(), error = %failed,
+                "a batch of declares failed; it is answered as unavailable"
+            );
+            requests.iter().map(|_| Some(Err(each(&failed)))).collect()
+        }
+    };
+    drop(requests);
+    for (job, answer) in batch.into_iter().zip(answers) {
+        // A declare whose caller went away is committed all the same.
+        let _ = job
+            .answer
+            .send(answer.unwrap_or_else(|| Err(unavailable())));
     }
+}
+
+/// Why a batch's transaction did not commit.
+enum Failed {
+    /// Before the commit: rolled back, nothing of it happened.
+    Writing(DomainError),
+    /// The commit itself: whether it happened is unknown.
+    Committing(DomainError),
+}
+
+/// `requests` in one transaction of `pool`.
+async fn attempt(
+    pool: &PgPool,
+    workspace: Uuid,
+    requests: &[DeclareRequest<'_>],
+) -> Result<Vec<DomainResult<Declared>>, Failed> {
+    let mut tx = pool.begin().await.map_err(|e| Failed::Writing(e.into()))?;
+    let answers = declare_all(&mut tx, workspace, requests)
+        .await
+        .map_err(Failed::Writing)?;
+    tx.commit()
+        .await
+        .map_err(|e| Failed::Committing(e.into()))?;
+    Ok(answers)
 }
 
 /// The error each declare of a failed batch answers with.

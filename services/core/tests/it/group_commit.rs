@@ -227,7 +227,7 @@ fn spawn_declare(
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
-async fn a_failing_batch_answers_every_member_503_and_leaves_nothing(pool: PgPool) {
+async fn a_member_the_database_refuses_fails_alone_and_leaves_nothing(pool: PgPool) {
     let app = TestApp::spawn(pool.clone()).await;
     // A constraint made to fail for one declare.
     sqlx::raw_sql(
@@ -255,25 +255,34 @@ async fn a_failing_batch_answers_every_member_503_and_leaves_nothing(pool: PgPoo
     let (status, _, body) = first.await.expect("task");
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["number"], 1);
+    // The batch is rolled back and each member applied alone: the poisoned one answers
+    // 503, the others are declared, numbered on without a gap in their order.
+    let mut numbers = Vec::new();
     for (title, task) in second {
         let (status, kind, body) = task.await.expect("task");
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{title}: {body}");
-        assert_eq!(kind, "application/problem+json");
-        assert_eq!(body["type"], "https://incident.dev/problems/unavailable");
+        if title == "poison" {
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{title}: {body}");
+            assert_eq!(kind, "application/problem+json");
+            assert_eq!(body["type"], "https://incident.dev/problems/unavailable");
+        } else {
+            assert_eq!(status, StatusCode::CREATED, "{title}: {body}");
+            numbers.push(body["number"].as_i64().expect("number"));
+        }
     }
-    assert_eq!(count(&pool, "SELECT count(*) FROM incidents").await, 1);
+    assert_eq!(numbers, [2, 3, 4]);
+    assert_eq!(count(&pool, "SELECT count(*) FROM incidents").await, 4);
     assert_eq!(
         count(
             &pool,
             "SELECT last_incident_number::bigint FROM workspaces WHERE slug = 'default'"
         )
         .await,
-        1,
-        "the failed batch took no number"
+        4,
+        "the refused member took no number"
     );
     assert_eq!(
         count(&pool, "SELECT count(*) FROM incident_timeline").await,
-        1
+        4
     );
     assert_eq!(
         count(
@@ -281,22 +290,23 @@ async fn a_failing_batch_answers_every_member_503_and_leaves_nothing(pool: PgPoo
             "SELECT count(*) FROM outbox WHERE message_type = 'incident.declared'"
         )
         .await,
-        1
+        4
     );
 
-    // The retries, with their keys, succeed and number on from 2.
+    // Its retry, with its key, succeeds once the database takes it, and numbers on.
     sqlx::query("DROP TRIGGER refuse_poison ON incidents")
         .execute(&pool)
         .await
         .expect("drop");
-    let mut numbers = Vec::new();
-    for title in ["b", "c", "poison", "d"] {
-        let body = json!({ "title": title, "severity": "SEV2" });
-        let (status, _, body) = post(&app, body, Some(&format!("k-{title}"))).await;
-        assert_eq!(status, StatusCode::CREATED, "{title}: {body}");
-        numbers.push(body["number"].as_i64().expect("number"));
-    }
-    assert_eq!(numbers, [2, 3, 4, 5]);
+    let body = json!({ "title": "poison", "severity": "SEV2" });
+    let (status, _, body) = post(&app, body, Some("k-poison")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["number"], 5);
+    // The others' keys give their incidents back.
+    let body = json!({ "title": "c", "severity": "SEV2" });
+    let (status, _, body) = post(&app, body, Some("k-c")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["number"], 3);
 }
 
 #[sqlx::test(migrator = "incident_schema::MIGRATOR")]
