@@ -25,6 +25,7 @@ use serde::Deserialize;
 
 use super::error::{UiError, status_of};
 use super::pages::{Choice, FieldError, SettingsPage, TrackerForm, When};
+use super::postmortems::Empty;
 use crate::AppState;
 use crate::error::DomainError;
 use crate::settings::{self, DraftTrigger, PostmortemSettings};
@@ -311,14 +312,10 @@ pub async fn save_template(
     }
 }
 
-/// A form without fields but the CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct NoFields {}
-
 /// `POST /ui/settings/postmortems/template/reset` (admin): back to the built-in template.
 pub async fn reset_template(
     State(state): State<AppState>,
-    posted: VerifiedForm<NoFields>,
+    posted: VerifiedForm<Empty>,
 ) -> PageResult {
     let VerifiedForm { session, .. } = posted;
     require_admin(&session)?;
@@ -469,7 +466,7 @@ pub async fn save_tracker(
 /// none: the same answer).
 pub async fn remove_tracker(
     State(state): State<AppState>,
-    posted: VerifiedForm<NoFields>,
+    posted: VerifiedForm<Empty>,
 ) -> PageResult {
     let VerifiedForm { session, .. } = posted;
     require_admin(&session)?;
