@@ -23,6 +23,7 @@ use sqlx::PgPool;
 const TOKEN: &str = "traces-bootstrap-token-01234";
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER: &str = "00f067aa0ba902b7";
+const DECLARE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 
 /// One span as the collector received it.
 #[derive(Debug, Clone)]
@@ -176,35 +177,14 @@ async fn one_webhook_request_yields_one_trace_down_to_the_slack_call(pool: PgPoo
     )
     .await;
 
-    let find = |spans: &[Received], what: &dyn Fn(&Received) -> bool| {
-        spans.iter().find(|s| what(s)).cloned()
-    };
-    let mut trace = Vec::new();
-    for _ in 0..20 {
-        telemetry.flush().await;
-        trace = spans
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|s| s.trace == TRACE)
-            .cloned()
-            .collect();
-        // A span is exported when it ends, a parent after its children: a span caught
-        // before its still-open parent (a consumer span around a handler) waits for it.
-        let whole = trace
-            .iter()
-            .all(|span| span.parent == CALLER || trace.iter().any(|p| p.id == span.parent));
-        let done = find(&trace, &|s| s.name == "slack pins.add").is_some()
-            && find(&trace, &|s| {
+    let trace = whole_trace(&telemetry, &spans, TRACE, CALLER, |trace| {
+        find(trace, &|s| s.name == "slack pins.add").is_some()
+            && find(trace, &|s| {
                 s.attribute("messaging.destination.name") == Some("warroom.events")
             })
             .is_some()
-            && whole;
-        if done {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await;
     let names: Vec<&str> = trace.iter().map(|s| s.name.as_str()).collect();
 
     let http = find(&trace, &|s| s.kind == SpanKind::Server as i32)
@@ -235,14 +215,89 @@ async fn one_webhook_request_yields_one_trace_down_to_the_slack_call(pool: PgPoo
         assert_eq!(call.kind, SpanKind::Client as i32, "{method}");
         assert_eq!(call.attribute("outcome"), Some("ok"), "{method}");
     }
-    // Every span of the trace hangs off another of the trace, or off the caller's.
-    for span in &trace {
+    assert_no_orphan(&trace, CALLER);
+
+    // A declare by hand is applied by its workspace's batch worker, another task than the
+    // request's: its events still continue the request's trace.
+    let declared = reqwest::Client::new()
+        .post(stack.url("/api/v1/incidents"))
+        .bearer_auth(TOKEN)
+        .header("traceparent", format!("00-{DECLARE_TRACE}-{CALLER}-01"))
+        .json(&json!({ "title": "Declared by hand", "severity": "SEV3" }))
+        .send()
+        .await
+        .expect("declare");
+    assert_eq!(declared.status(), 201);
+    let trace = whole_trace(&telemetry, &spans, DECLARE_TRACE, CALLER, |trace| {
+        ["warroom.events", "ingestion.events"].iter().all(|queue| {
+            find(trace, &|s| {
+                s.attribute("messaging.destination.name") == Some(*queue)
+            })
+            .is_some()
+        })
+    })
+    .await;
+    let names: Vec<&str> = trace.iter().map(|s| s.name.as_str()).collect();
+    let http = find(&trace, &|s| s.kind == SpanKind::Server as i32)
+        .unwrap_or_else(|| panic!("no HTTP server span in {names:?}"));
+    assert_eq!(http.name, "POST /api/v1/incidents");
+    assert_eq!(http.parent, CALLER);
+    for queue in ["warroom.events", "ingestion.events"] {
+        let consumer = find(&trace, &|s| {
+            s.attribute("messaging.destination.name") == Some(queue)
+        })
+        .unwrap_or_else(|| panic!("no {queue} consumer span of the declare in {names:?}"));
+        assert_eq!(consumer.kind, SpanKind::Consumer as i32, "{queue}");
+    }
+    assert_no_orphan(&trace, CALLER);
+
+    stack.stop().await.expect("clean shutdown");
+}
+
+fn find(spans: &[Received], what: &dyn Fn(&Received) -> bool) -> Option<Received> {
+    spans.iter().find(|s| what(s)).cloned()
+}
+
+/// Every span of `trace` hangs off another of the trace, or off the caller's.
+fn assert_no_orphan(trace: &[Received], caller: &str) {
+    let names: Vec<&str> = trace.iter().map(|s| s.name.as_str()).collect();
+    for span in trace {
         assert!(
-            span.parent == CALLER || trace.iter().any(|p| p.id == span.parent),
+            span.parent == caller || trace.iter().any(|p| p.id == span.parent),
             "{} is an orphan in {names:?}",
             span.name
         );
     }
+}
 
-    stack.stop().await.expect("clean shutdown");
+/// The spans of trace `id` once `done` holds of them and every one's parent has been
+/// exported too (or after ten seconds, what has come).
+async fn whole_trace(
+    telemetry: &incident_runtime::telemetry::Telemetry,
+    spans: &Mutex<Vec<Received>>,
+    id: &str,
+    caller: &str,
+    done: impl Fn(&[Received]) -> bool,
+) -> Vec<Received> {
+    let mut trace = Vec::new();
+    for _ in 0..20 {
+        telemetry.flush().await;
+        trace = spans
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|s| s.trace == id)
+            .cloned()
+            .collect();
+        // A span is exported when it ends, a parent after its children: a span caught
+        // before its still-open parent (a consumer span around a handler) waits for it.
+        let whole = trace
+            .iter()
+            .all(|span| span.parent == caller || trace.iter().any(|p| p.id == span.parent));
+        if whole && done(&trace) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    trace
 }

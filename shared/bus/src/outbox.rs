@@ -21,6 +21,7 @@
 //! back. One the contract routes nowhere (an event no service consumes yet) is published
 //! without `mandatory`, to nobody, as the broker does with any unbound message.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use incident_schema::contract::{Kind, Message};
@@ -47,6 +48,10 @@ pub struct OutgoingMessage {
     pub mandatory: bool,
     /// The message.
     pub envelope: Envelope,
+    /// The trace context its AMQP headers carry; `None` (the usual): the writer's current
+    /// span's, captured by [`enqueue`]. Set by a writer applying work of several callers
+    /// (a batch), so each message continues its own caller's trace.
+    pub trace_context: Option<BTreeMap<String, String>>,
 }
 
 impl OutgoingMessage {
@@ -57,6 +62,7 @@ impl OutgoingMessage {
             routing_key: envelope.message_type.clone(),
             mandatory: false,
             envelope,
+            trace_context: None,
         }
     }
 
@@ -87,6 +93,13 @@ impl OutgoingMessage {
         self
     }
 
+    /// Continues the trace of `span` (another task's, say) rather than the writer's.
+    pub fn traced(mut self, span: &tracing::Span) -> Self {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        self.trace_context = Some(trace_context::inject(&span.context()));
+        self
+    }
+
     /// A command on `incidents.commands`, routed by its type; it must reach its owner.
     pub fn command(envelope: Envelope) -> Self {
         Self {
@@ -94,12 +107,14 @@ impl OutgoingMessage {
             routing_key: envelope.message_type.clone(),
             mandatory: true,
             envelope,
+            trace_context: None,
         }
     }
 }
 
 /// Writes `messages` to the outbox in the caller's transaction, to be published by
-/// `publisher`'s relay once it commits. Captures the current trace context.
+/// `publisher`'s relay once it commits. Captures the current trace context for the
+/// messages that carry none of their own.
 pub async fn enqueue(
     conn: &mut PgConnection,
     publisher: &str,
@@ -108,7 +123,8 @@ pub async fn enqueue(
     if messages.is_empty() {
         return Ok(());
     }
-    let headers = Json(trace_context::current());
+    let current = trace_context::current();
+    let mut headers = Vec::with_capacity(messages.len());
     let mut ids = Vec::with_capacity(messages.len());
     let mut exchanges = Vec::with_capacity(messages.len());
     let mut keys = Vec::with_capacity(messages.len());
@@ -122,13 +138,14 @@ pub async fn enqueue(
         types.push(m.envelope.message_type.clone());
         payloads.push(Json(&m.envelope));
         mandatory.push(m.mandatory);
+        headers.push(Json(m.trace_context.as_ref().unwrap_or(&current)));
     }
     // One statement: one round trip and one NOTIFY, whatever the batch size.
     sqlx::query(
         "INSERT INTO outbox (id, publisher, exchange, routing_key, message_type, payload, headers, mandatory)
-         SELECT u.id, $2, u.exchange, u.routing_key, u.message_type, u.payload, $7, u.mandatory
-         FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $8::bool[])
-              AS u(id, exchange, routing_key, message_type, payload, mandatory)",
+         SELECT u.id, $2, u.exchange, u.routing_key, u.message_type, u.payload, u.headers, u.mandatory
+         FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[], $8::bool[])
+              AS u(id, exchange, routing_key, message_type, payload, headers, mandatory)",
     )
     .bind(&ids)
     .bind(publisher)

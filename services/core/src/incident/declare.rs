@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
+use tracing::Instrument as _;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -231,6 +232,19 @@ pub struct DeclareRequest<'a> {
     pub key: Option<&'a DeclareKey>,
     /// The command it comes from, if any.
     pub cause: Option<&'a Envelope>,
+    /// The span of the caller when it is not the current one (a batch applied by another
+    /// task): its events continue that caller's trace.
+    pub span: Option<&'a tracing::Span>,
+}
+
+impl DeclareRequest<'_> {
+    /// `message`, continuing this declare's trace.
+    fn traced(&self, message: OutgoingMessage) -> OutgoingMessage {
+        match self.span {
+            Some(span) => message.traced(span),
+            None => message,
+        }
+    }
 }
 
 /// Declares an incident, or returns the one an earlier declare with `idempotency_key` made.
@@ -247,6 +261,7 @@ pub async fn declare(
         input,
         key: idempotency_key,
         cause,
+        span: None,
     };
     declare_all(conn, actor.workspace_id, &[request])
         .await?
@@ -393,9 +408,11 @@ pub async fn declare_all(
             alert_group_ids: r.input.alert_group_ids.clone(),
         };
         events.push(
-            OutgoingMessage::of(workspace_id, &payload)
-                .map_err(|e| DomainError::invalid("event", e.to_string()))?
-                .caused_by(r.cause),
+            r.traced(
+                OutgoingMessage::of(workspace_id, &payload)
+                    .map_err(|e| DomainError::invalid("event", e.to_string()))?
+                    .caused_by(r.cause),
+            ),
         );
         // Its alert groups, unless the declarer becomes a member first (below).
         if matches!(checked[i], Checked::Create { member: None, .. }) {
@@ -414,9 +431,11 @@ pub async fn declare_all(
                     actor_id: r.actor.user_id,
                 };
                 events.push(
-                    OutgoingMessage::of(workspace_id, &payload)
-                        .map_err(|e| DomainError::invalid("event", e.to_string()))?
-                        .caused_by(r.cause),
+                    r.traced(
+                        OutgoingMessage::of(workspace_id, &payload)
+                            .map_err(|e| DomainError::invalid("event", e.to_string()))?
+                            .caused_by(r.cause),
+                    ),
                 );
             }
         }
@@ -434,11 +453,16 @@ pub async fn declare_all(
             Checked::Create {
                 member: Some(user), ..
             } => {
-                let incident = members::added(conn, r.actor, incident, user, r.cause).await?;
-                for group in &r.input.alert_group_ids {
-                    link_alert_group_entry(conn, r.actor, &incident, *group, r.cause).await?;
+                let span = r.span.cloned().unwrap_or_else(tracing::Span::current);
+                async {
+                    let incident = members::added(conn, r.actor, incident, user, r.cause).await?;
+                    for group in &r.input.alert_group_ids {
+                        link_alert_group_entry(conn, r.actor, &incident, *group, r.cause).await?;
+                    }
+                    DomainResult::Ok(incident)
                 }
-                incident
+                .instrument(span)
+                .await?
             }
             _ => incident,
         };

@@ -43,6 +43,8 @@ struct Job {
     actor: Actor,
     input: DeclareIncident,
     key: Option<DeclareKey>,
+    /// The caller's span: the declare's events continue its trace.
+    span: tracing::Span,
     answer: oneshot::Sender<DomainResult<Declared>>,
 }
 
@@ -68,6 +70,7 @@ pub async fn declare(
         actor,
         input,
         key,
+        span: tracing::Span::current(),
         answer,
     };
     let start = match waiting().entry(actor.workspace_id) {
@@ -131,6 +134,7 @@ async fn apply(pool: &PgPool, workspace: Uuid, batch: Vec<Job>) {
             input: &job.input,
             key: job.key.as_ref(),
             cause: None,
+            span: Some(&job.span),
         })
         .collect();
     let mut outcome = attempt(pool, workspace, &requests).await;

@@ -36,6 +36,7 @@ fn alerts_message(workspace_id: Uuid, data: Value) -> OutgoingMessage {
         routing_key: "alert.nagios".into(),
         mandatory: true,
         envelope: Envelope::new("alert.ingest", workspace_id, data).expect("envelope"),
+        trace_context: None,
     }
 }
 

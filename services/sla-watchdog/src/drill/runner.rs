@@ -317,6 +317,7 @@ fn alert(
             routing_key: "alert.drill".to_owned(),
             mandatory: true,
             envelope,
+            trace_context: None,
         }),
         Err(e) => Effect::Fail(format!("the step's message cannot be built: {e}")),
     }
