@@ -77,7 +77,7 @@ pub async fn play_next(conn: &mut PgConnection, run_id: Uuid) -> Result<Played, 
         return Ok(Played::Nothing);
     };
     let message = match effect(&run, index) {
-        Effect::Play(message) => message,
+        Effect::Play(message) => *message,
         Effect::Wait => return Ok(Played::Nothing),
         Effect::Fail(reason) => {
             tracing::warn!(run = %run.id, step = index, %reason, "a drill step cannot be played: recorded as failed");
@@ -95,7 +95,7 @@ pub async fn play_next(conn: &mut PgConnection, run_id: Uuid) -> Result<Played, 
 /// What a step does now.
 enum Effect {
     /// Its message, to write to the outbox.
-    Play(OutgoingMessage),
+    Play(Box<OutgoingMessage>),
     /// It needs what is not there yet (the run's incident).
     Wait,
     /// It can never be played, for this reason.
@@ -312,13 +312,13 @@ fn alert(
         }],
     });
     match Envelope::new(topology::ALERT_MESSAGE, run.workspace_id, data) {
-        Ok(envelope) => Effect::Play(OutgoingMessage {
+        Ok(envelope) => Effect::Play(Box::new(OutgoingMessage {
             exchange: topology::ALERTS_INGEST.to_owned(),
             routing_key: "alert.drill".to_owned(),
             mandatory: true,
             envelope,
             trace_context: None,
-        }),
+        })),
         Err(e) => Effect::Fail(format!("the step's message cannot be built: {e}")),
     }
 }
@@ -365,7 +365,7 @@ fn effect(run: &store::RunRow, index: i32) -> Effect {
                 severity: *severity,
             };
             return match OutgoingMessage::of(run.workspace_id, &change) {
-                Ok(message) => Effect::Play(message),
+                Ok(message) => Effect::Play(Box::new(message)),
                 Err(e) => Effect::Fail(format!("the step's message cannot be built: {e}")),
             };
         }
@@ -383,7 +383,7 @@ fn effect(run: &store::RunRow, index: i32) -> Effect {
         kind: Some(TimelineKind::Update),
     };
     match OutgoingMessage::of(run.workspace_id, &update) {
-        Ok(message) => Effect::Play(message),
+        Ok(message) => Effect::Play(Box::new(message)),
         Err(e) => Effect::Fail(format!("the step's message cannot be built: {e}")),
     }
 }
